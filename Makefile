@@ -1,0 +1,65 @@
+# Two commands do everything on a fresh machine:
+#   make test                  unit tests, then the quick-profile book build (what CI runs)
+#   make book                  the full, published-scale book (PROFILE=quick for a fast one)
+# Other targets: venv, data, notebooks, unit, bench, sync, clean.
+
+PROFILE ?= full
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed-stamp
+export TF_CPP_MIN_LOG_LEVEL := 3
+export TF_ENABLE_ONEDNN_OPTS := 0
+export PYTHONUNBUFFERED := 1
+
+.PHONY: all venv data notebooks book html unit test bench sync clean
+
+all: book
+
+$(STAMP): requirements.txt pyproject.toml
+	@echo "== Setting up $(VENV) (pinned requirements, then ehrlib in editable mode) =="
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --progress-bar off -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+data: venv
+	@echo "== Generating data for profile $(PROFILE) =="
+	$(PY) -m ehrlib data --profile $(PROFILE)
+
+notebooks: data
+	@echo "== Executing notebooks (profile $(PROFILE)) =="
+	$(PY) -m ehrlib run-notebooks --profile $(PROFILE)
+
+html: venv
+	@echo "== Building the HTML book (warnings are errors) =="
+	mkdir -p book/_static
+	cp $(VENV)/lib/python3*/site-packages/plotly/package_data/plotly.min.js book/_static/plotly.min.js
+	rm -rf _build/html
+	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going --quiet \
+	  || { echo "make: the book build failed or warned (see above)" >&2; exit 1; }
+	@echo "== The book is at $(CURDIR)/_build/html/index.html (profile $(PROFILE)) =="
+
+book: notebooks
+	$(MAKE) --no-print-directory html PROFILE=$(PROFILE)
+
+unit: venv
+	$(PY) -m pytest
+
+test: unit
+	$(MAKE) --no-print-directory book PROFILE=quick
+
+bench: venv
+	for b in benchmarks/bench_*.py; do echo "== $$b =="; $(PY) $$b || exit 1; done
+
+sync: venv
+	$(VENV)/bin/jupytext --sync notebooks/*.py
+
+clean:
+	rm -rf _build book/_executed book/_static/plotly.min.js data/quick data/results/quick
+
+environment.yml: requirements.txt
+	$(PY) -c "from pathlib import Path; from ehrlib.book import render_environment_yml as r; Path('environment.yml').write_text(r(Path('requirements.txt')))"

@@ -1,0 +1,126 @@
+"""Book plumbing: the chapter list from `_toc.yml`, and papermill execution in that order.
+
+`make book` calls `run_notebooks(profile)`, which executes `notebooks/<stem>.ipynb` for every
+chapter `book/_executed/<stem>` in the table of contents, injecting only the profile's name, and
+writes the executed copy there for Jupyter Book to render (execution is off in `_config.yml`).
+Each executed notebook is written to a temporary name and renamed only when it ran without error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from ehrlib.io import update_json
+from ehrlib.profiles import get_profile, project_root
+
+EXECUTED_DIR = Path("book") / "_executed"
+
+
+def chapter_stems(root: Path | None = None) -> list[str]:
+    """Notebook stems of the executed chapters listed in `_toc.yml`, in reading order."""
+    root = root or project_root()
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    files: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("file"), str):
+                files.append(node["file"])
+            for value in node.values():
+                if isinstance(value, (list, dict)):
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    prefix = EXECUTED_DIR.as_posix() + "/"
+    return [f[len(prefix):] for f in files if f.startswith(prefix)]
+
+
+def run_notebooks(profile: str, only: list[str] | None = None, root: Path | None = None) -> int:
+    """Execute the book's notebooks with papermill for `profile`; return a process exit code.
+
+    Prints each notebook's duration as it finishes and records them in
+    `data/results/<profile>/notebook_timings.json`. Stops at the first failing notebook with a
+    message naming it and the error; the failing notebook's partial output is kept beside the
+    others as `<stem>.failed.ipynb` for inspection.
+    """
+    import papermill as pm
+
+    root = root or project_root()
+    get_profile(profile)  # validate the name before starting anything
+    stems = chapter_stems(root)
+    if only:
+        unknown = sorted(set(only) - set(stems))
+        if unknown:
+            raise ValueError(f"not chapters in _toc.yml: {unknown}")
+        stems = [s for s in stems if s in only]
+    out_dir = root / EXECUTED_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+    os.environ["EHRLIB_ROOT"] = str(root)
+    timings: dict[str, float] = {}
+    total = time.perf_counter()
+    for i, stem in enumerate(stems, 1):
+        src = root / "notebooks" / f"{stem}.ipynb"
+        if not src.exists():
+            raise FileNotFoundError(f"{src}: listed in _toc.yml but missing (run jupytext --sync)")
+        tmp = out_dir / f".{stem}.running.ipynb"
+        print(f"[{i}/{len(stems)}] {stem} (profile {profile}) ...", flush=True)
+        start = time.perf_counter()
+        try:
+            pm.execute_notebook(str(src), str(tmp), parameters={"profile": profile}, kernel_name="python3",
+                                cwd=str(root / "notebooks"), progress_bar=False, log_output=False)
+        except Exception as exc:  # papermill raises PapermillExecutionError with the cell's traceback
+            failed = out_dir / f"{stem}.failed.ipynb"
+            if tmp.exists():
+                os.replace(tmp, failed)
+            print(f"ehrlib: notebook {src.relative_to(root)} failed after {time.perf_counter() - start:.0f} s; "
+                  f"partial output in {failed.relative_to(root)}\n{exc}", file=sys.stderr, flush=True)
+            return 1
+        os.replace(tmp, out_dir / f"{stem}.ipynb")
+        timings[stem] = round(time.perf_counter() - start, 1)
+        print(f"[{i}/{len(stems)}] {stem} done in {timings[stem]:.0f} s", flush=True)
+    timings["total"] = round(time.perf_counter() - total, 1)
+    update_json(get_profile(profile).results_dir / "notebook_timings.json", timings)
+    print(f"ehrlib: executed {len(stems)} notebooks in {timings['total']:.0f} s", flush=True)
+    return 0
+
+
+def pinned_requirements(path: Path) -> dict[str, str]:
+    """`{name: version}` for every `name==version` line of a pip requirements file (names normalised)."""
+    pins: dict[str, str] = {}
+    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if "==" not in line:
+            raise ValueError(f"{path}:{lineno}: not pinned with '==': {raw!r}")
+        name, version = line.split("==", 1)
+        pins[name.strip().lower().replace("_", "-")] = version.strip()
+    return pins
+
+
+def render_environment_yml(requirements: Path) -> str:
+    """The conda/Binder `environment.yml` text holding exactly the pins of `requirements`."""
+    lines = [
+        "# Conda / Binder environment: Python 3.11 and the same pins as requirements.txt",
+        "# (regenerate with `make environment.yml`; tests/test_project.py checks they agree).",
+        "name: ehr-book",
+        "channels:",
+        "  - conda-forge",
+        "dependencies:",
+        "  - python=3.11",
+        "  - pip",
+        "  - pip:",
+    ]
+    lines += [f"      - {name}=={version}" for name, version in sorted(pinned_requirements(requirements).items())]
+    lines.append("      - -e .")
+    return "\n".join(lines) + "\n"

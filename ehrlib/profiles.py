@@ -1,0 +1,101 @@
+"""Run profiles: the one place where the book's scale is set.
+
+`full` is the published scale (the source documents' sizes); `quick` is a small, fast run for CI
+and smoke tests. Notebooks receive only the profile's *name* from papermill (their `parameters`
+cell holds `profile = "quick"`) and look everything else up here, so no value is duplicated.
+Paths are relative to the project root (see `project_root`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Every scale-dependent setting of the book, for one profile."""
+
+    name: str
+    seed: int = 0
+    # Synthetic ICU data (chapters 01-04, 07, 08).
+    icu_episodes: int = 24_327
+    icu_split: tuple[int, int, int] = (16_972, 3_740, 3_615)
+    icu_mortality: float = 0.208
+    # Mortality model training.
+    lstm_max_epochs: int = 50
+    lstm_patience: int = 5
+    batch_size: int = 64
+    kfold_splits: int = 5
+    kfold_max_epochs: int = 50
+    n_bootstrap: int = 1000
+    # Synthetic hospital EHR and stroke cohort (chapter 05).
+    stroke_patients: int = 0  # 0: the generator's default population size
+    autoencoder_epochs: int = 200
+
+    @property
+    def data_dir(self) -> Path:
+        """Root folder of this profile's generated data."""
+        return project_root() / "data" / self.name
+
+    @property
+    def icu_dir(self) -> Path:
+        """The synthetic ICU dataset in the MIMIC-III benchmark layout."""
+        return self.data_dir / "icu"
+
+    @property
+    def stroke_dir(self) -> Path:
+        """The synthetic hospital EHR (Parquet tables)."""
+        return self.data_dir / "stroke"
+
+    @property
+    def results_dir(self) -> Path:
+        """Where notebooks write metrics files and fitted artifacts for this profile."""
+        return project_root() / "data" / "results" / self.name
+
+
+PROFILES: dict[str, Profile] = {
+    "full": Profile(name="full"),
+    "quick": Profile(
+        name="quick",
+        icu_episodes=3_000,
+        icu_split=(2_100, 450, 450),
+        lstm_max_epochs=6,
+        lstm_patience=2,
+        kfold_splits=5,
+        kfold_max_epochs=2,
+        n_bootstrap=200,
+        stroke_patients=20_000,
+        autoencoder_epochs=40,
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    """Return the named profile, or raise a `ValueError` listing the known ones."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}") from None
+
+
+def project_root() -> Path:
+    """The project root: `$EHRLIB_ROOT` if set, else the folder holding `_config.yml` above the CWD.
+
+    Notebooks run with their own folder as working directory, so the root is found by walking up.
+    """
+    env = os.environ.get("EHRLIB_ROOT")
+    if env:
+        return Path(env).resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_config.yml").exists() and (folder / "ehrlib").is_dir():
+            return folder
+    return Path(__file__).resolve().parent.parent
+
+
+def replace(profile: Profile, **changes: object) -> Profile:
+    """A copy of `profile` with some fields changed (for experiments in a notebook)."""
+    return dataclasses.replace(profile, **changes)

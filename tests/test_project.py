@@ -1,0 +1,102 @@
+"""Project-level checks: pins agree, notebooks are paired and parameterised, the TOC is complete."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import pytest
+import yaml
+
+from ehrlib.book import chapter_stems, pinned_requirements, render_environment_yml
+from ehrlib.profiles import PROFILES, get_profile
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
+
+
+def test_environment_yml_has_the_same_pins_as_requirements() -> None:
+    req = pinned_requirements(ROOT / "requirements.txt")
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    env_pins = dict(line.split("==", 1) for line in pip_section if "==" in line)
+    assert env_pins == req, "environment.yml and requirements.txt disagree; run `make environment.yml`"
+    assert (ROOT / "environment.yml").read_text() == render_environment_yml(ROOT / "requirements.txt")
+
+
+def test_top_level_requirements_are_pinned_at_the_same_versions() -> None:
+    pins = pinned_requirements(ROOT / "requirements.txt")
+    for raw in (ROOT / "requirements.in").read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if "==" in line:
+            name, version = line.split("==")
+            assert pins[name.lower()] == version, f"{name} pinned differently in requirements.txt"
+
+
+def test_unpinned_requirement_is_rejected(tmp_path: Path) -> None:
+    bad = tmp_path / "req.txt"
+    bad.write_text("numpy==2.0\npandas>=2\n")
+    with pytest.raises(ValueError, match=r"req.txt:2"):
+        pinned_requirements(bad)
+
+
+@pytest.mark.parametrize("py", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_pair_in_sync_and_without_outputs(py: Path) -> None:
+    ipynb = py.with_suffix(".ipynb")
+    assert ipynb.exists(), f"{py.name} has no paired .ipynb (run `make sync`)"
+    from_py = jupytext.read(py)
+    raw = json.loads(ipynb.read_text())
+    committed = jupytext.reads(ipynb.read_text(), fmt="ipynb")
+
+    def cells(nb):  # what a reader sees: type, source and tags
+        return [(c.cell_type, c.source.strip(), sorted(c.metadata.get("tags", []))) for c in nb.cells]
+
+    assert cells(from_py) == cells(committed), f"{py.name} and {ipynb.name} differ (run `make sync`)"
+    for cell in raw["cells"]:
+        if cell["cell_type"] == "code":
+            assert not cell.get("outputs") and cell.get("execution_count") is None, f"{ipynb.name} has outputs"
+
+
+@pytest.mark.parametrize("py", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_has_a_profile_parameters_cell(py: Path) -> None:
+    nb = jupytext.read(py)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{py.name}: expected exactly one cell tagged 'parameters'"
+    tree = ast.parse(tagged[0].source)
+    names = [t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets]
+    assert names == ["profile"], f"{py.name}: the parameters cell must assign only `profile`"
+    default = ast.literal_eval(tree.body[0].value)
+    assert default in PROFILES
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), f"{py.name}: no title"
+
+
+def test_toc_lists_exactly_the_notebooks() -> None:
+    stems = chapter_stems(ROOT)
+    assert stems == sorted(stems), "chapters must run in numbered order"
+    assert set(stems) == {p.stem for p in NOTEBOOKS}
+
+
+def test_profiles_are_consistent() -> None:
+    for p in PROFILES.values():
+        assert sum(p.icu_split) == p.icu_episodes
+        assert 0 < p.icu_mortality < 1
+        assert p.results_dir.parts[-2:] == ("results", p.name)
+    assert get_profile("full").icu_split == (16_972, 3_740, 3_615)
+    with pytest.raises(ValueError, match="unknown profile"):
+        get_profile("huge")
+
+
+def test_cli_help_answers_without_heavy_imports() -> None:
+    code = "import sys; from ehrlib.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\n" \
+           "assert 'tensorflow' not in sys.modules and 'pandas' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=ROOT)
+
+
+def test_gitignore_keeps_generated_things_out() -> None:
+    out = subprocess.run(["git", "check-ignore", "data/quick/icu/x.csv", "book/_executed/a.ipynb", "_build/x",
+                          ".venv/bin/python", "model.pkl"], cwd=ROOT, capture_output=True, text=True)
+    assert len(out.stdout.split()) == 5, out.stdout
