@@ -66,6 +66,7 @@ def run_notebooks(profile: str, only: list[str] | None = None, root: Path | None
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
     os.environ["EHRLIB_ROOT"] = str(root)
+    os.environ["EHRLIB_BOOK"] = "1"  # ehrlib.plots.setup_notebook then renders for the book's pages
     timings: dict[str, float] = {}
     total = time.perf_counter()
     for i, stem in enumerate(stems, 1):
@@ -76,7 +77,7 @@ def run_notebooks(profile: str, only: list[str] | None = None, root: Path | None
         print(f"[{i}/{len(stems)}] {stem} (profile {profile}) ...", flush=True)
         start = time.perf_counter()
         try:
-            pm.execute_notebook(str(src), str(tmp), parameters={"profile": profile}, kernel_name="python3",
+            pm.execute_notebook(str(src), str(tmp), parameters={"profile": profile}, kernel_name="python3", language="python",
                                 cwd=str(root / "notebooks"), progress_bar=False, log_output=False)
         except Exception as exc:  # papermill raises PapermillExecutionError with the cell's traceback
             failed = out_dir / f"{stem}.failed.ipynb"
@@ -85,6 +86,7 @@ def run_notebooks(profile: str, only: list[str] | None = None, root: Path | None
             print(f"ehrlib: notebook {src.relative_to(root)} failed after {time.perf_counter() - start:.0f} s; "
                   f"partial output in {failed.relative_to(root)}\n{exc}", file=sys.stderr, flush=True)
             return 1
+        _hide_default_parameters(tmp)
         os.replace(tmp, out_dir / f"{stem}.ipynb")
         timings[stem] = round(time.perf_counter() - start, 1)
         print(f"[{i}/{len(stems)}] {stem} done in {timings[stem]:.0f} s", flush=True)
@@ -92,6 +94,18 @@ def run_notebooks(profile: str, only: list[str] | None = None, root: Path | None
     update_json(get_profile(profile).results_dir / "notebook_timings.json", timings)
     print(f"ehrlib: executed {len(stems)} notebooks in {timings['total']:.0f} s", flush=True)
     return 0
+
+
+def _hide_default_parameters(path: Path) -> None:
+    """Tag the notebook's default `parameters` cell `remove-cell`: the page shows papermill's injected one."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    nbformat.write(nb, path)
 
 
 def pinned_requirements(path: Path) -> dict[str, str]:
