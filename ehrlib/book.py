@@ -8,10 +8,12 @@ Each executed notebook is written to a temporary name and renamed only when it r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 import yaml
 
@@ -51,8 +53,6 @@ def run_notebooks(profile: str, only: list[str] | None = None, root: Path | None
     message naming it and the error; the failing notebook's partial output is kept beside the
     others as `<stem>.failed.ipynb` for inspection.
     """
-    import papermill as pm
-
     root = root or project_root()
     get_profile(profile)  # validate the name before starting anything
     stems = chapter_stems(root)
@@ -63,10 +63,30 @@ def run_notebooks(profile: str, only: list[str] | None = None, root: Path | None
         stems = [s for s in stems if s in only]
     out_dir = root / EXECUTED_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
-    os.environ["EHRLIB_ROOT"] = str(root)
-    os.environ["EHRLIB_BOOK"] = "1"  # ehrlib.plots.setup_notebook then renders for the book's pages
+    kernel_env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore::DeprecationWarning",
+                  "EHRLIB_ROOT": str(root), "EHRLIB_BOOK": "1"}  # EHRLIB_BOOK: see ehrlib.plots
+    with _environment(kernel_env):  # kernels inherit the environment; restored afterwards
+        return _execute(stems, profile, root, out_dir)
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Temporarily set environment variables (restoring the previous values on exit)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def _execute(stems: list[str], profile: str, root: Path, out_dir: Path) -> int:
+    import papermill as pm
+
     timings: dict[str, float] = {}
     total = time.perf_counter()
     for i, stem in enumerate(stems, 1):
@@ -77,8 +97,8 @@ def run_notebooks(profile: str, only: list[str] | None = None, root: Path | None
         print(f"[{i}/{len(stems)}] {stem} (profile {profile}) ...", flush=True)
         start = time.perf_counter()
         try:
-            pm.execute_notebook(str(src), str(tmp), parameters={"profile": profile}, kernel_name="python3", language="python",
-                                cwd=str(root / "notebooks"), progress_bar=False, log_output=False)
+            pm.execute_notebook(str(src), str(tmp), parameters={"profile": profile}, kernel_name="python3",
+                                language="python", cwd=str(root / "notebooks"), progress_bar=False)
         except Exception as exc:  # papermill raises PapermillExecutionError with the cell's traceback
             failed = out_dir / f"{stem}.failed.ipynb"
             if tmp.exists():
@@ -88,10 +108,11 @@ def run_notebooks(profile: str, only: list[str] | None = None, root: Path | None
             return 1
         _hide_default_parameters(tmp)
         os.replace(tmp, out_dir / f"{stem}.ipynb")
+        (out_dir / f"{stem}.failed.ipynb").unlink(missing_ok=True)
         timings[stem] = round(time.perf_counter() - start, 1)
         print(f"[{i}/{len(stems)}] {stem} done in {timings[stem]:.0f} s", flush=True)
     timings["total"] = round(time.perf_counter() - total, 1)
-    update_json(get_profile(profile).results_dir / "notebook_timings.json", timings)
+    update_json(root / "data" / "results" / profile / "notebook_timings.json", timings)
     print(f"ehrlib: executed {len(stems)} notebooks in {timings['total']:.0f} s", flush=True)
     return 0
 
