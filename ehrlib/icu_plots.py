@@ -1,0 +1,280 @@
+"""Plotly figures and summary tables for the synthetic ICU chapters (01 generating, 02 missingness).
+
+Functions take in-memory cohorts (`ehrlib.icu_synth.IcuCohort`) or hourly arrays read from disk
+(`ehrlib.readers.EpisodeSet`: values (n, 48, F) with NaN where unobserved, and a mask) and return
+`plotly.graph_objects.Figure` objects or pandas tables; notebooks only call them.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ehrlib.icu_synth import SHIFTS, UNITS, VARIABLES, IcuCohort, window_means
+
+OUTCOME_COLORS = {"survived": "#1f77b4", "died": "#d62728"}
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
+
+
+def _outcome(y: np.ndarray) -> np.ndarray:
+    return np.where(np.asarray(y) == 1, "died", "survived")
+
+
+def shift_of_clock(clock: np.ndarray) -> np.ndarray:
+    """Nursing shift index (0 day 07-15, 1 evening 15-23, 2 night 23-07) of clock hours."""
+    clock = np.asarray(clock) % 24
+    return np.where((clock >= 7) & (clock < 15), 0, np.where((clock >= 15) & (clock < 23), 1, 2))
+
+
+def clock_hours(latent: pd.DataFrame, n_hours: int = 48) -> np.ndarray:
+    """(n, n_hours) clock hour at the middle of each hourly bin, from the admission clock time."""
+    return (latent["admission_hour"].to_numpy()[:, None] + np.arange(n_hours)[None, :] + 0.5) % 24
+
+
+# ---------------------------------------------------------------------------------------------
+# Chapter 01: the generator
+# ---------------------------------------------------------------------------------------------
+
+def severity_trajectories(cohort: IcuCohort, n_each: int = 12, seed: int = 0) -> go.Figure:
+    """Latent severity S(t) over 48 h for a few survivors and non-survivors, with outcome means."""
+    lat = cohort.latent
+    y = lat["y"].to_numpy()
+    rng = np.random.default_rng(seed)
+    fig = go.Figure()
+    hours = np.arange(cohort.severity.shape[1])
+    for label, val in (("survived", 0), ("died", 1)):
+        idx = np.nonzero(y == val)[0]
+        pick = rng.choice(idx, size=min(n_each, len(idx)), replace=False)
+        for k, i in enumerate(pick):
+            fig.add_trace(go.Scatter(x=hours, y=cohort.severity[i], mode="lines", opacity=0.35,
+                                     line=dict(color=OUTCOME_COLORS[label], width=1), legendgroup=label,
+                                     showlegend=False, hovertext=lat["stay"].iloc[i]))
+        fig.add_trace(go.Scatter(x=hours, y=cohort.severity[idx].mean(axis=0), mode="lines", name=f"{label}: mean",
+                                 line=dict(color=OUTCOME_COLORS[label], width=4), legendgroup=label))
+    fig.update_layout(title="Latent severity S(t): individual trajectories and outcome means",
+                      xaxis_title="hours since ICU admission", yaxis_title="severity S(t) (latent units)")
+    return fig
+
+
+def compare_episode(cohorts: Mapping[str, IcuCohort], episode: int,
+                    variables: Sequence[str] = ("Heart Rate", "Systolic blood pressure", "Glucose", "Lactate"),
+                    title: str = "") -> go.Figure:
+    """One episode's charted values under several generator settings (same seed, same patient)."""
+    fig = make_subplots(rows=len(variables), cols=1, shared_xaxes=True, vertical_spacing=0.04,
+                        subplot_titles=[f"{v} ({UNITS[v]})" for v in variables])
+    for k, (name, c) in enumerate(cohorts.items()):
+        df = c.episode_frame(episode)
+        for r, v in enumerate(variables, start=1):
+            d = df[["Hours", v]].dropna()
+            fig.add_trace(go.Scatter(x=d["Hours"], y=d[v], mode="lines+markers", name=name, legendgroup=name,
+                                     showlegend=r == 1, marker=dict(size=4), line=dict(color=PALETTE[k % 7], width=1)),
+                          row=r, col=1)
+    fig.update_xaxes(title_text="hours since ICU admission", row=len(variables), col=1)
+    fig.update_layout(title=title or f"Episode {cohorts[next(iter(cohorts))].latent['stay'].iloc[episode]}",
+                      height=220 * len(variables) + 80)
+    return fig
+
+
+def clock_profile(cohorts: Mapping[str, IcuCohort], variable: str, survivors_only: bool = True) -> go.Figure:
+    """Mean charted value of `variable` by clock hour of the chart, one line per cohort setting."""
+    fig = go.Figure()
+    k = VARIABLES.index(variable)
+    for j, (name, c) in enumerate(cohorts.items()):
+        valid = (np.arange(c.times.shape[1])[None, :] < c.n_rows[:, None])
+        if survivors_only:
+            valid &= (c.latent["y"].to_numpy() == 0)[:, None]
+        v = c.values[:, :, k]
+        ok = valid & ~np.isnan(v)
+        clock = np.floor((c.latent["admission_hour"].to_numpy()[:, None] + c.times / 60.0) % 24).astype(int)
+        s = pd.Series(v[ok]).groupby(clock[ok]).mean()
+        fig.add_trace(go.Scatter(x=s.index, y=s.values, mode="lines+markers", name=name,
+                                 line=dict(color=PALETTE[j % 7])))
+    who = "survivors' " if survivors_only else ""
+    fig.update_layout(title=f"{variable}: mean of {who}charted values by clock hour",
+                      xaxis_title="clock hour of the chart", yaxis_title=f"{variable} ({UNITS[variable]})")
+    return fig
+
+
+def fluctuation_correlation(cohort: IcuCohort, variables: Sequence[str] = VARIABLES[:6]) -> pd.DataFrame:
+    """Correlation of within-episode fluctuations: hourly values minus each episode's own mean."""
+    hourly, _ = cohort.hourly()
+    idx = [VARIABLES.index(v) for v in variables]
+    x = hourly[:, :, idx]
+    x = x - np.nanmean(x, axis=1, keepdims=True)
+    flat = pd.DataFrame(x.reshape(-1, len(idx)), columns=list(variables))
+    return flat.corr()
+
+
+def correlation_heatmaps(mats: Mapping[str, pd.DataFrame]) -> go.Figure:
+    """Side-by-side heatmaps of correlation matrices (e.g. correlations on / off)."""
+    fig = make_subplots(rows=1, cols=len(mats), subplot_titles=list(mats), horizontal_spacing=0.12)
+    for k, (name, m) in enumerate(mats.items(), start=1):
+        short = [c.replace(" blood pressure", " BP").replace("Oxygen saturation", "SpO2") for c in m.columns]
+        fig.add_trace(go.Heatmap(z=m.to_numpy(), x=short, y=short, zmin=-1, zmax=1, colorscale="RdBu_r",
+                                 showscale=k == len(mats), text=np.round(m.to_numpy(), 2), texttemplate="%{text}"),
+                      row=1, col=k)
+    fig.update_layout(title="Correlation of within-patient fluctuations of the vitals", height=450)
+    return fig
+
+
+def distribution_by_setting(values: Mapping[str, np.ndarray], xlabel: str, title: str) -> go.Figure:
+    """Overlaid histograms (probability density) of one quantity under several settings."""
+    fig = go.Figure()
+    for k, (name, v) in enumerate(values.items()):
+        v = np.asarray(v, dtype=float)
+        fig.add_trace(go.Histogram(x=v[~np.isnan(v)], name=name, opacity=0.55, histnorm="probability density",
+                                   nbinsx=60, marker_color=PALETTE[k % 7]))
+    fig.update_layout(barmode="overlay", title=title, xaxis_title=xlabel, yaxis_title="density")
+    return fig
+
+
+def risk_by_outcome(risk: np.ndarray, y: np.ndarray) -> go.Figure:
+    """Histogram of the true risk by drawn outcome."""
+    fig = go.Figure()
+    for label in ("survived", "died"):
+        sel = _outcome(y) == label
+        fig.add_trace(go.Histogram(x=risk[sel], name=label, opacity=0.6, nbinsx=50, histnorm="probability density",
+                                   marker_color=OUTCOME_COLORS[label]))
+    fig.update_layout(barmode="overlay", title="True risk by drawn outcome", xaxis_title="true risk of death",
+                      yaxis_title="density")
+    return fig
+
+
+def roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
+    """ROC curves from (y, score) pairs, with AUROC in the legend (scikit-learn's roc_curve)."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    fig = go.Figure()
+    for k, (name, (y, s)) in enumerate(curves.items()):
+        fpr, tpr, _ = roc_curve(y, s)
+        fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"{name} (AUROC {roc_auc_score(y, s):.3f})",
+                                 line=dict(color=PALETTE[k % 7])))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), showlegend=False))
+    fig.update_layout(title="ROC on the test split", xaxis_title="false positive rate", yaxis_title="true positive rate")
+    return fig
+
+
+def table_one(latent: pd.DataFrame, hourly: np.ndarray,
+              variables: Sequence[str] = ("Heart Rate", "Systolic blood pressure", "Respiratory rate",
+                                          "Oxygen saturation", "Temperature", "Lactate", "Creatinine",
+                                          "White blood cells", "Glucose")) -> pd.DataFrame:
+    """A paper-style Table 1 by outcome: demographics, admission type, first-24-hour medians (IQR)
+    of key variables (per-patient means over hours 0-24) and missingness (share of hourly bins
+    without a value). `latent` and `hourly` must list the same episodes in the same order."""
+    y = latent["y"].to_numpy()
+    groups = {"survived": y == 0, "died": y == 1, "all": np.ones(len(y), bool)}
+    first = window_means(hourly, 0, 24)
+    rows: dict[str, dict[str, str]] = {}
+
+    def med(x: np.ndarray, dec: int) -> str:
+        x = x[~np.isnan(x)]
+        q = np.percentile(x, [50, 25, 75]) if len(x) else [np.nan] * 3
+        return f"{q[0]:.{dec}f} ({q[1]:.{dec}f}-{q[2]:.{dec}f})"
+
+    for g, sel in groups.items():
+        col: dict[str, str] = {"episodes, n": f"{sel.sum():,}",
+                               "age, median (IQR)": med(latent["age"].to_numpy()[sel], 0),
+                               "male, %": f"{100 * (latent['sex'].to_numpy()[sel] == 'M').mean():.1f}"}
+        for a in ("EMERGENCY", "URGENT", "ELECTIVE"):
+            col[f"admission {a.lower()}, %"] = f"{100 * (latent['admission_type'].to_numpy()[sel] == a).mean():.1f}"
+        for v in variables:
+            k = VARIABLES.index(v)
+            dec = 1 if v in ("Temperature", "Lactate", "Creatinine", "White blood cells") else 0
+            col[f"{v} ({UNITS[v]}), first 24 h"] = med(first[sel, k], dec)
+        miss = np.isnan(hourly[sel]).mean(axis=(0, 1))
+        col["hourly bins missing, vitals %"] = f"{100 * miss[:6].mean():.1f}"
+        col["hourly bins missing, labs %"] = f"{100 * miss[6:].mean():.1f}"
+        rows[g] = col
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Chapter 02: missingness
+# ---------------------------------------------------------------------------------------------
+
+def missing_rate_by_variable(mask: np.ndarray, y: np.ndarray) -> go.Figure:
+    """Share of hourly bins with no value, per variable, by outcome (bars)."""
+    fig = go.Figure()
+    for label in ("survived", "died"):
+        sel = _outcome(y) == label
+        fig.add_trace(go.Bar(x=list(VARIABLES), y=1 - mask[sel].mean(axis=(0, 1)), name=label,
+                             marker_color=OUTCOME_COLORS[label]))
+    fig.update_layout(title="Share of hourly bins without a value, by outcome", yaxis_title="missing",
+                      yaxis_tickformat=".0%", barmode="group", xaxis_tickangle=-35)
+    return fig
+
+
+def missing_by_hour(mask: np.ndarray) -> go.Figure:
+    """Heatmap: share of episodes with a value, per variable and hour since admission."""
+    fig = go.Figure(go.Heatmap(z=mask.mean(axis=0).T, x=np.arange(mask.shape[1]), y=list(VARIABLES),
+                               colorscale="Viridis", zmin=0, zmax=1, colorbar=dict(title="observed")))
+    fig.update_layout(title="Share of episodes with a value, by hour since admission",
+                      xaxis_title="hour since ICU admission", height=480)
+    return fig
+
+
+def observed_by_shift(masks: Mapping[str, tuple[np.ndarray, np.ndarray]], variables: Sequence[str] = VARIABLES[:6]) -> go.Figure:
+    """Share of hourly bins observed per nursing shift, for vitals; `masks` maps a setting name to
+    (mask (n, 48, F), clock hours (n, 48))."""
+    names = list(masks)
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, shared_yaxes=True)
+    idx = [VARIABLES.index(v) for v in variables]
+    for c, name in enumerate(names, start=1):
+        mask, clock = masks[name]
+        sh = shift_of_clock(clock)
+        for k, s in enumerate(SHIFTS):
+            rate = mask[:, :, idx][sh == k].mean(axis=0)
+            fig.add_trace(go.Bar(x=[v.replace(" blood pressure", " BP") for v in variables], y=rate, name=s,
+                                 marker_color=PALETTE[k], showlegend=c == 1, legendgroup=s), row=1, col=c)
+    fig.update_layout(title="Vitals charted per hourly bin, by nursing shift", barmode="group",
+                      yaxis_tickformat=".0%", yaxis_title="observed")
+    return fig
+
+
+def observation_rate_by(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], bins: np.ndarray,
+                        xlabel: str, title: str) -> go.Figure:
+    """P(observed) against a binned quantity, one line per setting; `curves` maps a name to
+    (quantity, observed flag) arrays of equal shape."""
+    fig = go.Figure()
+    centers = 0.5 * (bins[1:] + bins[:-1])
+    for k, (name, (q, obs)) in enumerate(curves.items()):
+        q = np.asarray(q, float).ravel()
+        obs = np.asarray(obs, float).ravel()
+        b = np.digitize(q, bins) - 1
+        ok = (b >= 0) & (b < len(centers))
+        rate = pd.Series(obs[ok]).groupby(b[ok]).mean()
+        count = pd.Series(obs[ok]).groupby(b[ok]).size()
+        rate = rate[count >= 30]
+        fig.add_trace(go.Scatter(x=centers[rate.index], y=rate.values, mode="lines+markers", name=name,
+                                 line=dict(color=PALETTE[k % 7])))
+    fig.update_layout(title=title, xaxis_title=xlabel, yaxis_title="P(value recorded in the hour)",
+                      yaxis_tickformat=".0%")
+    return fig
+
+
+def hours_since_last(mask: np.ndarray) -> np.ndarray:
+    """(n, T, F) hours since the variable was last observed (0 if observed now, NaN if never yet):
+    how stale a forward-filled value is."""
+    n, t, f = mask.shape
+    idx = np.where(mask, np.arange(t)[None, :, None], -1)
+    last = np.maximum.accumulate(idx, axis=1)
+    return np.where(last >= 0, np.arange(t)[None, :, None] - last, np.nan).astype(np.float32)
+
+
+def staleness_figure(mask: np.ndarray, variables: Sequence[str] = ("Heart Rate", "Temperature", "Lactate", "Creatinine")) -> go.Figure:
+    """Distribution of how old a forward-filled value is, per variable (box plots)."""
+    stale = hours_since_last(mask)
+    fig = go.Figure()
+    rng = np.random.default_rng(0)
+    for k, v in enumerate(variables):
+        s = stale[:, :, VARIABLES.index(v)].ravel()
+        s = s[~np.isnan(s)]
+        s = rng.choice(s, size=min(len(s), 20_000), replace=False)
+        fig.add_trace(go.Box(y=s, name=v, marker_color=PALETTE[k % 7], boxpoints=False))
+    fig.update_layout(title="Age of the forward-filled value (hours since last observation)",
+                      yaxis_title="hours", showlegend=False)
+    return fig

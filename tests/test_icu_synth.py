@@ -1,0 +1,260 @@
+"""Tests of the mechanistic synthetic ICU generator (`ehrlib.icu_synth`), on small seeded cohorts."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import cross_val_predict
+
+from ehrlib import icu_synth
+from ehrlib.icu_synth import (HEADER, SPLITS, VARIABLES, IcuConfig, RealismFlags, dataset_digest,
+                              generate_icu_dataset, proportional_split, simulate_icu)
+
+
+def small(n: int = 400, seed: int = 3, **kw) -> IcuConfig:
+    """A small config with the default split proportions."""
+    return IcuConfig(n_episodes=n, split=proportional_split(n), seed=seed, **kw)
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return simulate_icu(small(600))
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("icu") / "ds"
+    generate_icu_dataset(out, n_episodes=300, seed=11, progress=False)
+    return out
+
+
+# --- determinism -----------------------------------------------------------------------------
+
+def test_same_seed_gives_byte_identical_files(tmp_path, dataset):
+    again = generate_icu_dataset(tmp_path / "again", n_episodes=300, seed=11, progress=False)
+    assert dataset_digest(again) == dataset_digest(dataset)
+    for rel in ["train/listfile.csv", "test/ground_truth.csv", "latent.csv"]:
+        assert (again / rel).read_bytes() == (dataset / rel).read_bytes()
+
+
+def test_different_seed_gives_different_data(tmp_path, dataset):
+    other = generate_icu_dataset(tmp_path / "other", n_episodes=300, seed=12, progress=False)
+    assert dataset_digest(other) != dataset_digest(dataset)
+
+
+def test_in_memory_simulation_is_deterministic(cohort):
+    again = simulate_icu(small(600))
+    np.testing.assert_array_equal(again.values, cohort.values)
+    np.testing.assert_array_equal(again.times, cohort.times)
+    pd.testing.assert_frame_equal(again.latent, cohort.latent)
+
+
+# --- layout ------------------------------------------------------------------------------------
+
+def test_layout_headers_and_hours(dataset):
+    meta = json.loads((dataset / "metadata.json").read_text())
+    assert meta["config"]["n_episodes"] == 300
+    for split in SPLITS:
+        listfile = pd.read_csv(dataset / split / "listfile.csv")
+        assert list(listfile.columns) == ["stay", "y_true"]
+        assert set(listfile["y_true"]) <= {0, 1}
+        truth = pd.read_csv(dataset / split / "ground_truth.csv")
+        assert list(truth.columns) == ["stay", "true_risk"]
+        assert list(truth["stay"]) == list(listfile["stay"])
+        assert truth["true_risk"].between(0, 1).all()
+        files = sorted(p.name for p in (dataset / split).glob("*_timeseries.csv"))
+        assert files == sorted(listfile["stay"])
+        for name in files[:40]:
+            text = (dataset / split / name).read_text()
+            assert text.startswith(HEADER)
+            df = pd.read_csv(io.StringIO(text))
+            assert list(df.columns) == ["Hours", *VARIABLES]
+            assert df["Hours"].between(0, 48).all()
+            assert (np.diff(df["Hours"].to_numpy()) >= 0).all()
+            assert df[list(VARIABLES)].notna().any(axis=1).all(), "every row records something"
+            hours = [line.split(",", 1)[0] for line in text.splitlines()[1:]]
+            assert all(len(h.split(".")[1]) == 4 for h in hours), "Hours have fixed decimals"
+    assert (dataset / "latent.csv").exists()
+
+
+def test_files_match_in_memory_cohort(tmp_path):
+    cfg = small(120, seed=5)
+    out = generate_icu_dataset(tmp_path / "d", config=cfg, seed=5, progress=False)
+    c = simulate_icu(cfg)
+    lat = c.latent
+    for i in [0, 7, 50, 119]:
+        df = pd.read_csv(out / lat["split"].iloc[i] / lat["stay"].iloc[i])
+        mem = c.episode_frame(i)
+        np.testing.assert_allclose(df["Hours"], mem["Hours"], atol=1e-4)
+        np.testing.assert_allclose(df[list(VARIABLES)].to_numpy(), mem[list(VARIABLES)].to_numpy(), atol=1e-3)
+
+
+def test_charting_is_irregular_vitals_hourly_labs_sparse(cohort):
+    frac = cohort.observed_fraction()
+    assert frac["Heart Rate"] > 0.6
+    assert frac["Creatinine"] < 0.3
+    minutes = cohort.times[cohort.times >= 0] % 60
+    assert 0.1 < np.mean(minutes != 0) < 0.95, "chart times are jittered but often on the hour"
+
+
+# --- splits and prevalence ----------------------------------------------------------------------
+
+def test_split_sizes_exact_patient_disjoint_and_stratified():
+    cfg = IcuConfig(n_episodes=2000, split=(1400, 300, 300), seed=2)
+    lat = simulate_icu(cfg).latent
+    assert lat.groupby("split").size().to_dict() == {"train": 1400, "val": 300, "test": 300}
+    owners = lat.groupby("subject_id")["split"].nunique()
+    assert (owners == 1).all(), "a subject's episodes must all lie in one split"
+    assert (lat.groupby("subject_id").size() > 1).any(), "some subjects have several episodes"
+    prev = lat.groupby("split")["y"].mean()
+    assert (prev - lat["y"].mean()).abs().max() < 0.01
+    assert lat["stay"].is_unique
+
+
+def test_prevalence_near_target():
+    for target in (0.1, 0.3):
+        lat = simulate_icu(small(3000, seed=4, mortality=target)).latent
+        assert lat["true_risk"].mean() == pytest.approx(target, abs=1e-6)
+        se = np.sqrt(target * (1 - target) / 3000)
+        assert abs(lat["y"].mean() - target) < 4 * se
+
+
+def test_n_episodes_alone_splits_proportionally(tmp_path):
+    out = generate_icu_dataset(tmp_path / "p", n_episodes=101, seed=1, progress=False)
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["config"]["split"] == list(proportional_split(101))
+    assert sum(meta["config"]["split"]) == 101
+
+
+# --- the label never shapes observations -----------------------------------------------------------
+
+def test_observations_do_not_depend_on_label(cohort):
+    """Changing the target prevalence changes every risk and many labels, but no observation: a
+    generator that drew measurements from the label (the replication's mistake) fails here."""
+    other = simulate_icu(small(600, mortality=0.5))
+    assert (other.latent["y"] != cohort.latent["y"]).sum() > 50
+    np.testing.assert_array_equal(other.values, cohort.values)
+    np.testing.assert_array_equal(other.times, cohort.times)
+    np.testing.assert_array_equal(other.truth, cohort.truth)
+
+
+def test_risk_model_switch_changes_labels_not_observations(cohort):
+    flags = RealismFlags().off("multivariate_mortality")
+    other = simulate_icu(small(600, realism=flags))
+    assert not np.allclose(other.latent["true_risk"], cohort.latent["true_risk"])
+    np.testing.assert_array_equal(other.values, cohort.values)
+
+
+# --- bad input, overwrite and atomicity ---------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(n_episodes=-5), "positive"),
+    (dict(n_episodes=0), "positive"),
+    (dict(n_episodes=100, split=(50, 30, 10)), "add up"),
+    (dict(n_episodes=100, split=(120, -10, -10)), "non-negative"),
+    (dict(n_episodes=100, mortality=0.0), "between 0 and 1"),
+    (dict(n_episodes=100, mortality=1.0), "between 0 and 1"),
+    (dict(n_episodes=100, mortality=1.5), "between 0 and 1"),
+])
+def test_rejects_impossible_parameters(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        generate_icu_dataset(tmp_path / "bad", progress=False, **kwargs)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_refuses_to_overwrite_unless_asked(tmp_path):
+    out = generate_icu_dataset(tmp_path / "d", n_episodes=60, seed=1, progress=False)
+    digest = dataset_digest(out)
+    with pytest.raises(FileExistsError, match="already exists"):
+        generate_icu_dataset(out, n_episodes=60, seed=2, progress=False)
+    assert dataset_digest(out) == digest
+    generate_icu_dataset(out, n_episodes=60, seed=2, progress=False, overwrite=True)
+    assert dataset_digest(out) != digest
+
+
+def test_failure_midway_leaves_nothing(tmp_path, monkeypatch):
+    def boom(cohort, folder, progress=False, chunk=2000):
+        (folder / "train").mkdir()
+        (folder / "train" / "partial.csv").write_text("x")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(icu_synth, "write_cohort", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        generate_icu_dataset(tmp_path / "d", n_episodes=60, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_realism_flags_reject_unknown_names():
+    with pytest.raises(ValueError, match="unknown realism feature"):
+        RealismFlags().off("telepathy")
+
+
+# --- realism switches --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("flag", [f.name for f in dataclasses.fields(RealismFlags) if f.name != "multivariate_mortality"])
+def test_each_realism_switch_changes_observations(flag):
+    base = simulate_icu(small(150, seed=8))
+    off = simulate_icu(small(150, seed=8, realism=RealismFlags().off(flag)))
+    same_shape = base.values.shape == off.values.shape
+    assert not (same_shape and np.array_equal(base.values, off.values, equal_nan=True)
+                and np.array_equal(base.times, off.times)), f"switching {flag} off changed nothing"
+    # the latent state is untouched by an observation-side switch
+    pd.testing.assert_series_equal(base.latent["baseline_severity"], off.latent["baseline_severity"])
+
+
+def test_all_features_off_charts_on_the_hour_without_noise():
+    c = simulate_icu(small(100, seed=8, realism=RealismFlags.none()))
+    assert np.all(c.times[c.times >= 0] % 60 == 0)
+    assert c.observed_fraction()["Heart Rate"] == 1.0
+
+
+# --- physiology -----------------------------------------------------------------------------------
+
+def test_survivors_typical_values_are_plausible_and_directions_physiological():
+    c = simulate_icu(small(3000, seed=6))
+    means = pd.DataFrame(c.means(), columns=VARIABLES)
+    y = c.latent["y"].to_numpy()
+    surv = means[y == 0].median()
+    dead = means[y == 1].median()
+    ranges = {"Heart Rate": (78, 94), "Systolic blood pressure": (110, 128), "Diastolic blood pressure": (54, 66),
+              "Respiratory rate": (16, 22), "Temperature": (36.3, 37.1), "Oxygen saturation": (96, 99.5),
+              "Glucose": (110, 145), "Sodium": (136, 142), "Potassium": (3.8, 4.4), "Creatinine": (0.7, 1.4),
+              "Lactate": (1.0, 2.2), "Hemoglobin": (9.5, 12), "Bicarbonate": (22, 27)}
+    for var, (lo, hi) in ranges.items():
+        assert lo <= surv[var] <= hi, f"survivors' median {var} {surv[var]:.2f} outside [{lo}, {hi}]"
+    assert dead["Heart Rate"] > surv["Heart Rate"] + 5
+    assert dead["Systolic blood pressure"] < surv["Systolic blood pressure"] - 5
+    assert dead["Oxygen saturation"] < surv["Oxygen saturation"]
+    assert dead["Lactate"] > surv["Lactate"]
+    assert dead["Creatinine"] > surv["Creatinine"]
+    assert dead["Bicarbonate"] < surv["Bicarbonate"]
+
+
+def test_difficulty_true_risk_beats_logistic_regression_on_means():
+    c = simulate_icu(small(4000, seed=9))
+    y = c.latent["y"].to_numpy()
+    best = roc_auc_score(y, c.latent["true_risk"])
+    x = pd.DataFrame(c.means(), columns=VARIABLES)
+    x = x.fillna(x.mean())
+    x = (x - x.mean()) / x.std()
+    p = cross_val_predict(LogisticRegression(max_iter=2000), x, y, cv=5, method="predict_proba")[:, 1]
+    lr = roc_auc_score(y, p)
+    assert 0.84 <= best <= 0.94
+    assert lr < best - 0.025, f"LR on means {lr:.3f} too close to the best achievable {best:.3f}"
+    assert lr > 0.7, "the observations carry real signal"
+
+
+def test_hourly_binning_matches_long_format(cohort):
+    means, mask = cohort.hourly()
+    long = cohort.long()
+    assert mask.sum() <= len(long)
+    assert means.shape == (600, 48, 15)
+    assert np.isnan(means[~mask]).all() and not np.isnan(means[mask]).any()
