@@ -34,6 +34,9 @@ def atomic_directory(final: str | os.PathLike, overwrite: bool = False) -> Itera
         raise DatasetExistsError(f"{final} already exists; pass overwrite=True (--overwrite) to replace it")
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; a dataset gets ordinary folder permissions
     try:
         yield tmp
         if final.exists():
