@@ -52,8 +52,18 @@ unit: venv
 test: unit
 	$(MAKE) --no-print-directory book PROFILE=quick
 
+BENCH_ICU := $(or $(TMPDIR),/tmp)/ehr-bench-icu
 bench: venv
-	for b in benchmarks/bench_*.py; do echo "== $$b =="; $(PY) $$b || exit 1; done
+	@echo "== ICU generator: speed, memory, determinism, difficulty =="
+	$(PY) benchmarks/bench_icu_generate.py
+	@echo "== ICU reader: cold and warm load of the full dataset =="
+	rm -rf $(BENCH_ICU) && $(PY) -m ehrlib generate icu --out $(BENCH_ICU) --quiet
+	$(PY) benchmarks/bench_icu_read.py $(BENCH_ICU)
+	rm -rf $(BENCH_ICU)
+	@echo "== Stroke EHR: generation, cohort, encodings =="
+	$(PY) benchmarks/bench_stroke.py
+	@echo "== LSTM training loop: seconds per epoch =="
+	$(PY) benchmarks/bench_lstm.py
 
 sync: venv
 	$(VENV)/bin/jupytext --sync notebooks/*.py

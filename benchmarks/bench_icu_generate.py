@@ -1,6 +1,6 @@
 """Benchmark the synthetic ICU generator: speed, memory, determinism and difficulty targets.
 
-Usage: `python benchmarks/bench_icu_generate.py [--episodes N] [--seed S] [--keep DIR]`
+Usage: `python benchmarks/bench_icu_generate.py [--episodes N] [--seed S]`
 (default: the full 24,327-episode dataset). Each generation runs in a fresh subprocess so that its
 wall time and peak resident memory (`resource.getrusage`) are its own; the two runs must give
 byte-identical datasets. The difficulty targets are then checked on the written files (read with
