@@ -191,6 +191,39 @@ def test_synthetic_cohort_satisfies_every_rule(synthetic):
     _check_cohort_rules(t, cohort)
 
 
+def _exam_ages(exams: pd.DataFrame, birth_year: pd.Series) -> pd.Series:
+    """Integer age at each exam row (years since 1 July of the birth year, as the encodings count exam-years)."""
+    mid_year = pd.to_datetime(exams["patient_id"].map(birth_year).astype(str) + "-07-01")
+    return ((exams["date"] - mid_year).dt.days // 365.25).astype(int)
+
+
+def test_record_volumes_match_the_papers_descriptive_facts(synthetic):
+    """Diagnoses and exam-years before the index date, per cohort patient, as the paper describes them.
+
+    Paper: the 35-diagnosis limit "covered 99% of patients", "at least half of the patients had 5 or more
+    diagnoses", "a long tail of patients having more than 35 diagnoses"; "no patient in the dataset had more
+    than 20 years of exam results", "at least half of the patients had 5 years or more of exam results".
+    """
+    t, cohort = synthetic
+    index = cohort.set_index("patient_id")["index_date"]
+    dx = t.diagnoses[t.diagnoses["patient_id"].isin(index.index)]
+    dx = dx[dx["date"] < dx["patient_id"].map(index)].drop_duplicates(["patient_id", "date", "icd10"])
+    n_dx = dx.groupby("patient_id").size().reindex(index.index, fill_value=0)
+    assert (n_dx >= 1).all()  # the cohort rules require a diagnosis before the index date
+    assert 0.98 <= (n_dx <= 35).mean() < 1.0  # ~99 % within the limit, and a tail beyond it
+    assert n_dx.max() > 40
+    assert 5 <= n_dx.median() <= 15
+    birth = t.patients.set_index("patient_id")["birth_year"]
+    ex = t.exams[t.exams["patient_id"].isin(index.index)]
+    ex = ex[ex["date"] < ex["patient_id"].map(index)]
+    years = ex.assign(age=_exam_ages(ex, birth)).groupby("patient_id")["age"].nunique()
+    years = years.reindex(index.index, fill_value=0)
+    assert years.median() >= 5 and (years >= 5).mean() >= 0.55
+    assert years.max() <= 20
+    everyone = t.exams.assign(age=_exam_ages(t.exams, birth)).groupby("patient_id")["age"].nunique()
+    assert everyone.max() <= 20  # the whole dataset, not only the cohort's histories
+
+
 def test_split_by_case(synthetic):
     _, cohort = synthetic
     s = split_cohort(cohort, seed=0)

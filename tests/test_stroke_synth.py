@@ -94,9 +94,11 @@ def test_codes_are_who_icd10_of_at_most_four_characters(tables):
 
 def test_records_are_dated_in_follow_up_and_after_birth(tables):
     birth = tables.patients.set_index("patient_id")["birth_year"]
+    cfg = StrokeConfig()
     for frame in (tables.diagnoses, tables.exams):
         year = frame["date"].dt.year
-        assert (year >= 2000).all() and (year <= 2016).all()
+        assert (year >= cfg.first_year).all() and (year <= cfg.last_year).all()
+        assert year.min() == cfg.first_year  # the records window really starts then
         assert (year - frame["patient_id"].map(birth) >= 18).all()
 
 
@@ -221,7 +223,7 @@ def test_observations_do_not_depend_on_the_outcome_stream():
         ka = fa[fa["date"] < fa["patient_id"].map(cut).fillna(pd.Timestamp("2100-01-01"))]
         kb = fb[fb["date"] < fb["patient_id"].map(cut).fillna(pd.Timestamp("2100-01-01"))]
         pd.testing.assert_frame_equal(ka.reset_index(drop=True), kb.reset_index(drop=True))
-        assert len(ka) > 0.8 * len(fa)
+        assert len(ka) > 0.7 * len(fa)  # most records precede any stroke (strokes in either variant cut the rest)
 
 
 def test_true_one_year_risk_integrates_the_piecewise_constant_hazard():
