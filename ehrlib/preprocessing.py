@@ -1,0 +1,254 @@
+"""Turn 48-hour episode tensors into model inputs: forward fill, training medians, standardise, mask.
+
+`MortalityPreprocessor` is a fit/transform object whose fitted state is plain JSON. It is fitted on
+the training split only; validation and test data are only ever transformed. The steps:
+
+1. **Forward fill** each variable within each episode along the 48 hourly steps, using the explicit
+   observation mask (an unobserved cell takes the last observed value of the same episode).
+2. **Training medians** fill what is still missing (the leading gap before a variable's first
+   observation, or a variable never measured in the episode).
+3. **Standardise** with training means and standard deviations, then clip to `[-clip, clip]`.
+4. Optionally **append the observation-mask indicators** (1 where the variable was measured at that
+   step, else 0) as extra features, as the MIMIC-III benchmark does (`add_mask_features`, default on):
+   the indicators tell the model which values are real and which were carried forward.
+5. **Mask fully unobserved steps**: a step where no variable was measured is set to `mask_value` on
+   every feature, so that `keras.layers.Masking(mask_value)` really skips it (the LSTM carries its
+   state over the step). The public replication filled gaps with 0 *before* standardising, so no step
+   was ever all-zero afterwards and its `Masking(0.0)` masked nothing.
+
+Why the mask value cannot occur in a real input: standardised values are clipped to `[-clip, clip]`
+(default 10 standard deviations, which leaves real values untouched in practice) and `mask_value`
+(default -99) lies outside that interval; in addition, an observed step has at least one mask
+indicator equal to 1, so with the indicators on it can never be all equal to `mask_value` anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ehrlib.io import atomic_write_text, read_json
+
+STATE_VERSION = 1
+
+
+class EpisodeLike(Protocol):
+    """What the preprocessor needs from `ehrlib.readers.EpisodeSet`."""
+
+    values: np.ndarray  # float32 (n, steps, F), NaN where unobserved
+    mask: np.ndarray  # bool (n, steps, F)
+    variables: list[str]
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Settings of `MortalityPreprocessor` (saved with its fitted state)."""
+
+    add_mask_features: bool = True
+    mask_value: float = -99.0
+    clip: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.clip) and self.clip > 0):
+            raise ValueError(f"clip must be a positive finite number, got {self.clip}")
+        if not np.isfinite(self.mask_value) or abs(self.mask_value) <= self.clip:
+            raise ValueError(f"mask_value {self.mask_value} must be finite and outside [-clip, clip] = "
+                             f"[{-self.clip}, {self.clip}] so that it cannot occur in a real input")
+
+
+def _check_episodes(episodes: EpisodeLike, variables: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return `(values, mask)` after checking shapes, dtypes and consistency; raise a clear error."""
+    values = np.asarray(episodes.values)
+    mask = np.asarray(episodes.mask)
+    if values.ndim != 3:
+        raise ValueError(f"episodes.values must be (n, steps, variables), got shape {values.shape}")
+    if mask.shape != values.shape or mask.dtype != np.bool_:
+        raise ValueError(f"episodes.mask must be bool with the shape of values {values.shape}, "
+                         f"got {mask.dtype} {mask.shape}")
+    bad = mask & ~np.isfinite(values)
+    if bad.any():
+        i, t, f = np.argwhere(bad)[0]
+        raise ValueError(f"episode {i}, step {t}, variable {f}: marked observed but value is {values[i, t, f]}")
+    if variables is not None and list(episodes.variables) != list(variables):
+        raise ValueError(f"variables differ from those the preprocessor was fitted on: "
+                         f"{list(episodes.variables)} != {list(variables)}")
+    return values, mask
+
+
+def forward_fill(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Forward-fill `values` along axis 1 (time) where `mask` is False; leading gaps stay NaN.
+
+    Vectorised: for every cell, the index of the last observed step at or before it is the running
+    maximum of `where(mask, step, -1)`; cells with no earlier observation get NaN.
+    """
+    n_steps = values.shape[1]
+    steps = np.arange(n_steps, dtype=np.int32)[None, :, None]
+    last = np.maximum.accumulate(np.where(mask, steps, -1), axis=1)
+    filled = np.take_along_axis(values, np.maximum(last, 0), axis=1).astype(np.float32, copy=True)
+    filled[last < 0] = np.nan
+    return filled
+
+
+class MortalityPreprocessor:
+    """Forward fill, training-median imputation, standardisation and step masking (see module doc)."""
+
+    def __init__(self, config: PreprocessConfig = PreprocessConfig()) -> None:
+        self.config = config
+        self.variables: list[str] | None = None
+        self.n_steps: int | None = None
+        self.medians: np.ndarray | None = None
+        self.means: np.ndarray | None = None
+        self.stds: np.ndarray | None = None
+        self.never_observed: list[str] = []
+
+    # ------------------------------------------------------------------ fitting
+    @property
+    def mask_value(self) -> float:
+        """The value written on every feature of a fully unobserved step (see `PreprocessConfig`)."""
+        return float(self.config.mask_value)
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether `fit` (or `from_json`) has set the state."""
+        return self.medians is not None
+
+    @property
+    def n_features(self) -> int:
+        """Width D of the transformed tensor: variables, plus as many mask indicators if appended."""
+        self._require_fitted()
+        n = len(self.variables)
+        return 2 * n if self.config.add_mask_features else n
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Names of the D transformed features (`<variable>` then `<variable> (observed)`)."""
+        self._require_fitted()
+        names = list(self.variables)
+        if self.config.add_mask_features:
+            names += [f"{v} (observed)" for v in self.variables]
+        return names
+
+    def fit(self, episodes: EpisodeLike) -> "MortalityPreprocessor":
+        """Fit medians, means and standard deviations on the TRAINING episodes only; returns self.
+
+        Medians come from the observed raw values. Means and standard deviations come from the
+        imputed tensor over the steps the model actually sees (steps with at least one observation),
+        so the model's inputs have mean 0 and standard deviation 1 per variable on the training set.
+        A variable never observed in training gets median 0, mean 0, std 1 and is listed in
+        `never_observed`; a constant variable gets std 1.
+        """
+        values, mask = _check_episodes(episodes)
+        if values.shape[0] == 0:
+            raise ValueError("cannot fit the preprocessor on an empty episode set")
+        n_vars = values.shape[2]
+        obs = np.where(mask, values, np.nan).reshape(-1, n_vars).astype(np.float64)
+        seen = mask.reshape(-1, n_vars).any(axis=0)
+        medians = np.zeros(n_vars)
+        if seen.any():
+            medians[seen] = np.nanmedian(obs[:, seen], axis=0)
+        self.variables = [str(v) for v in episodes.variables]
+        self.n_steps = int(values.shape[1])
+        self.never_observed = [v for v, s in zip(self.variables, seen) if not s]
+        self.medians = medians
+        imputed = self._impute(values, mask)
+        live = mask.any(axis=2)
+        rows = imputed[live].astype(np.float64)
+        if rows.shape[0] == 0:
+            raise ValueError("no step of the training episodes has any observation")
+        means = rows.mean(axis=0)
+        stds = rows.std(axis=0)
+        stds[~(stds > 1e-12)] = 1.0
+        means[~seen] = 0.0
+        self.means, self.stds = means, stds
+        return self
+
+    def _impute(self, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Forward fill, then fill the remaining gaps with the training medians (float32)."""
+        filled = forward_fill(values, mask)
+        gaps = np.isnan(filled)
+        if gaps.any():
+            filled[gaps] = np.broadcast_to(self.medians.astype(np.float32), filled.shape)[gaps]
+        return filled
+
+    def _require_fitted(self) -> None:
+        if not self.is_fitted:
+            raise RuntimeError("MortalityPreprocessor is not fitted; call fit(train) or load a saved state")
+
+    # ------------------------------------------------------------------ transforming
+    def transform(self, episodes: EpisodeLike) -> np.ndarray:
+        """Return the float32 model input (n, steps, D); fully unobserved steps hold `mask_value`."""
+        self._require_fitted()
+        values, mask = _check_episodes(episodes, self.variables)
+        if values.shape[1] != self.n_steps:
+            raise ValueError(f"episodes have {values.shape[1]} steps, the preprocessor was fitted on {self.n_steps}")
+        x = self._impute(values, mask)
+        x -= self.means.astype(np.float32)
+        x /= self.stds.astype(np.float32)
+        np.clip(x, -self.config.clip, self.config.clip, out=x)
+        if self.config.add_mask_features:
+            x = np.concatenate([x, mask.astype(np.float32)], axis=2)
+        x[~mask.any(axis=2)] = np.float32(self.config.mask_value)
+        return x
+
+    def fit_transform(self, episodes: EpisodeLike) -> np.ndarray:
+        """`fit(episodes)` then `transform(episodes)`."""
+        return self.fit(episodes).transform(episodes)
+
+    @staticmethod
+    def masked_steps(episodes: EpisodeLike) -> np.ndarray:
+        """Bool (n, steps): True where no variable was observed (the steps the LSTM skips)."""
+        return ~np.asarray(episodes.mask).any(axis=2)
+
+    # ------------------------------------------------------------------ JSON state
+    def to_json(self) -> dict[str, Any]:
+        """The fitted state as a JSON-ready dict (floats written with full precision)."""
+        self._require_fitted()
+        return {
+            "kind": "MortalityPreprocessor",
+            "version": STATE_VERSION,
+            "config": asdict(self.config),
+            "variables": list(self.variables),
+            "n_steps": self.n_steps,
+            "medians": [float(v) for v in self.medians],
+            "means": [float(v) for v in self.means],
+            "stds": [float(v) for v in self.stds],
+            "never_observed": list(self.never_observed),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "MortalityPreprocessor":
+        """Rebuild a fitted preprocessor from `to_json()` output; raise `ValueError` if malformed."""
+        try:
+            if d.get("kind") != "MortalityPreprocessor" or d.get("version") != STATE_VERSION:
+                raise ValueError(f"not a MortalityPreprocessor state of version {STATE_VERSION}")
+            obj = cls(PreprocessConfig(**d["config"]))
+            obj.variables = [str(v) for v in d["variables"]]
+            obj.n_steps = int(d["n_steps"])
+            obj.medians = np.asarray(d["medians"], dtype=np.float64)
+            obj.means = np.asarray(d["means"], dtype=np.float64)
+            obj.stds = np.asarray(d["stds"], dtype=np.float64)
+            obj.never_observed = list(d.get("never_observed", []))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"malformed preprocessor state: {exc!r}") from None
+        n = len(obj.variables)
+        if not (len(obj.medians) == len(obj.means) == len(obj.stds) == n):
+            raise ValueError(f"malformed preprocessor state: {n} variables but "
+                             f"{len(obj.medians)}/{len(obj.means)}/{len(obj.stds)} medians/means/stds")
+        return obj
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fitted state as JSON, atomically."""
+        return atomic_write_text(path, json.dumps(self.to_json(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "MortalityPreprocessor":
+        """Read a state written by `save`; errors name the file."""
+        try:
+            return cls.from_json(read_json(path))
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
