@@ -24,20 +24,9 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from ehrlib.io import read_json, write_json
+from ehrlib.metrics import check_labels_scores
 
 _EPS = 1e-6
-
-
-def _labels_scores(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    y = np.asarray(y).astype(np.int64).ravel()
-    p = np.asarray(p, dtype=np.float64).ravel()
-    if y.shape != p.shape:
-        raise ValueError(f"labels ({y.size}) and scores ({p.size}) differ in length")
-    if not np.isin(y, (0, 1)).all():
-        raise ValueError("labels must be 0 or 1")
-    if not np.isfinite(p).all():
-        raise ValueError("scores contain non-finite values")
-    return y, p
 
 
 @dataclass
@@ -57,7 +46,7 @@ class IsotonicCalibrator:
 
     def fit(self, p: np.ndarray, y: np.ndarray) -> "IsotonicCalibrator":
         """Fit the isotonic map from scores `p` to outcomes `y` (validation data only)."""
-        y, p = _labels_scores(y, p)
+        y, p = check_labels_scores(y, p)
         if np.unique(y).size < 2:
             raise ValueError("calibration needs both classes in the validation labels")
         self.model = self._new().fit(p, y)
@@ -114,7 +103,7 @@ def select_f1_threshold(y_val: np.ndarray, p_val: np.ndarray) -> dict[str, float
     Candidates are the distinct scores (scikit-learn's `precision_recall_curve`); ties in F1 go to
     the lowest such threshold. Returns the threshold with the validation F1, precision and recall.
     """
-    y, p = _labels_scores(y_val, p_val)
+    y, p = check_labels_scores(y_val, p_val)
     precision, recall, thresholds = skm.precision_recall_curve(y, p)
     precision, recall = precision[:-1], recall[:-1]  # the last point (recall 0) has no threshold
     denom = precision + recall
@@ -132,7 +121,7 @@ def threshold_for_sensitivity(y_val: np.ndarray, p_val: np.ndarray, target: floa
     """
     if not 0 < target <= 1:
         raise ValueError(f"target sensitivity must be in (0, 1], got {target}")
-    y, p = _labels_scores(y_val, p_val)
+    y, p = check_labels_scores(y_val, p_val)
     fpr, tpr, thresholds = skm.roc_curve(y, p, drop_intermediate=False)
     ok = np.flatnonzero((tpr >= target) & np.isfinite(thresholds))
     i = int(ok[0])  # thresholds decrease along the curve: the first that reaches the target is highest
@@ -145,7 +134,7 @@ def threshold_curve(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray | None 
 
     Default thresholds: 101 values from 0 to 1. Precision is 0 where nothing is predicted positive.
     """
-    y, p = _labels_scores(y, p)
+    y, p = check_labels_scores(y, p)
     t = np.linspace(0, 1, 101) if thresholds is None else np.asarray(thresholds, dtype=np.float64)
     pred = p[None, :] >= t[:, None]
     pos = y.astype(bool)[None, :]
@@ -210,7 +199,7 @@ def calibration_slope_intercept(y: np.ndarray, p: np.ndarray) -> dict[str, float
     logit(p) as an offset (slope fixed at 1), found by solving the score equation
     sum(y - sigmoid(a + logit p)) = 0. Perfect calibration: slope 1, intercept 0.
     """
-    y, p = _labels_scores(y, p)
+    y, p = check_labels_scores(y, p)
     z = logit(p)
     lr = LogisticRegression(C=np.inf, max_iter=1000).fit(z[:, None], y)
     score = lambda a: float(np.sum(y - 1.0 / (1.0 + np.exp(-(a + z)))))  # noqa: E731
@@ -224,7 +213,7 @@ def reliability_bins(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> dict[str
 
     Same binning as `ehrlib.metrics.expected_calibration_error`; empty bins are dropped.
     """
-    y, p = _labels_scores(y, p)
+    y, p = check_labels_scores(y, p)
     bins = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
     count = np.bincount(bins, minlength=n_bins)
     keep = count > 0

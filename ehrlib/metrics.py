@@ -24,7 +24,7 @@ from scipy.stats import rankdata
 from sklearn import metrics as skm
 
 
-def _check(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def check_labels_scores(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Validate a label vector and a score vector of the same length; return them as arrays."""
     y = np.asarray(y).astype(np.int64).ravel()
     p = np.asarray(p, dtype=np.float64).ravel()
@@ -44,7 +44,7 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -
     bin); the ECE is the sum over non-empty bins of the bin's share of the predictions times the
     absolute gap between its mean predicted probability and its fraction of positives.
     """
-    y, p = _check(y, p)
+    y, p = check_labels_scores(y, p)
     if ((p < 0) | (p > 1)).any():
         raise ValueError("ECE needs probabilities in [0, 1]")
     bins = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
@@ -62,7 +62,7 @@ def threshold_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[st
     Returns tn, fp, fn, tp and recall (sensitivity), precision (PPV), specificity, F1 and accuracy,
     all computed by scikit-learn; precision is 0 when nothing is predicted positive.
     """
-    y, p = _check(y, p)
+    y, p = check_labels_scores(y, p)
     pred = (p >= threshold).astype(np.int64)
     tn, fp, fn, tp = skm.confusion_matrix(y, pred, labels=[0, 1]).ravel()
     return {
@@ -78,13 +78,13 @@ def threshold_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[st
 
 def ranking_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """AUROC and AUPRC (average precision) from scikit-learn."""
-    y, p = _check(y, p)
+    y, p = check_labels_scores(y, p)
     return {"auroc": float(skm.roc_auc_score(y, p)), "auprc": float(skm.average_precision_score(y, p))}
 
 
 def probability_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """Brier score (scikit-learn) and 10-bin expected calibration error of probabilities."""
-    y, p = _check(y, p)
+    y, p = check_labels_scores(y, p)
     return {"brier": float(skm.brier_score_loss(y, p)), "ece": expected_calibration_error(y, p)}
 
 
@@ -142,7 +142,7 @@ def _chunks(n_boot: int, n: int, max_cells: int = 4_000_000) -> list[slice]:
 
 def bootstrap_ranking(y: np.ndarray, p: np.ndarray, idx: np.ndarray) -> dict[str, np.ndarray]:
     """AUROC and AUPRC of each bootstrap replicate given by the index matrix `idx` (B, n)."""
-    y, p = _check(y, p)
+    y, p = check_labels_scores(y, p)
     out = {"auroc": np.empty(idx.shape[0]), "auprc": np.empty(idx.shape[0])}
     for sl in _chunks(idx.shape[0], idx.shape[1]):
         yb, pb = y[idx[sl]], p[idx[sl]]
@@ -172,7 +172,7 @@ def _percentile_interval(value: float, reps: np.ndarray, level: float) -> Interv
 def bootstrap_ci(y: np.ndarray, p: np.ndarray, n_boot: int = 1000, seed: int = 0,
                  level: float = 0.95) -> dict[str, Interval]:
     """AUROC and AUPRC with percentile bootstrap intervals (`n_boot` resamples of the cases)."""
-    y, p = _check(y, p)
+    y, p = check_labels_scores(y, p)
     point = ranking_metrics(y, p)
     reps = bootstrap_ranking(y, p, bootstrap_indices(y.size, n_boot, seed))
     return {k: _percentile_interval(point[k], reps[k], level) for k in ("auroc", "auprc")}
@@ -186,8 +186,8 @@ def paired_bootstrap(y: np.ndarray, p_a: np.ndarray, p_b: np.ndarray, n_boot: in
     difference A - B, its percentile interval, and a two-sided bootstrap p-value (twice the smaller
     share of replicates on either side of zero, capped at 1).
     """
-    y, p_a = _check(y, p_a)
-    _, p_b = _check(y, p_b)
+    y, p_a = check_labels_scores(y, p_a)
+    _, p_b = check_labels_scores(y, p_b)
     idx = bootstrap_indices(y.size, n_boot, seed)
     ra, rb = bootstrap_ranking(y, p_a, idx), bootstrap_ranking(y, p_b, idx)
     pa, pb = ranking_metrics(y, p_a), ranking_metrics(y, p_b)
@@ -210,7 +210,7 @@ def evaluate(y: np.ndarray, p: np.ndarray, threshold: float, n_boot: int = 1000,
     "recall": ..., "precision": ..., "specificity": ..., "f1": ..., "accuracy": ..., "brier": ...,
     "ece": ..., "confusion_matrix": [[tn, fp], [fn, tp]], "n": ..., "prevalence": ...}``.
     """
-    y, p = _check(y, p)
+    y, p = check_labels_scores(y, p)
     cis = bootstrap_ci(y, p, n_boot=n_boot, seed=seed)
     tm = threshold_metrics(y, p, threshold)
     out: dict[str, object] = {k: v.as_dict() for k, v in cis.items()}
