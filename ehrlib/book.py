@@ -106,7 +106,7 @@ def _execute(stems: list[str], profile: str, root: Path, out_dir: Path) -> int:
             print(f"ehrlib: notebook {src.relative_to(root)} failed after {time.perf_counter() - start:.0f} s; "
                   f"partial output in {failed.relative_to(root)}\n{exc}", file=sys.stderr, flush=True)
             return 1
-        _hide_default_parameters(tmp)
+        _tidy_executed(tmp)
         os.replace(tmp, out_dir / f"{stem}.ipynb")
         (out_dir / f"{stem}.failed.ipynb").unlink(missing_ok=True)
         timings[stem] = round(time.perf_counter() - start, 1)
@@ -117,8 +117,10 @@ def _execute(stems: list[str], profile: str, root: Path, out_dir: Path) -> int:
     return 0
 
 
-def _hide_default_parameters(path: Path) -> None:
-    """Tag the notebook's default `parameters` cell `remove-cell`: the page shows papermill's injected one."""
+def _tidy_executed(path: Path) -> None:
+    """Prepare an executed notebook for the page: hide the default `parameters` cell (the page shows
+    papermill's injected one) and merge consecutive stream outputs, so that progress lines printed
+    one by one read as one block instead of a stack of boxes."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -126,6 +128,17 @@ def _hide_default_parameters(path: Path) -> None:
         tags = cell.metadata.get("tags", [])
         if "parameters" in tags and "remove-cell" not in tags:
             cell.metadata["tags"] = [*tags, "remove-cell"]
+        if cell.cell_type != "code":
+            continue
+        merged: list = []
+        for out in cell.outputs:
+            prev = merged[-1] if merged else None
+            if (out.output_type == "stream" and prev is not None and prev.output_type == "stream"
+                    and prev.name == out.name):
+                prev.text += out.text
+            else:
+                merged.append(out)
+        cell.outputs = merged
     nbformat.write(nb, path)
 
 

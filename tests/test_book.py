@@ -30,7 +30,8 @@ def book_root(tmp_path: Path) -> Path:
     (tmp_path / "_toc.yml").write_text(TOC)
     (tmp_path / "notebooks").mkdir()
     _notebook('# %% [markdown]\n# # OK\n\n# %% tags=["parameters"]\nprofile = "quick"\n\n'
-              '# %%\nimport os\nprint("profile is", profile, os.environ["EHRLIB_BOOK"])\n',
+              '# %%\nimport os, time\nprint("profile is", profile, os.environ["EHRLIB_BOOK"], flush=True)\n'
+              'time.sleep(0.3)\nprint("second line", flush=True)\n',
               tmp_path / "notebooks" / "01_ok.ipynb")
     _notebook('# %% [markdown]\n# # Fails\n\n# %% tags=["parameters"]\nprofile = "quick"\n\n'
               '# %%\nraise RuntimeError("deliberate failure in " + profile)\n',
@@ -46,8 +47,9 @@ def test_chapter_stems_follow_the_toc(book_root: Path) -> None:
 def test_run_notebooks_injects_profile_and_stops_on_failure(book_root: Path, capsys) -> None:
     assert run_notebooks("full", only=["01_ok"], root=book_root) == 0
     done = nbformat.read(book_root / "book/_executed/01_ok.ipynb", as_version=4)
-    outputs = "".join(o.get("text", "") for c in done.cells if c.cell_type == "code" for o in c.outputs)
-    assert "profile is full 1" in outputs
+    streams = [o for c in done.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream"]
+    assert len(streams) == 1, "consecutive prints must be merged into one output"
+    assert streams[0].text == "profile is full 1\nsecond line\n"
     params = [c for c in done.cells if "parameters" in c.metadata.get("tags", [])]
     assert params and "remove-cell" in params[0].metadata["tags"]
     timings = json.loads((book_root / "data/results/full/notebook_timings.json").read_text())
