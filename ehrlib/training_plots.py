@@ -23,8 +23,8 @@ def focal_loss_figure(gammas: Sequence[float] = (0.0, 1.0, 2.0, 5.0), alpha: flo
     Lin et al.'s alpha weighting (alpha for positives, 1 - alpha for negatives)."""
     p = np.linspace(0.01, 0.99, 197)
     fig = make_subplots(rows=1, cols=2, subplot_titles=(
-        "Focusing: loss vs probability of the true class",
-        f"Class weighting (gamma 2, alpha {alpha}) vs predicted probability"))
+        "Focusing: effect of gamma",
+        f"Class weighting: gamma 2, alpha {alpha}"), horizontal_spacing=0.1)
     for i, g in enumerate(gammas):
         name = "cross-entropy (gamma 0)" if g == 0 else f"focal, gamma {g:g}"
         # alpha = 0.5 doubled gives the unweighted loss -(1 - p_t)^gamma log(p_t).
@@ -41,8 +41,9 @@ def focal_loss_figure(gammas: Sequence[float] = (0.0, 1.0, 2.0, 5.0), alpha: flo
     fig.update_xaxes(title_text="predicted probability of death p", row=1, col=2)
     fig.update_yaxes(title_text="loss", range=[0, 3], row=1, col=1)
     fig.update_yaxes(range=[0, 3], row=1, col=2)
-    fig.update_layout(title="Focal loss against cross-entropy", height=430, template="plotly_white",
-                      margin=dict(l=60, r=20, t=80, b=50))
+    fig.update_layout(title="Focal loss against cross-entropy", height=460, template="plotly_white",
+                      margin=dict(l=60, r=20, t=90, b=50),
+                      legend=dict(orientation="h", yanchor="top", y=-0.18, x=0))
     return fig
 
 
