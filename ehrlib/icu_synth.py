@@ -935,19 +935,25 @@ def window_means(hourly: np.ndarray, start: int = 0, stop: int | None = None) ->
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
-def lr_auroc(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> float:
-    """Test AUROC of an L2 logistic regression fitted on train only (train-mean imputation and
-    train standardisation; never fitted on the test set)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-    from sklearn.pipeline import make_pipeline
+def lr_scores(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
+    """Test-set probabilities of an L2 logistic regression fitted on train only (train-mean
+    imputation and train standardisation; the test rows are only transformed and scored)."""
     from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     model = make_pipeline(SimpleImputer(strategy="mean", keep_empty_features=True), StandardScaler(),
                           LogisticRegression(max_iter=2000))
     model.fit(x_train, y_train)
-    return float(roc_auc_score(y_test, model.predict_proba(x_test)[:, 1]))
+    return model.predict_proba(x_test)[:, 1]
+
+
+def lr_auroc(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> float:
+    """Test AUROC of `lr_scores` (a logistic regression fitted on train only)."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y_test, lr_scores(x_train, y_train, x_test)))
 
 
 def difficulty(hourly: dict[str, np.ndarray], y: dict[str, np.ndarray], risk: dict[str, np.ndarray]) -> dict[str, float]:
