@@ -42,8 +42,11 @@ class Profile:
 
     @property
     def icu_dir(self) -> Path:
-        """The synthetic ICU dataset in the MIMIC-III benchmark layout."""
-        return self.data_dir / "icu"
+        """The ICU dataset in the MIMIC-III benchmark layout: the synthetic one generated for this
+        profile, or `$EHRLIB_ICU_DIR` if set (e.g. the real benchmark's `in-hospital-mortality`
+        folder, for readers with MIMIC-III access)."""
+        override = os.environ.get("EHRLIB_ICU_DIR")
+        return Path(override).resolve() if override else self.data_dir / "icu"
 
     @property
     def stroke_dir(self) -> Path:

@@ -100,3 +100,9 @@ def test_gitignore_keeps_generated_things_out() -> None:
     out = subprocess.run(["git", "check-ignore", "data/quick/icu/x.csv", "book/_executed/a.ipynb", "_build/x",
                           ".venv/bin/python", "model.pkl"], cwd=ROOT, capture_output=True, text=True)
     assert len(out.stdout.split()) == 5, out.stdout
+
+
+def test_icu_dir_can_point_at_real_data(monkeypatch, tmp_path: Path) -> None:
+    assert get_profile("quick").icu_dir.parts[-2:] == ("quick", "icu")
+    monkeypatch.setenv("EHRLIB_ICU_DIR", str(tmp_path))
+    assert get_profile("quick").icu_dir == tmp_path.resolve()
