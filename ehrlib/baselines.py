@@ -15,9 +15,12 @@ What a user would pick instead of the LSTM:
   retrained from its seed whenever needed (deterministic for a fixed seed).
 - **A NEWS2-style early-warning score** (Royal College of Physicians 2017) from the five vitals the
   data hold: respiration rate, SpO2 (scale 1), systolic blood pressure, pulse and temperature.
-  Adaptations, since the data have no consciousness (ACVPU) or supplemental-oxygen fields: both
-  score 0 (alert, on air). Each hour every vital carries its last observed value forward; a vital not
-  yet observed scores 0 (assumed normal). The hourly total is the sum of the five component scores
+  Adaptations, since the synthetic data have no consciousness (ACVPU) or supplemental-oxygen fields:
+  both score 0 (alert, on air). On data holding the Glasgow coma scale total (the real MIMIC-III
+  benchmark), a carried-forward GCS below 15 counts as "not alert" and adds 3 points (see
+  `NEWS2_GCS_VARIABLE`); supplemental oxygen still scores 0. Temperature is in Celsius (as in the
+  benchmark files). Each hour every vital carries its last observed value forward; a vital not
+  yet observed scores 0 (assumed normal). The hourly total is the sum of the component scores
   and the episode's score is its worst (maximum) hourly total over the last `window_hours` of the
   48 h. The integer score ranks risk directly; mapped through an isotonic calibrator fitted on
   validation it also gives probabilities.
@@ -29,7 +32,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -236,6 +239,9 @@ class GbtBaseline:
     """Histogram gradient-boosted trees on the (un-imputed) sub-window statistics.
 
     Not serialisable to JSON: retrain from `seed` instead of saving (the fit is deterministic).
+    Features observed in fewer than `min_observed` training episodes are dropped before fitting
+    (scikit-learn's binning fails on a column with no value at all, which happens with sparse
+    variables such as the real benchmark's capillary refill rate; the synthetic data have none).
     OpenMP threads are capped at `n_threads` (default 1): on the small shared build machine, OpenMP
     threads spin-waiting for busy cores made the fit 4-7 times slower than a single thread.
     """
@@ -245,15 +251,19 @@ class GbtBaseline:
     max_iter: int = 300
     learning_rate: float = 0.05
     max_leaf_nodes: int = 15
+    min_observed: int = 10
     model: HistGradientBoostingClassifier | None = field(default=None, repr=False)
+    columns: np.ndarray | None = field(default=None, repr=False)
 
     def fit(self, train: Episodes) -> "GbtBaseline":
         """Fit on the training episodes (internal early stopping on 10 % of train, seeded)."""
         model = HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
             early_stopping=True, validation_fraction=0.1, n_iter_no_change=20, random_state=self.seed)
+        x = subwindow_features(train.values)
+        self.columns = np.flatnonzero(np.isfinite(x).sum(axis=0) >= self.min_observed)
         with threadpool_limits(limits=self.n_threads, user_api="openmp"):
-            self.model = model.fit(subwindow_features(train.values), np.asarray(train.y).astype(int))
+            self.model = model.fit(x[:, self.columns], np.asarray(train.y).astype(int))
         return self
 
     def predict_proba(self, episodes: Episodes) -> np.ndarray:
@@ -261,7 +271,7 @@ class GbtBaseline:
         if self.model is None:
             raise RuntimeError("GbtBaseline is not fitted")
         with threadpool_limits(limits=self.n_threads, user_api="openmp"):
-            return self.model.predict_proba(subwindow_features(episodes.values))[:, 1]
+            return self.model.predict_proba(subwindow_features(episodes.values)[:, self.columns])[:, 1]
 
 
 # ---------------------------------------------------------------- NEWS2-style score
@@ -276,6 +286,19 @@ NEWS2_TABLE: dict[str, tuple[tuple[float, ...], tuple[int, ...]]] = {
 }
 
 
+#: NEWS2's consciousness item (ACVPU) adapted to the real MIMIC-III benchmark's Glasgow coma scale: an
+#: hour whose last charted GCS total is below 15 counts as "not alert" and scores 3, as new confusion,
+#: voice, pain or unresponsive do in NEWS2. Used only when the data hold this variable (the synthetic
+#: data do not). Sedated, intubated ICU patients often chart GCS < 15, so this is an approximation.
+NEWS2_GCS_VARIABLE = "Glascow coma scale total"
+NEWS2_GCS_POINTS = 3
+
+
+def news2_uses_consciousness(variables: Sequence[str]) -> bool:
+    """Whether `news2_hourly` scores consciousness for data with these variables (GCS total present)."""
+    return NEWS2_GCS_VARIABLE in list(variables)
+
+
 def news2_component(variable: str, values: np.ndarray) -> np.ndarray:
     """NEWS2 points of one vital for an array of values; NaN (not yet observed) scores 0."""
     edges, points = NEWS2_TABLE[variable]
@@ -285,15 +308,23 @@ def news2_component(variable: str, values: np.ndarray) -> np.ndarray:
 
 
 def news2_hourly(episodes: Episodes) -> np.ndarray:
-    """Hourly NEWS2-style totals (n, steps) int: last observation carried forward, unseen vitals 0."""
+    """Hourly NEWS2-style totals (n, steps) int: last observation carried forward, unseen vitals 0.
+
+    When the data hold the Glasgow coma scale total (`NEWS2_GCS_VARIABLE`, as the real benchmark
+    does), an hour with a carried-forward GCS below 15 adds `NEWS2_GCS_POINTS` for consciousness.
+    """
     missing = [v for v in NEWS2_TABLE if v not in episodes.variables]
     if missing:
         raise ValueError(f"NEWS2 needs the vitals {missing}, absent from {list(episodes.variables)}")
-    cols = [list(episodes.variables).index(v) for v in NEWS2_TABLE]
+    names = list(NEWS2_TABLE) + ([NEWS2_GCS_VARIABLE] if news2_uses_consciousness(episodes.variables) else [])
+    cols = [list(episodes.variables).index(v) for v in names]
     filled = forward_fill(np.asarray(episodes.values)[:, :, cols], np.asarray(episodes.mask)[:, :, cols])
     total = np.zeros(filled.shape[:2], dtype=np.int16)
     for j, var in enumerate(NEWS2_TABLE):
         total += news2_component(var, filled[:, :, j])
+    if len(names) > len(NEWS2_TABLE):
+        gcs = filled[:, :, -1]
+        total += np.where(np.isfinite(gcs) & (gcs < 15), NEWS2_GCS_POINTS, 0).astype(np.int16)
     return total
 
 
@@ -387,5 +418,6 @@ def run_baselines(train: Episodes, val: Episodes, test: Episodes, n_boot: int = 
     window = max(news2_windows, key=lambda w: (val_auroc[w], -w))
     news = News2Baseline(window_hours=window).fit(val)
     finish("news2", news, news.score(val), news.score(test), t, window_hours=window,
-           validation_auroc_by_window={str(k): v for k, v in val_auroc.items()})
+           validation_auroc_by_window={str(k): v for k, v in val_auroc.items()},
+           consciousness_from_gcs=news2_uses_consciousness(val.variables))
     return runs

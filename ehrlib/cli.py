@@ -79,7 +79,11 @@ def _data(profile_name: str, overwrite: bool) -> int:
     from ehrlib.profiles import get_profile
 
     p = get_profile(profile_name)
-    if p.icu_dir.exists() and not overwrite:
+    if p.icu_external:
+        if not p.icu_dir.is_dir():
+            raise FileNotFoundError(f"EHRLIB_ICU_DIR={p.icu_dir} is not a folder; unset it to generate synthetic data")
+        print(f"ehrlib: EHRLIB_ICU_DIR is set; the ICU chapters use {p.icu_dir} (nothing generated there)")
+    elif p.icu_dir.exists() and not overwrite:
         print(f"ehrlib: {p.icu_dir} exists; keeping it")
     else:
         from ehrlib.icu_synth import generate_icu_dataset

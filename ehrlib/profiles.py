@@ -54,9 +54,17 @@ class Profile:
         return self.data_dir / "stroke"
 
     @property
+    def icu_external(self) -> bool:
+        """Whether `$EHRLIB_ICU_DIR` points the ICU chapters at a dataset other than the generated one."""
+        return bool(os.environ.get("EHRLIB_ICU_DIR"))
+
+    @property
     def results_dir(self) -> Path:
-        """Where notebooks write metrics files and fitted artifacts for this profile."""
-        return project_root() / "data" / "results" / self.name
+        """Where notebooks write metrics files and fitted artifacts for this profile:
+        `data/results/<profile>`, or `data/results/<profile>-external` when `$EHRLIB_ICU_DIR` is set,
+        so that a run on other data never overwrites the synthetic run's results."""
+        suffix = "-external" if self.icu_external else ""
+        return project_root() / "data" / "results" / f"{self.name}{suffix}"
 
 
 PROFILES: dict[str, Profile] = {

@@ -37,6 +37,18 @@ MODEL_NAMES = {"lstm": "LSTM + focal loss (calibrated)", "logistic_regression": 
                "gbt": "Gradient-boosted trees", "news2": "NEWS2-style score (calibrated)"}
 
 
+def _oracle(m: dict[str, Any]) -> dict[str, Any] | None:
+    """The run's true-risk oracle metrics, or None when the dataset has no known true risk (real data)."""
+    o = m.get("oracle")
+    return o if isinstance(o, dict) and "auroc" in o else None
+
+
+def no_ceiling_sentence(n_test: int, what: str = "test episodes") -> str:
+    """The sentence a chapter or the report shows instead of the true-risk ceiling on real data."""
+    return (f"The {n_test:,} {what} come without a `ground_truth.csv`: this dataset has no known true risk, "
+            "so no ceiling (best achievable AUROC) is shown.")
+
+
 def _v(entry: Any) -> float:
     return float(entry["value"]) if isinstance(entry, dict) else float(entry)
 
@@ -104,7 +116,8 @@ def _section_data(m: dict[str, Any], level: int) -> str:
     if d:
         rows = [[s, f"{d[s]['n']:,}", f"{d[s]['deaths']:,}", _pct(d[s]["prevalence"])]
                 for s in ("train", "val", "test") if s in d]
-        out.append(f"Synthetic ICU episodes in the MIMIC-III benchmark layout ({d.get('n_variables', 'several')} "
+        kind = "Synthetic ICU episodes" if _oracle(m) is not None else "ICU episodes (no known true risk)"
+        out.append(f"{kind} in the MIMIC-III benchmark layout ({d.get('n_variables', 'several')} "
                    "variables, 48 hourly steps), split by patient:\n")
         out.append(_table(["split", "episodes", "deaths", "mortality"], rows))
     else:
@@ -127,8 +140,10 @@ def _section_metrics(m: dict[str, Any], level: int) -> str:
     (tn, fp), (fn, tp) = lstm["confusion_matrix"]
     out.append(f"Confusion matrix at the threshold: {tp} deaths flagged, {fn} missed, {fp} false alarms, "
                f"{tn} survivors correctly not flagged.")
-    if "oracle" in m:
-        o = m["oracle"]
+    o = _oracle(m)
+    if o is None:
+        out.append("\n" + no_ceiling_sentence(int(lstm["n"])))
+    else:
         out.append(f"\nThe best achievable on this test set, ranking by the generator's true risk, is AUROC "
                    f"{_v(o['auroc']):.3f} and AUPRC {_v(o['auprc']):.3f}: the LSTM reaches "
                    f"{_pct(_v(lstm['auroc']) / _v(o['auroc']))} of the oracle AUROC.")
@@ -186,7 +201,7 @@ def _section_baselines(m: dict[str, Any], level: int) -> str:
     out = [_h(level, "Baselines")]
     rows = _model_rows(m)
     if len(rows) > 1:
-        oracle = _v(m["oracle"]["auroc"]) if "oracle" in m else None
+        oracle = _v(_oracle(m)["auroc"]) if _oracle(m) is not None else None
         table = [[MODEL_NAMES.get(k, k), _ci(v["auroc"]), _ci(v["auprc"]), f"{v['f1']:.3f}", f"{v['brier']:.4f}"]
                  for k, v in rows]
         header = ["model", "AUROC", "AUPRC", "F1", "Brier"]
@@ -221,7 +236,7 @@ def _section_kfold(m: dict[str, Any], level: int) -> str:
                "stratified and grouped by patient; in each fold the preprocessor, model, calibrator and threshold "
                "were fitted on the training part (an inner validation set, by patient, for early stopping, "
                "calibration and threshold) and scored on the held-out fold. Mean ± SD across folds:\n")
-    names = _ordered(k for k in summ if k != "oracle")
+    names = _ordered(k for k in summ if k != "oracle")  # the oracle only exists on synthetic data
     keys = ("auroc", "auprc", "f1", "brier")
     rows = [[MODEL_NAMES.get(n, n)] + [f"{summ[n][k]['mean']:.3f} ± {summ[n][k]['sd']:.3f}" for k in keys]
             for n in names]
@@ -234,14 +249,17 @@ def _section_kfold(m: dict[str, Any], level: int) -> str:
 
 def _section_anchors(m: dict[str, Any], anchors: tuple[dict[str, str], ...], level: int) -> str:
     out = [_h(level, "Comparison with published figures")]
+    caveat = ("they are not comparable one to one with numbers on synthetic data" if _oracle(m) is not None
+              else "cohorts, time windows and splits differ, so compare with care")
     out.append("Published results on real MIMIC-III or hospital data (and the public replication's own figures), "
-               "quoted for context; they are not comparable one to one with numbers on synthetic data.\n")
+               f"quoted for context; {caveat}.\n")
     out.append(_table(["source", "setting", "AUROC", "AUPRC"],
                       [[a["source"], a["setting"], a["auroc"], a["auprc"]] for a in anchors]))
     ours = [[MODEL_NAMES.get(k, k), f"{_v(v['auroc']):.3f}", f"{_v(v['auprc']):.3f}"] for k, v in _model_rows(m)]
-    if "oracle" in m:
-        ours.append(["true-risk oracle", f"{_v(m['oracle']['auroc']):.3f}", f"{_v(m['oracle']['auprc']):.3f}"])
-    out.append("\nThis run, on its synthetic test set:\n")
+    o = _oracle(m)
+    if o is not None:
+        ours.append(["true-risk oracle", f"{_v(o['auroc']):.3f}", f"{_v(o['auprc']):.3f}"])
+    out.append(f"\nThis run, on its {'synthetic ' if o is not None else ''}test set:\n")
     out.append(_table(["model", "AUROC", "AUPRC"], ours))
     return "\n".join(out) + "\n"
 
@@ -262,12 +280,17 @@ def _section_timings(m: dict[str, Any], level: int) -> str:
 
 def _section_limits(m: dict[str, Any], level: int) -> str:
     out = [_h(level, "Limits")]
-    items = ["The data are synthetic: labels are drawn from a latent risk the generator knows, and the measurements "
-             "follow the patient's simulated state, not the label. Absolute numbers say how well each method "
-             "recovers that simulated risk, not how it would do in a hospital."]
+    o = _oracle(m)
+    if o is not None:
+        items = ["The data are synthetic: labels are drawn from a latent risk the generator knows, and the "
+                 "measurements follow the patient's simulated state, not the label. Absolute numbers say how well "
+                 "each method recovers that simulated risk, not how it would do in a hospital."]
+    else:
+        items = ["This dataset has no known true risk, so how far each model is from the best achievable ranking "
+                 "cannot be measured; only the comparison between the models and with published figures remains."]
     lstm = m.get("lstm", {})
-    if "oracle" in m and lstm:
-        gap = _v(m["oracle"]["auroc"]) - _v(lstm["auroc"])
+    if o is not None and lstm:
+        gap = _v(o["auroc"]) - _v(lstm["auroc"])
         items.append(f"The LSTM's AUROC is {gap:.3f} below the true-risk oracle on the same test set: that much "
                      "ranking ability is left on the table.")
     cmp = m.get("comparison", {}).get("lstm_vs_lr")
@@ -284,8 +307,15 @@ def _section_limits(m: dict[str, Any], level: int) -> str:
     kf = m.get("kfold")
     if kf and "lstm" in kf.get("summary", {}):
         items.append(f"Across folds the LSTM's AUROC varies with SD {kf['summary']['lstm']['auroc']['sd']:.3f}.")
-    items.append("No consciousness or supplemental-oxygen data exist here, so the NEWS2-style score is an adaptation "
-                 "(see chapter 7), and the comparison with Rajkomar et al.'s early-warning score is only indicative.")
+    news = m.get("baselines", {}).get("news2", {}).get("notes", {})
+    if news.get("consciousness_from_gcs"):
+        items.append("The NEWS2-style score takes consciousness from the Glasgow coma scale (total below 15 counts as "
+                     "not alert) and has no supplemental-oxygen data, so it is an adaptation (see chapter 7), and the "
+                     "comparison with Rajkomar et al.'s early-warning score is only indicative.")
+    else:
+        items.append("No consciousness or supplemental-oxygen data exist here, so the NEWS2-style score is an "
+                     "adaptation (see chapter 7), and the comparison with Rajkomar et al.'s early-warning score is "
+                     "only indicative.")
     out += [f"- {t}" for t in items]
     return "\n".join(out) + "\n"
 

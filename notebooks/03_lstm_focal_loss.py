@@ -43,6 +43,7 @@ from ehrlib.models import LstmConfig, fit_lstm_pipeline, predict_proba, save_art
 from ehrlib.preprocessing import MortalityPreprocessor
 from ehrlib.profiles import get_profile
 from ehrlib.readers import read_dataset
+from ehrlib.report import no_ceiling_sentence
 from ehrlib.training_plots import episode_figure, focal_loss_figure
 
 plots.setup_notebook()
@@ -184,18 +185,20 @@ display(Markdown(
 p_val = predict_proba(result.model, prep.transform(val))
 p_test = predict_proba(result.model, prep.transform(test))
 val_auroc, val_auprc = roc_auc_score(val.y, p_val), average_precision_score(val.y, p_val)
-oracle_val = roc_auc_score(val.y, val.true_risk) if val.true_risk is not None else float("nan")
-pd.DataFrame({"LSTM (raw)": [val_auroc, val_auprc, p_val.mean()],
-              "true risk (oracle)": [oracle_val, average_precision_score(val.y, val.true_risk)
-                                     if val.true_risk is not None else np.nan,
-                                     val.true_risk.mean() if val.true_risk is not None else np.nan]},
-             index=["AUROC", "AUPRC", "mean prediction"]).round(3)
+columns = {"LSTM (raw)": [val_auroc, val_auprc, p_val.mean()]}
+oracle_val = None
+if val.true_risk is not None:
+    oracle_val = roc_auc_score(val.y, val.true_risk)
+    columns["true risk (oracle)"] = [oracle_val, average_precision_score(val.y, val.true_risk), val.true_risk.mean()]
+pd.DataFrame(columns, index=["AUROC", "AUPRC", "mean prediction"]).round(3)
 
 # %%
 direction = "above" if p_val.mean() > val.y.mean() else "below"
 display(Markdown(
-    f"On validation the raw LSTM reaches AUROC {val_auroc:.3f} and AUPRC {val_auprc:.3f}, against "
-    f"{oracle_val:.3f} AUROC for the true risk. Its mean output, {p_val.mean():.3f}, lies {direction} the "
+    f"On validation the raw LSTM reaches AUROC {val_auroc:.3f} and AUPRC {val_auprc:.3f}"
+    + (f", against {oracle_val:.3f} AUROC for the true risk. " if oracle_val is not None
+       else ". " + no_ceiling_sentence(len(val), "validation episodes") + " ")
+    + f"Its mean output, {p_val.mean():.3f}, lies {direction} the "
     f"observed mortality of {val.y.mean():.1%}: the focal loss does not estimate probabilities (its "
     "focusing term flattens confident outputs towards the middle, alpha re-weights the classes), which "
     "is why the next chapter calibrates."))
@@ -231,8 +234,10 @@ sorted(p.name for p in RESULTS.iterdir() if not p.name.startswith("."))
 display(Markdown(
     f"With real masking of the {masked['train']:.0%} of hours without measurements, statistics fitted on the "
     f"training split only and a deterministic training loop, the source document's LSTM with focal loss "
-    f"reaches a raw validation AUROC of {val_auroc:.3f} on {len(train):,} training episodes, "
-    f"{oracle_val - val_auroc:.3f} below the true-risk ceiling of {oracle_val:.3f}. Its raw outputs are not "
+    f"reaches a raw validation AUROC of {val_auroc:.3f} on {len(train):,} training episodes"
+    + (f", {oracle_val - val_auroc:.3f} below the true-risk ceiling of {oracle_val:.3f}. " if oracle_val is not None
+       else " (this dataset has no known true risk, so no ceiling is shown). ")
+    + f"Its raw outputs are not "
     f"probabilities (mean {p_val.mean():.3f} for a mortality of {val.y.mean():.1%}); the next chapter "
     "calibrates them on validation and chooses the decision threshold there, before the test split is "
     "scored once."))

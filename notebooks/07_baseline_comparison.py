@@ -43,7 +43,7 @@ from ehrlib.metrics import paired_bootstrap, ranking_metrics
 from ehrlib.models import LstmConfig
 from ehrlib.profiles import get_profile
 from ehrlib.readers import EpisodeSet, read_dataset
-from ehrlib.report import MODEL_NAMES, comparison_rows, metrics_summary
+from ehrlib.report import MODEL_NAMES, comparison_rows, metrics_summary, no_ceiling_sentence
 from ehrlib.validation import KFoldConfig, logistic_fitter, lstm_fitter, run_kfold
 
 plots.setup_notebook()
@@ -81,8 +81,9 @@ display(Markdown(
 #   left to the trees. scikit-learn cannot save this model as JSON and the project never pickles, so it is
 #   not saved: it is retrained from its seed on every run.
 # - **NEWS2-style score** from respiration rate, SpO2, systolic pressure, pulse and temperature, each
-#   carried forward hour by hour and scored with the NEWS2 bands; consciousness and supplemental oxygen are
-#   not in the data and score 0. The episode's score is its worst hourly total over a final window whose
+#   carried forward hour by hour and scored with the NEWS2 bands; supplemental oxygen is not in the data and
+#   scores 0, and so does consciousness unless the data chart the Glasgow coma scale (the real benchmark
+#   does), where a total below 15 counts as "not alert" (3 points). The episode's score is its worst hourly total over a final window whose
 #   length (12, 24 or 48 h) is chosen on validation AUROC.
 #
 # Every model, the LSTM included, then gets the same treatment: isotonic calibration and the F1-optimal
@@ -97,7 +98,8 @@ news = runs["news2"].notes
 display(Markdown(
     f"The NEWS2-style score uses the worst hour of the last {news['window_hours']} h (validation AUROC "
     + ", ".join(f"{v:.3f} for {k} h" for k, v in news["validation_auroc_by_window"].items())
-    + f"). The boosted trees stopped after {runs['gbt'].notes['iterations']} iterations."))
+    + f"). Consciousness is {'scored from the Glasgow coma scale' if news['consciousness_from_gcs'] else 'not in the data and scores 0'}."
+    + f" The boosted trees stopped after {runs['gbt'].notes['iterations']} iterations."))
 
 # %% [markdown]
 # ## The LSTM from chapters 3 and 4
@@ -119,23 +121,25 @@ if "lstm" not in previous:
     raise RuntimeError(f"{metrics_path}: no 'lstm' section; run chapters 03 and 04 first")
 models = {"lstm": previous["lstm"], **{k: r.evaluation.metrics for k, r in runs.items()}}
 probs = {"lstm": p_lstm, **{k: r.evaluation.p_test for k, r in runs.items()}}
-oracle = ranking_metrics(test.y, test.true_risk)
+oracle = ranking_metrics(test.y, test.true_risk) if test.true_risk is not None else None
 
 # %% [markdown]
 # ## Every model beside the best achievable
 #
 # The labels are random draws from the generator's true risk, so no model can expect to rank the test
-# episodes better than that risk does. The last columns show each model's AUROC as a share of it.
+# episodes better than that risk does. The last columns show each model's AUROC as a share of it (on data
+# without a known true risk, such as the real MIMIC-III benchmark, those columns are left out).
 
 # %%
-rows = comparison_rows(models, oracle["auroc"])
+rows = comparison_rows(models, oracle["auroc"] if oracle else None)
 pd.DataFrame(rows).set_index("model").round(3)
 
 # %%
 best = max(models, key=lambda k: models[k]["auroc"]["value"])
 display(Markdown(
-    f"On the {len(test):,} test episodes the true risk reaches AUROC {oracle['auroc']:.3f}. The best model "
-    f"here is the {MODEL_NAMES[best].lower()} with {models[best]['auroc']['value']:.3f}; the NEWS2-style "
+    (f"On the {len(test):,} test episodes the true risk reaches AUROC {oracle['auroc']:.3f}. " if oracle
+     else no_ceiling_sentence(len(test)) + " ")
+    + f"The best model here is the {MODEL_NAMES[best].lower()} with {models[best]['auroc']['value']:.3f}; the NEWS2-style "
     f"score, the only one not learnt from the data, reaches {models['news2']['auroc']['value']:.3f}."))
 
 # %% tags=["hide-input"]
@@ -145,11 +149,14 @@ plots.comparison_table_figure(rows, title="Test comparison (calibrated probabili
 # **Figure 1.** Comparison table on the test split; AUROC and AUPRC with 95 % bootstrap intervals.
 
 # %% tags=["hide-input"]
-curves = {MODEL_NAMES[k]: (test.y, p) for k, p in probs.items()} | {"true risk (oracle)": (test.y, test.true_risk)}
+curves = {MODEL_NAMES[k]: (test.y, p) for k, p in probs.items()}
+if oracle:
+    curves["true risk (oracle)"] = (test.y, test.true_risk)
 plots.roc_figure(curves, title="ROC comparison on the test split")
 
 # %% [markdown]
-# **Figure 2.** ROC curves of all models and of the true-risk oracle on the test split.
+# **Figure 2.** ROC curves of all models on the test split, and of the true-risk oracle when the data
+# have one.
 
 # %% tags=["hide-input"]
 plots.pr_figure(curves, title="Precision-recall comparison on the test split")
@@ -221,8 +228,9 @@ ks = kfold["summary"]
 display(Markdown(
     f"Across {P.kfold_splits} folds the LSTM's AUROC is {ks['lstm']['auroc']['mean']:.3f} ± "
     f"{ks['lstm']['auroc']['sd']:.3f} (mean ± SD) and the logistic regression's "
-    f"{ks['logistic_regression']['auroc']['mean']:.3f} ± {ks['logistic_regression']['auroc']['sd']:.3f}; the "
-    f"oracle's is {ks['oracle']['auroc']['mean']:.3f}. The k-fold run took {timings['kfold_seconds']:.0f} s."))
+    f"{ks['logistic_regression']['auroc']['mean']:.3f} ± {ks['logistic_regression']['auroc']['sd']:.3f}"
+    + (f"; the oracle's is {ks['oracle']['auroc']['mean']:.3f}." if "oracle" in ks else " (no known true risk here).")
+    + f" The k-fold run took {timings['kfold_seconds']:.0f} s."))
 
 # %% tags=["hide-input"]
 plots.kfold_figure(kfold["folds"], title="Per-fold test metrics (5-fold validation by patient)")
@@ -239,7 +247,8 @@ plots.kfold_figure(kfold["folds"], title="Per-fold test metrics (5-fold validati
 # %%
 timings["baseline_comparison_seconds"] = time.perf_counter() - started
 update_json(metrics_path, {
-    "data": {**summary, "n_variables": len(train.variables), "variables": train.variables},
+    "data": {**summary, "n_variables": len(train.variables), "variables": train.variables,
+             "source": "external" if P.icu_external else "synthetic", "has_true_risk": oracle is not None},
     "baselines": {k: {**r.evaluation.metrics, "notes": r.notes, "seconds": r.seconds} for k, r in runs.items()},
     "oracle": oracle,
     "comparison": {"lstm_vs_lr": paired, "table": rows},
@@ -256,7 +265,9 @@ print(f"wrote {metrics_path.name} and {R.name}/metrics_summary.json; chapter tim
 
 # %%
 display(Markdown(
-    f"On this synthetic cohort the true risk caps the test AUROC at {oracle['auroc']:.3f}. The LSTM reaches "
+    (f"On this synthetic cohort the true risk caps the test AUROC at {oracle['auroc']:.3f}. " if oracle
+     else "This dataset has no known true risk, so no ceiling is shown. ")
+    + f"The LSTM reaches "
     f"{models['lstm']['auroc']['value']:.3f}, the benchmark logistic regression "
     f"{models['logistic_regression']['auroc']['value']:.3f}, boosted trees {models['gbt']['auroc']['value']:.3f} "
     f"and the NEWS2-style score {models['news2']['auroc']['value']:.3f}; the paired interval for LSTM minus "

@@ -1,0 +1,161 @@
+"""The mortality chapters on data without a known true risk (the real MIMIC-III benchmark layout).
+
+Covers `$EHRLIB_ICU_DIR` (separate results folder, `ehrlib data` generating nothing there), the NEWS2
+consciousness item from the Glasgow coma scale, boosted trees on sparse variables, the report
+without an oracle, and (slow) the whole chapter pipeline on a small real-format fixture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ehrlib import baselines as B
+from ehrlib import cli
+from ehrlib.profiles import get_profile
+from ehrlib.report import no_ceiling_sentence, render_report
+from realfixture import write_real_fixture
+
+VITALS = ["Heart Rate", "Respiratory rate", "Oxygen saturation", "Systolic blood pressure", "Temperature"]
+
+
+@dataclass
+class Eps:
+    """Minimal stand-in for ehrlib.readers.EpisodeSet."""
+
+    values: np.ndarray
+    mask: np.ndarray
+    y: np.ndarray
+    variables: list[str]
+
+
+def test_external_icu_dir_gets_its_own_results_folder(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("EHRLIB_ICU_DIR", raising=False)
+    p = get_profile("quick")
+    assert not p.icu_external and p.results_dir.name == "quick"
+    monkeypatch.setenv("EHRLIB_ICU_DIR", str(tmp_path))
+    assert p.icu_external and p.results_dir.name == "quick-external"
+    assert p.results_dir.parent.name == "results" and p.icu_dir == tmp_path.resolve()
+
+
+def test_cli_data_does_not_generate_into_an_external_dir(monkeypatch, tmp_path: Path, capsys) -> None:
+    import ehrlib.icu_synth
+    import ehrlib.stroke_synth
+
+    def refuse(*a, **k):
+        raise AssertionError("synthetic ICU data generated into EHRLIB_ICU_DIR")
+
+    made = []
+    monkeypatch.setattr(ehrlib.icu_synth, "generate_icu_dataset", refuse)
+    monkeypatch.setattr(ehrlib.stroke_synth, "generate_stroke_dataset", lambda out, **k: made.append(out))
+    monkeypatch.setenv("EHRLIB_ROOT", str(tmp_path / "root"))
+    real = tmp_path / "real"
+    real.mkdir()
+    monkeypatch.setenv("EHRLIB_ICU_DIR", str(real))
+    assert cli.main(["data", "--profile", "quick"]) == 0
+    assert list(real.iterdir()) == [] and len(made) == 1  # stroke data still made, ICU folder untouched
+    assert str(real.resolve()) in capsys.readouterr().out
+    monkeypatch.setenv("EHRLIB_ICU_DIR", str(tmp_path / "missing"))
+    assert cli.main(["data", "--profile", "quick"]) == 2
+    assert "missing" in capsys.readouterr().err and not (tmp_path / "missing").exists()
+
+
+def _vitals_with_gcs(gcs: list[tuple[int, float]], with_gcs: bool = True) -> Eps:
+    v = np.full((1, 48, 6), np.nan, dtype=np.float32)
+    v[0, 0, :5] = [80, 16, 97, 120, 37.0]  # all vitals normal: 0 points
+    for hour, score in gcs:
+        v[0, hour, 5] = score
+    names = VITALS + ["Glascow coma scale total"]
+    if not with_gcs:
+        v, names = v[:, :, :5], VITALS
+    return Eps(values=v, mask=np.isfinite(v), y=np.array([1]), variables=names)
+
+
+def test_news2_scores_consciousness_from_gcs_when_present() -> None:
+    eps = _vitals_with_gcs([(5, 15.0), (10, 9.0), (20, 15.0)])
+    hourly = B.news2_hourly(eps)[0]
+    assert hourly[4] == 0 and hourly[5] == 0  # GCS 15: alert
+    assert hourly[10] == B.NEWS2_GCS_POINTS and hourly[19] == B.NEWS2_GCS_POINTS  # < 15 carried forward
+    assert hourly[20] == 0 and hourly[47] == 0
+    assert B.news2_uses_consciousness(eps.variables)
+    without = _vitals_with_gcs([(10, 9.0)], with_gcs=False)
+    assert not B.news2_uses_consciousness(without.variables) and B.news2_hourly(without).max() == 0
+
+
+def test_gbt_ignores_a_variable_never_observed_in_training() -> None:
+    rng = np.random.default_rng(0)
+    n = 300
+    sev = rng.normal(size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-2 * sev))).astype(np.int8)
+    values = (sev[:, None, None] * np.array([10.0, -5.0, 0.0]) + rng.normal(size=(n, 48, 3))).astype(np.float32)
+    mask = rng.random(values.shape) < 0.5
+    mask[:, :, 2] = False  # e.g. capillary refill rate: never charted in this split
+    values[~mask] = np.nan
+    eps = Eps(values=values, mask=mask, y=y, variables=["a", "b", "c"])
+    gbt = B.GbtBaseline(max_iter=30).fit(eps)
+    n_features = B.subwindow_features(values).shape[1]
+    assert 0 < gbt.columns.size < n_features
+    p = gbt.predict_proba(eps)
+    assert p.shape == (n,) and np.all(np.isfinite(p)) and np.corrcoef(p, sev)[0, 1] > 0.5
+
+
+def _metrics(oracle: object) -> dict:
+    ci = {"value": 0.8, "ci_low": 0.75, "ci_high": 0.85}
+    lstm = {"n": 133, "auroc": ci, "auprc": {**ci, "value": 0.5}, "recall": 0.6, "precision": 0.4,
+            "specificity": 0.8, "f1": 0.5, "accuracy": 0.77, "brier": 0.13, "ece": 0.09, "threshold": 0.4,
+            "confusion_matrix": [[88, 21], [9, 15]]}
+    m = {"lstm": lstm, "data": {"test": {"n": 133, "deaths": 24, "prevalence": 0.18}, "n_variables": 17}}
+    if oracle != "absent":
+        m["oracle"] = oracle
+    return m
+
+
+@pytest.mark.parametrize("oracle", ["absent", None])
+def test_report_renders_without_an_oracle(oracle) -> None:
+    text = render_report(_metrics(oracle))
+    assert no_ceiling_sentence(133) in text and "no known true risk" in text
+    assert "oracle" not in text.lower() and "Synthetic" not in text
+    with_oracle = render_report(_metrics({"auroc": 0.9, "auprc": 0.6}))
+    assert "true-risk oracle" in with_oracle and no_ceiling_sentence(133) not in with_oracle
+
+
+@pytest.mark.slow
+def test_chapter_pipeline_on_a_real_format_dataset(tmp_path: Path) -> None:
+    """Chapters 03, 04, 07 and 08 in miniature on ~300 real-format stays without ground truth."""
+    from ehrlib.calibration import calibrate_and_evaluate
+    from ehrlib.metrics import paired_bootstrap
+    from ehrlib.models import LstmConfig, fit_lstm_pipeline, predict_proba
+    from ehrlib.readers import read_dataset
+    from ehrlib.report import comparison_rows, metrics_summary
+
+    root = write_real_fixture(tmp_path / "real", n_stays=300, seed=1)
+    assert not list(root.rglob("ground_truth.csv"))
+    data = read_dataset(root, progress=False)
+    train, val, test = data["train"], data["val"], data["test"]
+    assert all(es.true_risk is None for es in data.values()) and len(train.variables) == 17
+    assert not set(train.subject_ids) & set(test.subject_ids)
+
+    prep, result = fit_lstm_pipeline(train, val, LstmConfig(max_epochs=2, patience=1), seed=0, progress=False)
+    p_val, p_test = (predict_proba(result.model, prep.transform(es)) for es in (val, test))
+    ev = calibrate_and_evaluate(p_val, val.y, p_test, test.y, n_boot=50, seed=0, sensitivity=0.9)
+    runs = B.run_baselines(train, val, test, n_boot=50, seed=0, progress=False)
+    assert runs["news2"].notes["consciousness_from_gcs"] is True
+    models = {"lstm": ev.metrics, **{k: r.evaluation.metrics for k, r in runs.items()}}
+    for name, m in models.items():
+        assert 0 <= m["auroc"]["value"] <= 1, name
+    assert runs["logistic_regression"].evaluation.metrics["auroc"]["value"] > 0.7  # the labels are learnable
+    rows = comparison_rows(models, None)
+    assert all("oracle AUROC" not in r for r in rows)
+    paired = paired_bootstrap(test.y, ev.p_test, runs["logistic_regression"].evaluation.p_test, n_boot=50, seed=0)
+    summary = metrics_summary(models["lstm"], models["logistic_regression"], {"oracle": None})
+    assert summary["oracle"] is None
+    metrics = {"lstm": ev.metrics, "oracle": None, "comparison": {"lstm_vs_lr": paired},
+               "baselines": {k: {**r.evaluation.metrics, "notes": r.notes} for k, r in runs.items()},
+               "data": {s: {"n": len(e), "deaths": int(e.y.sum()), "prevalence": float(e.y.mean())}
+                        for s, e in data.items()} | {"n_variables": 17}}
+    text = render_report(metrics)
+    assert no_ceiling_sentence(len(test)) in text and "Glasgow coma scale" in text
+    assert "oracle" not in text.lower()
