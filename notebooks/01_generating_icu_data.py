@@ -23,7 +23,7 @@
 # in which a latent patient state drives physiology, physiology drives what nurses and
 # laboratories chart, and the label is drawn last from a documented risk model of the latent state.
 # We show the design, each realism feature with an ablation figure, a Table 1 of the cohort, and
-# the best AUROC any model can reach on it. Run time: about a minute at full scale (24,327
+# the best AUROC any model can reach on it. Run time: under a minute at full scale (24,327
 # episodes), a few seconds on the quick profile.
 
 # %% tags=["parameters"]

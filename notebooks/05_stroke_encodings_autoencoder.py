@@ -23,7 +23,7 @@
 # describe, trains the single-hidden-layer autoencoder that turns ICD-10 codes into 32-dimensional vectors
 # (Eq. 7-8), and builds one labelled sample per history prefix: positive when a first stroke follows within
 # 365 days of the prefix's last record. Every choice the paper leaves open is named where it is made. At full
-# scale the chapter runs in about a minute on a 2-core CPU, most of it the autoencoder.
+# scale the chapter runs in under a minute on a 2-core CPU.
 
 # %% tags=["parameters"]
 profile = "quick"

@@ -22,8 +22,8 @@
 # NEWS2-style early-warning score), puts each model's test AUROC beside the best achievable one (the
 # generator's true risk), compares the LSTM with the logistic regression on paired bootstrap resamples,
 # and repeats the LSTM-versus-regression comparison in a 5-fold validation by patient. The stroke half of
-# the comparison will be added with the stroke chapters. At full scale this chapter takes roughly 20-30
-# minutes, almost all of it the five LSTM trainings of the k-fold validation.
+# the comparison will be added with the stroke chapters. At full scale this chapter takes roughly 5-15
+# minutes on two CPU cores, almost all of it the five LSTM trainings of the k-fold validation.
 
 # %% tags=["parameters"]
 profile = "quick"
