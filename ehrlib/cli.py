@@ -75,6 +75,40 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recipe(params: dict, modules: tuple[str, ...]) -> dict:
+    """What a generated dataset was made from: its parameters and a SHA-256 of the generator's source."""
+    import hashlib
+    import importlib.util
+    import json
+
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
+    for name in modules:
+        digest.update(Path(importlib.util.find_spec(name).origin).read_bytes())
+    return {"params": params, "sha256": digest.hexdigest()}
+
+
+def _ensure_dataset(folder: Path, params: dict, modules: tuple[str, ...], generate, overwrite: bool) -> None:
+    """Generate `folder` unless it exists and was made by the same parameters and generator code.
+
+    The recipe is kept beside the dataset (`.<name>.recipe.json`), so a book build never silently
+    uses data from an older generator or another size; a stale dataset is regenerated.
+    """
+    from ehrlib.io import read_json, write_json
+
+    recipe = _recipe(params, modules)
+    recipe_file = folder.parent / f".{folder.name}.recipe.json"
+    if folder.exists() and not overwrite:
+        if recipe_file.exists() and read_json(recipe_file) == recipe:
+            print(f"ehrlib: {folder} is up to date; keeping it")
+            return
+        print(f"ehrlib: {folder} was made by other parameters or generator code; regenerating it")
+        overwrite = True
+    t = time.perf_counter()
+    generate(folder, overwrite=overwrite, progress=True, **params)
+    write_json(recipe_file, recipe)
+    print(f"ehrlib: {folder} generated in {time.perf_counter() - t:.1f} s")
+
+
 def _data(profile_name: str, overwrite: bool) -> int:
     from ehrlib.profiles import get_profile
 
@@ -83,22 +117,14 @@ def _data(profile_name: str, overwrite: bool) -> int:
         if not p.icu_dir.is_dir():
             raise FileNotFoundError(f"EHRLIB_ICU_DIR={p.icu_dir} is not a folder; unset it to generate synthetic data")
         print(f"ehrlib: EHRLIB_ICU_DIR is set; the ICU chapters use {p.icu_dir} (nothing generated there)")
-    elif p.icu_dir.exists() and not overwrite:
-        print(f"ehrlib: {p.icu_dir} exists; keeping it")
     else:
         from ehrlib.icu_synth import generate_icu_dataset
 
-        t = time.perf_counter()
-        generate_icu_dataset(p.icu_dir, n_episodes=p.icu_episodes, split=list(p.icu_split),
-                             mortality=p.icu_mortality, seed=p.seed, overwrite=overwrite, progress=True)
-        print(f"ehrlib: ICU data -> {p.icu_dir} ({time.perf_counter() - t:.1f} s)")
-    if p.stroke_dir.exists() and not overwrite:
-        print(f"ehrlib: {p.stroke_dir} exists; keeping it")
-    else:
-        from ehrlib.stroke_synth import generate_stroke_dataset
+        _ensure_dataset(p.icu_dir, {"n_episodes": p.icu_episodes, "split": list(p.icu_split),
+                                    "mortality": p.icu_mortality, "seed": p.seed},
+                        ("ehrlib.icu_synth",), generate_icu_dataset, overwrite)
+    from ehrlib.stroke_synth import generate_stroke_dataset
 
-        t = time.perf_counter()
-        generate_stroke_dataset(p.stroke_dir, n_patients=p.stroke_patients or None, seed=p.seed,
-                                overwrite=overwrite, progress=True)
-        print(f"ehrlib: stroke EHR -> {p.stroke_dir} ({time.perf_counter() - t:.1f} s)")
+    _ensure_dataset(p.stroke_dir, {"n_patients": p.stroke_patients or None, "seed": p.seed},
+                    ("ehrlib.stroke_synth", "ehrlib.stroke_schema"), generate_stroke_dataset, overwrite)
     return 0

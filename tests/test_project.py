@@ -106,3 +106,31 @@ def test_icu_dir_can_point_at_real_data(monkeypatch, tmp_path: Path) -> None:
     assert get_profile("quick").icu_dir.parts[-2:] == ("quick", "icu")
     monkeypatch.setenv("EHRLIB_ICU_DIR", str(tmp_path))
     assert get_profile("quick").icu_dir == tmp_path.resolve()
+
+
+def test_data_command_regenerates_only_stale_datasets(monkeypatch, tmp_path: Path, capsys) -> None:
+    import ehrlib.icu_synth
+    import ehrlib.stroke_synth
+    from ehrlib import cli
+
+    calls: list[tuple[str, bool]] = []
+
+    def fake(kind):
+        def generate(out, overwrite=False, progress=True, **params):
+            out.mkdir(parents=True, exist_ok=overwrite)
+            calls.append((kind, overwrite))
+        return generate
+
+    monkeypatch.delenv("EHRLIB_ICU_DIR", raising=False)
+    monkeypatch.setenv("EHRLIB_ROOT", str(tmp_path))
+    monkeypatch.setattr(ehrlib.icu_synth, "generate_icu_dataset", fake("icu"))
+    monkeypatch.setattr(ehrlib.stroke_synth, "generate_stroke_dataset", fake("stroke"))
+    assert cli.main(["data", "--profile", "quick"]) == 0
+    assert calls == [("icu", False), ("stroke", False)]
+    assert cli.main(["data", "--profile", "quick"]) == 0
+    assert len(calls) == 2 and "up to date" in capsys.readouterr().out
+    # A dataset made by other parameters (or older generator code) is regenerated, not reused.
+    recipe = tmp_path / "data" / "quick" / ".icu.recipe.json"
+    recipe.write_text(recipe.read_text().replace('"seed": 0', '"seed": 1'))
+    assert cli.main(["data", "--profile", "quick"]) == 0
+    assert calls[2:] == [("icu", True)] and "regenerating" in capsys.readouterr().out
