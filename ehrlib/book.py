@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Iterator
@@ -63,10 +64,17 @@ def run_notebooks(profile: str, only: list[str] | None = None, root: Path | None
         stems = [s for s in stems if s in only]
     out_dir = root / EXECUTED_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
-    kernel_env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore::DeprecationWarning",
-                  "EHRLIB_ROOT": str(root), "EHRLIB_BOOK": "1"}  # EHRLIB_BOOK: see ehrlib.plots
-    with _environment(kernel_env):  # kernels inherit the environment; restored afterwards
-        return _execute(stems, profile, root, out_dir)
+    with tempfile.TemporaryDirectory(prefix="ehrlib-ipython-") as ipython_dir:
+        # A clean IPython profile: a reader's own startup files cannot change the book's results,
+        # and the kernel logs only errors (not ipykernel's start-up notice about TCP transport).
+        config = Path(ipython_dir) / "profile_default" / "ipython_kernel_config.py"
+        config.parent.mkdir(parents=True)
+        config.write_text("c.IPKernelApp.log_level = 'ERROR'\n", encoding="utf-8")
+        kernel_env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore::DeprecationWarning",
+                      "EHRLIB_ROOT": str(root), "EHRLIB_BOOK": "1",  # EHRLIB_BOOK: see ehrlib.plots
+                      "IPYTHONDIR": ipython_dir}
+        with _environment(kernel_env):  # kernels inherit the environment; restored afterwards
+            return _execute(stems, profile, root, out_dir)
 
 
 @contextlib.contextmanager
