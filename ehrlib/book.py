@@ -22,6 +22,8 @@ from ehrlib.io import update_json
 from ehrlib.profiles import get_profile, project_root
 
 EXECUTED_DIR = Path("book") / "_executed"
+# Chapters that explain the synthetic ICU generator and need its hidden state (latent.csv, metadata.json).
+SYNTHETIC_ICU_ONLY = ("01_generating_icu_data", "02_exploring_missingness")
 
 
 def chapter_stems(root: Path | None = None) -> list[str]:
@@ -62,6 +64,10 @@ def run_notebooks(profile: str, only: list[str] | None = None, root: Path | None
         if unknown:
             raise ValueError(f"not chapters in _toc.yml: {unknown}")
         stems = [s for s in stems if s in only]
+    external = sorted(set(stems) & set(SYNTHETIC_ICU_ONLY)) if os.environ.get("EHRLIB_ICU_DIR") else []
+    if external:
+        raise ValueError(f"EHRLIB_ICU_DIR is set, but {external} describe the synthetic generator and need its "
+                         "data; run the other chapters with --only (see the README)")
     out_dir = root / EXECUTED_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ehrlib-ipython-") as ipython_dir:

@@ -67,3 +67,10 @@ def test_unknown_profile_or_chapter_is_rejected(book_root: Path) -> None:
         run_notebooks("nope", root=book_root)
     with pytest.raises(ValueError, match="not chapters"):
         run_notebooks("quick", only=["99_x"], root=book_root)
+
+
+def test_synthetic_only_chapters_refuse_external_icu_data(monkeypatch, tmp_path: Path) -> None:
+    (tmp_path / "_toc.yml").write_text(TOC.replace("01_ok", "01_generating_icu_data"))
+    monkeypatch.setenv("EHRLIB_ICU_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="01_generating_icu_data"):
+        run_notebooks("quick", root=tmp_path)
