@@ -134,3 +134,11 @@ def test_data_command_regenerates_only_stale_datasets(monkeypatch, tmp_path: Pat
     recipe.write_text(recipe.read_text().replace('"seed": 0', '"seed": 1'))
     assert cli.main(["data", "--profile", "quick"]) == 0
     assert calls[2:] == [("icu", True)] and "regenerating" in capsys.readouterr().out
+
+
+def test_book_loads_plotly_and_mathjax_locally() -> None:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"]
+    assert config["html_js_files"] == ["plotly.min.js"] and not config["mathjax_path"].startswith("http")
+    makefile = (ROOT / "Makefile").read_text()
+    for name in ("plotly.min.js", config["mathjax_path"]):
+        assert f"book/_static/{name}" in makefile, f"make html must copy {name} into book/_static"
