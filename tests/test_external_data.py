@@ -7,7 +7,6 @@ without an oracle, and (slow) the whole chapter pipeline on a small real-format 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,18 +17,7 @@ from ehrlib import cli
 from ehrlib.profiles import get_profile
 from ehrlib.report import no_ceiling_sentence, render_report
 from realfixture import write_real_fixture
-
-VITALS = ["Heart Rate", "Respiratory rate", "Oxygen saturation", "Systolic blood pressure", "Temperature"]
-
-
-@dataclass
-class Eps:
-    """Minimal stand-in for ehrlib.readers.EpisodeSet."""
-
-    values: np.ndarray
-    mask: np.ndarray
-    y: np.ndarray
-    variables: list[str]
+from test_baselines import VITALS, Eps  # the same minimal EpisodeSet stand-in
 
 
 def test_external_icu_dir_gets_its_own_results_folder(monkeypatch, tmp_path: Path) -> None:
