@@ -4,7 +4,7 @@ Usage: `python benchmarks/bench_icu_generate.py [--episodes N] [--seed S]`
 (default: the full 24,327-episode dataset). Each generation runs in a fresh subprocess so that its
 wall time and peak resident memory (`resource.getrusage`) are its own; the two runs must give
 byte-identical datasets. The difficulty targets are then checked on the written files (read with
-`ehrlib.readers`): the true risk's AUROC against the labels should lie in [0.85, 0.93] and a logistic
+`ehrlib.icu.reader`): the true risk's AUROC against the labels should lie in [0.85, 0.93] and a logistic
 regression on per-variable 48-hour means should stay clearly below it. Exits non-zero on a failure.
 """
 
@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 CHILD = """
 import json, resource, sys, time, tracemalloc
-from ehrlib.icu_synth import generate_icu_dataset
+from ehrlib.icu.synth import generate_icu_dataset
 out, n, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 tracemalloc.start()
 t = time.perf_counter()
@@ -43,8 +43,8 @@ def run_once(out: Path, n: int, seed: int) -> dict:
 
 
 def main() -> int:
-    from ehrlib.icu_synth import DEFAULT_EPISODES, SPLITS, dataset_digest, difficulty
-    from ehrlib.readers import read_dataset
+    from ehrlib.icu.synth import DEFAULT_EPISODES, SPLITS, dataset_digest, difficulty
+    from ehrlib.icu.reader import read_dataset
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--episodes", type=int, default=DEFAULT_EPISODES)
@@ -70,7 +70,7 @@ def main() -> int:
         ok &= best < 60 and mem < 2048
         t = time.perf_counter()
         data = read_dataset(Path(tmp) / "run1", cache=False)
-        print(f"read back with ehrlib.readers in {time.perf_counter() - t:.1f} s")
+        print(f"read back with ehrlib.icu.reader in {time.perf_counter() - t:.1f} s")
         d = difficulty({s: data[s].values for s in SPLITS}, {s: data[s].y for s in SPLITS},
                        {s: data[s].true_risk for s in SPLITS})
         for k, v in d.items():

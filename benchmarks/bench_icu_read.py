@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ehrlib.readers import SPLITS, clear_cache, read_dataset  # noqa: E402
+from ehrlib.icu.reader import SPLITS, clear_cache, read_dataset  # noqa: E402
 
 VARIABLES = [
     "Heart Rate", "Systolic blood pressure", "Diastolic blood pressure", "Respiratory rate", "Temperature",

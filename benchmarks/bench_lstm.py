@@ -53,7 +53,7 @@ def main() -> None:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
-    from ehrlib.models import LstmConfig, train_lstm
+    from ehrlib.mortality.lstm import LstmConfig, train_lstm
 
     X_train, y_train = make_inputs(args.n_train, seed=0)
     X_val, y_val = make_inputs(args.n_val, seed=1)

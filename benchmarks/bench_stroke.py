@@ -3,7 +3,7 @@
 Usage: `python benchmarks/bench_stroke.py [--patients N] [--seed S] [--no-determinism] [--no-encodings]`.
 Prints wall-clock seconds per step, peak resident memory, row counts, cases and controls, the true-risk
 AUROC of the labelled samples and whether two generations with the same seed give byte-identical
-Parquet files. The encodings step (if `ehrlib.stroke_encoding.encode_cohort` exists) uses a seeded random
+Parquet files. The encodings step (if `ehrlib.stroke.encoding.encode_cohort` exists) uses a seeded random
 32-d code embedding in place of the trained autoencoder: it times the encodings, it is not a model.
 Timings on a shared machine are inflated by other processes; run it alone for clean figures.
 """
@@ -23,9 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ehrlib.stroke_cohort import build_cohort, cohort_counts, split_cohort  # noqa: E402
-from ehrlib.stroke_schema import TABLE_FILES, read_stroke_tables  # noqa: E402
-from ehrlib.stroke_synth import DEFAULT_N_PATIENTS, generate_stroke_dataset  # noqa: E402
+from ehrlib.stroke.cohort import build_cohort, cohort_counts, split_cohort  # noqa: E402
+from ehrlib.stroke.schema import TABLE_FILES, read_stroke_tables  # noqa: E402
+from ehrlib.stroke.synth import DEFAULT_N_PATIENTS, generate_stroke_dataset  # noqa: E402
 
 
 def _peak_mb() -> float:
@@ -38,11 +38,11 @@ def _digests(folder: Path) -> dict[str, str]:
 
 def _encodings(tables, cohort, seed: int) -> None:
     """Time the encodings with a random embedding (only if the encoding module provides encode_cohort)."""
-    if importlib.util.find_spec("ehrlib.stroke_encoding") is None:
-        print("encodings: ehrlib.stroke_encoding not found, skipped")
+    if importlib.util.find_spec("ehrlib.stroke.encoding") is None:
+        print("encodings: ehrlib.stroke.encoding not found, skipped")
         return
-    import ehrlib.stroke_encoding as enc
-    from ehrlib.icd10 import CodeEmbedding, build_vocabulary
+    import ehrlib.stroke.encoding as enc
+    from ehrlib.stroke.icd10 import CodeEmbedding, build_vocabulary
 
     if not hasattr(enc, "encode_cohort"):
         print("encodings: no encode_cohort entry point, skipped")

@@ -23,7 +23,7 @@ from plotly.io.base_renderers import MimetypeRenderer
 from plotly.subplots import make_subplots
 from sklearn import metrics as skm
 
-from ehrlib.calibration import reliability_bins, threshold_curve
+from ehrlib.evaluation.calibration import reliability_bins, threshold_curve
 
 TEMPLATE = "plotly_white"
 BOOK_RENDERER = "ehr_book"

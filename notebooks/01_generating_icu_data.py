@@ -34,13 +34,13 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from ehrlib import icu_plots as ip
-from ehrlib.icu_synth import (VARIABLES, IcuConfig, RealismFlags, difficulty, proportional_split,
+from ehrlib.icu import plots as ip
+from ehrlib.icu.synth import (VARIABLES, IcuConfig, RealismFlags, difficulty, proportional_split,
                               simulate_icu)
 from ehrlib.io import read_json
 from ehrlib.plots import setup_notebook
 from ehrlib.profiles import get_profile
-from ehrlib.readers import read_dataset
+from ehrlib.icu.reader import read_dataset
 
 setup_notebook()
 p = get_profile(profile)
@@ -245,7 +245,7 @@ fig.show()
 # %% [markdown]
 # ## The cohort: Table 1
 #
-# The profile's dataset, read back from disk with `ehrlib.readers` (hourly bins), summarised by
+# The profile's dataset, read back from disk with `ehrlib.icu.reader` (hourly bins), summarised by
 # outcome. Laboratory and vital values are per-patient means over the first 24 hours, shown as
 # median (interquartile range) across patients.
 
@@ -278,7 +278,7 @@ d = difficulty({s: data[s].values for s in data}, {s: data[s].y for s in data}, 
 pd.Series(d, name="AUROC").round(4).to_frame()
 
 # %% tags=["hide-input"]
-from ehrlib.icu_synth import lr_scores, window_means  # noqa: E402
+from ehrlib.icu.synth import lr_scores, window_means  # noqa: E402
 
 p_means = lr_scores(window_means(data["train"].values), data["train"].y, window_means(data["test"].values))
 ip.roc_curves({"true risk (ceiling)": (data["test"].y, data["test"].true_risk),

@@ -31,12 +31,12 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from ehrlib import icu_plots as ip
-from ehrlib.icu_synth import (VARIABLES, IcuConfig, RealismFlags, lr_auroc, proportional_split, simulate_icu,
+from ehrlib.icu import plots as ip
+from ehrlib.icu.synth import (VARIABLES, IcuConfig, RealismFlags, lr_auroc, proportional_split, simulate_icu,
                               window_means)
 from ehrlib.plots import setup_notebook
 from ehrlib.profiles import get_profile
-from ehrlib.readers import read_dataset
+from ehrlib.icu.reader import read_dataset
 
 setup_notebook()
 p = get_profile(profile)

@@ -38,13 +38,13 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ehrlib import plots
 from ehrlib.io import atomic_write_text, update_json, write_json
-from ehrlib.losses import focal_loss_numpy
-from ehrlib.models import LstmConfig, fit_lstm_pipeline, predict_proba, save_artifacts
-from ehrlib.preprocessing import MortalityPreprocessor
+from ehrlib.mortality.losses import focal_loss_numpy
+from ehrlib.mortality.lstm import LstmConfig, fit_lstm_pipeline, predict_proba, save_artifacts
+from ehrlib.mortality.preprocessing import MortalityPreprocessor
 from ehrlib.profiles import get_profile
-from ehrlib.readers import read_dataset
-from ehrlib.report import no_ceiling_sentence
-from ehrlib.training_plots import episode_figure, focal_loss_figure
+from ehrlib.icu.reader import read_dataset
+from ehrlib.mortality.report import no_ceiling_sentence
+from ehrlib.mortality.plots import episode_figure, focal_loss_figure
 
 plots.setup_notebook()
 P = get_profile(profile)

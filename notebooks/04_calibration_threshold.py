@@ -35,11 +35,11 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from ehrlib import plots
-from ehrlib.calibration import calibrate_and_evaluate, reliability_bins
+from ehrlib.evaluation.calibration import calibrate_and_evaluate, reliability_bins
 from ehrlib.io import read_json, update_json
-from ehrlib.metrics import ranking_metrics
+from ehrlib.evaluation.metrics import ranking_metrics
 from ehrlib.profiles import get_profile
-from ehrlib.report import no_ceiling_sentence
+from ehrlib.mortality.report import no_ceiling_sentence
 
 plots.setup_notebook()
 P = get_profile(profile)

@@ -35,16 +35,16 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from ehrlib import icd10, stroke_plots
+from ehrlib.stroke import icd10, plots as stroke_plots
 from ehrlib.io import read_json, write_json
 from ehrlib.plots import setup_notebook
 from ehrlib.profiles import get_profile, project_root
-from ehrlib.stroke_cohort import build_cohort, cohort_counts, split_cohort
-from ehrlib.stroke_encoding import (
+from ehrlib.stroke.cohort import build_cohort, cohort_counts, split_cohort
+from ehrlib.stroke.encoding import (
     EncodingConfig, encode_cohort, fit_encoding_state, prepare_records, prevalence_table, roll_forward,
     true_risk_auroc,
 )
-from ehrlib.stroke_schema import METRICS, read_stroke_tables
+from ehrlib.stroke.schema import METRICS, read_stroke_tables
 from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 

@@ -36,15 +36,15 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from ehrlib import plots
-from ehrlib.baselines import run_baselines
-from ehrlib.calibration import IsotonicCalibrator, ThresholdChoice
+from ehrlib.mortality.baselines import run_baselines
+from ehrlib.evaluation.calibration import IsotonicCalibrator, ThresholdChoice
 from ehrlib.io import read_json, update_json, write_json
-from ehrlib.metrics import paired_bootstrap, ranking_metrics
-from ehrlib.models import LstmConfig
+from ehrlib.evaluation.metrics import paired_bootstrap, ranking_metrics
+from ehrlib.mortality.lstm import LstmConfig
 from ehrlib.profiles import get_profile
-from ehrlib.readers import EpisodeSet, read_dataset
-from ehrlib.report import MODEL_NAMES, comparison_rows, metrics_summary, no_ceiling_sentence
-from ehrlib.validation import KFoldConfig, logistic_fitter, lstm_fitter, run_kfold
+from ehrlib.icu.reader import EpisodeSet, read_dataset
+from ehrlib.mortality.report import MODEL_NAMES, comparison_rows, metrics_summary, no_ceiling_sentence
+from ehrlib.evaluation.kfold import KFoldConfig, logistic_fitter, lstm_fitter, run_kfold
 
 plots.setup_notebook()
 P = get_profile(profile)

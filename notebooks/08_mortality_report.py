@@ -32,7 +32,7 @@ from IPython.display import Markdown, display
 from ehrlib import plots
 from ehrlib.io import read_json
 from ehrlib.profiles import get_profile
-from ehrlib.report import PUBLISHED_ANCHORS, render_report
+from ehrlib.mortality.report import PUBLISHED_ANCHORS, render_report
 
 plots.setup_notebook()
 P = get_profile(profile)

@@ -6,7 +6,7 @@ irregular charting times, `ROOT/train/` holding the train *and* val stays with
 `ROOT/{train,val,test}_listfile.csv` choosing the split, `ROOT/test/` for test, and no
 `ground_truth.csv` (real data has no known true risk). Each stay has a hidden severity that moves
 its vitals, labs and GCS; the label is drawn from that severity, so models can learn something.
-It reuses the benchmark-file writers of `tests/test_readers.py`. Run as a script to write a folder:
+It reuses the benchmark-file writers of `tests/test_icu_reader.py`. Run as a script to write a folder:
 `PYTHONPATH=tests python tests/realfixture.py /tmp/realfix 800`.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from test_readers import REAL_VARS, make_stays, write_split
+from test_icu_reader import REAL_VARS, make_stays, write_split
 
 _EYE = ("1 No Response", "To Pain", "3 To speech", "4 Spontaneously")
 _MOTOR = ("1 No Response", "2 Abnorm extensn", "3 Abnorm flexion", "4 Flex-withdraws", "5 Localizes Pain",

@@ -11,14 +11,14 @@ from sklearn.impute import SimpleImputer
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
-from ehrlib import baselines as B
+from ehrlib.mortality import baselines as B
 
 VITALS = ["Heart Rate", "Respiratory rate", "Oxygen saturation", "Systolic blood pressure", "Temperature"]
 
 
 @dataclass
 class Eps:
-    """Minimal stand-in for ehrlib.readers.EpisodeSet."""
+    """Minimal stand-in for ehrlib.icu.reader.EpisodeSet."""
 
     values: np.ndarray
     mask: np.ndarray

@@ -9,7 +9,7 @@ import pytest
 from sklearn import metrics as skm
 from sklearn.isotonic import IsotonicRegression
 
-from ehrlib import calibration as C
+from ehrlib.evaluation import calibration as C
 
 
 def _data(n: int = 600, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +105,7 @@ def test_calibration_slope_intercept() -> None:
 
 
 def test_reliability_bins_agree_with_ece() -> None:
-    from ehrlib.metrics import expected_calibration_error
+    from ehrlib.evaluation.metrics import expected_calibration_error
 
     y, p = _data()
     b = C.reliability_bins(y, p)

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ehrlib import baselines as B
+from ehrlib.mortality import baselines as B
 from ehrlib import cli
 from ehrlib.profiles import get_profile
-from ehrlib.report import no_ceiling_sentence, render_report
+from ehrlib.mortality.report import no_ceiling_sentence, render_report
 from realfixture import write_real_fixture
 from test_baselines import VITALS, Eps  # the same minimal EpisodeSet stand-in
 
@@ -30,15 +30,15 @@ def test_external_icu_dir_gets_its_own_results_folder(monkeypatch, tmp_path: Pat
 
 
 def test_cli_data_does_not_generate_into_an_external_dir(monkeypatch, tmp_path: Path, capsys) -> None:
-    import ehrlib.icu_synth
-    import ehrlib.stroke_synth
+    import ehrlib.icu.synth
+    import ehrlib.stroke.synth
 
     def refuse(*a, **k):
         raise AssertionError("synthetic ICU data generated into EHRLIB_ICU_DIR")
 
     made = []
-    monkeypatch.setattr(ehrlib.icu_synth, "generate_icu_dataset", refuse)
-    monkeypatch.setattr(ehrlib.stroke_synth, "generate_stroke_dataset", lambda out, **k: made.append(out))
+    monkeypatch.setattr(ehrlib.icu.synth, "generate_icu_dataset", refuse)
+    monkeypatch.setattr(ehrlib.stroke.synth, "generate_stroke_dataset", lambda out, **k: made.append(out))
     monkeypatch.setenv("EHRLIB_ROOT", str(tmp_path / "root"))
     real = tmp_path / "real"
     real.mkdir()
@@ -113,11 +113,11 @@ def test_report_renders_without_an_oracle(oracle) -> None:
 @pytest.mark.slow
 def test_chapter_pipeline_on_a_real_format_dataset(tmp_path: Path) -> None:
     """Chapters 03, 04, 07 and 08 in miniature on ~300 real-format stays without ground truth."""
-    from ehrlib.calibration import calibrate_and_evaluate
-    from ehrlib.metrics import paired_bootstrap
-    from ehrlib.models import LstmConfig, fit_lstm_pipeline, predict_proba
-    from ehrlib.readers import read_dataset
-    from ehrlib.report import comparison_rows, metrics_summary
+    from ehrlib.evaluation.calibration import calibrate_and_evaluate
+    from ehrlib.evaluation.metrics import paired_bootstrap
+    from ehrlib.mortality.lstm import LstmConfig, fit_lstm_pipeline, predict_proba
+    from ehrlib.icu.reader import read_dataset
+    from ehrlib.mortality.report import comparison_rows, metrics_summary
 
     root = write_real_fixture(tmp_path / "real", n_stays=300, seed=1)
     assert not list(root.rglob("ground_truth.csv"))

@@ -9,7 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import pytest
 
-from ehrlib.icd10 import (
+from ehrlib.stroke.icd10 import (
     AutoencoderConfig, Vocabulary, build_autoencoder, build_vocabulary, code_embedding, embedding_projection,
     encoder_weights, icd10_chapter, load_autoencoder, save_autoencoder, train_autoencoder, who_vocabulary,
 )
@@ -91,7 +91,7 @@ def test_training_reaches_perfect_reconstruction(trained, small_vocab):
 
 def test_untrained_model_does_not_reconstruct(small_vocab):
     """The accuracy check can fail: a freshly initialised model reconstructs few codes."""
-    from ehrlib.icd10 import reconstruction_accuracy
+    from ehrlib.stroke.icd10 import reconstruction_accuracy
     assert reconstruction_accuracy(build_autoencoder(len(small_vocab)), small_vocab) < 0.5
 
 

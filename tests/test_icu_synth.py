@@ -1,4 +1,4 @@
-"""Tests of the mechanistic synthetic ICU generator (`ehrlib.icu_synth`), on small seeded cohorts."""
+"""Tests of the mechanistic synthetic ICU generator (`ehrlib.icu.synth`), on small seeded cohorts."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import cross_val_predict
 
-from ehrlib import icu_synth
-from ehrlib.icu_synth import (HEADER, SPLITS, VARIABLES, IcuConfig, RealismFlags, dataset_digest,
+from ehrlib.icu import synth as icu_synth
+from ehrlib.icu.synth import (HEADER, SPLITS, VARIABLES, IcuConfig, RealismFlags, dataset_digest,
                               generate_icu_dataset, proportional_split, simulate_icu)
 
 

@@ -11,7 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 keras = pytest.importorskip("keras")
 
-from ehrlib.losses import focal_loss, focal_loss_numpy  # noqa: E402
+from ehrlib.mortality.losses import focal_loss, focal_loss_numpy  # noqa: E402
 
 
 def by_hand(y: np.ndarray, p: np.ndarray, gamma: float, alpha: float | None) -> float:
@@ -75,7 +75,7 @@ def test_bad_parameters_are_rejected():
 
 
 def test_focal_loss_figure_draws_the_formula():
-    from ehrlib.training_plots import focal_loss_figure
+    from ehrlib.mortality.plots import focal_loss_figure
 
     fig = focal_loss_figure(gammas=(0.0, 2.0), alpha=0.25)
     assert len(fig.data) == 2 + 4

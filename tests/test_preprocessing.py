@@ -9,8 +9,8 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from ehrlib.preprocessing import MortalityPreprocessor, PreprocessConfig, forward_fill  # noqa: E402
-from ehrlib.readers import EpisodeSet  # noqa: E402
+from ehrlib.mortality.preprocessing import MortalityPreprocessor, PreprocessConfig, forward_fill  # noqa: E402
+from ehrlib.icu.reader import EpisodeSet  # noqa: E402
 
 VARS = ["Heart Rate", "Systolic blood pressure", "Glucose"]
 
@@ -182,7 +182,7 @@ def test_masked_steps_are_really_skipped_by_the_lstm():
     The same check on the replication's fill-0-then-standardise inputs with Masking(0.0) fails, since
     no step is all-zero after standardising: its Masking layer masked nothing.
     """
-    from ehrlib.models import LstmConfig, build_lstm, predict_proba
+    from ehrlib.mortality.lstm import LstmConfig, build_lstm, predict_proba
 
     train = make_set(200, seed=10)
     prep = MortalityPreprocessor().fit(train)
@@ -209,7 +209,7 @@ def test_masked_steps_are_really_skipped_by_the_lstm():
 
 
 def test_episode_figure_shades_masked_steps():
-    from ehrlib.training_plots import episode_figure
+    from ehrlib.mortality.plots import episode_figure
 
     train = make_set(30, seed=11)
     prep = MortalityPreprocessor().fit(train)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from ehrlib import plots
-from ehrlib.calibration import calibrate_and_evaluate
-from ehrlib.metrics import paired_bootstrap, ranking_metrics
-from ehrlib.report import PUBLISHED_ANCHORS, render_report
+from ehrlib.evaluation.calibration import calibrate_and_evaluate
+from ehrlib.evaluation.metrics import paired_bootstrap, ranking_metrics
+from ehrlib.mortality.report import PUBLISHED_ANCHORS, render_report
 
 
 def _scores(n: int, seed: int, noise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

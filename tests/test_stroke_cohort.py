@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ehrlib.stroke_cohort import build_cohort, cohort_counts, split_cohort
-from ehrlib.stroke_schema import StrokeTables, validate_stroke_tables
-from ehrlib.stroke_synth import StrokeConfig, simulate_stroke
+from ehrlib.stroke.cohort import build_cohort, cohort_counts, split_cohort
+from ehrlib.stroke.schema import StrokeTables, validate_stroke_tables
+from ehrlib.stroke.synth import StrokeConfig, simulate_stroke
 
 STROKE = tuple(f"I6{d}" for d in range(10))
 

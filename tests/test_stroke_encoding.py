@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ehrlib.icd10 import CodeEmbedding, Vocabulary
-from ehrlib.stroke_encoding import (
+from ehrlib.stroke.icd10 import CodeEmbedding, Vocabulary
+from ehrlib.stroke.encoding import (
     EncodingConfig, EncodingState, day_category, diagnosis_records, encode_cohort, fractional_age,
     prepare_records, prevalence_table, roll_forward, summarise_exams, true_risk_auroc, window_index,
 )
-from ehrlib.stroke_schema import METRICS
+from ehrlib.stroke.schema import METRICS
 
 T = pd.Timestamp
 
@@ -370,8 +370,8 @@ def test_encoding_is_deterministic_and_vectors_are_finite():
 
 def test_encoding_of_generated_cohort_matches_the_tables():
     """On H3a's generator and cohort: labels recomputed from the raw diagnoses, cut dates, true risk."""
-    from ehrlib.stroke_cohort import build_cohort, split_cohort
-    from ehrlib.stroke_synth import StrokeConfig, simulate_stroke
+    from ehrlib.stroke.cohort import build_cohort, split_cohort
+    from ehrlib.stroke.synth import StrokeConfig, simulate_stroke
 
     tables = simulate_stroke(StrokeConfig(n_patients=4000, seed=3))
     cohort = split_cohort(build_cohort(tables, seed=3), seed=3)
@@ -400,7 +400,7 @@ def test_encoding_of_generated_cohort_matches_the_tables():
 
 
 def test_chapter_figures_build_from_encoded_data():
-    from ehrlib import stroke_plots
+    from ehrlib.stroke import plots as stroke_plots
 
     tables, cohort = _hand_tables()
     prep = prepare_records(tables, cohort)

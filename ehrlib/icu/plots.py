@@ -1,7 +1,7 @@
 """Plotly figures and summary tables for the synthetic ICU chapters (01 generating, 02 missingness).
 
-Functions take in-memory cohorts (`ehrlib.icu_synth.IcuCohort`) or hourly arrays read from disk
-(`ehrlib.readers.EpisodeSet`: values (n, 48, F) with NaN where unobserved, and a mask) and return
+Functions take in-memory cohorts (`ehrlib.icu.synth.IcuCohort`) or hourly arrays read from disk
+(`ehrlib.icu.reader.EpisodeSet`: values (n, 48, F) with NaN where unobserved, and a mask) and return
 `plotly.graph_objects.Figure` objects or pandas tables; notebooks only call them.
 """
 
@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ehrlib.icu_synth import SHIFTS, UNITS, VARIABLES, IcuCohort, window_means
+from ehrlib.icu.synth import SHIFTS, UNITS, VARIABLES, IcuCohort, window_means
 
 OUTCOME_COLORS = {"survived": "#1f77b4", "died": "#d62728"}
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]

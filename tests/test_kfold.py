@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ehrlib import validation as V
-from ehrlib.readers import EpisodeSet
+from ehrlib.evaluation import kfold as V
+from ehrlib.icu.reader import EpisodeSet
 
 VITALS = ["Heart Rate", "Respiratory rate", "Oxygen saturation", "Systolic blood pressure", "Temperature"]
 

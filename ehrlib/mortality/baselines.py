@@ -39,9 +39,9 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from ehrlib.calibration import IsotonicCalibrator
+from ehrlib.evaluation.calibration import IsotonicCalibrator
 from ehrlib.io import read_json, write_json
-from ehrlib.preprocessing import forward_fill
+from ehrlib.mortality.preprocessing import forward_fill
 
 STATISTICS = ("min", "max", "mean", "std", "skew", "count")
 WINDOWS: tuple[tuple[str, str, float], ...] = (
@@ -56,7 +56,7 @@ WINDOWS: tuple[tuple[str, str, float], ...] = (
 
 
 class Episodes(Protocol):
-    """What the baselines need from `ehrlib.readers.EpisodeSet`."""
+    """What the baselines need from `ehrlib.icu.reader.EpisodeSet`."""
 
     values: np.ndarray  # float32 (n, steps, F), NaN where unobserved
     mask: np.ndarray  # bool (n, steps, F)
@@ -380,7 +380,7 @@ class BaselineRun:
     name: str
     p_val: np.ndarray
     p_test: np.ndarray
-    evaluation: Any  # ehrlib.calibration.CalibratedEvaluation
+    evaluation: Any  # ehrlib.evaluation.calibration.CalibratedEvaluation
     seconds: float
     model: Any = None
     notes: dict[str, Any] = field(default_factory=dict)
@@ -396,8 +396,8 @@ def run_baselines(train: Episodes, val: Episodes, test: Episodes, n_boot: int = 
     """
     import time
 
-    from ehrlib.calibration import calibrate_and_evaluate
-    from ehrlib.metrics import ranking_metrics
+    from ehrlib.evaluation.calibration import calibrate_and_evaluate
+    from ehrlib.evaluation.metrics import ranking_metrics
 
     runs: dict[str, BaselineRun] = {}
 

@@ -26,15 +26,15 @@ from typing import Callable, Protocol
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from ehrlib.calibration import IsotonicCalibrator, select_f1_threshold
-from ehrlib.metrics import probability_metrics, ranking_metrics, threshold_metrics
+from ehrlib.evaluation.calibration import IsotonicCalibrator, select_f1_threshold
+from ehrlib.evaluation.metrics import probability_metrics, ranking_metrics, threshold_metrics
 
 FOLD_METRICS = ("auroc", "auprc", "recall", "precision", "specificity", "f1", "accuracy", "brier", "ece",
                 "threshold")
 
 
 class Episodes(Protocol):
-    """What the harness needs from `ehrlib.readers.EpisodeSet`."""
+    """What the harness needs from `ehrlib.icu.reader.EpisodeSet`."""
 
     y: np.ndarray
     stays: np.ndarray
@@ -165,7 +165,7 @@ def run_kfold(episodes: Episodes, fitters: dict[str, Fitter], config: KFoldConfi
 
 def logistic_fitter() -> Fitter:
     """Fitter for the benchmark logistic regression (fitted on the inner training set only)."""
-    from ehrlib.baselines import LogisticBaseline
+    from ehrlib.mortality.baselines import LogisticBaseline
 
     def fit(train: Episodes, val: Episodes) -> Predictor:
         return LogisticBaseline().fit(train).predict_proba
@@ -174,9 +174,9 @@ def logistic_fitter() -> Fitter:
 
 
 def lstm_fitter(config: object, seed: int = 0, progress: bool = False) -> Fitter:
-    """Fitter for the LSTM pipeline (`ehrlib.models.fit_lstm_pipeline`: preprocessor fitted on the inner
+    """Fitter for the LSTM pipeline (`ehrlib.mortality.lstm.fit_lstm_pipeline`: preprocessor fitted on the inner
     training set, early stopping on the inner validation set)."""
-    from ehrlib.models import fit_lstm_pipeline, predict_proba
+    from ehrlib.mortality.lstm import fit_lstm_pipeline, predict_proba
 
     def fit(train: Episodes, val: Episodes) -> Predictor:
         prep, result = fit_lstm_pipeline(train, val, config, seed=seed, progress=progress)

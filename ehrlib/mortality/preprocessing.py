@@ -38,7 +38,7 @@ STATE_VERSION = 1
 
 
 class EpisodeLike(Protocol):
-    """What the preprocessor needs from `ehrlib.readers.EpisodeSet`."""
+    """What the preprocessor needs from `ehrlib.icu.reader.EpisodeSet`."""
 
     values: np.ndarray  # float32 (n, steps, F), NaN where unobserved
     mask: np.ndarray  # bool (n, steps, F)

@@ -1,6 +1,6 @@
 """The stroke study's case-control cohort (Teoh 2018, "Patient cohort") and its split by case.
 
-Rules, as the paper states them, for any tables of `ehrlib.stroke_schema` (real or synthetic):
+Rules, as the paper states them, for any tables of `ehrlib.stroke.schema` (real or synthetic):
 
 - **Case**: the patient's *first* stroke diagnosis (any code starting I60-I69) falls between `start` and
   `end`; the age at that diagnosis is between `min_age` and `max_age`; the patient has at least one
@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ehrlib.stroke_schema import STRING_DTYPE, STROKE_CODE_PREFIXES, StrokeTables
+from ehrlib.stroke.schema import STRING_DTYPE, STROKE_CODE_PREFIXES, StrokeTables
 
 COHORT_COLUMNS: tuple[str, ...] = ("patient_id", "role", "case_id", "index_date", "birth_year", "gender")
 SPLITS: tuple[str, ...] = ("train", "val", "test")

@@ -24,7 +24,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from ehrlib.io import read_json, write_json
-from ehrlib.metrics import check_labels_scores
+from ehrlib.evaluation.metrics import check_labels_scores
 
 _EPS = 1e-6
 
@@ -211,7 +211,7 @@ def calibration_slope_intercept(y: np.ndarray, p: np.ndarray) -> dict[str, float
 def reliability_bins(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> dict[str, np.ndarray]:
     """Per-bin mean predicted probability, fraction of positives and count (equal-width bins).
 
-    Same binning as `ehrlib.metrics.expected_calibration_error`; empty bins are dropped.
+    Same binning as `ehrlib.evaluation.metrics.expected_calibration_error`; empty bins are dropped.
     """
     y, p = check_labels_scores(y, p)
     bins = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
@@ -242,12 +242,12 @@ def calibrate_and_evaluate(p_val: np.ndarray, y_val: np.ndarray, p_test: np.ndar
     F1-optimal and the `sensitivity` thresholds on the calibrated validation probabilities, then score the
     test set once.
 
-    `metrics` is `ehrlib.metrics.evaluate` on the calibrated test probabilities, plus `raw` (AUROC, AUPRC,
+    `metrics` is `ehrlib.evaluation.metrics.evaluate` on the calibrated test probabilities, plus `raw` (AUROC, AUPRC,
     Brier, ECE, slope and intercept of the uncalibrated scores when they are probabilities),
     `calibration` (the same for the calibrated ones), `threshold_choice` and
     `sensitivity_operating_point` (test metrics at the validation-chosen sensitivity threshold).
     """
-    from ehrlib.metrics import evaluate, probability_metrics, ranking_metrics, threshold_metrics
+    from ehrlib.evaluation.metrics import evaluate, probability_metrics, ranking_metrics, threshold_metrics
 
     calibrator = IsotonicCalibrator().fit(p_val, y_val)
     cal_val = calibrator.transform(p_val)

@@ -29,7 +29,7 @@ def day_category_figure(diagnoses: pd.DataFrame, exams: pd.DataFrame) -> go.Figu
 def patient_timeline_figure(diagnoses: pd.DataFrame, exams: pd.DataFrame, index_date: pd.Timestamp,
                             title: str = "One patient's record") -> go.Figure:
     """Diagnoses (by ICD-10 chapter) and exam-years of one patient over time, with the index date marked."""
-    from ehrlib.icd10 import icd10_chapter
+    from ehrlib.stroke.icd10 import icd10_chapter
 
     fig = go.Figure()
     chapters = icd10_chapter(diagnoses["icd10"].to_numpy()) if len(diagnoses) else np.array([])
@@ -74,7 +74,7 @@ def autoencoder_history_figure(history: dict[str, list[float]]) -> go.Figure:
 def embedding_figure(projection: np.ndarray, codes: np.ndarray, chapters: np.ndarray,
                      descriptions: np.ndarray | None = None) -> go.Figure:
     """2-D projection of the 32-d code embedding, one point per code, coloured by ICD-10 chapter."""
-    from ehrlib.icd10 import CHAPTER_ORDER
+    from ehrlib.stroke.icd10 import CHAPTER_ORDER
 
     fig = go.Figure()
     text = codes if descriptions is None else np.char.add(np.char.add(codes.astype(str), ": "),

@@ -883,7 +883,7 @@ def generate_icu_dataset(out: str | Path, *, n_episodes: int | None = None, spli
         write_cohort(cohort, tmp, progress=progress)
         lat = cohort.latent
         meta = {
-            "generator": "ehrlib.icu_synth",
+            "generator": "ehrlib.icu.synth",
             "config": {"n_episodes": cfg.n_episodes, "split": list(cfg.split), "mortality": cfg.mortality,
                        "seed": cfg.seed, "repeat_subject_rate": cfg.repeat_subject_rate},
             "realism": dataclasses.asdict(cfg.realism),

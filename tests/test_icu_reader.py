@@ -1,4 +1,4 @@
-"""Tests for ehrlib.readers: round trips through small benchmark-layout trees written in tmp_path."""
+"""Tests for ehrlib.icu.reader: round trips through small benchmark-layout trees written in tmp_path."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ehrlib import readers
-from ehrlib.readers import DataFormatError, EpisodeSet, categorical_score, read_dataset, read_split
+from ehrlib.icu import reader as readers
+from ehrlib.icu.reader import DataFormatError, EpisodeSet, categorical_score, read_dataset, read_split
 
 SYNTH_VARS = ["Heart Rate", "Systolic blood pressure", "Lactate", "Glucose"]
 REAL_VARS = [
@@ -555,7 +555,7 @@ def _pandas_oracle(path: Path, variables: list[str]) -> tuple[np.ndarray, np.nda
 
 
 def test_reads_the_synthetic_generator_output(tmp_path):
-    icu_synth = pytest.importorskip("ehrlib.icu_synth")
+    icu_synth = pytest.importorskip("ehrlib.icu.synth")
     root = icu_synth.generate_icu_dataset(tmp_path / "icu", n_episodes=150, seed=3, progress=False)
     ds = read_dataset(root, progress=False)
     assert sum(len(es) for es in ds.values()) == 150

@@ -1,6 +1,6 @@
 """The stroke study's input encodings (Teoh 2018, Eq. 4-6) and per-prefix labelled samples.
 
-Two inputs are built for every cohort patient (cohort from `ehrlib.stroke_cohort.build_cohort`):
+Two inputs are built for every cohort patient (cohort from `ehrlib.stroke.cohort.build_cohort`):
 
 - Diagnosis input (Eq. 4): the patient's diagnoses in time order, each encoded as
   x = (g, a_d, c_d, d): gender, age at the diagnosis, the one-hot category of the days since the previous
@@ -57,7 +57,7 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from ehrlib.stroke_schema import METRICS, STROKE_CODE_PREFIXES
+from ehrlib.stroke.schema import METRICS, STROKE_CODE_PREFIXES
 
 N_DAY_CATEGORIES = 6
 MISSING_STRATEGIES: tuple[str, ...] = ("roll_forward_gender_mean", "roll_forward", "absent_indicator")
@@ -488,7 +488,7 @@ def _true_risk(hazard: pd.DataFrame | None, patient_id: np.ndarray, dates: np.nd
     if hazard is None or len(hazard) == 0:
         return np.full(len(patient_id), np.nan)
     if risk_fn is None:
-        from ehrlib.stroke_synth import true_one_year_risk as risk_fn
+        from ehrlib.stroke.synth import true_one_year_risk as risk_fn
     return np.asarray(risk_fn(hazard, patient_id, dates), dtype=np.float64)
 
 
@@ -521,7 +521,7 @@ def encode_cohort(tables, cohort: pd.DataFrame, embedding, config: EncodingConfi
     """All samples of the cohort: {"diagnosis"|"exam"|"dual": {"train"|"val"|"test": EncodedSamples}}.
 
     `tables` has `.diagnoses`, `.exams` and (synthetic data) `.hazard`; `cohort` has the columns of
-    `COHORT_COLUMNS`; `embedding` is an `ehrlib.icd10.CodeEmbedding`. The state is fitted on the training
+    `COHORT_COLUMNS`; `embedding` is an `ehrlib.stroke.icd10.CodeEmbedding`. The state is fitted on the training
     split unless given. "diagnosis" samples end at each diagnosis (from the `min_diagnoses`-th on), "exam"
     samples at each exam-year; "dual" samples are the exam samples paired with the diagnoses dated on or
     before the exam-year's date (possibly none: an all-padding diagnosis block), for the dual-input model.

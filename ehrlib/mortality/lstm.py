@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from ehrlib.preprocessing import MortalityPreprocessor, PreprocessConfig
+from ehrlib.mortality.preprocessing import MortalityPreprocessor, PreprocessConfig
 
 MONITORS = ("val_auroc", "val_auprc", "val_loss")
 XLA_AUTO_WORK = 40_000  # training examples x max_epochs above which "auto" compiles with XLA
@@ -227,7 +227,7 @@ def train_lstm(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_va
     import keras
     import tensorflow as tf
 
-    from ehrlib.losses import focal_loss
+    from ehrlib.mortality.losses import focal_loss
 
     start = time.perf_counter()
     X_train, y_train = _check_xy(X_train, y_train, "train")

@@ -3,7 +3,7 @@
 The generator simulates a hospital population over the calendar years 1997-2016 (the electronic
 records begin in 1997, so a case's history is up to 18 years long and nobody has more than 20
 exam-years), vectorised over a
-patients x years grid (no per-patient Python loop), and writes the tables of `ehrlib.stroke_schema`.
+patients x years grid (no per-patient Python loop), and writes the tables of `ehrlib.stroke.schema`.
 
 **Population.** Patients are born 1915-1975 (a bell-shaped birth-year distribution centred on 1940,
 the older population a hospital serves), 47 % men. Each enters the hospital's records in an entry year
@@ -77,7 +77,7 @@ then removed. Everything else comes from streams that never see the outcome: cha
 stream (`outcome_variant`) leaves every record before the stroke unchanged (tested).
 
 **Tuning.** The default population (`DEFAULT_N_PATIENTS`) and `HazardModel.base_rate` were chosen by
-running the generator and `ehrlib.stroke_cohort.build_cohort` with its defaults at a few sizes and
+running the generator and `ehrlib.stroke.cohort.build_cohort` with its defaults at a few sizes and
 taking the size whose matched cohort lands within a few percent of the paper's 2,725 cases and 5,450
 controls (see `benchmarks/bench_stroke.py`, which prints the counts); nothing is fitted to a model
 metric. The record volumes were then tuned (visit rate and its spread, codes per visit, condition
@@ -94,7 +94,7 @@ or more" and "no patient ... more than 20 years". Measured with seed 0 (quantile
   exam-years 2/4/6/9/11/14, maximum 17.
 
 (Before this retune, 2000-2016 with 2 visits a year: diagnoses 8/16/34/67/115/266, only 52 % within 35;
-exam-years median 3.) The encodings (`ehrlib.stroke_encoding.encode_cohort`, default settings) then give
+exam-years median 3.) The encodings (`ehrlib.stroke.encoding.encode_cohort`, default settings) then give
 a positive diagnosis sample 1 in 16.7 and exam sample 1 in 22.9 (the paper: 1 in 8 and 1 in 9; longer,
 sparser histories hold more negative prefixes per positive one; not tuned), and the saved true one-year
 risk ranks the labelled samples with AUROC 0.74 (diagnosis 0.737, exam 0.741).
@@ -120,7 +120,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ehrlib.io import atomic_directory, write_json
-from ehrlib.stroke_schema import (
+from ehrlib.stroke.schema import (
     EXAM_TYPES,
     METRICS,
     TABLE_FILES,
@@ -745,7 +745,7 @@ def generate_stroke_dataset(out: str | Path, *, n_patients: int | None = None, s
             pq.write_table(table, tmp / TABLE_FILES[name], compression="zstd")
         first = _count_stroke_patients(tables["diagnoses"])
         write_json(tmp / "metadata.json", {
-            "generator": "ehrlib.stroke_synth",
+            "generator": "ehrlib.stroke.synth",
             "parameters": dataclasses.asdict(cfg),
             "seed": cfg.seed,
             "counts": {name: t.num_rows for name, t in tables.items()} | {"patients_with_stroke": first},
