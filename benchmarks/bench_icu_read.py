@@ -24,7 +24,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ehrlib.icu.reader import SPLITS, clear_cache, read_dataset  # noqa: E402
+from ehrlib.icu.cache import clear_cache  # noqa: E402
+from ehrlib.icu.layout import SPLITS  # noqa: E402
+from ehrlib.icu.reader import read_dataset  # noqa: E402
 
 VARIABLES = [
     "Heart Rate", "Systolic blood pressure", "Diastolic blood pressure", "Respiratory rate", "Temperature",

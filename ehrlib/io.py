@@ -58,21 +58,35 @@ def atomic_directory(final: str | os.PathLike, overwrite: bool = False) -> Itera
         raise
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to `path` through a temporary file in the same folder and an atomic rename."""
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike) -> Iterator[typing.BinaryIO]:
+    """Yield a binary file that appears at `path` only when the block succeeds (the one atomic writer).
+
+    The data go to a hidden temporary file `.<name>.<random>.tmp` in the same folder, which is
+    flushed to disk and renamed over `path` at the end; on any error it is removed and `path` keeps
+    its old content. A kill leaves only the temporary file, which `remove_leftovers` finds.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file ordinary permissions
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` through a temporary file in the same folder and an atomic rename."""
+    with atomic_open(path) as fh:
+        fh.write(data)
+    return Path(path)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

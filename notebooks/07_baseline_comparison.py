@@ -42,7 +42,8 @@ from ehrlib.io import read_json, update_json, write_json
 from ehrlib.evaluation.metrics import paired_bootstrap, ranking_metrics
 from ehrlib.mortality.lstm import LstmConfig
 from ehrlib.profiles import get_profile
-from ehrlib.icu.reader import EpisodeSet, read_dataset
+from ehrlib.icu.episodes import EpisodeSet
+from ehrlib.icu.reader import read_dataset
 from ehrlib.mortality.report import MODEL_NAMES, comparison_rows, metrics_summary, no_ceiling_sentence
 from ehrlib.evaluation.kfold import KFoldConfig, logistic_fitter, lstm_fitter, run_kfold
 

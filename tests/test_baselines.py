@@ -18,7 +18,7 @@ VITALS = ["Heart Rate", "Respiratory rate", "Oxygen saturation", "Systolic blood
 
 @dataclass
 class Eps:
-    """Minimal stand-in for ehrlib.icu.reader.EpisodeSet."""
+    """Minimal stand-in for ehrlib.icu.episodes.EpisodeSet."""
 
     values: np.ndarray
     mask: np.ndarray

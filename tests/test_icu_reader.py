@@ -10,8 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ehrlib.icu import cache as icu_cache
 from ehrlib.icu import reader as readers
-from ehrlib.icu.reader import DataFormatError, EpisodeSet, categorical_score, read_dataset, read_split
+from ehrlib.icu.episodes import EpisodeSet
+from ehrlib.icu.layout import DataFormatError
+from ehrlib.icu.reader import categorical_score, read_dataset, read_split
 
 SYNTH_VARS = ["Heart Rate", "Systolic blood pressure", "Lactate", "Glucose"]
 REAL_VARS = [
@@ -284,10 +287,10 @@ def test_unwritable_cache_only_warns(synth_root, monkeypatch):
     def refuse(*a, **k):
         raise PermissionError("read-only file system")
 
-    monkeypatch.setattr(readers, "_save_cache", refuse)
+    monkeypatch.setattr(icu_cache, "save_cache", refuse)
     with pytest.warns(RuntimeWarning, match="could not write the reader cache"):
         es = read_split(root, "test", progress=False)
-    assert len(es) == 9 and not list((root / "test").glob(readers.CACHE_GLOB))
+    assert len(es) == 9 and not list((root / "test").glob(icu_cache.CACHE_GLOB))
 
 
 def test_damaged_cache_is_ignored(synth_root):
@@ -390,7 +393,7 @@ def test_real_benchmark_listfile_layout(tmp_path):
     assert not set(tr.stays) & set(va.stays)
     assert va.values[0, 3, REAL_VARS.index("Fraction inspired oxygen")] == np.float32(0.5)
     assert len(list((tmp_path / "train").glob(".cache-*"))) == 2  # train and val caches coexist
-    assert readers.clear_cache(tmp_path) == 2 and not list(tmp_path.rglob(readers.CACHE_GLOB))
+    assert icu_cache.clear_cache(tmp_path) == 2 and not list(tmp_path.rglob(icu_cache.CACHE_GLOB))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -448,9 +451,9 @@ def test_error_bad_stay_name(small_root):
 def test_error_listed_file_missing(small_root):
     root, stays = small_root
     (root / "train" / stays[1]).unlink()
-    msg = _raises(root, r"listfile\.csv: line 3: stay .* is listed but .* does not exist")
-    assert stays[1] in msg
-    with pytest.raises(DataFormatError, match="does not exist"):  # also with the cache on
+    msg = _raises(root, r"stay file not found \(listed in .*listfile\.csv, line 3")
+    assert str(root / "train" / stays[1]) in msg and "ground_truth" not in msg  # blames the missing file
+    with pytest.raises(DataFormatError, match="stay file not found"):  # also with the cache on
         read_split(root, "train", progress=False)
 
 
@@ -534,14 +537,21 @@ def test_error_ground_truth(small_root):
 # --------------------------------------------------------------------------------------------------
 
 
-def test_empty_split_and_bad_window(tmp_path, capsys):
+def test_header_only_listfile_and_bad_window(tmp_path, caplog):
     (tmp_path / "val").mkdir()
     (tmp_path / "val" / "listfile.csv").write_text("stay,y_true\n")
-    es = read_split(tmp_path, "val", progress=True)
-    assert len(es) == 0 and es.values.shape == (0, 48, 0)
-    assert "ICU reader [val]" in capsys.readouterr().out
+    with pytest.raises(DataFormatError, match=r"listfile\.csv: the listfile lists no stays"):
+        read_split(tmp_path, "val")
     with pytest.raises(ValueError, match="n_hours"):
         read_split(tmp_path, "val", n_hours=0)
+
+
+def test_progress_goes_to_logging_not_stdout(small_root, caplog, capsys):
+    root, _ = small_root
+    with caplog.at_level("INFO", logger="ehrlib.icu.reader"):
+        read_split(root, "train", progress=True)
+    assert "ICU reader [train]" in caplog.text
+    assert capsys.readouterr().out == ""
 
 
 def _pandas_oracle(path: Path, variables: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ehrlib.evaluation import kfold as V
-from ehrlib.icu.reader import EpisodeSet
+from ehrlib.icu.episodes import EpisodeSet
 
 VITALS = ["Heart Rate", "Respiratory rate", "Oxygen saturation", "Systolic blood pressure", "Temperature"]
 

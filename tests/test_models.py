@@ -14,7 +14,7 @@ keras = pytest.importorskip("keras")
 from ehrlib.mortality.lstm import (LstmConfig, build_lstm, fit_lstm_pipeline, load_artifacts,  # noqa: E402
                            predict_proba, save_artifacts, train_lstm)
 from ehrlib.mortality.preprocessing import MortalityPreprocessor  # noqa: E402
-from ehrlib.icu.reader import EpisodeSet  # noqa: E402
+from ehrlib.icu.episodes import EpisodeSet  # noqa: E402
 
 TINY = LstmConfig(units=8, dense=(8, 4), max_epochs=4, patience=1, batch_size=32, learning_rate=0.01,
                   l2=0.001, jit_compile=False)

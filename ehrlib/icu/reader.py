@@ -26,22 +26,21 @@ or "inf" is an error; only the empty cell means "not measured").
 Speed: a split's files are read as bytes, checked to share one header, concatenated and parsed once
 by pyarrow's multithreaded CSV reader; rows are then scattered into the arrays with vectorised
 indexing. When the bulk parse fails, the offending file, line, column and value are located (in bulk
-where possible) so the error still names them. A cache `.cache-<split>-<n_hours>h-<key>.npz` is
-written beside the stay files (atomically; `np.load(allow_pickle=False)`); its key fingerprints the
-listfile, ground truth, reader version and every stay file's name, size and modification time
-(`st_mtime_ns`), so an edited, added or removed file makes it stale and it is rebuilt.
+where possible) so the error still names them. Results are cached beside the stay
+files (`ehrlib.icu.cache`). File names, splits, the listfile and `DataFormatError` live in
+`ehrlib.icu.layout`, the `EpisodeSet` container in `ehrlib.icu.episodes`. Progress goes to the
+`logging` logger `ehrlib.icu.reader` (INFO), never to stdout.
 """
 
 from __future__ import annotations
 
 import csv
 import functools
-import hashlib
-import io
+import logging
 import math
 import os
 import re
-import tempfile
+import stat
 import time
 import warnings
 from dataclasses import dataclass
@@ -50,27 +49,15 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = [
-    "CACHE_GLOB",
-    "CATEGORICAL_RANGE",
-    "CATEGORICAL_TEXT",
-    "DataFormatError",
-    "EpisodeSet",
-    "SplitPaths",
-    "categorical_score",
-    "clear_cache",
-    "read_dataset",
-    "read_listfile",
-    "read_split",
-    "resolve_split",
-]
+from ehrlib.icu import cache as _cache
+from ehrlib.icu.episodes import EpisodeSet
+from ehrlib.icu.layout import (SPLITS, DataFormatError, SplitPaths, read_ground_truth, read_listfile,
+                               resolve_split)
 
-#: Bump when the reader's output for the same files changes (invalidates every cache).
-READER_VERSION = 1
-SPLITS = ("train", "val", "test")
-#: File names of the reader's caches beside the stay files (tools hashing a dataset should skip them).
-CACHE_GLOB = ".cache-*.npz"
-STAY_PATTERN = re.compile(r"^(\d+)_episode(\d+)_timeseries\.csv$")
+__all__ = ["CATEGORICAL_RANGE", "CATEGORICAL_TEXT", "categorical_score", "check_splits_agree", "read_dataset",
+           "read_split"]
+
+log = logging.getLogger(__name__)
 _LEADING_NUMBER = re.compile(r"^([0-9]+(?:\.[0-9]*)?)(?:\s+\S.*)?$")
 
 #: Valid score range of each categorical variable of the real benchmark (inclusive).
@@ -102,216 +89,6 @@ CATEGORICAL_TEXT: dict[str, dict[str, float]] = {
     "Glascow coma scale total": {},
     "Capillary refill rate": {},
 }
-
-
-class DataFormatError(ValueError):
-    """A malformed benchmark file; the message names the file, the line and the problem."""
-
-
-# --------------------------------------------------------------------------------------------------
-# The container
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class EpisodeSet:
-    """Hourly-binned ICU episodes of one split (or several, after `concat`).
-
-    `values[i, t, f]` is the last value of variable `variables[f]` observed in hour `t` of episode
-    `stays[i]` (NaN if none), `mask[i, t, f]` is True exactly where one was observed, `y` the 0/1
-    in-hospital-mortality label, and `true_risk` the generator's latent risk from
-    `ground_truth.csv` (None when the split has none; never use it as a feature).
-    """
-
-    values: np.ndarray
-    mask: np.ndarray
-    y: np.ndarray
-    stays: np.ndarray
-    variables: list[str]
-    true_risk: np.ndarray | None
-    split: str
-
-    def __post_init__(self) -> None:
-        """Check that the arrays agree in shape and carry the documented dtypes."""
-        self.values = np.asarray(self.values, dtype=np.float32)
-        self.mask = np.asarray(self.mask, dtype=bool)
-        self.y = np.asarray(self.y, dtype=np.int8)
-        self.stays = np.asarray(self.stays, dtype=str)
-        self.variables = [str(v) for v in self.variables]
-        n = len(self.stays)
-        if self.values.ndim != 3 or self.values.shape != self.mask.shape:
-            raise ValueError(f"values {self.values.shape} and mask {self.mask.shape} must be equal 3-D shapes")
-        if self.values.shape[0] != n or self.y.shape != (n,) or self.values.shape[2] != len(self.variables):
-            raise ValueError(
-                f"inconsistent EpisodeSet: values {self.values.shape}, y {self.y.shape}, "
-                f"{n} stays, {len(self.variables)} variables")
-        if self.true_risk is not None:
-            self.true_risk = np.asarray(self.true_risk, dtype=np.float64)
-            if self.true_risk.shape != (n,):
-                raise ValueError(f"true_risk has shape {self.true_risk.shape}, expected ({n},)")
-
-    def __len__(self) -> int:
-        """Number of episodes."""
-        return len(self.stays)
-
-    @property
-    def n_hours(self) -> int:
-        """Number of hourly bins (the window length)."""
-        return int(self.values.shape[1])
-
-    @property
-    def subject_ids(self) -> np.ndarray:
-        """Patient ids (int64) parsed from the stay names' `{SUBJECT_ID}_episode` prefix."""
-        out = np.empty(len(self.stays), dtype=np.int64)
-        for i, stay in enumerate(self.stays.tolist()):
-            head, sep, _ = stay.partition("_episode")
-            if not sep or not head.isdigit():
-                raise ValueError(f"stay {stay!r} does not start with '{{SUBJECT_ID}}_episode'")
-            out[i] = int(head)
-        return out
-
-    def take(self, idx: np.ndarray | Sequence[int] | slice) -> "EpisodeSet":
-        """Return the episodes selected by integer indices, a boolean mask or a slice (copied)."""
-        if not isinstance(idx, slice):
-            idx = np.asarray(idx)
-            if idx.dtype == bool:
-                if idx.shape != (len(self),):
-                    raise ValueError(f"boolean index of shape {idx.shape} for {len(self)} episodes")
-            elif idx.size == 0:
-                idx = idx.astype(np.intp)
-            elif not np.issubdtype(idx.dtype, np.integer):
-                raise TypeError(f"index must be integers or booleans, not {idx.dtype}")
-        return EpisodeSet(
-            values=self.values[idx].copy(), mask=self.mask[idx].copy(), y=self.y[idx].copy(),
-            stays=self.stays[idx].copy(), variables=list(self.variables),
-            true_risk=None if self.true_risk is None else self.true_risk[idx].copy(), split=self.split)
-
-    @staticmethod
-    def concat(sets: Sequence["EpisodeSet"]) -> "EpisodeSet":
-        """Stack episode sets with the same variables and window; `true_risk` is kept if all have it.
-
-        The result's `split` is the common split name, or the distinct names joined by "+".
-        """
-        sets = list(sets)
-        if not sets:
-            raise ValueError("EpisodeSet.concat needs at least one EpisodeSet")
-        first = sets[0]
-        for s in sets[1:]:
-            if s.variables != first.variables:
-                raise ValueError(f"cannot concat: variables differ ({first.variables} vs {s.variables})")
-            if s.n_hours != first.n_hours:
-                raise ValueError(f"cannot concat: {first.n_hours} vs {s.n_hours} hourly bins")
-        names = list(dict.fromkeys(s.split for s in sets))
-        risks = [s.true_risk for s in sets]
-        return EpisodeSet(
-            values=np.concatenate([s.values for s in sets]), mask=np.concatenate([s.mask for s in sets]),
-            y=np.concatenate([s.y for s in sets]), stays=np.concatenate([s.stays for s in sets]),
-            variables=list(first.variables),
-            true_risk=None if any(r is None for r in risks) else np.concatenate(risks),
-            split="+".join(names))
-
-
-# --------------------------------------------------------------------------------------------------
-# Small files: layout, listfile, ground truth, categorical text
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SplitPaths:
-    """Where one split's files are: the listfile, the folder of stay files, the ground truth."""
-
-    listfile: Path
-    data_dir: Path
-    ground_truth: Path | None
-    layout: str  # "folders" (ROOT/<split>/listfile.csv) or "benchmark" (ROOT/<split>_listfile.csv)
-
-
-def resolve_split(root: str | os.PathLike, split: str) -> SplitPaths:
-    """Find a split's listfile and stay folder in either accepted layout (see the module docstring)."""
-    root = Path(root)
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
-    bench = root / f"{split}_listfile.csv"
-    if bench.is_file():
-        data_dir = root / ("test" if split == "test" else "train")
-        return SplitPaths(bench, data_dir, None, "benchmark")
-    data_dir = root / split
-    listfile = data_dir / "listfile.csv"
-    if not listfile.is_file():
-        raise DataFormatError(f"{listfile}: listfile not found (no {bench.name} either)")
-    gt = data_dir / "ground_truth.csv"
-    return SplitPaths(listfile, data_dir, gt if gt.is_file() else None, "folders")
-
-
-def _read_small_csv(path: Path, header: list[str]) -> list[list[str]]:
-    """Read a small CSV with the exact `header`, returning its data rows (line i+2 is row i)."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise DataFormatError(f"{path}: file not found") from None
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows or [c.strip() for c in rows[0]] != header:
-        got = rows[0] if rows else "an empty file"
-        raise DataFormatError(f"{path}: line 1: header must be {','.join(header)!r}, got {got!r}")
-    return rows[1:]
-
-
-def read_listfile(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """Read a `stay,y_true` listfile into (stay names, int8 labels), checking every line.
-
-    Stay names must look like `{SUBJECT_ID}_episode{N}_timeseries.csv`, labels must be 0 or 1, and
-    no stay may appear twice; errors name the listfile and the line.
-    """
-    path = Path(path)
-    rows = _read_small_csv(path, ["stay", "y_true"])
-    stays: list[str] = []
-    labels = np.empty(len(rows), dtype=np.int8)
-    seen: dict[str, int] = {}
-    for i, row in enumerate(rows):
-        line = i + 2
-        if len(row) != 2:
-            raise DataFormatError(f"{path}: line {line}: expected 2 fields (stay,y_true), got {len(row)}: {row!r}")
-        stay, label = row[0].strip(), row[1].strip()
-        if not STAY_PATTERN.match(stay):
-            raise DataFormatError(
-                f"{path}: line {line}: stay {stay!r} is not named {{SUBJECT_ID}}_episode{{N}}_timeseries.csv")
-        if label not in ("0", "1"):
-            raise DataFormatError(f"{path}: line {line}: label y_true must be 0 or 1, got {label!r} (stay {stay})")
-        if stay in seen:
-            raise DataFormatError(f"{path}: line {line}: duplicate stay {stay!r} (first on line {seen[stay]})")
-        seen[stay] = line
-        stays.append(stay)
-        labels[i] = int(label)
-    return np.array(stays, dtype=str), labels
-
-
-def _read_ground_truth(path: Path, stays: np.ndarray) -> np.ndarray:
-    """Read `stay,true_risk` rows, aligned to `stays`; every stay exactly once, risks in [0, 1]."""
-    rows = _read_small_csv(path, ["stay", "true_risk"])
-    index = {s: i for i, s in enumerate(stays.tolist())}
-    risk = np.full(len(stays), np.nan)
-    for i, row in enumerate(rows):
-        line = i + 2
-        if len(row) != 2:
-            raise DataFormatError(f"{path}: line {line}: expected 2 fields (stay,true_risk), got {len(row)}")
-        stay = row[0].strip()
-        if stay not in index:
-            raise DataFormatError(f"{path}: line {line}: stay {stay!r} is not in the listfile")
-        try:
-            r = float(row[1])
-        except ValueError:
-            raise DataFormatError(f"{path}: line {line}: true_risk {row[1]!r} is not a number") from None
-        if not 0.0 <= r <= 1.0:
-            raise DataFormatError(f"{path}: line {line}: true_risk {r} is outside [0, 1]")
-        if not math.isnan(risk[index[stay]]):
-            raise DataFormatError(f"{path}: line {line}: duplicate stay {stay!r}")
-        risk[index[stay]] = r
-    missing = np.flatnonzero(np.isnan(risk))
-    if missing.size:
-        raise DataFormatError(f"{path}: {missing.size} listed stays have no true_risk (first: {stays[missing[0]]})")
-    return risk
 
 
 def categorical_score(variable: str, text: str) -> float:
@@ -380,6 +157,23 @@ def _parse_header(path: Path, head: bytes) -> list[str]:
     return names
 
 
+def _read_stay_file(path: str, listfile: Path, line: int, stay: str) -> bytes:
+    """A stay file's bytes; it must exist and be a regular file (checked on the open descriptor, which
+    never blocks, so a FIFO or a link to a device is refused before anything is read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise DataFormatError(f"{path}: stay file not found (listed in {listfile}, line {line}, "
+                              f"as {stay!r})") from None
+    except OSError as exc:
+        raise DataFormatError(f"{path}: cannot open the stay file ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise DataFormatError(f"{path}: stay file is not a regular file (a FIFO, device or folder); "
+                                  f"listed in {listfile}, line {line}")
+        return fh.read()
+
+
 def _read_episode_files(paths: SplitPaths, stays: np.ndarray, progress: bool = False) -> _RawSplit:
     """Read every listed stay file's bytes, check they share one header, and count their rows."""
     buf = bytearray()
@@ -394,12 +188,7 @@ def _read_episode_files(paths: SplitPaths, stays: np.ndarray, progress: bool = F
     folder = str(paths.data_dir)
     for i, stay in enumerate(stays.tolist()):
         path = os.path.join(folder, stay)
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-        except FileNotFoundError:
-            raise DataFormatError(
-                f"{paths.listfile}: line {i + 2}: stay {stay!r} is listed but {path} does not exist") from None
+        data = _read_stay_file(path, paths.listfile, i + 2, stay)
         nl = data.find(b"\n")
         head, body = (data, b"") if nl < 0 else (data[:nl], data[nl + 1:])
         if head.startswith(b"\xef\xbb\xbf"):
@@ -429,7 +218,7 @@ def _read_episode_files(paths: SplitPaths, stays: np.ndarray, progress: bool = F
         files.append(path)
         if progress and time.perf_counter() - t_last > 5.0:
             t_last = time.perf_counter()
-            print(f"    {i + 1:,} / {len(stays):,} files read", flush=True)
+            log.info("    %s / %s files read", f"{i + 1:,}", f"{len(stays):,}")
     return _RawSplit(columns, buf, offsets, counts, irregular, files)
 
 
@@ -608,92 +397,17 @@ def _bin(hours: np.ndarray, columns: Sequence[Callable[[], np.ndarray]], counts:
 
 
 # --------------------------------------------------------------------------------------------------
-# Cache
-# --------------------------------------------------------------------------------------------------
-
-
-def _fingerprint(paths: SplitPaths, stays: np.ndarray, split: str, n_hours: int) -> str:
-    """Hash of everything the arrays depend on: listfile, ground truth, files' sizes and mtimes."""
-    h = hashlib.sha256()
-    h.update(f"ehrlib.readers v{READER_VERSION} split={split} n_hours={n_hours} layout={paths.layout}\n".encode())
-    h.update(paths.listfile.read_bytes())
-    if paths.ground_truth is not None:
-        h.update(b"\0ground_truth\0" + paths.ground_truth.read_bytes())
-    parts = []
-    for stay in stays.tolist():
-        try:
-            st = os.stat(paths.data_dir / stay)
-        except FileNotFoundError:
-            return ""  # reading will raise the proper error
-        parts.append(f"{stay}\t{st.st_size}\t{st.st_mtime_ns}\n")
-    h.update("".join(parts).encode())
-    return h.hexdigest()
-
-
-def clear_cache(root: str | os.PathLike) -> int:
-    """Delete the reader's cache files under a dataset root; returns how many were removed."""
-    removed = 0
-    for p in sorted(Path(root).glob(f"*/{CACHE_GLOB}")):
-        p.unlink(missing_ok=True)
-        removed += 1
-    return removed
-
-
-def _cache_prefix(split: str, n_hours: int) -> str:
-    """File-name prefix of a split's cache files (the key follows)."""
-    return f".cache-{split}-{n_hours}h-"
-
-
-def _load_cache(path: Path, key: str) -> EpisodeSet | None:
-    """Load a cache file if it exists and carries `key`; a damaged file is ignored (None)."""
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if str(z["key"]) != key:
-                return None
-            return EpisodeSet(
-                values=z["values"], mask=z["mask"], y=z["y"], stays=z["stays"],
-                variables=z["variables"].tolist(),
-                true_risk=z["true_risk"] if bool(z["has_true_risk"]) else None, split=str(z["split"]))
-    except Exception as exc:  # damaged or foreign file: rebuild
-        warnings.warn(f"ignoring unreadable cache {path} ({exc})", RuntimeWarning, stacklevel=3)
-        return None
-
-
-def _save_cache(path: Path, key: str, es: EpisodeSet) -> None:
-    """Write the cache atomically (temporary file, then rename) and remove the split's older caches."""
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(
-                fh, key=np.array(key), values=es.values, mask=es.mask, y=es.y, stays=es.stays,
-                variables=np.array(es.variables, dtype=str),
-                true_risk=es.true_risk if es.true_risk is not None else np.zeros(0),
-                has_true_risk=np.array(es.true_risk is not None), split=np.array(es.split))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    prefix = path.name[: path.name.rfind("-") + 1]
-    for old in path.parent.glob(prefix + "*.npz"):
-        if old != path:
-            old.unlink(missing_ok=True)
-
-
-# --------------------------------------------------------------------------------------------------
 # Public entry points
 # --------------------------------------------------------------------------------------------------
 
 
-def _parse_split(paths: SplitPaths, split: str, n_hours: int, progress: bool) -> EpisodeSet:
-    """Read and bin one split from its files (no cache)."""
+def _parse_split(paths: SplitPaths, split: str, n_hours: int, level: int = logging.INFO) -> EpisodeSet:
+    """Read and bin one split from its files (no cache): listfile, stay files, then ground truth."""
     t0 = time.perf_counter()
     stays, y = read_listfile(paths.listfile)
-    true_risk = _read_ground_truth(paths.ground_truth, stays) if paths.ground_truth is not None else None
-    if progress:
-        print(f"  reading {len(stays):,} stay files from {paths.data_dir} ...", flush=True)
-    raw = _read_episode_files(paths, stays, progress)
+    log.log(level, "  reading %s stay files from %s ...", f"{len(stays):,}", paths.data_dir)
+    raw = _read_episode_files(paths, stays, progress=level >= logging.INFO)
+    true_risk = read_ground_truth(paths.ground_truth, stays) if paths.ground_truth is not None else None
     t1 = time.perf_counter()
     variables = [c for c in raw.columns if c != "Hours"]
     categorical = {c for c in variables if c in CATEGORICAL_RANGE}
@@ -717,10 +431,8 @@ def _parse_split(paths: SplitPaths, split: str, n_hours: int, progress: bool) ->
                    for c in variables]
         values, mask = _bin(hours, getters, raw.counts, n_hours)
         del table
-    t2 = time.perf_counter()
-    if progress:
-        print(f"  {split}: {len(stays):,} episodes, {n_rows:,} rows, {len(variables)} variables "
-              f"(reading files {t1 - t0:.1f} s, parsing and binning {t2 - t1:.1f} s)", flush=True)
+    log.log(level, "  %s: %s episodes, %s rows, %d variables (reading files %.1f s, parsing and binning %.1f s)",
+             split, f"{len(stays):,}", f"{n_rows:,}", len(variables), t1 - t0, time.perf_counter() - t1)
     return EpisodeSet(values=values, mask=mask, y=y, stays=stays, variables=variables,
                       true_risk=true_risk, split=split)
 
@@ -731,37 +443,58 @@ def read_split(root: str | os.PathLike, split: str, *, n_hours: int = 48, cache:
 
     Episodes follow the listfile's order. With `cache`, a fingerprinted `.npz` beside the stay files
     is reused when nothing changed and rebuilt otherwise (a read-only folder only costs a warning).
-    Malformed input raises `DataFormatError` naming the file, the line and the problem.
+    Malformed input raises `DataFormatError` naming the file, the line and the problem. Progress
+    goes to the `ehrlib.icu.reader` logger (INFO; `progress=False` logs at DEBUG instead).
     """
-    if not isinstance(n_hours, (int, np.integer)) or n_hours < 1:
+    if isinstance(n_hours, bool) or not isinstance(n_hours, (int, np.integer)) or n_hours < 1:
         raise ValueError(f"n_hours must be a positive integer, got {n_hours!r}")
     n_hours = int(n_hours)
+    level = logging.INFO if progress else logging.DEBUG
     t0 = time.perf_counter()
     paths = resolve_split(root, split)
     key = ""
     if cache:
-        key = _fingerprint(paths, read_listfile(paths.listfile)[0], split, n_hours)
-        cache_path = paths.data_dir / f"{_cache_prefix(split, n_hours)}{key[:24]}.npz"
+        key = _cache.fingerprint(paths, read_listfile(paths.listfile)[0], split, n_hours)
+        where = _cache.cache_path(paths, split, n_hours, key)
         if key:
-            hit = _load_cache(cache_path, key)
+            hit = _cache.load_cache(where, key)
             if hit is not None:
-                if progress:
-                    print(f"ICU reader [{split}]: {len(hit):,} episodes from cache "
-                          f"{cache_path.name} ({time.perf_counter() - t0:.2f} s)", flush=True)
+                log.log(level, "ICU reader [%s]: %s episodes from cache %s (%.2f s)",
+                        split, f"{len(hit):,}", where.name, time.perf_counter() - t0)
                 return hit
-    if progress:
-        print(f"ICU reader [{split}]: parsing {paths.listfile}", flush=True)
-    es = _parse_split(paths, split, n_hours, progress)
+    log.log(level, "ICU reader [%s]: parsing %s", split, paths.listfile)
+    es = _parse_split(paths, split, n_hours, level)
     if cache and key:
         try:
-            _save_cache(cache_path, key, es)
+            _cache.save_cache(where, key, es)
         except OSError as exc:
-            warnings.warn(f"could not write the reader cache {cache_path} ({exc})", RuntimeWarning, stacklevel=2)
-    if progress:
-        print(f"ICU reader [{split}]: done in {time.perf_counter() - t0:.1f} s", flush=True)
+            warnings.warn(f"could not write the reader cache {where} ({exc})", RuntimeWarning, stacklevel=2)
+    log.log(level, "ICU reader [%s]: done in %.1f s", split, time.perf_counter() - t0)
     return es
 
 
 def read_dataset(root: str | os.PathLike, **kw) -> dict[str, EpisodeSet]:
-    """Load the train, val and test splits (keyword arguments as for `read_split`)."""
-    return {split: read_split(root, split, **kw) for split in SPLITS}
+    """Load the train, val and test splits (keyword arguments as for `read_split`) and check that they
+    fit together: the same variables in every split and no stay in two splits."""
+    data = {split: read_split(root, split, **kw) for split in SPLITS}
+    check_splits_agree(data, root)
+    return data
+
+
+def check_splits_agree(data: dict[str, EpisodeSet], root: str | os.PathLike = "") -> None:
+    """Raise `DataFormatError` when splits list different variables or share a stay (naming both)."""
+    names = list(data)
+    first = names[0]
+    for other in names[1:]:
+        if data[other].variables != data[first].variables:
+            a, b = data[first].variables, data[other].variables
+            raise DataFormatError(
+                f"{root}: splits {first!r} and {other!r} have different variables (only in {first}: "
+                f"{[v for v in a if v not in b]}, only in {other}: {[v for v in b if v not in a]}"
+                f"{', or another order' if set(a) == set(b) else ''})")
+    for i, s in enumerate(names):
+        for t in names[i + 1:]:
+            shared = np.intersect1d(data[s].stays, data[t].stays)
+            if shared.size:
+                raise DataFormatError(f"{root}: {shared.size} stay(s) are in both {s!r} and {t!r} "
+                                      f"(first: {shared[0]}); a stay belongs to one split")

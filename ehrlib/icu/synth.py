@@ -99,7 +99,7 @@ UNITS: dict[str, str] = {
     "Glucose": "mg/dL", "Potassium": "mmol/L", "Sodium": "mmol/L", "Bicarbonate": "mmol/L",
     "Blood urea nitrogen": "mg/dL",
 }
-SPLITS: tuple[str, ...] = ("train", "val", "test")
+from ehrlib.icu.layout import SPLITS  # noqa: E402  (the one definition)
 ADMISSION_TYPES: tuple[str, ...] = ("EMERGENCY", "URGENT", "ELECTIVE")
 SHIFTS: tuple[str, ...] = ("day", "evening", "night")
 ORGANS: tuple[str, ...] = ("cardiovascular", "respiratory", "renal", "inflammatory")
