@@ -1,14 +1,22 @@
 """Atomic file and folder writing, JSON helpers, and `Record`, the typed JSON base shared by every module.
 
 Nothing is ever left half-written: files are written beside their destination under a temporary
-name and renamed into place, and datasets are built in a temporary folder that is renamed at the
-end. JSON is the only serialisation format for fitted state (no pickles).
+name and renamed into place (`atomic_open`, the one atomic writer), and datasets and artifact
+bundles are built in a temporary folder that replaces the target at the end (`atomic_directory`).
+Nothing ehrlib did not make is replaced: every folder it makes carries a marker (`MARKER`) and only
+such folders are overwritten; a lock per target stops two runs from writing the same folder, and a
+run finds and repairs what a killed one left behind. JSON is the only format for fitted state (no
+pickles).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
+import fcntl
 import json
+import logging
 import math
 import os
 import shutil
@@ -19,8 +27,153 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
+log = logging.getLogger(__name__)
+
+#: Marker file inside every dataset or artifact folder that ehrlib makes; only such folders are ever
+#: replaced or regenerated (its bytes are fixed, so datasets stay byte-identical).
+MARKER = ".ehrlib-made"
+_MARKER_TEXT = '{"made_by": "ehrlib", "note": "ehrlib may replace this folder (--overwrite)"}\n'
+
+
 class DatasetExistsError(FileExistsError):
     """Raised when a dataset folder already exists and overwriting was not asked for."""
+
+
+class NotEhrlibFolderError(FileExistsError):
+    """Raised instead of replacing a folder (or file) that ehrlib did not make; names what is there."""
+
+
+class TargetBusyError(RuntimeError):
+    """Raised when another run holds the lock on the same target folder."""
+
+
+def is_ehrlib_folder(path: str | os.PathLike) -> bool:
+    """Whether `path` is a folder carrying ehrlib's marker (so ehrlib may replace it)."""
+    return Path(path, MARKER).is_file()
+
+
+def _describe(path: Path, limit: int = 5) -> str:
+    """A short description of what is at `path`, for refusals: a file, or a folder and a few names."""
+    if not path.is_dir():
+        return "a file" if path.is_file() else "something that is not a folder"
+    try:
+        names = sorted(p.name for p in path.iterdir())
+    except OSError as exc:
+        return f"a folder that cannot be listed ({exc.strerror})"
+    more = f", ... ({len(names)} entries)" if len(names) > limit else ""
+    return f"a folder holding {', '.join(names[:limit])}{more}" if names else "an empty folder"
+
+
+def check_target(final: str | os.PathLike, option: str = "--out") -> Path:
+    """Normalise a target folder path and check that it can be made: it has a name (not `.` or `/`)
+    and its nearest existing ancestor is a folder. Errors name the option and the path."""
+    raw = str(final)
+    final = Path(os.path.abspath(raw))
+    if raw.strip() == "" or final == final.parent:
+        raise ValueError(f"{option} {raw!r}: give a folder to create, such as ./data/icu")
+    if Path(raw).name in ("", ".", ".."):
+        raise ValueError(f"{option} {raw!r} is the folder {final} itself; give a new folder inside it, "
+                         f"such as {Path(raw) / 'icu'}")
+    for parent in final.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(f"{option} {raw}: {parent} is a file, not a folder")
+            break
+    if len(os.fsencode(final.name)) > 200:
+        raise ValueError(f"{option} {raw}: the folder name is {len(os.fsencode(final.name))} bytes long; "
+                         f"keep it under 200")
+    return final
+
+
+@contextlib.contextmanager
+def target_lock(final: str | os.PathLike) -> Iterator[Path]:
+    """Hold an exclusive lock on `final` (a `.<name>.lock` file beside it) for the block.
+
+    A second run on the same target fails at once with `TargetBusyError` instead of silently
+    replacing the first one's output. The lock is released and its file removed at the end; a
+    killed run's lock is released by the operating system.
+    """
+    final = Path(final)
+    lock = final.parent / f".{final.name}.lock"
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise TargetBusyError(f"{final}: another ehrlib run is writing it now (lock {lock}); "
+                                  f"wait for it to finish or choose another folder") from None
+        try:
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the previous holder removed the file we locked: lock the new one
+    try:
+        yield lock
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
+        os.close(fd)
+
+
+def recover_leftovers(final: str | os.PathLike) -> list[str]:
+    """Clean up after a killed run on `final` (call while holding `target_lock`); returns what was done.
+
+    A hidden previous version (`.<name>.old-*`) is renamed back to `final` when `final` is missing
+    (a kill between the two renames of an overwrite); every other `.<name>.tmp-*` or `.<name>.old-*`
+    folder is an unfinished or superseded copy and is removed. Each action is logged as a warning.
+    """
+    final = Path(final)
+    done: list[str] = []
+    olds = sorted(final.parent.glob(f".{final.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if not final.exists() and olds and is_ehrlib_folder(olds[-1]):
+        os.replace(olds.pop(), final)
+        done.append(f"restored {final} from the copy an interrupted overwrite had set aside")
+    for left in [*olds, *final.parent.glob(f".{final.name}.tmp-*")]:
+        shutil.rmtree(left, ignore_errors=True) if left.is_dir() else left.unlink(missing_ok=True)
+        done.append(f"removed {left}, left by an interrupted run")
+    for line in done:
+        log.warning("%s", line)
+    return done
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _replace_folder(tmp: Path, final: Path) -> None:
+    """Put the finished folder `tmp` at `final`, with no moment where `final` is missing where the
+    system can swap atomically (else: set the old copy aside, rename, delete it; a kill in between is
+    repaired by `recover_leftovers` on the next run)."""
+    if not final.exists() and not final.is_symlink():
+        os.replace(tmp, final)
+        return
+    if final.is_dir() and not any(final.iterdir()):
+        final.rmdir()
+        os.replace(tmp, final)
+        return
+    if _exchange(tmp, final):
+        shutil.rmtree(tmp)  # now the old copy
+        return
+    old = final.with_name(f".{final.name}.old-{os.getpid()}")
+    os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _umask() -> int:
@@ -34,28 +187,34 @@ def _umask() -> int:
 def atomic_directory(final: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a fresh temporary folder that replaces `final` only if the block succeeds.
 
-    The temporary folder is created in the same parent (so the rename is atomic on one file
-    system). If `final` exists and `overwrite` is false, `DatasetExistsError` is raised before
-    anything is written. On any exception the temporary folder is removed and `final` is untouched.
+    Before anything is written: the target is checked (`check_target`), locked against a second
+    run (`target_lock`), leftovers of a killed run are repaired (`recover_leftovers`), and an
+    existing `final` is refused unless `overwrite` is true (`DatasetExistsError`) and, even then,
+    unless it is an empty folder or carries ehrlib's marker (`NotEhrlibFolderError`, naming what is
+    there). The temporary folder is in the same parent (an atomic rename), gets the marker when the
+    block succeeds, and is removed on any exception, leaving `final` untouched.
     """
-    final = Path(final)
-    if final.exists() and not overwrite:
-        raise DatasetExistsError(f"{final} already exists; pass overwrite=True (--overwrite) to replace it")
+    final = check_target(final, option="target")
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a dataset gets ordinary folder permissions
-    try:
-        yield tmp
-        if final.exists():
-            old = final.with_name(f".{final.name}.old-{os.getpid()}")
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with target_lock(final):
+        recover_leftovers(final)
+        if final.exists() or final.is_symlink():
+            if not overwrite:
+                raise DatasetExistsError(f"{final} already exists; pass overwrite=True (--overwrite) to replace it")
+            empty = final.is_dir() and not final.is_symlink() and not any(final.iterdir())
+            if not empty and (final.is_symlink() or not is_ehrlib_folder(final)):
+                raise NotEhrlibFolderError(
+                    f"{final} was not made by ehrlib (no {MARKER} inside; it is {_describe(final)}); "
+                    f"refusing to replace it: choose another folder or move it away yourself")
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a dataset gets ordinary folder permissions
+        try:
+            yield tmp
+            (tmp / MARKER).write_text(_MARKER_TEXT, encoding="utf-8")
+            _replace_folder(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ehrlib.io import DatasetExistsError, atomic_directory, read_json, update_json, write_json
+from ehrlib.io import MARKER, DatasetExistsError, atomic_directory, read_json, update_json, write_json
 
 
 def test_atomic_directory_renames_on_success(tmp_path: Path) -> None:
@@ -31,15 +31,15 @@ def test_atomic_directory_leaves_nothing_on_failure(tmp_path: Path) -> None:
 
 def test_atomic_directory_refuses_then_overwrites(tmp_path: Path) -> None:
     final = tmp_path / "ds"
-    final.mkdir()
-    (final / "old.txt").write_text("old")
+    with atomic_directory(final) as tmp:
+        (tmp / "old.txt").write_text("old")
     with pytest.raises(DatasetExistsError, match="already exists"):
         with atomic_directory(final):
             pass
     assert (final / "old.txt").exists()
     with atomic_directory(final, overwrite=True) as tmp:
         (tmp / "new.txt").write_text("new")
-    assert sorted(p.name for p in final.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in final.iterdir()) == [MARKER, "new.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["ds"]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from scipy.optimize import brentq
@@ -23,7 +24,7 @@ from sklearn import metrics as skm
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from ehrlib.io import read_json, write_json
+from ehrlib.io import Record, read_json, write_json
 from ehrlib.evaluation.metrics import check_labels_scores
 
 _EPS = 1e-6
@@ -60,26 +61,17 @@ class IsotonicCalibrator:
         return np.clip(self.model.predict(np.asarray(p, dtype=np.float64).ravel()), 0.0, 1.0)
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready state: the fitted step function's knots."""
+        """JSON-ready state: the fitted step function's knots (a `CalibratorState`)."""
         if self.model is None:
             raise RuntimeError("IsotonicCalibrator is not fitted")
-        return {
-            "kind": "isotonic",
-            "x_thresholds": self.model.X_thresholds_.tolist(),
-            "y_thresholds": self.model.y_thresholds_.tolist(),
-            "n_fit": self.n_fit,
-        }
+        return CalibratorState(x_thresholds=self.model.X_thresholds_, y_thresholds=self.model.y_thresholds_,
+                               n_fit=self.n_fit).to_dict()
 
     @classmethod
-    def from_dict(cls, state: dict[str, object]) -> "IsotonicCalibrator":
-        """Rebuild a calibrator from `to_dict` output by refitting on its knots."""
-        if state.get("kind") != "isotonic":
-            raise ValueError(f"not an isotonic calibrator state (kind={state.get('kind')!r})")
-        x = np.asarray(state["x_thresholds"], dtype=np.float64)
-        yk = np.asarray(state["y_thresholds"], dtype=np.float64)
-        if x.size == 0 or x.size != yk.size or np.any(np.diff(x) < 0) or np.any(np.diff(yk) < 0):
-            raise ValueError("calibrator knots must be non-empty, equal in length and non-decreasing")
-        return cls(model=cls._new().fit(x, yk), n_fit=int(state.get("n_fit", 0)))
+    def from_dict(cls, state: object, where: str = "") -> "IsotonicCalibrator":
+        """Rebuild a calibrator from `to_dict` output (checked: `CalibratorState`) by refitting on its knots."""
+        st = CalibratorState.from_dict(state, where=where)
+        return cls(model=cls._new().fit(st.x_thresholds, st.y_thresholds), n_fit=st.n_fit)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the state as JSON (atomically)."""
@@ -87,11 +79,32 @@ class IsotonicCalibrator:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "IsotonicCalibrator":
-        """Read a calibrator written by `save`."""
-        try:
-            return cls.from_dict(read_json(path))
-        except (KeyError, ValueError) as exc:
-            raise ValueError(f"{path}: bad calibrator file ({exc})") from None
+        """Read a calibrator written by `save`; errors name the file, the field and the problem."""
+        return cls.from_dict(read_json(path), where=str(path))
+
+
+@dataclass
+class CalibratorState(Record):
+    """Saved `IsotonicCalibrator`: the step function's knots, checked when loaded (finite, equal in
+    length, non-decreasing, calibrated values in [0, 1])."""
+
+    x_thresholds: np.ndarray
+    y_thresholds: np.ndarray
+    n_fit: int = 0
+    kind: Literal["isotonic"] = "isotonic"
+
+    def validate(self) -> None:
+        x, yk = np.asarray(self.x_thresholds, float), np.asarray(self.y_thresholds, float)
+        if x.size == 0 or x.size != yk.size:
+            raise ValueError(f"knots must be non-empty and equal in length, got {x.size} x and {yk.size} y")
+        if not (np.isfinite(x).all() and np.isfinite(yk).all()):
+            raise ValueError("knots must be finite numbers")
+        if np.any(np.diff(x) < 0) or np.any(np.diff(yk) < 0):
+            raise ValueError("knots must be non-decreasing")
+        if yk.min() < 0 or yk.max() > 1:
+            raise ValueError(f"calibrated values must lie in [0, 1], got {yk.min():g} to {yk.max():g}")
+        if self.n_fit < 0:
+            raise ValueError(f"n_fit must be non-negative, got {self.n_fit}")
 
 
 # ---------------------------------------------------------------- thresholds
@@ -149,8 +162,12 @@ def threshold_curve(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray | None 
 
 
 @dataclass(frozen=True)
-class ThresholdChoice:
-    """The decision threshold chosen on validation, with the alternative operating point."""
+class ThresholdChoice(Record):
+    """The decision threshold chosen on validation, with the alternative operating point.
+
+    Saved and loaded as JSON through `Record` (`to_dict`/`from_dict`/`save`/`load`), checked on
+    load: thresholds and F1 in [0, 1], a sensitivity target in (0, 1], a positive validation size.
+    """
 
     threshold: float
     criterion: str
@@ -159,18 +176,17 @@ class ThresholdChoice:
     sensitivity_threshold: float
     n_validation: int
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write as JSON (atomically)."""
-        return write_json(path, self.__dict__)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "ThresholdChoice":
-        """Read a threshold file written by `save`."""
-        state = read_json(path)
-        try:
-            return cls(**state)
-        except TypeError as exc:
-            raise ValueError(f"{path}: bad threshold file ({exc})") from None
+    def validate(self) -> None:
+        for name in ("threshold", "validation_f1", "sensitivity_threshold"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"{name} {v!r} is outside [0, 1]")
+        if not 0.0 < self.sensitivity_target <= 1.0:
+            raise ValueError(f"sensitivity_target {self.sensitivity_target!r} is outside (0, 1]")
+        if self.n_validation < 1:
+            raise ValueError(f"n_validation must be positive, got {self.n_validation}")
+        if not self.criterion.strip():
+            raise ValueError("criterion is empty")
 
 
 def choose_thresholds(y_val: np.ndarray, p_val: np.ndarray, sensitivity: float = 0.9) -> ThresholdChoice:

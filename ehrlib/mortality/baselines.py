@@ -32,15 +32,15 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Literal, Protocol, Sequence
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from ehrlib.evaluation.calibration import IsotonicCalibrator
-from ehrlib.io import read_json, write_json
+from ehrlib.evaluation.calibration import CalibratorState, IsotonicCalibrator
+from ehrlib.io import Record, read_json, write_json
 from ehrlib.mortality.preprocessing import forward_fill
 
 STATISTICS = ("min", "max", "mean", "std", "skew", "count")
@@ -157,13 +157,33 @@ class FeatureStandardiser:
         return (np.where(np.isfinite(X), X, self.mean) - self.mean) / self.scale
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready state."""
-        return {"mean": self.mean, "scale": self.scale}
+        """JSON-ready state (a `StandardiserState`)."""
+        if self.mean is None or self.scale is None:
+            raise RuntimeError("FeatureStandardiser is not fitted")
+        return StandardiserState(mean=self.mean, scale=self.scale).to_dict()
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "FeatureStandardiser":
-        """Rebuild from `to_dict` output."""
-        return cls(mean=np.asarray(d["mean"], dtype=np.float64), scale=np.asarray(d["scale"], dtype=np.float64))
+    def from_dict(cls, d: Any, where: str = "") -> "FeatureStandardiser":
+        """Rebuild from `to_dict` output, checked (`StandardiserState`)."""
+        st = StandardiserState.from_dict(d, where=where)
+        return cls(mean=st.mean, scale=st.scale)
+
+
+@dataclass
+class StandardiserState(Record):
+    """Saved `FeatureStandardiser`: finite column means and positive finite scales, one per column."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+
+    def validate(self) -> None:
+        if self.mean.shape != self.scale.shape or self.mean.size == 0:
+            raise ValueError(f"mean ({self.mean.size}) and scale ({self.scale.size}) must be equal, non-empty")
+        if not np.isfinite(self.mean).all():
+            raise ValueError(f"mean of column {int(np.flatnonzero(~np.isfinite(self.mean))[0])} is not finite")
+        bad = np.flatnonzero(~(np.isfinite(self.scale) & (self.scale > 0)))
+        if bad.size:
+            raise ValueError(f"scale of column {int(bad[0])} is {self.scale[bad[0]]}; must be positive and finite")
 
 
 # ---------------------------------------------------------------- logistic regression
@@ -200,23 +220,25 @@ class LogisticBaseline:
         return self.model.predict_proba(self.standardiser.transform(self._features(episodes)))[:, 1]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready state."""
+        """JSON-ready state (a `LogisticState`)."""
         if self.model is None:
             raise RuntimeError("LogisticBaseline is not fitted")
-        return {"kind": "logistic_subwindow", "C": self.C, "variables": self.variables,
-                "standardiser": self.standardiser.to_dict(), "coef": self.model.coef_[0],
-                "intercept": float(self.model.intercept_[0])}
+        return LogisticState(C=self.C, variables=list(self.variables),
+                             standardiser=StandardiserState.from_dict(self.standardiser.to_dict()),
+                             coef=self.model.coef_[0], intercept=float(self.model.intercept_[0])).to_dict()
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "LogisticBaseline":
-        """Rebuild a fitted baseline (a scikit-learn LogisticRegression with the stored coefficients)."""
-        lr = LogisticRegression(C=d["C"])
-        lr.coef_ = np.asarray(d["coef"], dtype=np.float64)[None, :]
-        lr.intercept_ = np.array([d["intercept"]], dtype=np.float64)
+    def from_dict(cls, d: Any, where: str = "") -> "LogisticBaseline":
+        """Rebuild a fitted baseline (a scikit-learn LogisticRegression with the stored coefficients),
+        checking the state first (`LogisticState`)."""
+        st = LogisticState.from_dict(d, where=where)
+        lr = LogisticRegression(C=st.C)
+        lr.coef_ = st.coef[None, :]
+        lr.intercept_ = np.array([st.intercept], dtype=np.float64)
         lr.classes_ = np.array([0, 1])
         lr.n_features_in_ = lr.coef_.shape[1]
-        return cls(C=d["C"], variables=list(d["variables"]),
-                   standardiser=FeatureStandardiser.from_dict(d["standardiser"]), model=lr)
+        return cls(C=st.C, variables=list(st.variables),
+                   standardiser=FeatureStandardiser(mean=st.standardiser.mean, scale=st.standardiser.scale), model=lr)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the state as JSON (atomically)."""
@@ -224,11 +246,31 @@ class LogisticBaseline:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "LogisticBaseline":
-        """Read a baseline written by `save`."""
-        try:
-            return cls.from_dict(read_json(path))
-        except KeyError as exc:
-            raise ValueError(f"{path}: bad logistic baseline file (missing {exc})") from None
+        """Read a baseline written by `save`; errors name the file, the field and the problem."""
+        return cls.from_dict(read_json(path), where=str(path))
+
+
+@dataclass
+class LogisticState(Record):
+    """Saved `LogisticBaseline`: C > 0, the variables, the standardiser and one finite coefficient per
+    standardised column."""
+
+    C: float
+    variables: list[str]
+    standardiser: StandardiserState
+    coef: np.ndarray
+    intercept: float
+    kind: Literal["logistic_subwindow"] = "logistic_subwindow"
+
+    def validate(self) -> None:
+        if not (np.isfinite(self.C) and self.C > 0):
+            raise ValueError(f"C must be positive and finite, got {self.C}")
+        if self.coef.size != self.standardiser.mean.size:
+            raise ValueError(f"{self.coef.size} coefficients for {self.standardiser.mean.size} standardised columns")
+        if not (np.isfinite(self.coef).all() and np.isfinite(self.intercept)):
+            raise ValueError("coefficients and intercept must be finite")
+        if self.variables and self.coef.size % len(self.variables):
+            raise ValueError(f"{self.coef.size} coefficients do not divide among {len(self.variables)} variables")
 
 
 # ---------------------------------------------------------------- gradient-boosted trees
@@ -357,17 +399,37 @@ class News2Baseline:
         return self.calibrator.transform(self.score(episodes))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready state."""
-        return {"kind": "news2", "window_hours": self.window_hours, "calibrator": self.calibrator.to_dict()}
+        """JSON-ready state (a `News2State`)."""
+        return News2State(window_hours=self.window_hours,
+                          calibrator=CalibratorState.from_dict(self.calibrator.to_dict())).to_dict()
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the state as JSON (atomically)."""
         return write_json(path, self.to_dict())
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "News2Baseline":
-        """Rebuild from `to_dict` output."""
-        return cls(window_hours=int(d["window_hours"]), calibrator=IsotonicCalibrator.from_dict(d["calibrator"]))
+    def from_dict(cls, d: Any, where: str = "") -> "News2Baseline":
+        """Rebuild from `to_dict` output, checked (`News2State`)."""
+        st = News2State.from_dict(d, where=where)
+        return cls(window_hours=st.window_hours, calibrator=IsotonicCalibrator.from_dict(st.calibrator.to_dict()))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "News2Baseline":
+        """Read a baseline written by `save`; errors name the file, the field and the problem."""
+        return cls.from_dict(read_json(path), where=str(path))
+
+
+@dataclass
+class News2State(Record):
+    """Saved `News2Baseline`: a positive window and the score-to-probability calibrator."""
+
+    window_hours: int
+    calibrator: CalibratorState
+    kind: Literal["news2"] = "news2"
+
+    def validate(self) -> None:
+        if self.window_hours < 1:
+            raise ValueError(f"window_hours must be positive, got {self.window_hours}")
 
 
 # ---------------------------------------------------------------- the chapter's protocol

@@ -24,15 +24,14 @@ indicator equal to 1, so with the indicators on it can never be all equal to `ma
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from ehrlib.io import atomic_write_text, read_json
+from ehrlib.io import Record, read_json, write_json
 
 STATE_VERSION = 1
 
@@ -205,50 +204,80 @@ class MortalityPreprocessor:
         return ~np.asarray(episodes.mask).any(axis=2)
 
     # ------------------------------------------------------------------ JSON state
-    def to_json(self) -> dict[str, Any]:
-        """The fitted state as a JSON-ready dict (floats written with full precision)."""
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted state as JSON-ready values (a `PreprocessorState`, floats at full precision)."""
         self._require_fitted()
-        return {
-            "kind": "MortalityPreprocessor",
-            "version": STATE_VERSION,
-            "config": asdict(self.config),
-            "variables": list(self.variables),
-            "n_steps": self.n_steps,
-            "medians": [float(v) for v in self.medians],
-            "means": [float(v) for v in self.means],
-            "stds": [float(v) for v in self.stds],
-            "never_observed": list(self.never_observed),
-        }
+        return PreprocessorState(
+            config=PreprocessConfigRecord(**asdict(self.config)), variables=list(self.variables),
+            n_steps=int(self.n_steps), medians=np.asarray(self.medians, dtype=np.float64),
+            means=np.asarray(self.means, dtype=np.float64), stds=np.asarray(self.stds, dtype=np.float64),
+            never_observed=list(self.never_observed)).to_dict()
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "MortalityPreprocessor":
-        """Rebuild a fitted preprocessor from `to_json()` output; raise `ValueError` if malformed."""
-        try:
-            if d.get("kind") != "MortalityPreprocessor" or d.get("version") != STATE_VERSION:
-                raise ValueError(f"not a MortalityPreprocessor state of version {STATE_VERSION}")
-            obj = cls(PreprocessConfig(**d["config"]))
-            obj.variables = [str(v) for v in d["variables"]]
-            obj.n_steps = int(d["n_steps"])
-            obj.medians = np.asarray(d["medians"], dtype=np.float64)
-            obj.means = np.asarray(d["means"], dtype=np.float64)
-            obj.stds = np.asarray(d["stds"], dtype=np.float64)
-            obj.never_observed = list(d.get("never_observed", []))
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"malformed preprocessor state: {exc!r}") from None
-        n = len(obj.variables)
-        if not (len(obj.medians) == len(obj.means) == len(obj.stds) == n):
-            raise ValueError(f"malformed preprocessor state: {n} variables but "
-                             f"{len(obj.medians)}/{len(obj.means)}/{len(obj.stds)} medians/means/stds")
+    def from_dict(cls, d: Any, where: str = "") -> "MortalityPreprocessor":
+        """Rebuild a fitted preprocessor from `to_dict()` output, checking every field's type and value
+        (`RecordError`, a `ValueError`, naming `where`, the field and the problem)."""
+        state = PreprocessorState.from_dict(d, where=where)
+        obj = cls(PreprocessConfig(**asdict(state.config)))
+        obj.variables, obj.n_steps = list(state.variables), state.n_steps
+        obj.medians, obj.means, obj.stds = state.medians, state.means, state.stds
+        obj.never_observed = list(state.never_observed)
         return obj
+
+    to_json = to_dict  # aliases kept for callers written before the Record convention
+    from_json = from_dict
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fitted state as JSON, atomically."""
-        return atomic_write_text(path, json.dumps(self.to_json(), indent=2) + "\n")
+        return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "MortalityPreprocessor":
-        """Read a state written by `save`; errors name the file."""
-        try:
-            return cls.from_json(read_json(path))
-        except ValueError as exc:
-            raise ValueError(f"{path}: {exc}") from None
+        """Read a state written by `save`; errors name the file, the field and the problem."""
+        return cls.from_dict(read_json(path), where=str(path))
+
+
+@dataclass
+class PreprocessConfigRecord(Record):
+    """`PreprocessConfig` as saved (checked by `PreprocessConfig` itself on load)."""
+
+    add_mask_features: bool
+    mask_value: float
+    clip: float
+
+    def validate(self) -> None:
+        PreprocessConfig(**asdict(self))
+
+
+@dataclass
+class PreprocessorState(Record):
+    """The saved state of a fitted `MortalityPreprocessor` (JSON), checked when loaded: one finite
+    median and mean and one positive finite standard deviation per variable, distinct names."""
+
+    config: PreprocessConfigRecord
+    variables: list[str]
+    n_steps: int
+    medians: np.ndarray
+    means: np.ndarray
+    stds: np.ndarray
+    never_observed: list[str]
+    kind: Literal["MortalityPreprocessor"] = "MortalityPreprocessor"
+    version: Literal[1] = STATE_VERSION
+
+    def validate(self) -> None:
+        n = len(self.variables)
+        if n == 0 or len(set(self.variables)) != n:
+            raise ValueError(f"variables must be distinct names, at least one, got {self.variables}")
+        if self.n_steps < 1:
+            raise ValueError(f"n_steps must be positive, got {self.n_steps}")
+        for name in ("medians", "means", "stds"):
+            arr = getattr(self, name)
+            if arr.shape != (n,):
+                raise ValueError(f"{name} has {arr.size} values for {n} variables")
+            bad = np.flatnonzero(~np.isfinite(arr) | ((arr <= 0) if name == "stds" else False))
+            if bad.size:
+                rule = "positive and finite" if name == "stds" else "finite"
+                raise ValueError(f"{name} of {self.variables[bad[0]]!r} is {arr[bad[0]]}; must be {rule}")
+        unknown = sorted(set(self.never_observed) - set(self.variables))
+        if unknown:
+            raise ValueError(f"never_observed lists unknown variables {unknown}")
