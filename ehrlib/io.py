@@ -253,6 +253,24 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def load_keras_model(path: str | os.PathLike, keras: Any = None, **kwargs: Any) -> Any:
+    """Load a `.keras` model, with errors that say what is wrong: a missing file is "not found", a
+    file Keras cannot read (truncated, not a zip, wrong content) is "not a readable Keras model"."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if not path.is_file():
+        raise ValueError(f"{path}: not a regular file (a Keras model is one .keras file)")
+    if keras is None:
+        import keras
+    try:
+        return keras.saving.load_model(path, **kwargs)
+    except Exception as exc:  # Keras raises ValueError, OSError, zipfile errors... for a damaged file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{path}: not a readable Keras model (damaged or not a .keras file: "
+                         f"{type(exc).__name__}: {first[:160]})") from None
+
+
 def _jsonable(obj: Any) -> Any:
     """Convert numpy scalars/arrays and non-finite floats into plain JSON values (NaN -> null)."""
     if isinstance(obj, dict):

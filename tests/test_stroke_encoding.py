@@ -214,7 +214,7 @@ def test_state_json_round_trip():
     import json
     again = EncodingState.from_json(json.loads(json.dumps(state.to_json())))
     assert again == state
-    with pytest.raises(ValueError, match="missing key"):
+    with pytest.raises(ValueError, match="field .diagnosis_age_mean.: missing"):
         EncodingState.from_json({"missing_strategy": "roll_forward"})
 
 

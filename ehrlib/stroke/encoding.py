@@ -50,13 +50,15 @@ Choices the paper leaves open, made here (the book's chapter 05 repeats them):
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
+from ehrlib.io import Record
 from ehrlib.stroke.schema import METRICS, STROKE_CODE_PREFIXES
 
 N_DAY_CATEGORIES = 6
@@ -250,8 +252,10 @@ def roll_forward(rows: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> pd.D
 
 
 @dataclass
-class EncodingState:
-    """Everything fitted on the training split: age scaling, metric mean/std, gender means (JSON state)."""
+class EncodingState(Record):
+    """Everything fitted on the training split: age scaling, metric mean/std, gender means.
+
+    Saved and loaded through `Record` (`to_dict`/`from_dict`/`save`/`load`), checked on load."""
 
     missing_strategy: str
     diagnosis_age_mean: float
@@ -290,17 +294,39 @@ class EncodingState:
             n_train_patients=int(pd.concat([dtr["patient_id"], etr["patient_id"]]).nunique()),
         )
 
+    def validate(self) -> None:
+        """Value checks on load: a known strategy, finite means, positive finite standard deviations,
+        every metric present, both genders, at least one training patient."""
+        if self.missing_strategy not in MISSING_STRATEGIES:
+            raise ValueError(f"missing_strategy must be one of {MISSING_STRATEGIES}, not {self.missing_strategy!r}")
+        for name in ("diagnosis_age_mean", "exam_age_mean"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} is not finite")
+        for name in ("diagnosis_age_std", "exam_age_std"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise ValueError(f"{name} must be positive and finite, got {getattr(self, name)}")
+        tables = {"metric_mean": self.metric_mean, "metric_std": self.metric_std,
+                  **{f"gender_means.{g}": self.gender_means.get(g, {}) for g in ("F", "M")}}
+        for name, table in tables.items():
+            if set(table) != set(METRICS):
+                raise ValueError(f"{name} must give exactly the metrics {list(METRICS)}, got {sorted(table)}")
+            bad = [m for m, v in table.items() if not math.isfinite(v) or (name == "metric_std" and v <= 0)]
+            if bad:
+                rule = "positive and finite" if name == "metric_std" else "finite"
+                raise ValueError(f"{name}[{bad[0]!r}] is {table[bad[0]]}; must be {rule}")
+        if set(self.gender_means) != {"F", "M"}:
+            raise ValueError(f"gender_means must have F and M, got {sorted(self.gender_means)}")
+        if self.n_train_patients < 1:
+            raise ValueError(f"n_train_patients must be positive, got {self.n_train_patients}")
+
     def to_json(self) -> dict:
-        """JSON-able state."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        """JSON-able state (as `to_dict`)."""
+        return self.to_dict()
 
     @classmethod
-    def from_json(cls, state: Mapping) -> "EncodingState":
-        """Inverse of `to_json`; raises `ValueError` on a missing key."""
-        missing = [k for k in cls.__dataclass_fields__ if k not in state]
-        if missing:
-            raise ValueError(f"EncodingState.from_json: missing key(s) {missing}")
-        return cls(**{k: state[k] for k in cls.__dataclass_fields__})
+    def from_json(cls, state: Any) -> "EncodingState":
+        """Inverse of `to_json`, checked (as `from_dict`)."""
+        return cls.from_dict(state)
 
     # ---- transforms
 

@@ -19,14 +19,15 @@ initialised with explicitly seeded Glorot-uniform initialisers. Nothing here see
 from __future__ import annotations
 
 import functools
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ehrlib.io import atomic_write_bytes, read_json, write_json
+from ehrlib.io import Record, atomic_write_bytes, load_keras_model, read_json, write_json
 
 CHAPTER_ORDER: tuple[str, ...] = (
     "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI",
@@ -38,8 +39,10 @@ CHAPTER_ORDER: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class Vocabulary:
-    """An ordered list of ICD-10 codes (no dots); a code's position is its integer id."""
+class Vocabulary(Record):
+    """An ordered list of ICD-10 codes (no dots); a code's position is its integer id.
+
+    Saved and loaded through `Record` (`to_dict`/`from_dict`/`save`/`load`, checked on load)."""
 
     codes: tuple[str, ...]
 
@@ -62,26 +65,24 @@ class Vocabulary:
             ids[k] = lookup[code]
         return ids[inverse.reshape(-1)].reshape(arr.shape)
 
-    def to_json(self) -> dict:
-        """JSON-able state: the codes in id order."""
-        return {"codes": list(self.codes)}
+    def validate(self) -> None:
+        """Codes must be a non-empty list of distinct dot-less ICD-10-shaped codes (such as "I639")."""
+        if not self.codes:
+            raise ValueError("vocabulary has no codes")
+        bad = [c for c in self.codes if not _CODE_SHAPE.match(c)]
+        if bad:
+            raise ValueError(f"code {bad[0]!r} is not an ICD-10 code without a dot (such as 'I639')")
+
+    to_json = Record.to_dict  # aliases kept for callers written before the Record convention
 
     @classmethod
-    def from_json(cls, state: dict) -> "Vocabulary":
-        """Inverse of `to_json`."""
-        return cls(tuple(state["codes"]))
+    def from_json(cls, state: Any) -> "Vocabulary":
+        """Inverse of `to_json` (checked, as `from_dict`)."""
+        return cls.from_dict(state)
 
-    def save(self, path: str | Path) -> Path:
-        """Write the vocabulary as JSON (atomically)."""
-        return write_json(path, self.to_json())
 
-    @classmethod
-    def load(cls, path: str | Path) -> "Vocabulary":
-        """Read a vocabulary written by `save`."""
-        state = read_json(path)
-        if not isinstance(state, dict) or "codes" not in state:
-            raise ValueError(f"{path}: not a vocabulary file (no 'codes' key)")
-        return cls.from_json(state)
+#: Shape of a vocabulary code: a letter, two digits, up to four more letters or digits, no dot.
+_CODE_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z]{1,5}$")
 
 
 def _icd():
@@ -357,8 +358,10 @@ def load_autoencoder(folder: str | Path) -> tuple[object, Vocabulary]:
     keras = _keras()
     _one_hot_dense_class()
     folder = Path(folder)
-    model = keras.saving.load_model(folder / "icd10_autoencoder.keras")
-    vocab = Vocabulary.load(folder / "icd10_vocabulary.json")
+    model = load_keras_model(folder / "icd10_autoencoder.keras", keras)
+    path = folder / "icd10_vocabulary.json"
+    state = read_json(path)  # the vocabulary's codes plus a training summary
+    vocab = Vocabulary.from_dict({"codes": state.get("codes")} if isinstance(state, dict) else state, where=str(path))
     return model, vocab
 
 
