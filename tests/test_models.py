@@ -120,7 +120,7 @@ def test_bad_inputs_and_config():
         train_lstm(np.full_like(X, np.nan), np.zeros(4), X, np.zeros(4), TINY, progress=False)
     with pytest.raises(ValueError, match="labels must be 0/1"):
         train_lstm(X, np.full(4, 2), X, np.zeros(4), TINY, progress=False)
-    with pytest.raises(FileNotFoundError, match="lstm.keras"):
+    with pytest.raises(FileNotFoundError, match="manifest.json: no such file"):
         load_artifacts("/nonexistent-folder")
 
 
