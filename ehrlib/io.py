@@ -85,6 +85,20 @@ def check_target(final: str | os.PathLike, option: str = "--out") -> Path:
     return final
 
 
+def check_replaceable(final: Path, overwrite: bool) -> None:
+    """Refuse to replace `final` unless `overwrite` is true and it is an empty folder or one ehrlib made
+    (carries `MARKER`); the refusal names what is there. Nothing at `final` passes."""
+    if not (final.exists() or final.is_symlink()):
+        return
+    if not overwrite:
+        raise DatasetExistsError(f"{final} already exists; pass --overwrite (overwrite=True) to replace it")
+    empty = final.is_dir() and not final.is_symlink() and not any(final.iterdir())
+    if not empty and (final.is_symlink() or not is_ehrlib_folder(final)):
+        raise NotEhrlibFolderError(
+            f"{final} was not made by ehrlib (no {MARKER} inside; it is {_describe(final)}); "
+            f"refusing to replace it: choose another folder or move it away yourself")
+
+
 @contextlib.contextmanager
 def target_lock(final: str | os.PathLike) -> Iterator[Path]:
     """Hold an exclusive lock on `final` (a `.<name>.lock` file beside it) for the block.
@@ -198,14 +212,7 @@ def atomic_directory(final: str | os.PathLike, overwrite: bool = False) -> Itera
     final.parent.mkdir(parents=True, exist_ok=True)
     with target_lock(final):
         recover_leftovers(final)
-        if final.exists() or final.is_symlink():
-            if not overwrite:
-                raise DatasetExistsError(f"{final} already exists; pass overwrite=True (--overwrite) to replace it")
-            empty = final.is_dir() and not final.is_symlink() and not any(final.iterdir())
-            if not empty and (final.is_symlink() or not is_ehrlib_folder(final)):
-                raise NotEhrlibFolderError(
-                    f"{final} was not made by ehrlib (no {MARKER} inside; it is {_describe(final)}); "
-                    f"refusing to replace it: choose another folder or move it away yourself")
+        check_replaceable(final, overwrite)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a dataset gets ordinary folder permissions
         try:
