@@ -310,6 +310,25 @@ def read_json(path: str | os.PathLike) -> Any:
         raise ValueError(f"{path}: line {exc.lineno}: malformed JSON ({exc.msg})") from None
 
 
+def timings_path(folder: str | os.PathLike) -> Path:
+    """Where a generated folder's timings are kept: `.<name>.timings.json` beside it, never inside, so
+    that the same seed gives byte-identical datasets."""
+    folder = Path(folder)
+    return folder.parent / f".{folder.name}.timings.json"
+
+
+def write_timings(folder: str | os.PathLike, timings: dict[str, float]) -> Path:
+    """Record how long making `folder` took (seconds), beside it (see `timings_path`)."""
+    return write_json(timings_path(folder), {k: round(float(v), 3) for k, v in timings.items()})
+
+
+def read_timings(folder: str | os.PathLike) -> dict[str, float]:
+    """The timings recorded by `write_timings` for `folder` ({} if none were recorded)."""
+    path = timings_path(folder)
+    data = read_json(path) if path.is_file() else {}
+    return {str(k): float(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
 def update_json(path: str | os.PathLike, updates: dict[str, Any]) -> dict[str, Any]:
     """Merge `updates` into the top level of the JSON object at `path` (created if absent).
 

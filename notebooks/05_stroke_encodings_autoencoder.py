@@ -36,7 +36,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from ehrlib.stroke import icd10, plots as stroke_plots
-from ehrlib.io import read_json, write_json
+from ehrlib.io import read_timings, write_json
 from ehrlib.plots import setup_notebook
 from ehrlib.profiles import get_profile, project_root
 from ehrlib.stroke.cohort import build_cohort, cohort_counts, split_cohort
@@ -56,14 +56,13 @@ timings: dict[str, float] = {}
 # ## The hospital tables
 #
 # The tables were generated beforehand by `python -m ehrlib data --profile quick` (or `full`); the
-# generator's own timing is read from the dataset's `metadata.json`.
+# generator's own timing is read from the timings file it keeps beside the dataset.
 
 # %%
 t = time.perf_counter()
 tables = read_stroke_tables(P.stroke_dir)
 timings["read_tables"] = time.perf_counter() - t
-metadata = read_json(P.stroke_dir / "metadata.json")
-timings["generation"] = float(metadata["generation_seconds"])
+timings["generation"] = read_timings(P.stroke_dir).get("generation_seconds", float("nan"))
 sizes = pd.Series({"patients": len(tables.patients), "diagnoses": len(tables.diagnoses),
                    "exam values": len(tables.exams), "distinct ICD-10 codes": tables.diagnoses["icd10"].nunique()})
 sizes.to_frame("rows")

@@ -42,6 +42,20 @@ METRIC_UNITS: dict[str, str] = {
     "triglyceride": "mg/dL", "uric_acid": "mg/dL", "glucose": "mg/dL",
 }
 
+#: Plausible range (inclusive, in `METRIC_UNITS`) of each metric: wide physiological limits (the
+#: extremes of clinical reference works, not a reference interval), outside which a value is a unit or
+#: entry error. `validate_stroke_tables` refuses values outside them, naming the file and row.
+METRIC_RANGES: dict[str, tuple[float, float]] = {
+    "ALP": (1, 5000), "creatinine": (0.05, 30), "Hb": (2, 25), "hematocrit": (5, 75), "MCH": (10, 60),
+    "MCHC": (20, 45), "MCV": (40, 160), "platelets": (0.1, 200), "RBC": (0.5, 10), "WBC": (0.1, 500),
+    "GGT": (1, 5000), "GOT": (1, 20000), "GPT": (0, 20000), "HbA1c_JDS": (2, 20), "HbA1c_NGSP": (2, 20),
+    "HDL_C": (5, 250), "LDL_C": (5, 1000), "triglyceride": (5, 10000), "uric_acid": (0.1, 30),
+    "glucose": (10, 2000),
+}
+#: Oldest age (years) at which a patient can have a record: a birth year more than this before a
+#: diagnosis or exam is an entry error (e.g. 1790 for a record of 1997).
+MAX_AGE = 120
+
 EXAM_TYPES: dict[str, str] = {**{m: "blood" for m in BLOOD_METRICS}, **{m: "biochemical" for m in BIOCHEMICAL_METRICS}}
 
 PATIENT_COLUMNS: dict[str, str] = {"patient_id": "int64", "birth_year": "int32", "gender": "string"}
@@ -64,7 +78,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
 }
 GENDERS: tuple[str, ...] = ("F", "M")
 EARLIEST_DATE = pd.Timestamp("1900-01-01")
-LATEST_DATE = pd.Timestamp("2100-12-31")
+LATEST_DATE = pd.Timestamp.today().normalize()  # nothing can be dated after today
 STRING_DTYPE = pd.StringDtype(na_value=np.nan)
 """The dtype of every text column (pandas' default `str` dtype; it compares equal to "string")."""
 
@@ -186,10 +200,11 @@ def validate_stroke_tables(tables: StrokeTables, source: str | Path | None = Non
     """Check every table against the schema and return them with schema dtypes.
 
     Checks: required columns present, no missing values, integer/float/date/string types (dates are
-    parsed if stored as text and must be day precision, 1900-2100); patients: unique ids, gender F/M;
+    parsed if stored as text and must be day precision, from 1900 to today); patients: unique ids, gender F/M;
     diagnoses: known patient, WHO ICD-10 code without dot of at most 4 characters, date not before the
     birth year; exams: known patient, metric among `METRICS`, exam type matching the metric, finite
-    value, date not before the birth year; hazard: known patient, one row per patient and year, year not
+    value within the metric's plausible range (`METRIC_RANGES`), date not before the birth year and
+    at most `MAX_AGE` years after it (diagnoses too); hazard: known patient, one row per patient and year, year not
     before the birth year, finite non-negative hazard. Errors name the file (`source` / table file),
     the first offending row (counted from 0) and the problem. Extra columns are dropped.
     """
@@ -206,8 +221,8 @@ def validate_stroke_tables(tables: StrokeTables, source: str | Path | None = Non
     _fail(w["patients"], ~_per_distinct(gender, lambda g: g in GENDERS),
           lambda i: f"gender {gender.iloc[i]!r} is not one of {GENDERS}")
     by = pat["birth_year"].to_numpy()
-    _fail(w["patients"], (by < EARLIEST_DATE.year - 120) | (by > LATEST_DATE.year),
-          lambda i: f"implausible birth_year {by[i]}")
+    _fail(w["patients"], (by < EARLIEST_DATE.year - MAX_AGE) | (by > LATEST_DATE.year),
+          lambda i: f"implausible birth_year {by[i]} (expected {EARLIEST_DATE.year - MAX_AGE}-{LATEST_DATE.year})")
 
     dx = _normalise(tables.diagnoses, "diagnoses", w["diagnoses"])
     ids = dx["patient_id"].to_numpy()
@@ -218,6 +233,9 @@ def validate_stroke_tables(tables: StrokeTables, source: str | Path | None = Non
     year = dx["date"].dt.year.to_numpy()
     _fail(w["diagnoses"], year < birth,
           lambda i: f"diagnosis dated {dx['date'].iloc[i].date()} before the patient's birth year {birth[i]}")
+    _fail(w["diagnoses"], year - birth > MAX_AGE,
+          lambda i: f"diagnosis dated {dx['date'].iloc[i].date()} at age {year[i] - birth[i]} (birth year "
+                    f"{birth[i]}); ages above {MAX_AGE} are not plausible")
 
     ex = _normalise(tables.exams, "exams", w["exams"])
     ids = ex["patient_id"].to_numpy()
@@ -234,6 +252,10 @@ def validate_stroke_tables(tables: StrokeTables, source: str | Path | None = Non
     year = ex["date"].dt.year.to_numpy()
     _fail(w["exams"], year < birth,
           lambda i: f"exam dated {ex['date'].iloc[i].date()} before the patient's birth year {birth[i]}")
+    _fail(w["exams"], year - birth > MAX_AGE,
+          lambda i: f"exam dated {ex['date'].iloc[i].date()} at age {year[i] - birth[i]} (birth year "
+                    f"{birth[i]}); ages above {MAX_AGE} are not plausible")
+    _check_metric_ranges(ex, w["exams"])
 
     hz = None
     if tables.hazard is not None:
@@ -251,6 +273,17 @@ def validate_stroke_tables(tables: StrokeTables, source: str | Path | None = Non
         hv = hz["annual_hazard"].to_numpy()
         _fail(w["hazard"], hv < 0, lambda i: f"negative annual_hazard {hv[i]}")
     return StrokeTables(patients=pat, diagnoses=dx, exams=ex, hazard=hz)
+
+
+def _check_metric_ranges(ex: pd.DataFrame, where: str) -> None:
+    """Refuse exam values outside their metric's plausible range (`METRIC_RANGES`), naming the row."""
+    codes, names = pd.factorize(ex["metric"])
+    bounds = np.array([METRIC_RANGES.get(m, (-np.inf, np.inf)) for m in names], dtype=np.float64).reshape(-1, 2)
+    lo, hi = bounds[codes, 0], bounds[codes, 1]
+    v = ex["value"].to_numpy()
+    _fail(where, (v < lo) | (v > hi),
+          lambda i: (f"{ex['metric'].iloc[i]} value {v[i]:g} {METRIC_UNITS.get(ex['metric'].iloc[i], '')} is outside "
+                     f"its plausible range {lo[i]:g}-{hi[i]:g} (a unit or entry error?)"))
 
 
 def arrow_to_pandas(table, name: str) -> pd.DataFrame:

@@ -119,7 +119,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ehrlib.io import atomic_directory, write_json
+from ehrlib.io import atomic_directory, write_json, write_timings
 from ehrlib.stroke.schema import (
     EXAM_TYPES,
     METRICS,
@@ -729,7 +729,8 @@ def generate_stroke_dataset(out: str | Path, *, n_patients: int | None = None, s
 
     `config` gives every parameter (default: `StrokeConfig()`); `n_patients`, when given, overrides its
     population size and `seed` its seed (with a config given, a `seed` left at 0 keeps the config's
-    seed). `metadata.json` records the parameters, seed, row counts and generation seconds. Parquet
+    seed). `metadata.json` records the parameters, seed and row counts (the generation seconds go beside the
+    folder, `ehrlib.io.write_timings`, so that the folder is byte-identical for the same seed). Parquet
     files are byte-identical for the same parameters. Returns the dataset folder.
     """
     cfg = config or StrokeConfig()
@@ -749,8 +750,8 @@ def generate_stroke_dataset(out: str | Path, *, n_patients: int | None = None, s
             "parameters": dataclasses.asdict(cfg),
             "seed": cfg.seed,
             "counts": {name: t.num_rows for name, t in tables.items()} | {"patients_with_stroke": first},
-            "generation_seconds": round(time.perf_counter() - start, 3),
         })
+    write_timings(out, {"generation_seconds": time.perf_counter() - start})  # beside the data, not in it
     if progress:
         print(f"[stroke_synth] wrote {out} in {time.perf_counter() - start:.1f} s", flush=True)
     return out
