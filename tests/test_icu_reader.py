@@ -16,7 +16,7 @@ from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.icu.layout import DataFormatError
 from ehrlib.icu.reader import categorical_score, read_dataset, read_split
 
-SYNTH_VARS = ["Heart Rate", "Systolic blood pressure", "Lactate", "Glucose"]
+SYNTH_VARS = ["Heart Rate", "Systolic blood pressure", "Platelets", "Glucose"]  # random values: "Platelets" has no range
 REAL_VARS = [
     "Capillary refill rate", "Diastolic blood pressure", "Fraction inspired oxygen",
     "Glascow coma scale eye opening", "Glascow coma scale motor response", "Glascow coma scale total",
@@ -157,7 +157,7 @@ def test_arrays_written_one_row_per_bin_read_back_exactly(tmp_path):
                 for t in range(48) if mask[i, t].any()]
         episodes.append(rows)
     write_split(tmp_path, "train", make_stays(list(range(100, 100 + n))), [0, 1] * 3, episodes, SYNTH_VARS)
-    es = read_split(tmp_path, "train", cache=False, progress=False)
+    es = read_split(tmp_path, "train", cache=False, progress=False, ranges="keep")
     np.testing.assert_array_equal(es.values, values)
     np.testing.assert_array_equal(es.mask, mask)
     assert es.true_risk is None
@@ -193,7 +193,7 @@ def test_crlf_blank_lines_and_header_only_files(tmp_path):
     d = write_split(tmp_path, "test", stays, [0, 0, 1], eps, SYNTH_VARS, newline="\r\n")
     p = d / stays[0]
     p.write_bytes(p.read_bytes().replace(b"\r\n2.5", b"\r\n\r\n2.5"))  # a blank line inside
-    es = read_split(tmp_path, "test", cache=False, progress=False)
+    es = read_split(tmp_path, "test", cache=False, progress=False, ranges="keep")
     assert es.values[0, 1, 0] == 60.0 and es.values[0, 2, 1] == 120.0
     assert not es.mask[1].any()
     assert es.values[2, 0, 3] == 9.0

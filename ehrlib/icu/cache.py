@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import time
@@ -38,10 +39,11 @@ _TMP_GLOB = "..cache-*.npz.*.tmp"  # atomic_open's ".<name>.<random>.tmp"
 STALE_TMP_SECONDS = 120.0
 
 
-def fingerprint(paths: SplitPaths, stays: np.ndarray, split: str, n_hours: int) -> str:
+def fingerprint(paths: SplitPaths, stays: np.ndarray, split: str, n_hours: int, policy: str = "error") -> str:
     """Hash of everything the arrays depend on; "" when a stay file is missing (reading will say so)."""
     h = hashlib.sha256()
-    h.update(f"ehrlib.icu.reader v{READER_VERSION} split={split} n_hours={n_hours} layout={paths.layout}\n".encode())
+    h.update(f"ehrlib.icu.reader v{READER_VERSION} split={split} n_hours={n_hours} layout={paths.layout} "
+             f"ranges={policy}\n".encode())
     h.update(paths.listfile.read_bytes())
     if paths.ground_truth is not None:
         h.update(b"\0ground_truth\0" + paths.ground_truth.read_bytes())
@@ -87,7 +89,8 @@ def load_cache(path: Path, key: str) -> EpisodeSet | None:
             return EpisodeSet(
                 values=z["values"], mask=z["mask"], y=z["y"], stays=z["stays"],
                 variables=z["variables"].tolist(),
-                true_risk=z["true_risk"] if bool(z["has_true_risk"]) else None, split=str(z["split"]))
+                true_risk=z["true_risk"] if bool(z["has_true_risk"]) else None, split=str(z["split"]),
+                cleaning=json.loads(str(z["cleaning"])))
     except Exception as exc:  # damaged or foreign file: rebuild
         warnings.warn(f"ignoring unreadable cache {path} ({exc})", RuntimeWarning, stacklevel=3)
         return None
@@ -100,7 +103,8 @@ def save_cache(path: Path, key: str, es: EpisodeSet) -> None:
             fh, key=np.array(key), values=es.values, mask=es.mask, y=es.y, stays=es.stays,
             variables=np.array(es.variables, dtype=str),
             true_risk=es.true_risk if es.true_risk is not None else np.zeros(0),
-            has_true_risk=np.array(es.true_risk is not None), split=np.array(es.split))
+            has_true_risk=np.array(es.true_risk is not None), split=np.array(es.split),
+            cleaning=np.array(json.dumps(es.cleaning, sort_keys=True)))
     prefix = path.name[: path.name.rfind("-") + 1]
     for old in path.parent.glob(prefix + "*.npz"):
         if old != path:

@@ -6,7 +6,7 @@ baselines and the plots; everything that needs an ICU split imports it from here
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -21,7 +21,9 @@ class EpisodeSet:
     `values[i, t, f]` is the last value of variable `variables[f]` observed in hour `t` of episode
     `stays[i]` (NaN if none), `mask[i, t, f]` is True exactly where one was observed, `y` the 0/1
     in-hospital-mortality label, and `true_risk` the generator's latent risk from
-    `ground_truth.csv` (None when the split has none; never use it as a feature).
+    `ground_truth.csv` (None when the split has none; never use it as a feature). `cleaning` counts,
+    per variable, the charted values removed as outliers and clipped to valid bounds when the split
+    was read with the "clean" range policy (`ehrlib.icu.ranges`; empty otherwise), for reporting.
     """
 
     values: np.ndarray
@@ -31,6 +33,7 @@ class EpisodeSet:
     variables: list[str]
     true_risk: np.ndarray | None
     split: str
+    cleaning: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Check that the arrays agree in shape and carry the documented dtypes."""
@@ -85,11 +88,13 @@ class EpisodeSet:
         return EpisodeSet(
             values=self.values[idx].copy(), mask=self.mask[idx].copy(), y=self.y[idx].copy(),
             stays=self.stays[idx].copy(), variables=list(self.variables),
-            true_risk=None if self.true_risk is None else self.true_risk[idx].copy(), split=self.split)
+            true_risk=None if self.true_risk is None else self.true_risk[idx].copy(), split=self.split,
+            cleaning={k: dict(v) for k, v in self.cleaning.items()})
 
     @staticmethod
     def concat(sets: Sequence["EpisodeSet"]) -> "EpisodeSet":
-        """Stack episode sets with the same variables and window; `true_risk` is kept if all have it.
+        """Stack episode sets with the same variables and window; `true_risk` is kept if all have it,
+        cleaning counts are added.
 
         The result's `split` is the common split name, or the distinct names joined by "+".
         """
@@ -109,4 +114,15 @@ class EpisodeSet:
             y=np.concatenate([s.y for s in sets]), stays=np.concatenate([s.stays for s in sets]),
             variables=list(first.variables),
             true_risk=None if any(r is None for r in risks) else np.concatenate(risks),
-            split="+".join(names))
+            split="+".join(names), cleaning=_sum_counts([s.cleaning for s in sets]))
+
+
+def _sum_counts(tables: Sequence[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
+    """Add per-variable cleaning counts of several splits."""
+    out: dict[str, dict[str, int]] = {}
+    for table in tables:
+        for var, counts in table.items():
+            for k, n in counts.items():
+                out.setdefault(var, {}).setdefault(k, 0)
+                out[var][k] += int(n)
+    return out

@@ -53,9 +53,11 @@ from ehrlib.icu import cache as _cache
 from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.icu.layout import (SPLITS, DataFormatError, SplitPaths, read_ground_truth, read_listfile,
                                resolve_split)
+from ehrlib.icu.ranges import POLICIES, VARIABLE_RANGES, RangePolicy, apply_range_policy, too_large_for_float32
+from ehrlib.io import is_ehrlib_folder
 
-__all__ = ["CATEGORICAL_RANGE", "CATEGORICAL_TEXT", "categorical_score", "check_splits_agree", "read_dataset",
-           "read_split"]
+__all__ = ["CATEGORICAL_RANGE", "CATEGORICAL_TEXT", "categorical_score", "check_splits_agree", "range_policy",
+           "read_dataset", "read_split"]
 
 log = logging.getLogger(__name__)
 _LEADING_NUMBER = re.compile(r"^([0-9]+(?:\.[0-9]*)?)(?:\s+\S.*)?$")
@@ -345,6 +347,28 @@ def _numeric_column(table, name: str, locate: _Locator) -> np.ndarray:
             path, line = locate(int(hits[0]))
             raise DataFormatError(
                 f"{path}: line {line}: column {name!r}: value {arr[hits[0]]!r} is not a finite number")
+    huge = too_large_for_float32(arr)
+    if huge.size:
+        path, line = locate(int(huge[0]))
+        raise DataFormatError(f"{path}: line {line}: column {name!r}: value {arr[huge[0]]:g} is too large "
+                              f"(beyond float32's {np.finfo(np.float32).max:.3g}; it would be stored as infinity)")
+    return arr
+
+
+def _ranged_column(table, name: str, locate: _Locator, policy: RangePolicy,
+                   cleaning: dict[str, dict[str, int]]) -> np.ndarray:
+    """A numeric column after the range policy (`ehrlib.icu.ranges`): an error naming the file, line and
+    value for "error", outliers removed and values clipped (counted in `cleaning`) for "clean"."""
+    arr = _numeric_column(table, name, locate)
+    arr, counts, first_bad = apply_range_policy(arr, name, policy)
+    if first_bad >= 0:
+        rng = VARIABLE_RANGES[name]
+        path, line = locate(first_bad)
+        raise DataFormatError(
+            f"{path}: line {line}: column {name!r}: value {arr[first_bad]:g} is impossible (outside "
+            f"{rng.possible[0]:g}-{rng.possible[1]:g}; read external data with ranges='clean' to drop or clip)")
+    if counts["removed"] or counts["clipped"]:
+        cleaning[name] = counts
     return arr
 
 
@@ -401,7 +425,8 @@ def _bin(hours: np.ndarray, columns: Sequence[Callable[[], np.ndarray]], counts:
 # --------------------------------------------------------------------------------------------------
 
 
-def _parse_split(paths: SplitPaths, split: str, n_hours: int, level: int = logging.INFO) -> EpisodeSet:
+def _parse_split(paths: SplitPaths, split: str, n_hours: int, level: int = logging.INFO,
+                 policy: RangePolicy = "error") -> EpisodeSet:
     """Read and bin one split from its files (no cache): listfile, stay files, then ground truth."""
     t0 = time.perf_counter()
     stays, y = read_listfile(paths.listfile)
@@ -412,6 +437,7 @@ def _parse_split(paths: SplitPaths, split: str, n_hours: int, level: int = loggi
     variables = [c for c in raw.columns if c != "Hours"]
     categorical = {c for c in variables if c in CATEGORICAL_RANGE}
     n_rows = int(raw.counts.sum())
+    cleaning: dict[str, dict[str, int]] = {}
     if n_rows == 0:
         values = np.full((len(stays), n_hours, len(variables)), np.nan, dtype=np.float32)
         mask = np.zeros(values.shape, dtype=bool)
@@ -427,24 +453,31 @@ def _parse_split(paths: SplitPaths, split: str, n_hours: int, level: int = loggi
         if np.isnan(hours).any():
             path, line = locate(int(np.flatnonzero(np.isnan(hours))[0]))
             raise DataFormatError(f"{path}: line {line}: column 'Hours' is empty")
-        getters = [functools.partial(_categorical_column if c in categorical else _numeric_column, table, c, locate)
-                   for c in variables]
+        getters = [functools.partial(_categorical_column, table, c, locate) if c in categorical
+                   else functools.partial(_ranged_column, table, c, locate, policy, cleaning) for c in variables]
         values, mask = _bin(hours, getters, raw.counts, n_hours)
         del table
     log.log(level, "  %s: %s episodes, %s rows, %d variables (reading files %.1f s, parsing and binning %.1f s)",
              split, f"{len(stays):,}", f"{n_rows:,}", len(variables), t1 - t0, time.perf_counter() - t1)
+    for var, counts in cleaning.items():
+        log.warning("%s [%s]: %s: %d values removed as outliers, %d clipped to the valid range",
+                    paths.data_dir, split, var, counts["removed"], counts["clipped"])
     return EpisodeSet(values=values, mask=mask, y=y, stays=stays, variables=variables,
-                      true_risk=true_risk, split=split)
+                      true_risk=true_risk, split=split, cleaning=cleaning)
 
 
 def read_split(root: str | os.PathLike, split: str, *, n_hours: int = 48, cache: bool = True,
-               progress: bool = True) -> EpisodeSet:
+               progress: bool = True, ranges: str = "auto") -> EpisodeSet:
     """Load one split (`train`, `val` or `test`) of a benchmark-layout dataset into hourly arrays.
 
     Episodes follow the listfile's order. With `cache`, a fingerprinted `.npz` beside the stay files
     is reused when nothing changed and rebuilt otherwise (a read-only folder only costs a warning).
-    Malformed input raises `DataFormatError` naming the file, the line and the problem. Progress
-    goes to the `ehrlib.icu.reader` logger (INFO; `progress=False` logs at DEBUG instead).
+    Malformed input raises `DataFormatError` naming the file, the line and the problem. Values
+    outside the known variables' plausible ranges follow `ranges` (`ehrlib.icu.ranges`): "error",
+    "clean" (drop outliers, clip to valid bounds, counted in `EpisodeSet.cleaning`) or "keep";
+    "auto" is "error" for this project's synthetic data (a folder ehrlib made, or one with a
+    ground truth) and "clean" otherwise. Progress goes to the `ehrlib.icu.reader` logger (INFO;
+    `progress=False` logs at DEBUG instead).
     """
     if isinstance(n_hours, bool) or not isinstance(n_hours, (int, np.integer)) or n_hours < 1:
         raise ValueError(f"n_hours must be a positive integer, got {n_hours!r}")
@@ -452,9 +485,10 @@ def read_split(root: str | os.PathLike, split: str, *, n_hours: int = 48, cache:
     level = logging.INFO if progress else logging.DEBUG
     t0 = time.perf_counter()
     paths = resolve_split(root, split)
+    policy = range_policy(root, paths, ranges)
     key = ""
     if cache:
-        key = _cache.fingerprint(paths, read_listfile(paths.listfile)[0], split, n_hours)
+        key = _cache.fingerprint(paths, read_listfile(paths.listfile)[0], split, n_hours, policy)
         where = _cache.cache_path(paths, split, n_hours, key)
         if key:
             hit = _cache.load_cache(where, key)
@@ -463,7 +497,7 @@ def read_split(root: str | os.PathLike, split: str, *, n_hours: int = 48, cache:
                         split, f"{len(hit):,}", where.name, time.perf_counter() - t0)
                 return hit
     log.log(level, "ICU reader [%s]: parsing %s", split, paths.listfile)
-    es = _parse_split(paths, split, n_hours, level)
+    es = _parse_split(paths, split, n_hours, level, policy)
     if cache and key:
         try:
             _cache.save_cache(where, key, es)
@@ -471,6 +505,16 @@ def read_split(root: str | os.PathLike, split: str, *, n_hours: int = 48, cache:
             warnings.warn(f"could not write the reader cache {where} ({exc})", RuntimeWarning, stacklevel=2)
     log.log(level, "ICU reader [%s]: done in %.1f s", split, time.perf_counter() - t0)
     return es
+
+
+def range_policy(root: str | os.PathLike, paths: SplitPaths, ranges: str) -> RangePolicy:
+    """The range policy for a split: `ranges` itself, or for "auto" "error" on this project's synthetic
+    data (ehrlib's marker or a ground-truth file) and "clean" on anything else."""
+    if ranges == "auto":
+        return "error" if is_ehrlib_folder(root) or paths.ground_truth is not None else "clean"
+    if ranges not in POLICIES:
+        raise ValueError(f"ranges must be 'auto' or one of {POLICIES}, got {ranges!r}")
+    return ranges  # type: ignore[return-value]
 
 
 def read_dataset(root: str | os.PathLike, **kw) -> dict[str, EpisodeSet]:
