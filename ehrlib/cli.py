@@ -49,6 +49,13 @@ def _fraction_option(name: str):
     return parse
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: `ehrlib: error: argument --seed: ...` and exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"ehrlib: error: {message} (see `{self.prog} --help`)\n")
+
+
 SEED = _int_option("--seed", 0, 2**63 - 1)
 
 
@@ -90,10 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     that cannot fit in memory) are printed as one line naming the path or option and the problem,
     with exit status 2 (1 for other failures); `--debug` shows the traceback instead.
     """
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the full traceback of an error")
-    parser = argparse.ArgumentParser(prog="ehrlib", description=__doc__, parents=[common])
+    parser = _Parser(prog="ehrlib", description=__doc__, parents=[common])
     sub = parser.add_subparsers(dest="command", required=True)
     _add_generate(sub, common)
     data = sub.add_parser("data", parents=[common],
