@@ -395,3 +395,34 @@ def test_os_and_memory_errors_are_one_line(tmp_path, monkeypatch, capsys, error,
     assert rc == 2 and len(err) == 1 and __import__("re").search(match, err[0]), err
     with pytest.raises(type(error)):  # --debug shows the real exception (and its traceback)
         _cli(["generate", "icu", "--out", str(tmp_path / "icu"), "--episodes", "10", "--debug"], capsys)
+
+
+def test_data_command_refuses_to_regenerate_a_folder_it_did_not_make(tmp_path, monkeypatch, capsys):
+    import ehrlib.icu.synth
+    import ehrlib.stroke.synth
+    from ehrlib.io import atomic_directory
+
+    def fake_generate(out, overwrite=False, **k):
+        with atomic_directory(out, overwrite=overwrite) as tmp:
+            (tmp / "data.txt").write_text(repr(sorted(k.items())))
+        return out
+
+    monkeypatch.delenv("EHRLIB_ICU_DIR", raising=False)
+    monkeypatch.setenv("EHRLIB_ROOT", str(tmp_path))
+    monkeypatch.setattr(ehrlib.icu.synth, "generate_icu_dataset", fake_generate)
+    monkeypatch.setattr(ehrlib.stroke.synth, "generate_stroke_dataset", fake_generate)
+    from ehrlib.profiles import get_profile
+
+    stroke_dir = get_profile("quick").stroke_dir
+    stroke_dir.mkdir(parents=True)
+    (stroke_dir / "notes.txt").write_text("my own notes")
+    rc, err = _cli(["data", "--profile", "quick"], capsys)
+    assert rc == 2 and len(err) == 1 and "was not made by ehrlib" in err[0] and "notes.txt" in err[0]
+    assert (stroke_dir / "notes.txt").read_text() == "my own notes"
+    (stroke_dir / "notes.txt").unlink()  # an empty folder may be filled
+    rc, err = _cli(["data", "--profile", "quick"], capsys)
+    assert rc == 0 and (stroke_dir / MARKER).is_file() and (stroke_dir / "data.txt").exists()
+    from ehrlib.cli import main
+
+    assert main(["data", "--profile", "quick"]) == 0
+    assert "up to date; keeping it" in capsys.readouterr().out

@@ -1,0 +1,260 @@
+"""Crash safety: kill a generation or a save midway (SIGKILL, or a failure between two steps), then
+check that a rerun leaves exactly one complete dataset or bundle and no leftovers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ehrlib import io as eio
+from ehrlib.io import MARKER, TargetBusyError, atomic_directory, target_lock
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def leftovers(parent: Path) -> list[str]:
+    """Hidden temporary, set-aside, lock or unfinished files an interrupted run could leave."""
+    return sorted(p.name for p in parent.iterdir()
+                  if p.name.startswith(".") and any(t in p.name for t in (".tmp-", ".old-", ".lock", ".tmp")))
+
+
+def _run_until(script: str, ready: Path, timeout: float = 60.0) -> None:
+    """Start `script` in a fresh Python, wait until it creates `ready`, then SIGKILL it."""
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    while not ready.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"script ended early: {proc.stderr.read().decode()[-2000:]}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("script never reached the kill point")
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+
+def _complete(folder: Path, n_files: int) -> bool:
+    return (folder / MARKER).is_file() and len([p for p in folder.iterdir() if p.name.endswith(".txt")]) == n_files
+
+
+def test_killed_generation_then_rerun_leaves_one_complete_dataset(tmp_path, caplog):
+    final = tmp_path / "ds"
+    with atomic_directory(final) as tmp:
+        (tmp / "old.txt").write_text("old")
+    ready = tmp_path / "ready"
+    _run_until(f"""
+        import time
+        from pathlib import Path
+        from ehrlib.io import atomic_directory
+        with atomic_directory({str(final)!r}, overwrite=True) as tmp:
+            for i in range(3):
+                (tmp / f"new{{i}}.txt").write_text("new")
+            Path({str(ready)!r}).touch()
+            time.sleep(60)  # killed here, halfway through
+    """, ready)
+    assert (final / "old.txt").read_text() == "old"  # the old dataset is intact
+    assert any(".ds.tmp-" in n for n in leftovers(tmp_path))  # and the killed run's copy is visible
+    with caplog.at_level(logging.WARNING, logger="ehrlib.io"):
+        with atomic_directory(final, overwrite=True) as tmp:
+            for i in range(5):
+                (tmp / f"new{i}.txt").write_text("new")
+    assert "left by an interrupted run" in caplog.text
+    assert _complete(final, 5) and not (final / "old.txt").exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_kill_between_the_two_renames_is_repaired(tmp_path, caplog):
+    """Where the system cannot swap two folders atomically, an overwrite renames twice; a kill
+    between the renames leaves no dataset at the target: the next run restores it, saying so."""
+    final = tmp_path / "ds"
+    with atomic_directory(final) as tmp:
+        (tmp / "old.txt").write_text("old")
+    ready = tmp_path / "ready"
+    _run_until(f"""
+        import os, time
+        from pathlib import Path
+        import ehrlib.io as eio
+        eio._exchange = lambda a, b: False  # as on a system without renameat2
+        real = os.replace
+        calls = []
+        def replace(a, b):
+            calls.append(a)
+            if len(calls) == 2:  # the old copy is set aside; die before the new one is moved in
+                Path({str(ready)!r}).touch()
+                time.sleep(60)
+            return real(a, b)
+        eio.os.replace = replace
+        with eio.atomic_directory({str(final)!r}, overwrite=True) as tmp:
+            (tmp / "new.txt").write_text("new")
+    """, ready)
+    assert not final.exists() and any(".ds.old-" in n for n in leftovers(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="ehrlib.io"):
+        with pytest.raises(eio.DatasetExistsError):  # the restored dataset is not silently replaced
+            with atomic_directory(final):
+                pass
+    assert "restored" in caplog.text and "removed" in caplog.text
+    assert (final / "old.txt").read_text() == "old" and leftovers(tmp_path) == []
+
+
+def test_fallback_overwrite_without_atomic_swap(tmp_path, monkeypatch):
+    monkeypatch.setattr(eio, "_exchange", lambda a, b: False)
+    final = tmp_path / "ds"
+    for text in ("one", "two"):
+        with atomic_directory(final, overwrite=True) as tmp:
+            (tmp / "v.txt").write_text(text)
+    assert (final / "v.txt").read_text() == "two" and leftovers(tmp_path) == []
+
+
+def test_a_second_run_on_the_same_target_fails_clearly(tmp_path):
+    final = tmp_path / "ds"
+    with target_lock(final):
+        with pytest.raises(TargetBusyError, match=r"ds: another ehrlib run is writing it now"):
+            with atomic_directory(final):
+                pass
+        proc = subprocess.run([sys.executable, "-m", "ehrlib", "generate", "stroke", "--out", str(final),
+                               "--patients", "50", "--quiet"], cwd=ROOT, capture_output=True, text=True)
+        assert proc.returncode == 2 and "another ehrlib run is writing it now" in proc.stderr
+    assert not final.exists() and leftovers(tmp_path) == []  # the lock is gone with its holder
+
+
+def test_killed_real_generation_then_rerun(tmp_path):
+    """SIGKILL `ehrlib generate icu` once its temporary folder exists; a rerun gives the same bytes as
+    an uninterrupted generation and removes what the killed run left."""
+    from ehrlib.icu.synth import dataset_digest
+
+    out = tmp_path / "icu"
+    proc = subprocess.Popen([sys.executable, "-m", "ehrlib", "generate", "icu", "--out", str(out),
+                             "--episodes", "400", "--seed", "3", "--quiet"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".icu.tmp-*/train")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    if proc.returncode == 0:  # pragma: no cover - finished before the kill (a very fast machine)
+        pytest.skip("generation finished before it could be killed")
+    assert not out.exists()
+    rerun = subprocess.run([sys.executable, "-m", "ehrlib", "generate", "icu", "--out", str(out), "--episodes",
+                            "400", "--seed", "3", "--quiet"], cwd=ROOT, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "left by an interrupted run" in rerun.stderr
+    clean = tmp_path / "clean"
+    subprocess.run([sys.executable, "-m", "ehrlib", "generate", "icu", "--out", str(clean), "--episodes", "400",
+                    "--seed", "3", "--quiet"], cwd=ROOT, check=True, capture_output=True)
+    assert dataset_digest(out) == dataset_digest(clean)
+    assert leftovers(tmp_path) == []
+
+
+# ----------------------------------------------------------------------------- the model bundle
+
+
+class FakeModel:
+    """Stands in for a Keras model in save tests (writes bytes; loading is tested in test_models)."""
+
+    def __init__(self, payload: bytes, die: Path | None = None) -> None:
+        self.payload, self.die = payload, die
+
+    def save(self, path) -> None:
+        Path(path).write_bytes(self.payload)
+        if self.die is not None:
+            self.die.touch()
+            time.sleep(60)
+
+
+def _prep():
+    from ehrlib.icu.episodes import EpisodeSet
+    from ehrlib.mortality.preprocessing import MortalityPreprocessor
+
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(10, 48, 2)).astype(np.float32)
+    es = EpisodeSet(values=v, mask=np.ones(v.shape, bool), y=np.arange(10) % 2,
+                    stays=np.array([f"{i}_episode1_timeseries.csv" for i in range(10)]),
+                    variables=["a", "b"], true_risk=None, split="train")
+    return MortalityPreprocessor().fit(es)
+
+
+def test_failed_bundle_save_keeps_the_previous_bundle(tmp_path, monkeypatch):
+    from ehrlib.mortality import lstm
+    from ehrlib.mortality.preprocessing import MortalityPreprocessor
+
+    lstm.save_artifacts(tmp_path, FakeModel(b"model one"), _prep())
+    first = lstm._check_bundle(tmp_path / lstm.BUNDLE_DIR)
+
+    def boom(self, path):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(MortalityPreprocessor, "save", boom)  # fails after the model was written
+    with pytest.raises(OSError):
+        lstm.save_artifacts(tmp_path, FakeModel(b"model two"), _prep())
+    assert lstm._check_bundle(tmp_path / lstm.BUNDLE_DIR) == first
+    assert (tmp_path / lstm.BUNDLE_DIR / "lstm.keras").read_bytes() == b"model one"
+    assert leftovers(tmp_path) == []
+
+
+def test_killed_bundle_save_then_rerun(tmp_path):
+    from ehrlib.mortality import lstm
+
+    lstm.save_artifacts(tmp_path, FakeModel(b"model one"), _prep())
+    ready = tmp_path / "ready"
+    _run_until(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from pathlib import Path
+        from test_faults import FakeModel, _prep
+        from ehrlib.mortality import lstm
+        lstm.save_artifacts({str(tmp_path)!r}, FakeModel(b"model two", die=Path({str(ready)!r})), _prep())
+    """, ready)
+    bundle = tmp_path / lstm.BUNDLE_DIR
+    assert (bundle / "lstm.keras").read_bytes() == b"model one"  # never a mixed pair
+    lstm._check_bundle(bundle)
+    lstm.save_artifacts(tmp_path, FakeModel(b"model two"), _prep())
+    assert (bundle / "lstm.keras").read_bytes() == b"model two" and lstm._check_bundle(bundle).files
+    assert leftovers(tmp_path) == []
+
+
+def test_bundle_manifest_catches_a_mismatched_or_changed_file(tmp_path):
+    from ehrlib.evaluation.calibration import IsotonicCalibrator, choose_thresholds
+    from ehrlib.mortality import lstm
+
+    rng = np.random.default_rng(0)
+    y = np.arange(100) % 2
+    p = np.clip(0.4 * y + 0.6 * rng.random(100), 0, 1)
+    lstm.save_artifacts(tmp_path, FakeModel(b"model"), _prep())
+    paths = lstm.update_artifacts(tmp_path, calibrator=IsotonicCalibrator().fit(p, y), threshold=choose_thresholds(y, p))
+    assert set(paths) == {"model", "preprocessor", "calibrator", "threshold"}
+    bundle = tmp_path / lstm.BUNDLE_DIR
+    assert set(lstm._check_bundle(bundle).files) == {"lstm.keras", "preprocessor.json", "calibrator.json", "threshold.json"}
+    other = _prep()
+    other.medians = other.medians + 1.0
+    other.save(bundle / "preprocessor.json")  # a preprocessor from another training, written beside
+    with pytest.raises(ValueError, match=r"preprocessor.json: its SHA-256 differs from .*manifest.json"):
+        lstm.load_bundle(tmp_path)
+    (bundle / "preprocessor.json").unlink()
+    with pytest.raises(FileNotFoundError, match=r"preprocessor.json: listed in .*manifest.json but missing"):
+        lstm.load_bundle(tmp_path)
+
+
+def test_unfinished_reader_cache_files_are_removed(tmp_path, caplog):
+    from test_bad_inputs import write_split
+
+    from ehrlib.icu.reader import read_split
+
+    d = write_split(tmp_path)
+    stale = d / "..cache-train-48h-0123456789abcdef01234567.npz.k2j3.tmp"
+    stale.write_bytes(b"half a cache")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    with caplog.at_level(logging.WARNING, logger="ehrlib.icu.cache"):
+        read_split(tmp_path, "train", progress=False)
+    assert not stale.exists() and "unfinished reader cache" in caplog.text
+    assert len(list(d.glob(".cache-train-48h-*.npz"))) == 1
