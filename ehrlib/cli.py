@@ -250,6 +250,9 @@ def _ensure_dataset(folder: Path, params: dict, modules: tuple[str, ...], genera
 
     recipe = _recipe(params, modules)
     recipe_file = folder.parent / f".{folder.name}.recipe.json"
+    if folder.is_dir() and not folder.is_symlink() and not is_ehrlib_folder(folder) and recipe_file.is_file():
+        (folder / MARKER).write_text("{}\n")  # made by ehrlib before markers existed: its recipe is beside it
+        print(f"ehrlib: {folder} has ehrlib's recipe beside it (made before folder markers); marked as ehrlib's")
     if folder.exists() and (folder.is_symlink() or not folder.is_dir() or
                             (any(folder.iterdir()) and not is_ehrlib_folder(folder))):
         raise NotEhrlibFolderError(

@@ -426,3 +426,29 @@ def test_data_command_refuses_to_regenerate_a_folder_it_did_not_make(tmp_path, m
 
     assert main(["data", "--profile", "quick"]) == 0
     assert "up to date; keeping it" in capsys.readouterr().out
+
+
+def test_data_command_adopts_a_dataset_made_before_markers(tmp_path, monkeypatch, capsys):
+    import ehrlib.icu.synth
+    import ehrlib.stroke.synth
+    from ehrlib.io import atomic_directory
+
+    def fake_generate(out, overwrite=False, **k):
+        with atomic_directory(out, overwrite=overwrite) as tmp:
+            (tmp / "data.txt").write_text("new")
+        return out
+
+    monkeypatch.delenv("EHRLIB_ICU_DIR", raising=False)
+    monkeypatch.setenv("EHRLIB_ROOT", str(tmp_path))
+    monkeypatch.setattr(ehrlib.icu.synth, "generate_icu_dataset", fake_generate)
+    monkeypatch.setattr(ehrlib.stroke.synth, "generate_stroke_dataset", fake_generate)
+    from ehrlib.cli import main
+    from ehrlib.profiles import get_profile
+
+    old = get_profile("quick").icu_dir
+    old.mkdir(parents=True)
+    (old / "data.txt").write_text("old")
+    write_json(old.parent / ".icu.recipe.json", {"params": {}, "sha256": "stale"})  # an older ehrlib's recipe
+    assert main(["data", "--profile", "quick"]) == 0
+    assert "made before folder markers" in capsys.readouterr().out
+    assert (old / "data.txt").read_text() == "new" and (old / MARKER).is_file()
