@@ -246,17 +246,18 @@ def _ensure_dataset(folder: Path, params: dict, modules: tuple[str, ...], genera
     The recipe is kept beside the dataset (`.<name>.recipe.json`), so a book build never silently
     uses data from an older generator or another size; a stale dataset is regenerated.
     """
-    from ehrlib.io import MARKER, NotEhrlibFolderError, _describe, is_ehrlib_folder, read_json, write_json
+    from ehrlib.io import (MARKER, NotEhrlibFolderError, describe_path, is_ehrlib_folder, mark_folder, read_json,
+                           write_json)
 
     recipe = _recipe(params, modules)
     recipe_file = folder.parent / f".{folder.name}.recipe.json"
     if folder.is_dir() and not folder.is_symlink() and not is_ehrlib_folder(folder) and recipe_file.is_file():
-        (folder / MARKER).write_text("{}\n")  # made by ehrlib before markers existed: its recipe is beside it
+        mark_folder(folder)  # made by ehrlib before markers existed: its recipe is beside it
         print(f"ehrlib: {folder} has ehrlib's recipe beside it (made before folder markers); marked as ehrlib's")
     if folder.exists() and (folder.is_symlink() or not folder.is_dir() or
                             (any(folder.iterdir()) and not is_ehrlib_folder(folder))):
         raise NotEhrlibFolderError(
-            f"{folder} was not made by ehrlib (no {MARKER} inside; it is {_describe(folder)}); refusing to "
+            f"{folder} was not made by ehrlib (no {MARKER} inside; it is {describe_path(folder)}); refusing to "
             f"regenerate it: move it away, or point the book at it with EHRLIB_ICU_DIR if it is ICU data")
     if folder.exists() and not overwrite:
         if recipe_file.exists() and read_json(recipe_file) == recipe:

@@ -52,7 +52,14 @@ def is_ehrlib_folder(path: str | os.PathLike) -> bool:
     return Path(path, MARKER).is_file()
 
 
-def _describe(path: Path, limit: int = 5) -> str:
+def mark_folder(path: str | os.PathLike) -> Path:
+    """Write ehrlib's marker into a folder it made (its bytes are fixed)."""
+    marker = Path(path, MARKER)
+    marker.write_text(_MARKER_TEXT, encoding="utf-8")
+    return marker
+
+
+def describe_path(path: Path, limit: int = 5) -> str:
     """A short description of what is at `path`, for refusals: a file, or a folder and a few names."""
     if not path.is_dir():
         return "a file" if path.is_file() else "something that is not a folder"
@@ -95,7 +102,7 @@ def check_replaceable(final: Path, overwrite: bool) -> None:
     empty = final.is_dir() and not final.is_symlink() and not any(final.iterdir())
     if not empty and (final.is_symlink() or not is_ehrlib_folder(final)):
         raise NotEhrlibFolderError(
-            f"{final} was not made by ehrlib (no {MARKER} inside; it is {_describe(final)}); "
+            f"{final} was not made by ehrlib (no {MARKER} inside; it is {describe_path(final)}); "
             f"refusing to replace it: choose another folder or move it away yourself")
 
 
@@ -217,7 +224,7 @@ def atomic_directory(final: str | os.PathLike, overwrite: bool = False) -> Itera
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a dataset gets ordinary folder permissions
         try:
             yield tmp
-            (tmp / MARKER).write_text(_MARKER_TEXT, encoding="utf-8")
+            mark_folder(tmp)
             _replace_folder(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
