@@ -38,6 +38,7 @@ from ehrlib import plots
 from ehrlib.evaluation.calibration import calibrate_and_evaluate, reliability_bins
 from ehrlib.io import read_json, update_json
 from ehrlib.evaluation.metrics import ranking_metrics
+from ehrlib.mortality.lstm import update_artifacts
 from ehrlib.profiles import get_profile
 from ehrlib.mortality.report import no_ceiling_sentence
 
@@ -77,6 +78,7 @@ res = calibrate_and_evaluate(val.p_raw.to_numpy(), val.y_true.to_numpy(), test.p
 m = res.metrics
 res.calibrator.save(R / "calibrator.json")
 res.choice.save(R / "threshold.json")
+update_artifacts(R, calibrator=res.calibrator, threshold=res.choice)  # with the model: one checked bundle
 p_cal = res.p_test
 y_test = test.y_true.to_numpy()
 pd.DataFrame({"raw": m["raw"], "calibrated": m["calibration"]}).loc[
