@@ -20,6 +20,7 @@ import logging
 import math
 import os
 import shutil
+import stat
 import tempfile
 import types
 import typing
@@ -33,6 +34,10 @@ log = logging.getLogger(__name__)
 #: replaced or regenerated (its bytes are fixed, so datasets stay byte-identical).
 MARKER = ".ehrlib-made"
 _MARKER_TEXT = '{"made_by": "ehrlib", "note": "ehrlib may replace this folder (--overwrite)"}\n'
+
+
+#: Largest JSON file read (fitted state, results); anything bigger is not one of ehrlib's files.
+MAX_JSON_BYTES = 1 << 30
 
 
 class DatasetExistsError(FileExistsError):
@@ -69,6 +74,30 @@ def describe_path(path: Path, limit: int = 5) -> str:
         return f"a folder that cannot be listed ({exc.strerror})"
     more = f", ... ({len(names)} entries)" if len(names) > limit else ""
     return f"a folder holding {', '.join(names[:limit])}{more}" if names else "an empty folder"
+
+
+def check_regular_file(path: str | os.PathLike, what: str = "file", max_bytes: int | None = None,
+                       error: type[Exception] = ValueError) -> os.stat_result:
+    """Stat `path` (following links) and require a regular file, optionally at most `max_bytes` long.
+
+    Raises `error` naming the path for a missing file (`FileNotFoundError` when `error` is the default),
+    a folder, a FIFO, a device (such as a link to `/dev/zero`) or an oversized file, before anything is
+    read from it: a FIFO would block the reader and a device could exhaust memory.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise (FileNotFoundError if error is ValueError else error)(f"{path}: {what} not found") from None
+    except PermissionError:
+        raise error(f"{path}: permission denied (cannot read the {what})") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode)
+                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        raise error(f"{path}: {what} is {kind}, not a regular file")
+    if max_bytes is not None and st.st_size > max_bytes:
+        raise error(f"{path}: {what} is {st.st_size:,} bytes, more than the {max_bytes:,} accepted")
+    return st
 
 
 def check_target(final: str | os.PathLike, option: str = "--out") -> Path:
@@ -309,10 +338,13 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
 def read_json(path: str | os.PathLike) -> Any:
     """Read a JSON file, naming the file in the error if it is missing or malformed."""
     path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    check_regular_file(path, "JSON file", MAX_JSON_BYTES)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: line {exc.lineno}: malformed JSON ({exc.msg})") from None
 

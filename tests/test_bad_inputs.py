@@ -452,3 +452,20 @@ def test_data_command_adopts_a_dataset_made_before_markers(tmp_path, monkeypatch
     assert main(["data", "--profile", "quick"]) == 0
     assert "made before folder markers" in capsys.readouterr().out
     assert (old / "data.txt").read_text() == "new" and (old / MARKER).is_file()
+
+
+def test_fifo_instead_of_a_parquet_table_or_state_file(tmp_path):
+    from ehrlib.mortality.preprocessing import MortalityPreprocessor
+    from ehrlib.stroke.schema import StrokeSchemaError, read_stroke_tables
+
+    folder = _stroke_tables(tmp_path)
+    (folder / "exams.parquet").unlink()
+    os.mkfifo(folder / "exams.parquet")
+    with pytest.raises(StrokeSchemaError, match=r"exams.parquet: Parquet table is a FIFO \(named pipe\)"):
+        read_stroke_tables(folder)
+    os.mkfifo(tmp_path / "prep.json")
+    with pytest.raises(ValueError, match=r"prep.json: JSON file is a FIFO"):
+        MortalityPreprocessor.load(tmp_path / "prep.json")
+    os.symlink("/dev/zero", tmp_path / "zero.json")
+    with pytest.raises(ValueError, match=r"zero.json: JSON file is a device"):
+        MortalityPreprocessor.load(tmp_path / "zero.json")

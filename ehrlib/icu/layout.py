@@ -17,11 +17,12 @@ import io
 import math
 import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ehrlib.io import check_regular_file as _check_regular_file
 
 __all__ = [
     "DataFormatError", "GROUND_TRUTH", "LISTFILE", "SPLITS", "STAY_PATTERN", "SplitPaths",
@@ -54,25 +55,9 @@ class SplitPaths:
 
 
 def check_regular_file(path: str | os.PathLike, what: str = "file", max_bytes: int | None = None) -> os.stat_result:
-    """Stat `path` (following links) and require a regular file, optionally at most `max_bytes` long.
-
-    Raises `DataFormatError` naming the path for a missing file, a folder, a FIFO, a device (such as
-    a link to `/dev/zero`) or an oversized file, before anything is read from it.
-    """
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise DataFormatError(f"{path}: {what} not found") from None
-    except PermissionError:
-        raise DataFormatError(f"{path}: permission denied (cannot read the {what})") from None
-    if not stat.S_ISREG(st.st_mode):
-        kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode)
-                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
-                else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
-        raise DataFormatError(f"{path}: {what} is {kind}, not a regular file")
-    if max_bytes is not None and st.st_size > max_bytes:
-        raise DataFormatError(f"{path}: {what} is {st.st_size:,} bytes, more than the {max_bytes:,} accepted")
-    return st
+    """`ehrlib.io.check_regular_file` raising `DataFormatError`: refuse a missing file, a folder, a FIFO,
+    a device (a link to `/dev/zero`) or an oversized file before reading it, naming the path."""
+    return _check_regular_file(path, what, max_bytes, error=DataFormatError)
 
 
 def resolve_split(root: str | os.PathLike, split: str) -> SplitPaths:

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ehrlib.io import check_regular_file
+
 BLOOD_METRICS: tuple[str, ...] = (
     "ALP", "creatinine", "Hb", "hematocrit", "MCH", "MCHC", "MCV", "platelets", "RBC", "WBC",
 )
@@ -308,6 +310,7 @@ def read_stroke_tables(directory: str | Path, *, validate: bool = True) -> Strok
                 frames[name] = None
                 continue
             raise FileNotFoundError(f"{path}: no such file (a stroke EHR folder needs {file})")
+        check_regular_file(path, "Parquet table", error=StrokeSchemaError)  # a FIFO would hang the reader
         try:
             table = pq.read_table(path)
         except Exception as exc:  # pyarrow raises several types for corrupt files
