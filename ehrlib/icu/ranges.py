@@ -104,6 +104,9 @@ def apply_range_policy(values: np.ndarray, variable: str, policy: RangePolicy) -
     return values, counts, -1
 
 
-def too_large_for_float32(values: np.ndarray) -> np.ndarray:
-    """Indices of finite values whose magnitude float32 cannot hold (they would become infinity)."""
+def too_large_for_float32(values: np.ndarray) -> np.ndarray | None:
+    """Indices of finite values whose magnitude float32 cannot hold (they would become infinity), or
+    None when there are none (the common case, checked without allocating an index array)."""
+    if not (np.any(values > _FLOAT32_MAX) or np.any(values < -_FLOAT32_MAX)):
+        return None
     return np.flatnonzero(np.abs(values) > _FLOAT32_MAX)

@@ -169,11 +169,20 @@ def _read_stay_file(path: str, listfile: Path, line: int, stay: str) -> bytes:
                               f"as {stay!r})") from None
     except OSError as exc:
         raise DataFormatError(f"{path}: cannot open the stay file ({exc.strerror})") from None
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise DataFormatError(f"{path}: stay file is not a regular file (a FIFO, device or folder); "
                                   f"listed in {listfile}, line {line}")
-        return fh.read()
+        data = os.read(fd, st.st_size)
+        while len(data) < st.st_size:  # a short read (very large files): read on to the end
+            more = os.read(fd, st.st_size - len(data))
+            if not more:
+                break
+            data += more
+        return data
+    finally:
+        os.close(fd)
 
 
 def _read_episode_files(paths: SplitPaths, stays: np.ndarray, progress: bool = False) -> _RawSplit:
@@ -348,7 +357,7 @@ def _numeric_column(table, name: str, locate: _Locator) -> np.ndarray:
             raise DataFormatError(
                 f"{path}: line {line}: column {name!r}: value {arr[hits[0]]!r} is not a finite number")
     huge = too_large_for_float32(arr)
-    if huge.size:
+    if huge is not None:
         path, line = locate(int(huge[0]))
         raise DataFormatError(f"{path}: line {line}: column {name!r}: value {arr[huge[0]]:g} is too large "
                               f"(beyond float32's {np.finfo(np.float32).max:.3g}; it would be stored as infinity)")
