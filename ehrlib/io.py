@@ -261,12 +261,13 @@ def atomic_directory(final: str | os.PathLike, overwrite: bool = False) -> Itera
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike) -> Iterator[typing.BinaryIO]:
+def atomic_open(path: str | os.PathLike, durable: bool = True) -> Iterator[typing.BinaryIO]:
     """Yield a binary file that appears at `path` only when the block succeeds (the one atomic writer).
 
     The data go to a hidden temporary file `.<name>.<random>.tmp` in the same folder, which is
-    flushed to disk and renamed over `path` at the end; on any error it is removed and `path` keeps
-    its old content. A kill leaves only the temporary file, which `remove_leftovers` finds.
+    flushed to disk (`durable`; a cache that is rebuilt anyway may skip it) and renamed over `path`
+    at the end; on any error it is removed and `path` keeps its old content. A kill leaves only the
+    temporary file, which the next writer of the same kind removes (the reader cache does).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -275,7 +276,8 @@ def atomic_open(path: str | os.PathLike) -> Iterator[typing.BinaryIO]:
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file ordinary permissions
         os.replace(tmp, path)
     except BaseException:

@@ -98,7 +98,7 @@ def load_cache(path: Path, key: str) -> EpisodeSet | None:
 
 def save_cache(path: Path, key: str, es: EpisodeSet) -> None:
     """Write the cache atomically, then remove the split's older caches and unfinished writes."""
-    with atomic_open(path) as fh:
+    with atomic_open(path, durable=False) as fh:  # a lost cache is only rebuilt
         np.savez(
             fh, key=np.array(key), values=es.values, mask=es.mask, y=es.y, stays=es.stays,
             variables=np.array(es.variables, dtype=str),
