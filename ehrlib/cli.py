@@ -247,10 +247,13 @@ def _ensure_dataset(folder: Path, params: dict, modules: tuple[str, ...], genera
     uses data from an older generator or another size; a stale dataset is regenerated.
     """
     from ehrlib.io import (MARKER, NotEhrlibFolderError, describe_path, is_ehrlib_folder, mark_folder, read_json,
-                           write_json)
+                           recover_leftovers, target_lock, write_json)
 
     recipe = _recipe(params, modules)
     recipe_file = folder.parent / f".{folder.name}.recipe.json"
+    if folder.parent.is_dir():
+        with target_lock(folder):  # a killed earlier run's leftovers, even when nothing is regenerated
+            recover_leftovers(folder)
     if folder.is_dir() and not folder.is_symlink() and not is_ehrlib_folder(folder) and recipe_file.is_file():
         mark_folder(folder)  # made by ehrlib before markers existed: its recipe is beside it
         print(f"ehrlib: {folder} has ehrlib's recipe beside it (made before folder markers); marked as ehrlib's")

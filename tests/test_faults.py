@@ -258,3 +258,28 @@ def test_unfinished_reader_cache_files_are_removed(tmp_path, caplog):
         read_split(tmp_path, "train", progress=False)
     assert not stale.exists() and "unfinished reader cache" in caplog.text
     assert len(list(d.glob(".cache-train-48h-*.npz"))) == 1
+
+
+def test_data_command_cleans_leftovers_even_when_up_to_date(tmp_path, monkeypatch, capsys, caplog):
+    import ehrlib.icu.synth
+    import ehrlib.stroke.synth
+    from ehrlib.cli import main
+    from ehrlib.profiles import get_profile
+
+    def fake_generate(out, overwrite=False, **k):
+        with atomic_directory(out, overwrite=overwrite) as tmp:
+            (tmp / "data.txt").write_text("data")
+        return out
+
+    monkeypatch.delenv("EHRLIB_ICU_DIR", raising=False)
+    monkeypatch.setenv("EHRLIB_ROOT", str(tmp_path))
+    monkeypatch.setattr(ehrlib.icu.synth, "generate_icu_dataset", fake_generate)
+    monkeypatch.setattr(ehrlib.stroke.synth, "generate_stroke_dataset", fake_generate)
+    assert main(["data", "--profile", "quick"]) == 0
+    parent = get_profile("quick").icu_dir.parent
+    (parent / ".icu.tmp-abc123").mkdir()  # what a killed regeneration leaves
+    (parent / ".icu.tmp-abc123" / "half.csv").write_text("half")
+    with caplog.at_level(logging.WARNING, logger="ehrlib.io"):
+        assert main(["data", "--profile", "quick"]) == 0
+    assert "up to date" in capsys.readouterr().out and "left by an interrupted run" in caplog.text
+    assert leftovers(parent) == []
