@@ -112,6 +112,13 @@ def test_external_data_is_cleaned_with_counts_not_silently(tmp_path):
     assert np.isnan(hr[0]) and np.isnan(hr[1]) and sat[0] == 100.0  # -50 and 400 removed, 150 clipped
     with pytest.raises(DataFormatError, match="impossible"):
         read_split(tmp_path, "train", progress=False, ranges="error", cache=False)
+    from ehrlib.icu.ranges import cleaning_table
+
+    table = cleaning_table({"train": es})
+    assert table.to_dict("records") == [
+        {"split": "train", "variable": "Heart Rate", "removed": 2, "clipped": 0},
+        {"split": "train", "variable": "Oxygen saturation", "removed": 0, "clipped": 1}]
+    assert es.take([0]).cleaning == es.cleaning  # counts describe the split as read
 
 
 def test_episode_file_that_is_a_fifo_or_links_to_dev_zero(tmp_path):

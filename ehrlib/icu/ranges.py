@@ -21,11 +21,11 @@ their own score ranges) are only required to be finite and representable as floa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Mapping
 
 import numpy as np
 
-__all__ = ["POLICIES", "RangePolicy", "VARIABLE_RANGES", "VariableRange", "apply_range_policy"]
+__all__ = ["POLICIES", "RangePolicy", "VARIABLE_RANGES", "VariableRange", "apply_range_policy", "cleaning_table"]
 
 RangePolicy = Literal["error", "clean", "keep"]
 POLICIES: tuple[str, ...] = ("error", "clean", "keep")
@@ -110,3 +110,14 @@ def too_large_for_float32(values: np.ndarray) -> np.ndarray | None:
     if not (np.any(values > _FLOAT32_MAX) or np.any(values < -_FLOAT32_MAX)):
         return None
     return np.flatnonzero(np.abs(values) > _FLOAT32_MAX)
+
+
+def cleaning_table(data: Mapping[str, Any]) -> "pd.DataFrame":
+    """Per variable and split, how many charted values the "clean" policy removed and clipped, from the
+    `cleaning` counts of each split's `EpisodeSet` (an empty table when nothing was changed): the
+    table a chapter shows for external data."""
+    import pandas as pd
+
+    rows = [{"split": split, "variable": var, "removed": c.get("removed", 0), "clipped": c.get("clipped", 0)}
+            for split, es in data.items() for var, c in sorted(es.cleaning.items())]
+    return pd.DataFrame(rows, columns=["split", "variable", "removed", "clipped"])
