@@ -468,11 +468,16 @@ def _parse_split(paths: SplitPaths, split: str, n_hours: int, level: int = loggi
         del table
     log.log(level, "  %s: %s episodes, %s rows, %d variables (reading files %.1f s, parsing and binning %.1f s)",
              split, f"{len(stays):,}", f"{n_rows:,}", len(variables), t1 - t0, time.perf_counter() - t1)
+    _log_cleaning(paths, split, cleaning)
+    return EpisodeSet(values=values, mask=mask, y=y, stays=stays, variables=variables,
+                      true_risk=true_risk, split=split, cleaning=cleaning)
+
+
+def _log_cleaning(paths: SplitPaths, split: str, cleaning: dict[str, dict[str, int]]) -> None:
+    """Warn, per variable, how many values the "clean" range policy removed or clipped (never silent)."""
     for var, counts in cleaning.items():
         log.warning("%s [%s]: %s: %d values removed as outliers, %d clipped to the valid range",
                     paths.data_dir, split, var, counts["removed"], counts["clipped"])
-    return EpisodeSet(values=values, mask=mask, y=y, stays=stays, variables=variables,
-                      true_risk=true_risk, split=split, cleaning=cleaning)
 
 
 def read_split(root: str | os.PathLike, split: str, *, n_hours: int = 48, cache: bool = True,
@@ -504,6 +509,7 @@ def read_split(root: str | os.PathLike, split: str, *, n_hours: int = 48, cache:
             if hit is not None:
                 log.log(level, "ICU reader [%s]: %s episodes from cache %s (%.2f s)",
                         split, f"{len(hit):,}", where.name, time.perf_counter() - t0)
+                _log_cleaning(paths, split, hit.cleaning)
                 return hit
     log.log(level, "ICU reader [%s]: parsing %s", split, paths.listfile)
     es = _parse_split(paths, split, n_hours, level, policy)
