@@ -171,9 +171,11 @@ def target_lock(final: str | os.PathLike) -> Iterator[Path]:
 def recover_leftovers(final: str | os.PathLike) -> list[str]:
     """Clean up after a killed run on `final` (call while holding `target_lock`); returns what was done.
 
-    A hidden previous version (`.<name>.old-*`) is renamed back to `final` when `final` is missing
-    (a kill between the two renames of an overwrite); every other `.<name>.tmp-*` or `.<name>.old-*`
-    folder is an unfinished or superseded copy and is removed. Each action is logged as a warning.
+    A hidden previous version (`.<name>.old-*`, carrying the marker) is renamed back to `final` when
+    `final` is missing (a kill between the two renames of an overwrite); every other `.<name>.tmp-*`
+    folder or marked `.<name>.old-*` folder is an unfinished or superseded copy and is removed.
+    Anything else with such a name (a file, a link, an unmarked folder) is left alone. Each action
+    is logged as a warning.
     """
     final = Path(final)
     done: list[str] = []
@@ -182,7 +184,10 @@ def recover_leftovers(final: str | os.PathLike) -> list[str]:
         os.replace(olds.pop(), final)
         done.append(f"restored {final} from the copy an interrupted overwrite had set aside")
     for left in [*olds, *final.parent.glob(f".{final.name}.tmp-*")]:
-        shutil.rmtree(left, ignore_errors=True) if left.is_dir() else left.unlink(missing_ok=True)
+        if left.is_symlink() or not left.is_dir() or (".old-" in left.name and not is_ehrlib_folder(left)):
+            log.warning("left %s alone: it looks like a leftover but ehrlib did not make it", left)
+            continue
+        shutil.rmtree(left, ignore_errors=True)
         done.append(f"removed {left}, left by an interrupted run")
     for line in done:
         log.warning("%s", line)
