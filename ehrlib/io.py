@@ -223,7 +223,7 @@ def _replace_folder(tmp: Path, final: Path) -> None:
         os.replace(tmp, final)
         return
     if _exchange(tmp, final):
-        shutil.rmtree(tmp)  # now the old copy
+        shutil.rmtree(tmp, ignore_errors=True)  # now the old copy; the next run removes what is left
         return
     old = final.with_name(f".{final.name}.old-{os.getpid()}")
     os.replace(final, old)
