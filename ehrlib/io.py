@@ -259,6 +259,7 @@ def atomic_directory(final: str | os.PathLike, overwrite: bool = False) -> Itera
         try:
             yield tmp
             mark_folder(tmp)
+            check_replaceable(final, overwrite)  # again: something may have appeared there meanwhile
             _replace_folder(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

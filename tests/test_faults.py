@@ -283,3 +283,13 @@ def test_data_command_cleans_leftovers_even_when_up_to_date(tmp_path, monkeypatc
         assert main(["data", "--profile", "quick"]) == 0
     assert "up to date" in capsys.readouterr().out and "left by an interrupted run" in caplog.text
     assert leftovers(parent) == []
+
+
+def test_a_folder_that_appears_during_generation_is_not_replaced(tmp_path):
+    final = tmp_path / "ds"
+    with pytest.raises(eio.NotEhrlibFolderError, match=r"holding mine.txt"):
+        with atomic_directory(final, overwrite=True) as tmp:
+            (tmp / "new.txt").write_text("new")
+            final.mkdir()  # the user makes the folder while the generator runs
+            (final / "mine.txt").write_text("mine")
+    assert (final / "mine.txt").read_text() == "mine" and leftovers(tmp_path) == []
