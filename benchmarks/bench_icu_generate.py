@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 CHILD = """
 import json, resource, sys, time, tracemalloc
-from ehrlib.icu.synth import generate_icu_dataset
+from ehrlib.icu.writer import generate_icu_dataset
 out, n, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 tracemalloc.start()
 t = time.perf_counter()
@@ -43,7 +43,10 @@ def run_once(out: Path, n: int, seed: int) -> dict:
 
 
 def main() -> int:
-    from ehrlib.icu.synth import DEFAULT_EPISODES, SPLITS, dataset_digest, difficulty
+    from ehrlib.icu.defaults import DEFAULT_EPISODES
+    from ehrlib.icu.describe import difficulty
+    from ehrlib.icu.reader import SPLITS
+    from ehrlib.icu.writer import dataset_digest
     from ehrlib.icu.reader import read_dataset
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

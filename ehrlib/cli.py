@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 def _generate(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if args.kind == "icu":
-        from ehrlib.icu.synth import generate_icu_dataset
+        from ehrlib.icu.writer import generate_icu_dataset
 
         generate_icu_dataset(args.out, n_episodes=args.episodes, split=args.split, mortality=args.mortality,
                              seed=args.seed, overwrite=args.overwrite, progress=not args.quiet)
@@ -118,11 +118,11 @@ def _data(profile_name: str, overwrite: bool) -> int:
             raise FileNotFoundError(f"EHRLIB_ICU_DIR={p.icu_dir} is not a folder; unset it to generate synthetic data")
         print(f"ehrlib: EHRLIB_ICU_DIR is set; the ICU chapters use {p.icu_dir} (nothing generated there)")
     else:
-        from ehrlib.icu.synth import generate_icu_dataset
+        from ehrlib.icu.writer import generate_icu_dataset
 
         _ensure_dataset(p.icu_dir, {"n_episodes": p.icu_episodes, "split": list(p.icu_split),
                                     "mortality": p.icu_mortality, "seed": p.seed},
-                        ("ehrlib.icu.synth",), generate_icu_dataset, overwrite)
+                        ("ehrlib.icu.synth", "ehrlib.icu.writer", "ehrlib.icu.defaults"), generate_icu_dataset, overwrite)
     from ehrlib.stroke.synth import generate_stroke_dataset
 
     _ensure_dataset(p.stroke_dir, {"n_patients": p.stroke_patients or None, "seed": p.seed},

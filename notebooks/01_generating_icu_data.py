@@ -35,8 +35,9 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from ehrlib.icu import plots as ip
-from ehrlib.icu.synth import (VARIABLES, IcuConfig, RealismFlags, difficulty, proportional_split,
-                              simulate_icu)
+from ehrlib.icu import describe as idesc
+from ehrlib.icu.describe import difficulty
+from ehrlib.icu.synth import VARIABLES, IcuConfig, RealismFlags, proportional_split, simulate_icu
 from ehrlib.io import read_json
 from ehrlib.plots import setup_notebook
 from ehrlib.profiles import get_profile
@@ -206,8 +207,8 @@ display(Markdown(
 # minus the patient's own mean).
 
 # %% tags=["hide-input"]
-ip.correlation_heatmaps({"correlations on": ip.fluctuation_correlation(base),
-                         "correlations off": ip.fluctuation_correlation(ablate("correlations"))}).show()
+ip.correlation_heatmaps({"correlations on": idesc.fluctuation_correlation(base),
+                         "correlations off": idesc.fluctuation_correlation(ablate("correlations"))}).show()
 
 # %% [markdown]
 # **Figure 6.** Correlation of within-patient fluctuations of the six vitals. Some correlation
@@ -253,11 +254,11 @@ fig.show()
 all_values = np.concatenate([data[s].values for s in ("train", "val", "test")])
 all_stays = np.concatenate([data[s].stays for s in ("train", "val", "test")])
 lat_all = latent.loc[all_stays].reset_index()
-table = ip.table_one(lat_all, all_values)
+table = idesc.table_one(lat_all, all_values)
 table
 
 # %%
-surv_mean = pd.DataFrame(ip.window_means(all_values), columns=VARIABLES)[lat_all["y"].to_numpy() == 0].median()
+surv_mean = pd.DataFrame(idesc.window_means(all_values), columns=VARIABLES)[lat_all["y"].to_numpy() == 0].median()
 display(Markdown(
     f"Survivors' median 48-hour means sit near real ICU values (the benchmark's normal values: heart rate 86, "
     f"systolic 118, diastolic 59, respiratory rate 19, SpO2 98, temperature 36.6, glucose 128): here heart rate "
@@ -278,7 +279,7 @@ d = difficulty({s: data[s].values for s in data}, {s: data[s].y for s in data}, 
 pd.Series(d, name="AUROC").round(4).to_frame()
 
 # %% tags=["hide-input"]
-from ehrlib.icu.synth import lr_scores, window_means  # noqa: E402
+from ehrlib.icu.describe import lr_scores, window_means  # noqa: E402
 
 p_means = lr_scores(window_means(data["train"].values), data["train"].y, window_means(data["test"].values))
 ip.roc_curves({"true risk (ceiling)": (data["test"].y, data["test"].true_risk),

@@ -32,8 +32,9 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from ehrlib.icu import plots as ip
-from ehrlib.icu.synth import (VARIABLES, IcuConfig, RealismFlags, lr_auroc, proportional_split, simulate_icu,
-                              window_means)
+from ehrlib.icu import describe as idesc
+from ehrlib.icu.describe import lr_auroc, window_means
+from ehrlib.icu.synth import VARIABLES, IcuConfig, RealismFlags, proportional_split, simulate_icu
 from ehrlib.plots import setup_notebook
 from ehrlib.profiles import get_profile
 from ehrlib.icu.reader import read_dataset
@@ -47,7 +48,7 @@ mask = np.concatenate([data[s].mask for s in splits])
 values = np.concatenate([data[s].values for s in splits])
 y = np.concatenate([data[s].y for s in splits])
 lat = latent.loc[np.concatenate([data[s].stays for s in splits])].reset_index()
-clock = ip.clock_hours(lat)
+clock = idesc.clock_hours(lat)
 display(Markdown(f"{len(y):,} episodes x {mask.shape[1]} hourly bins x {mask.shape[2]} variables; "
                  f"{mask.mean():.1%} of all cells hold a value."))
 
@@ -91,7 +92,7 @@ ip.missing_by_hour(mask).show()
 # lab hours are spread out; the temperature is charted every four clock hours.
 
 # %%
-sh = ip.shift_of_clock(clock)
+sh = idesc.shift_of_clock(clock)
 by_shift = pd.DataFrame({s: mask[:, :, :6][sh == k].mean(axis=0) for k, s in enumerate(("day", "evening", "night"))},
                         index=list(VARIABLES[:6]))
 demo_n = 1500
@@ -109,7 +110,7 @@ no_shift = ablate("shift_quality")
 
 # %% tags=["hide-input"]
 ip.observed_by_shift({"generated dataset": (mask, clock),
-                      "demo: no shift effect": (no_shift.hourly()[1], ip.clock_hours(no_shift.latent))}).show()
+                      "demo: no shift effect": (no_shift.hourly()[1], idesc.clock_hours(no_shift.latent))}).show()
 
 # %% [markdown]
 # **Figure 3.** Share of hourly bins with a charted vital, by nursing shift (day 07-15, evening
@@ -203,7 +204,7 @@ ip.staleness_figure(mask).show()
 # first observation), for a vital, the temperature and two labs.
 
 # %%
-stale = ip.hours_since_last(mask)
+stale = idesc.hours_since_last(mask)
 counts = {s: data[s].mask.mean(axis=1) for s in splits}
 means = {s: window_means(data[s].values) for s in splits}
 auc_counts = lr_auroc(counts["train"], data["train"].y, counts["test"], data["test"].y)

@@ -14,9 +14,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import cross_val_predict
 
-from ehrlib.icu import synth as icu_synth
-from ehrlib.icu.synth import (HEADER, SPLITS, VARIABLES, IcuConfig, RealismFlags, dataset_digest,
-                              generate_icu_dataset, proportional_split, simulate_icu)
+from ehrlib.icu import writer as icu_writer
+from ehrlib.icu.reader import SPLITS
+from ehrlib.icu.synth import VARIABLES, IcuConfig, RealismFlags, ablate, proportional_split, simulate_icu
+from ehrlib.icu.writer import HEADER, dataset_digest, generate_icu_dataset
 
 
 def small(n: int = 400, seed: int = 3, **kw) -> IcuConfig:
@@ -186,7 +187,7 @@ def test_failure_midway_leaves_nothing(tmp_path, monkeypatch):
         (folder / "train" / "partial.csv").write_text("x")
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(icu_synth, "write_cohort", boom)
+    monkeypatch.setattr(icu_writer, "write_cohort", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         generate_icu_dataset(tmp_path / "d", n_episodes=60, progress=False)
     assert list(tmp_path.iterdir()) == []
@@ -258,3 +259,25 @@ def test_hourly_binning_matches_long_format(cohort):
     assert mask.sum() <= len(long)
     assert means.shape == (600, 48, 15)
     assert np.isnan(means[~mask]).all() and not np.isnan(means[mask]).any()
+
+
+def test_ablate_switches_off_only_the_named_feature():
+    cfg = small(120, seed=8)
+    off = ablate(cfg, "meals")
+    assert off.config.realism == RealismFlags().off("meals") and off.config.seed == cfg.seed
+    direct = simulate_icu(dataclasses.replace(cfg, realism=RealismFlags().off("meals")))
+    np.testing.assert_array_equal(off.values, direct.values)
+    assert not np.array_equal(off.values, simulate_icu(cfg).values, equal_nan=True)
+    with pytest.raises(ValueError, match="unknown realism feature"):
+        ablate(cfg, "telepathy")
+
+
+def test_icu_defaults_are_defined_once():
+    from ehrlib.icu import defaults
+    from ehrlib.profiles import get_profile
+
+    full = get_profile("full")
+    assert (full.icu_episodes, full.icu_split, full.icu_mortality) == (
+        defaults.DEFAULT_EPISODES, defaults.DEFAULT_SPLIT, defaults.DEFAULT_MORTALITY)
+    cfg = IcuConfig()
+    assert (cfg.n_episodes, cfg.split, cfg.mortality) == (full.icu_episodes, full.icu_split, full.icu_mortality)

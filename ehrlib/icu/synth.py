@@ -71,10 +71,6 @@ with lookup tables of pre-formatted cells and written with one write per file.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import sys
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,7 +79,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ehrlib.io import atomic_directory
+from ehrlib.icu.defaults import DEFAULT_EPISODES, DEFAULT_MORTALITY, DEFAULT_SPLIT
+from ehrlib.icu.reader import SPLITS
 
 VARIABLES: tuple[str, ...] = (
     "Heart Rate", "Systolic blood pressure", "Diastolic blood pressure", "Respiratory rate",
@@ -99,13 +96,9 @@ UNITS: dict[str, str] = {
     "Glucose": "mg/dL", "Potassium": "mmol/L", "Sodium": "mmol/L", "Bicarbonate": "mmol/L",
     "Blood urea nitrogen": "mg/dL",
 }
-SPLITS: tuple[str, ...] = ("train", "val", "test")
 ADMISSION_TYPES: tuple[str, ...] = ("EMERGENCY", "URGENT", "ELECTIVE")
 SHIFTS: tuple[str, ...] = ("day", "evening", "night")
 ORGANS: tuple[str, ...] = ("cardiovascular", "respiratory", "renal", "inflammatory")
-DEFAULT_EPISODES = 24_327
-DEFAULT_SPLIT = (16_972, 3_740, 3_615)
-DEFAULT_MORTALITY = 0.208
 N_SLOTS = 49  # hourly slots 0..48 (slot 48 only at minute 0, so that Hours <= 48)
 
 # Per-variable physiology. link: 0 identity, 1 log, 2 log of (100 - value).
@@ -443,45 +436,94 @@ def _assign_splits(subj: np.ndarray, y: np.ndarray, sizes: Sequence[int], rng: n
     return out
 
 
-def simulate_icu(config: IcuConfig | None = None) -> IcuCohort:
-    """Simulate a cohort in memory: latent state, physiology, charted observations, risk and label.
+@dataclass
+class _Subjects:
+    """Who each episode belongs to and the admission-time latent state (one entry per episode)."""
 
-    Deterministic in `config` (same config -> identical arrays). Every model component draws from
-    its own random stream, and all random numbers are drawn whether or not a feature is switched on,
-    so an ablation changes only the feature it names.
-    """
-    cfg = config or IcuConfig()
-    fl = cfg.realism
-    rng = _streams(cfg.seed)
-    n, f, j = cfg.n_episodes, len(VARIABLES), N_SLOTS
+    subj: np.ndarray        # subject index (0..m-1), episodes of a subject contiguous
+    episode: np.ndarray     # 1-based episode number within the subject
+    ids: np.ndarray         # (m,) subject ids
+    age: np.ndarray
+    age_z: np.ndarray
+    male: np.ndarray
+    adm: np.ndarray         # index into ADMISSION_TYPES
+    adm_clock: np.ndarray   # admission clock hour (fractional)
+    s0: np.ndarray          # baseline severity
+    diabetic: np.ndarray
 
-    # --- subjects and latent state -----------------------------------------------------------
+
+@dataclass
+class _Course:
+    """The latent 48-hour course: severity S(t) and the four organ factors at hourly slots 0..48."""
+
+    rate: np.ndarray
+    shape: np.ndarray
+    sev: np.ndarray    # (n, 49)
+    organ: np.ndarray  # (n, 49, 4)
+
+
+@dataclass
+class _Person:
+    """Patient-specific physiology: set points, gains, rhythms, sleep and meals."""
+
+    base_off: np.ndarray
+    gain: np.ndarray
+    circ_amp: np.ndarray
+    onset: np.ndarray
+    wake: np.ndarray
+    sleep_q: np.ndarray
+    sleep_u: np.ndarray
+    eats: np.ndarray
+    meal_amp: np.ndarray
+
+
+@dataclass
+class _Schedule:
+    """Candidate chart times: one vital check and one lab draw per hourly slot (minutes since admission)."""
+
+    clock_slot: np.ndarray  # (n, 49) clock hour at each slot
+    shift: np.ndarray       # (n, 49) nursing shift index
+    t_vit: np.ndarray
+    t_lab: np.ndarray
+
+
+# Admission clock-hour weights by admission type: emergency peaks afternoon/evening, elective after
+# surgery 10-18 h, urgent uniform.
+_ADMISSION_HOUR_WEIGHTS = {
+    0: np.array([2, 2, 1.6, 1.4, 1.2, 1.1, 1.2, 1.6, 2.4, 3.2, 3.6, 3.8, 4, 4.2, 4.4, 4.6, 4.8, 5, 5, 4.6, 4.2, 3.6, 3, 2.5]),
+    1: np.full(24, 1.0),
+    2: np.array([.2, .2, .2, .2, .2, .3, .5, 1, 2, 3, 5, 6, 7, 7, 7, 6.5, 6, 5, 3, 2, 1, .6, .4, .3]),
+}
+
+
+def draw_subjects(cfg: IcuConfig, rng: dict[str, np.random.Generator]) -> _Subjects:
+    """Step 1: subjects and their episodes, demographics, admission type and clock time, baseline
+    severity (from age and admission type) and diabetes."""
+    n = cfg.n_episodes
     subj, episode, ids = _subjects(n, cfg.repeat_subject_rate, rng["subjects"])
     m = len(ids)
     g = rng["latent"]
     age_subj = np.clip(g.normal(64.0, 16.5, m), 18, 95)
     male_subj = g.random(m) < 0.56
     age = np.clip(age_subj[subj] + (episode - 1) * g.uniform(0.0, 2.0, n), 18, 95)
-    male = male_subj[subj]
     adm = np.searchsorted(np.cumsum([0.72, 0.10, 1.0]), g.random(n), side="right").clip(0, 2)
-    # admission clock hour: emergency peaks afternoon/evening, elective after surgery 10-18 h
-    hour_w = {
-        0: np.array([2, 2, 1.6, 1.4, 1.2, 1.1, 1.2, 1.6, 2.4, 3.2, 3.6, 3.8, 4, 4.2, 4.4, 4.6, 4.8, 5, 5, 4.6, 4.2, 3.6, 3, 2.5]),
-        1: np.full(24, 1.0),
-        2: np.array([.2, .2, .2, .2, .2, .3, .5, 1, 2, 3, 5, 6, 7, 7, 7, 6.5, 6, 5, 3, 2, 1, .6, .4, .3]),
-    }
     u_hour = g.random(n)
     adm_clock = np.empty(n)
-    for a, w in hour_w.items():
+    for a, w in _ADMISSION_HOUR_WEIGHTS.items():
         cdf = np.cumsum(w) / w.sum()
         adm_clock[adm == a] = np.searchsorted(cdf, u_hour[adm == a], side="right").clip(0, 23)
     adm_clock = adm_clock + g.integers(0, 60, n) / 60.0
     age_z = (age - 64.0) / 16.5
-    adm_eff = np.array([0.25, 0.1, -0.6])[adm]
-    s0 = 0.45 * age_z + adm_eff + g.normal(0, 1.0, n)
+    s0 = 0.45 * age_z + np.array([0.25, 0.1, -0.6])[adm] + g.normal(0, 1.0, n)
     diabetic = g.random(n) < 0.28
+    return _Subjects(subj=subj, episode=episode, ids=ids, age=age, age_z=age_z, male=male_subj[subj], adm=adm,
+                     adm_clock=adm_clock, s0=s0, diabetic=diabetic)
 
-    # --- trajectory ----------------------------------------------------------------------------
+
+def draw_course(sub: _Subjects, rng: dict[str, np.random.Generator]) -> _Course:
+    """Step 2: the latent trajectory S(t) = s0 + r (t/48)^k + w(t) (Ornstein-Uhlenbeck wander w) and
+    the organ factors lambda_k S(t) + d_k + e_k t/48."""
+    n, j = len(sub.s0), N_SLOTS
     g = rng["trajectory"]
     rate = g.normal(0.05, 1.0, n)
     shape = np.exp(g.normal(0, 0.4, n))
@@ -492,28 +534,46 @@ def simulate_icu(config: IcuConfig | None = None) -> IcuCohort:
     wander[:, 0] = 0.35 * z[:, 0]
     for t in range(1, j):
         wander[:, t] = decay * wander[:, t - 1] + 0.35 * np.sqrt(1 - decay ** 2) * z[:, t]
-    sev = s0[:, None] + rate[:, None] * tau[None, :] ** shape[:, None] + wander
+    sev = sub.s0[:, None] + rate[:, None] * tau[None, :] ** shape[:, None] + wander
     lam = np.array([1.0, 0.8, 0.7, 0.8])
     organ_off = g.normal(0, 0.7, (n, 4))
     organ_rate = g.normal(0, 0.5, (n, 4))
     organ = lam[None, None, :] * sev[:, :, None] + organ_off[:, None, :] + organ_rate[:, None, :] * tau[None, :, None]
+    return _Course(rate=rate, shape=shape, sev=sev, organ=organ)
 
-    # --- individual variability (per subject) --------------------------------------------------
+
+def draw_person(sub: _Subjects, fl: RealismFlags, rng: dict[str, np.random.Generator]) -> _Person:
+    """Step 3: individual set points, gains and circadian amplitude (per subject), sleep window and
+    meals (per episode)."""
+    n, m, f = len(sub.s0), len(sub.ids), len(VARIABLES)
     g = rng["individual"]
-    base_off = (g.standard_normal((m, f)) * _INDIV_SD)[subj]
-    base_off[:, _GLU] += 25.0 * diabetic
-    gain = np.exp(g.normal(0, 0.2, (m, 1)))[subj]
-    circ_amp = np.exp(g.normal(0, 0.3, m))[subj]
+    base_off = (g.standard_normal((m, f)) * _INDIV_SD)[sub.subj]
+    gain = np.exp(g.normal(0, 0.2, (m, 1)))[sub.subj]
+    circ_amp = np.exp(g.normal(0, 0.3, m))[sub.subj]
     if not fl.individual_variability:
         base_off = np.zeros_like(base_off)
-        base_off[:, _GLU] += 25.0 * diabetic
         gain = np.ones_like(gain)
         circ_amp = np.ones_like(circ_amp)
+    base_off[:, _GLU] += 25.0 * sub.diabetic
+    g = rng["sleep"]
+    onset = 23.0 + g.uniform(-1.0, 1.5, n)
+    wake = 5.5 + g.uniform(0.0, 1.5, n)
+    sleep_q = 0.8 * _sigmoid(-0.7 * sub.s0)   # fragmented; sicker sleep less
+    sleep_u = g.random((n, N_SLOTS))
+    g = rng["meals"]
+    eats = (g.random(n) < 0.75 * _sigmoid(-0.8 * sub.s0)).astype(float)
+    meal_amp = g.uniform(20, 45, n) * np.where(sub.diabetic, 2.0, 1.0)
+    return _Person(base_off=base_off, gain=gain, circ_amp=circ_amp, onset=onset, wake=wake, sleep_q=sleep_q,
+                   sleep_u=sleep_u, eats=eats, meal_amp=meal_amp)
 
-    # --- timing of candidate charts -----------------------------------------------------------
+
+def draw_schedule(sub: _Subjects, fl: RealismFlags, rng: dict[str, np.random.Generator]) -> _Schedule:
+    """Step 4: candidate chart times (a vital check and a lab draw per hourly slot), jittered by
+    nursing shift; exactly on the hour without temporal variability."""
+    n, j = len(sub.s0), N_SLOTS
     g = rng["timing"]
     slot = np.arange(j)
-    clock_slot = (adm_clock[:, None] + slot[None, :]) % 24.0
+    clock_slot = (sub.adm_clock[:, None] + slot[None, :]) % 24.0
     shift = np.where((clock_slot >= 7) & (clock_slot < 15), 0, np.where((clock_slot >= 15) & (clock_slot < 23), 1, 2))
     on_hour = g.random((n, j))
     minute_u = g.random((n, j))
@@ -526,86 +586,79 @@ def simulate_icu(config: IcuConfig | None = None) -> IcuCohort:
         lab_minute[:] = 0
     vit_minute[:, -1] = 0
     lab_minute[:, -1] = 0
-    t_vit = slot[None, :] * 60 + vit_minute      # minutes
-    t_lab = slot[None, :] * 60 + lab_minute
+    return _Schedule(clock_slot=clock_slot, shift=shift, t_vit=slot[None, :] * 60 + vit_minute,
+                     t_lab=slot[None, :] * 60 + lab_minute)
 
-    # --- physiology (float32 for the big episode x slot x variable arrays) -------------------------
+
+def physiology_at(t_min: np.ndarray, sub: _Subjects, course: _Course, person: _Person,
+                  fl: RealismFlags) -> tuple[np.ndarray, np.ndarray]:
+    """Step 5: noiseless physiology (n, j, 15) on each variable's model scale at chart times
+    `t_min` (minutes since admission, one per slot): organ loadings times gain plus set point, then
+    circadian rhythm, sleep and meals. Also returns the asleep flag (n, j)."""
     f32 = np.float32
-    organ32 = organ.astype(f32)
-    load32, base32 = _LOAD.astype(f32), (_BASE[None, :] + base_off).astype(f32)
-    gain32 = gain.astype(f32)
-    damp32 = _sigmoid(1.0 - sev).astype(f32)  # sicker patients lose their rhythm
+    clock = (sub.adm_clock[:, None] + t_min / 60.0) % 24.0
+    eta = np.einsum("njk,fk->njf", course.organ.astype(f32), _LOAD.astype(f32))
+    eta *= person.gain.astype(f32)[:, :, None]
+    eta += (_BASE[None, :] + person.base_off).astype(f32)[:, None, :]
+    if fl.circadian:
+        damp32 = _sigmoid(1.0 - course.sev).astype(f32)  # sicker patients lose their rhythm
+        circ = np.cos(2 * np.pi * (clock[:, :, None] - _CIRC_PEAK[None, None, :]) / 24.0).astype(f32)
+        circ *= (person.circ_amp[:, None] * damp32).astype(f32)[:, :, None] * _CIRC_AMP.astype(f32)[None, None, :]
+        eta += circ
+        del circ
+    asleep = np.zeros(clock.shape, dtype=bool)
+    if fl.sleep:
+        window = (clock >= person.onset[:, None] % 24) | (clock < person.wake[:, None])
+        asleep = window & (person.sleep_u < person.sleep_q[:, None])
+        eta += asleep[:, :, None] * _SLEEP_EFF.astype(f32)[None, None, :]
+    if fl.meals:
+        resp = np.zeros(clock.shape)
+        for meal in (8.0, 12.5, 18.0):
+            dt = (clock - meal) % 24.0
+            resp += (dt / 0.8) * np.exp(1.0 - dt / 0.8)
+        eta[:, :, _GLU] += ((person.eats * person.meal_amp)[:, None] * resp).astype(f32)
+    return eta, asleep
 
-    def eta_at(t_min: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Noiseless physiology (n, j, f) on each variable's natural scale at chart times, and
-        the asleep flag (n, j)."""
-        clock = (adm_clock[:, None] + t_min / 60.0) % 24.0
-        eta = np.einsum("njk,fk->njf", organ32, load32)
-        eta *= gain32[:, :, None]
-        eta += base32[:, None, :]
-        if fl.circadian:
-            circ = np.cos(2 * np.pi * (clock[:, :, None] - _CIRC_PEAK[None, None, :]) / 24.0).astype(f32)
-            circ *= (circ_amp[:, None] * damp32).astype(f32)[:, :, None] * _CIRC_AMP.astype(f32)[None, None, :]
-            eta += circ
-            del circ
-        asleep = np.zeros(clock.shape, dtype=bool)
-        if fl.sleep:
-            asleep = sleep_window(clock) & (sleep_u < sleep_q[:, None])
-            eta += asleep[:, :, None] * _SLEEP_EFF.astype(f32)[None, None, :]
-        if fl.meals:
-            resp = np.zeros(clock.shape)
-            for meal in (8.0, 12.5, 18.0):
-                dt = (clock - meal) % 24.0
-                resp += (dt / 0.8) * np.exp(1.0 - dt / 0.8)
-            eta[:, :, _GLU] += ((eats * meal_amp)[:, None] * resp).astype(f32)
-        return eta, asleep
 
-    g = rng["sleep"]
-    onset = 23.0 + g.uniform(-1.0, 1.5, n)
-    wake = 5.5 + g.uniform(0.0, 1.5, n)
-    sleep_q = 0.8 * _sigmoid(-0.7 * s0)   # fragmented; sicker sleep less
-    sleep_u = g.random((n, j))
+def to_natural(eta: np.ndarray) -> np.ndarray:
+    """Map from the model scale to the natural scale (in place) and clip to physiological ranges."""
+    for k in np.nonzero(_LINK == 1)[0]:
+        eta[:, :, k] = np.exp(np.minimum(eta[:, :, k], 10))
+    for k in np.nonzero(_LINK == 2)[0]:
+        eta[:, :, k] = 100.0 - np.exp(np.minimum(eta[:, :, k], 10))
+    return np.clip(eta, _LO.astype(np.float32), _HI.astype(np.float32), out=eta)
 
-    def sleep_window(clock: np.ndarray) -> np.ndarray:
-        return (clock >= onset[:, None] % 24) | (clock < wake[:, None])
 
-    g = rng["meals"]
-    eats = (g.random(n) < 0.75 * _sigmoid(-0.8 * s0)).astype(float)
-    meal_amp = g.uniform(20, 45, n) * np.where(diabetic, 2.0, 1.0)
-
-    def natural(eta: np.ndarray) -> np.ndarray:
-        """Map from the model scale to the natural scale (in place) and clip to physiological ranges."""
-        for k in np.nonzero(_LINK == 1)[0]:
-            eta[:, :, k] = np.exp(np.minimum(eta[:, :, k], 10))
-        for k in np.nonzero(_LINK == 2)[0]:
-            eta[:, :, k] = 100.0 - np.exp(np.minimum(eta[:, :, k], 10))
-        return np.clip(eta, _LO.astype(f32), _HI.astype(f32), out=eta)
-
-    truth = natural(eta_at(np.broadcast_to(slot[None, :] * 60, (n, j)))[0])
-    # fluctuations: AR(1) over slots, correlated across variables, shared by a slot's rows
+def noisy_values(sub: _Subjects, course: _Course, person: _Person, sched: _Schedule, fl: RealismFlags,
+                 rng: dict[str, np.random.Generator]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step 6: values at the vital and lab chart times with autocorrelated, cross-correlated
+    fluctuation (shared by a slot's rows) and measurement noise; returns (vitals, labs, asleep)."""
+    f32 = np.float32
+    n, j, f = len(sub.s0), N_SLOTS, len(VARIABLES)
     g = rng["noise"]
     chol = _corr_cholesky(fl.correlations).astype(f32)
     ar = g.standard_normal((n, j, f), dtype=f32) @ chol.T
     phi, innov = _AR_PHI.astype(f32), np.sqrt(1 - _AR_PHI ** 2).astype(f32)
-    ar[:, 0] *= 1
     for t in range(1, j):
         ar[:, t] = phi * ar[:, t - 1] + innov * ar[:, t]
     ar *= _AR_SD.astype(f32)
-    eta_v, asleep = eta_at(t_vit)
-    meas = g.standard_normal((n, j, f), dtype=f32) * _MEAS_SD.astype(f32)
-    if fl.temporal_variability:
-        eta_v += ar
-        eta_v += meas
-    val_v = natural(eta_v)
-    eta_l, _ = eta_at(t_lab)
-    meas = g.standard_normal((n, j, f), dtype=f32) * _MEAS_SD.astype(f32)
-    if fl.temporal_variability:
-        eta_l += ar
-        eta_l += meas
-    val_l = natural(eta_l)
-    del ar, meas, eta_v, eta_l
+    out = []
+    asleep = None
+    for t_min in (sched.t_vit, sched.t_lab):
+        eta, sl = physiology_at(t_min, sub, course, person, fl)
+        asleep = sl if asleep is None else asleep
+        meas = g.standard_normal((n, j, f), dtype=f32) * _MEAS_SD.astype(f32)
+        if fl.temporal_variability:
+            eta += ar
+            eta += meas
+        out.append(to_natural(eta))
+    return out[0], out[1], asleep
 
-    # artifacts on vitals (temporal variability)
+
+def add_artifacts(val_v: np.ndarray, shift: np.ndarray, fl: RealismFlags, rng: dict[str, np.random.Generator]) -> None:
+    """Step 7 (in place): monitoring artifacts on vitals (motion, probe off, transducer flush) and
+    terminal-digit preference for blood pressure in the evening and at night."""
+    n, j = shift.shape
     g = rng["artifacts"]
     art_u = g.random((n, j, 4))
     art_k = g.uniform(0, 1, (n, j))
@@ -618,72 +671,90 @@ def simulate_icu(config: IcuConfig | None = None) -> IcuCohort:
         a = art_u[:, :, 2] < 0.003
         val_v[:, :, sbp] = np.where(a, val_v[:, :, sbp] + 30 + 40 * art_k, val_v[:, :, sbp])
         val_v[:, :, dbp] = np.where(a, val_v[:, :, dbp] + 15 + 20 * art_k, val_v[:, :, dbp])
-        np.clip(val_v, _LO.astype(f32), _HI.astype(f32), out=val_v)
-    # terminal-digit preference for blood pressure in the evening and at night
+        np.clip(val_v, _LO.astype(np.float32), _HI.astype(np.float32), out=val_v)
     if fl.shift_quality:
         rnd = (art_u[:, :, 3] < np.array([0.05, 0.25, 0.45])[shift])[:, :, None]
         bp = [_V["Systolic blood pressure"], _V["Diastolic blood pressure"]]
         val_v[:, :, bp] = np.where(rnd, np.round(val_v[:, :, bp] / 5.0) * 5.0, val_v[:, :, bp])
 
-    # --- missingness: vitals ------------------------------------------------------------------------
-    g = rng["vital_missing"]
+
+def _vital_checks(val_v: np.ndarray, asleep: np.ndarray, sched: _Schedule, fl: RealismFlags,
+                  g: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Which hourly vital checks happen (n, j), and the per-variable uniforms of those checks."""
+    n, j = asleep.shape
     u_check = g.random((n, j))
     u_var = g.random((n, j, 6))
     u_temp = g.random((n, j))
     u_fs = g.random((n, j))
     drop_start = g.random((n, j)) < 0.012
     drop_len = 1 + g.geometric(0.45, (n, j)).clip(max=6)
-    hr_i, sbp_i = _V["Heart Rate"], _V["Systolic blood pressure"]
-    shock = val_v[:, :, hr_i] / val_v[:, :, sbp_i]
-    shock_z = (shock - 0.72) / 0.2
+    shock_z = (val_v[:, :, _V["Heart Rate"]] / val_v[:, :, _V["Systolic blood pressure"]] - 0.72) / 0.2
     p_check = np.ones((n, j))
     if fl.mcar:
         p_check *= 0.97
     if fl.shift_quality:
-        p_check *= np.array([1.0, 0.96, 0.88])[shift]
+        p_check *= np.array([1.0, 0.96, 0.88])[sched.shift]
     if fl.sleep:
         p_check *= np.where(asleep, 0.8, 1.0)
     if fl.mar:
         p_check *= _sigmoid(3.3 + 1.5 * shock_z)
     checked = u_check < p_check
     if fl.temporal_variability:
+        slot = np.arange(j)
         ends = np.where(drop_start, slot[None, :] + drop_len, -1)
-        dropped = np.maximum.accumulate(ends, axis=1) > slot[None, :]
-        checked &= ~dropped
+        checked &= ~(np.maximum.accumulate(ends, axis=1) > slot[None, :])
+    return checked, np.concatenate([u_var, u_temp[:, :, None], u_fs[:, :, None]], axis=2)
+
+
+def vital_missingness(val_v: np.ndarray, asleep: np.ndarray, sub: _Subjects, sched: _Schedule,
+                      fl: RealismFlags, rng: dict[str, np.random.Generator]) -> tuple[np.ndarray, np.ndarray]:
+    """Step 8: which vitals are recorded (n, j, 6) and which point-of-care glucoses (n, j): checks
+    thinned by MCAR, shift, sleep, MAR (shock index) and dropouts; per-value MCAR and MNAR; the
+    temperature every four clock hours plus fever re-checks; glucose every 6 h in insulin-treated
+    patients plus re-checks when high."""
+    f32 = np.float32
+    checked, u = _vital_checks(val_v, asleep, sched, fl, rng["vital_missing"])
+    u_var, u_temp, u_fs = u[:, :, :6], u[:, :, 6], u[:, :, 7]
     abn = np.abs(val_v[:, :, :6] - _NORMAL[:6].astype(f32)) / _ABN_SCALE[:6].astype(f32)
-    q = np.ones((n, j, 6))
+    q = np.ones(u_var.shape)
     if fl.mcar:
         q *= np.array([0.99, 0.93, 0.93, 0.95, 1.0, 0.97])
     if fl.mnar:
         q *= 1.0 - 0.2 * np.exp(-2.0 * abn)
     rec_v = checked[:, :, None] & (u_var < q)
     temp_i = _V["Temperature"]
-    sched_t = (np.floor(clock_slot).astype(int) % 4) == 0
+    hour = np.floor(sched.clock_slot).astype(int)
+    sched_t = (hour % 4) == 0
     p_t = np.where(sched_t, 0.92, 0.04)
     if fl.mnar:
         p_t = p_t + (1 - p_t) * 0.8 * _sigmoid((np.abs(val_v[:, :, temp_i] - 37.0) - 1.2) / 0.2)
     if fl.mcar:
         p_t = p_t * 0.95
     rec_v[:, :, temp_i] = (u_temp < p_t) & (checked | sched_t)
-    # point-of-care glucose: insulin-treated patients every 6 h, plus re-checks when high (MNAR)
-    sched_fs = ((np.floor(clock_slot).astype(int) % 6) == 0) & (diabetic | (s0 > 1.0))[:, None]
+    sched_fs = ((hour % 6) == 0) & (sub.diabetic | (sub.s0 > 1.0))[:, None]
     p_fs = np.where(sched_fs, 0.85, 0.0)
     if fl.mnar:
         p_fs = p_fs + (1 - p_fs) * 0.5 * _sigmoid((val_v[:, :, _GLU] - 200.0) / 25.0)
     if fl.mcar:
         p_fs = p_fs * 0.95
-    rec_fs = u_fs < p_fs
+    return rec_v, u_fs < p_fs
 
-    # --- missingness: labs --------------------------------------------------------------------------
+
+def lab_missingness(val_l: np.ndarray, sched: _Schedule, fl: RealismFlags,
+                    rng: dict[str, np.random.Generator]) -> np.ndarray:
+    """Step 9: which lab values are recorded (n, j, 15): panels (basic metabolic, blood count) at
+    admission, on the morning round and when indicated (MAR: shock index), lactate at admission and
+    when indicated (MAR) or high (MNAR), and single components lost at random (MCAR)."""
+    n, j, f = val_l.shape
     g = rng["lab_missing"]
     u_bmp = g.random((n, j))
     u_cbc = g.random((n, j))
     u_lac = g.random((n, j))
     u_comp = g.random((n, j, f))
-    morning = (np.floor(clock_slot).astype(int) % 24) == 4
-    first = slot[None, :] == 0
+    morning = (np.floor(sched.clock_slot).astype(int) % 24) == 4
+    first = np.arange(j)[None, :] == 0
     p_bmp = np.where(first, 0.92, np.where(morning, 0.9, 0.03))
-    shock_l = (val_l[:, :, hr_i] / val_l[:, :, sbp_i] - 0.72) / 0.2
+    shock_l = (val_l[:, :, _V["Heart Rate"]] / val_l[:, :, _V["Systolic blood pressure"]] - 0.72) / 0.2
     if fl.mar:
         p_bmp = 1 - (1 - p_bmp) * (1 - 0.12 * _sigmoid(2.5 * (shock_l - 1.0)))
     bmp = u_bmp < p_bmp
@@ -693,15 +764,22 @@ def simulate_icu(config: IcuConfig | None = None) -> IcuCohort:
         p_lac = 1 - (1 - p_lac) * (1 - 0.1 * _sigmoid(2.5 * (shock_l - 1.0)))
     if fl.mnar:
         p_lac = 1 - (1 - p_lac) * (1 - 0.25 * _sigmoid((val_l[:, :, _LACT] - 3.0) / 0.5))
-    lac = u_lac < p_lac
     rec_l = np.zeros((n, j, f), dtype=bool)
     rec_l[:, :, _BMP] = bmp[:, :, None]
     rec_l[:, :, _CBC] = cbc[:, :, None]
-    rec_l[:, :, _LACT] = lac
+    rec_l[:, :, _LACT] = u_lac < p_lac
     if fl.mcar:
         rec_l &= u_comp < 0.97
+    return rec_l
 
-    # --- assemble rows: vital rows and lab rows, merged when at the same minute -----------------------
+
+def assemble_rows(val_v: np.ndarray, val_l: np.ndarray, rec_v: np.ndarray, rec_fs: np.ndarray,
+                  rec_l: np.ndarray, sched: _Schedule) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step 10: charted rows. Vital rows and lab rows (merged when at the same minute), rounded to
+    charting precision, rows without any value dropped, sorted by time (vitals before labs at equal
+    times). Returns times (n, R) in minutes (-1 past the last row), values (n, R, 15), row counts."""
+    n, j, f = val_l.shape
+    t_vit, t_lab = sched.t_vit, sched.t_lab
     vals = np.full((n, 2 * j, f), np.nan, dtype=np.float32)
     vals[:, :j, :6] = np.where(rec_v, val_v[:, :, :6], np.nan)
     vals[:, :j, _GLU] = np.where(rec_fs, val_v[:, :, _GLU], np.nan)
@@ -711,8 +789,6 @@ def simulate_icu(config: IcuConfig | None = None) -> IcuCohort:
     vit_block = vals[:, :j, 6:]
     vals[:, :j, 6:] = np.where(same[:, :, None] & ~np.isnan(lab_block), lab_block, vit_block)
     vals[:, j:, 6:] = np.where(same[:, :, None], np.nan, lab_block)
-    del val_v, val_l
-    # round to charting precision
     scale = (10.0 ** _DEC).astype(np.float32)
     vals = np.round(vals * scale) / scale
     times = np.concatenate([t_vit, t_lab], axis=1)
@@ -725,261 +801,69 @@ def simulate_icu(config: IcuConfig | None = None) -> IcuCohort:
     times = np.take_along_axis(times, order, axis=1)
     vals = np.take_along_axis(vals, order[:, :, None], axis=1)
     valid = np.arange(width)[None, :] < n_rows[:, None]
-    times = np.where(valid, times, -1).astype(np.int32)
+    return np.where(valid, times, -1).astype(np.int32), vals, n_rows
 
-    # --- mortality ----------------------------------------------------------------------------------
-    c_end = organ[:, -1, :]
-    s_end = sev[:, -1]
-    emergency = (adm == 0).astype(float)
-    if fl.multivariate_mortality:
-        lin = (W_CARDIO * c_end[:, 0] + W_RESP * c_end[:, 1] + W_RENAL * c_end[:, 2] + W_INFL * c_end[:, 3]
-               + W_AGE * age_z + W_EMERG * emergency + W_AGE_SEV * age_z * s_end + W_RATE * rate)
-    else:
-        lin = W_UNIVARIATE * s_end
-    b0 = _calibrate_intercept(lin, cfg.mortality)
-    risk = _sigmoid(b0 + lin)
-    y = (rng["label"].random(n) < risk).astype(int)
-    split = _assign_splits(subj, y, cfg.split, rng["split"])
 
-    stay = [f"{ids[s]}_episode{e}_timeseries.csv" for s, e in zip(subj, episode)]
-    latent = pd.DataFrame({
-        "stay": stay, "split": np.array(SPLITS)[split], "subject_id": ids[subj], "episode": episode,
-        "age": np.round(age, 1), "sex": np.where(male, "M", "F"),
-        "admission_type": np.array(ADMISSION_TYPES)[adm], "admission_hour": np.round(adm_clock, 4),
-        "diabetic": diabetic.astype(int), "baseline_severity": s0, "trajectory_rate": rate,
-        "trajectory_shape": shape, "severity_48h": s_end,
+def risk_score(sub: _Subjects, course: _Course, fl: RealismFlags) -> np.ndarray:
+    """The linear predictor of the mortality model without its intercept (module docstring)."""
+    c_end = course.organ[:, -1, :]
+    emergency = (sub.adm == 0).astype(float)
+    if not fl.multivariate_mortality:
+        return W_UNIVARIATE * course.sev[:, -1]
+    return (W_CARDIO * c_end[:, 0] + W_RESP * c_end[:, 1] + W_RENAL * c_end[:, 2] + W_INFL * c_end[:, 3]
+            + W_AGE * sub.age_z + W_EMERG * emergency + W_AGE_SEV * sub.age_z * course.sev[:, -1]
+            + W_RATE * course.rate)
+
+
+def latent_frame(sub: _Subjects, course: _Course, split: np.ndarray, risk: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+    """One row per episode: stay file name, split, subject, latent state, true risk and label."""
+    ids = sub.ids
+    stay = [f"{ids[s]}_episode{e}_timeseries.csv" for s, e in zip(sub.subj, sub.episode)]
+    c_end = course.organ[:, -1, :]
+    return pd.DataFrame({
+        "stay": stay, "split": np.array(SPLITS)[split], "subject_id": ids[sub.subj], "episode": sub.episode,
+        "age": np.round(sub.age, 1), "sex": np.where(sub.male, "M", "F"),
+        "admission_type": np.array(ADMISSION_TYPES)[sub.adm], "admission_hour": np.round(sub.adm_clock, 4),
+        "diabetic": sub.diabetic.astype(int), "baseline_severity": sub.s0, "trajectory_rate": course.rate,
+        "trajectory_shape": course.shape, "severity_48h": course.sev[:, -1],
         **{f"{o}_48h": c_end[:, k] for k, o in enumerate(ORGANS)},
         "true_risk": risk, "y": y,
     })
-    return IcuCohort(config=cfg, latent=latent, times=times, values=vals, n_rows=n_rows.astype(np.int64),
-                     truth=truth, severity=sev.astype(np.float32), intercept=float(b0))
 
 
-# ----------------------------------------------------------------------------------------------
-# Writing
-# ----------------------------------------------------------------------------------------------
+def simulate_icu(config: IcuConfig | None = None) -> IcuCohort:
+    """Simulate a cohort in memory: latent state, physiology, charted observations, risk and label.
 
-HEADER = "Hours," + ",".join(VARIABLES) + "\n"
-
-
-def _cell_table(lo: float, hi: float, dec: int, last: bool) -> tuple[np.ndarray, np.ndarray, int]:
-    """Pre-formatted cells for every value from lo to hi at `dec` decimals (plus an empty cell)."""
-    lo_c, hi_c = int(round(lo * 10 ** dec)), int(round(hi * 10 ** dec))
-    end = "\n" if last else ","
-    cells = [f"{c / 10 ** dec:.{dec}f}{end}" for c in range(lo_c, hi_c + 1)] + [end]
-    arr = np.array([c.encode() for c in cells])
-    return arr, np.char.str_len(arr).astype(np.int64), lo_c
-
-
-def _format_rows(times: np.ndarray, values: np.ndarray, tables: list) -> tuple[bytes, np.ndarray]:
-    """Format rows (Hours in minutes, values) into CSV bytes; returns bytes and each row's length."""
-    r = len(times)
-    cols = []
-    lens = np.zeros(r, dtype=np.int64)
-    width = 0
-    for k, (arr, ln, lo_c) in enumerate(tables):
-        if k == 0:
-            idx = times.astype(np.int64) - lo_c
-        else:
-            v = values[:, k - 1]
-            dec = int(_DEC[k - 1])
-            code = np.rint(np.nan_to_num(v, nan=0.0).astype(np.float64) * 10 ** dec).astype(np.int64) - lo_c
-            idx = np.where(np.isnan(v), len(arr) - 1, np.clip(code, 0, len(arr) - 2))
-        cols.append(arr[idx])
-        lens += ln[idx]
-        width = max(width, arr.dtype.itemsize)
-    mat = np.empty((r, len(tables)), dtype=f"S{width}")
-    for k, c in enumerate(cols):
-        mat[:, k] = c
-    return mat.tobytes().replace(b"\x00", b""), lens
-
-
-def _tables() -> list:
-    hours = [f"{mnt // 60 + (mnt % 60) / 60:.4f},".encode() for mnt in range(0, 48 * 60 + 1)]
-    harr = np.array(hours)
-    tabs = [(harr, np.char.str_len(harr).astype(np.int64), 0)]
-    for k in range(len(VARIABLES)):
-        tabs.append(_cell_table(float(_LO[k]), float(_HI[k]), int(_DEC[k]), last=k == len(VARIABLES) - 1))
-    return tabs
-
-
-def write_cohort(cohort: IcuCohort, folder: Path, progress: bool = False, chunk: int = 2000) -> None:
-    """Write a cohort's files into an existing (empty) folder in the benchmark layout.
-
-    `chunk` only bounds memory; the bytes written do not depend on it.
+    Deterministic in `config` (same config -> identical arrays). Every model component draws from
+    its own random stream, and all random numbers are drawn whether or not a feature is switched on,
+    so an ablation changes only the feature it names. The steps are the functions above, in order.
     """
-    lat = cohort.latent
-    tabs = _tables()
-    for s in SPLITS:
-        (folder / s).mkdir(parents=True, exist_ok=True)
-    n = len(lat)
-    stays = lat["stay"].to_numpy()
-    splits = lat["split"].to_numpy()
-    start = time.perf_counter()
-    for a in range(0, n, chunk):
-        b = min(n, a + chunk)
-        nr = cohort.n_rows[a:b]
-        valid = np.arange(cohort.times.shape[1])[None, :] < nr[:, None]
-        buf, lens = _format_rows(cohort.times[a:b][valid], cohort.values[a:b][valid], tabs)
-        ends = np.cumsum(lens)
-        row_end = np.cumsum(nr)
-        byte_end = np.where(row_end > 0, ends[np.maximum(row_end - 1, 0)], 0) if len(ends) else np.zeros(len(nr), int)
-        byte_start = np.concatenate([[0], byte_end[:-1]])
-        head = HEADER.encode()
-        for i in range(b - a):
-            with open(folder / splits[a + i] / stays[a + i], "wb") as fh:
-                fh.write(head + buf[byte_start[i]:byte_end[i]])
-        if progress:
-            print(f"  wrote {b:,}/{n:,} episode files ({time.perf_counter() - start:.1f} s)", file=sys.stderr, flush=True)
-    for s in SPLITS:
-        part = lat[lat["split"] == s].sort_values("stay", kind="stable")
-        (folder / s / "listfile.csv").write_text(
-            "stay,y_true\n" + "".join(f"{a},{b}\n" for a, b in zip(part["stay"], part["y"])))
-        (folder / s / "ground_truth.csv").write_text(
-            "stay,true_risk\n" + "".join(f"{a},{b:.6f}\n" for a, b in zip(part["stay"], part["true_risk"])))
-    lat_out = lat.sort_values(["split", "stay"], kind="stable")
-    lat_out.to_csv(folder / "latent.csv", index=False, float_format="%.6f", lineterminator="\n")
+    cfg = config or IcuConfig()
+    fl = cfg.realism
+    rng = _streams(cfg.seed)
+    sub = draw_subjects(cfg, rng)
+    course = draw_course(sub, rng)
+    person = draw_person(sub, fl, rng)
+    sched = draw_schedule(sub, fl, rng)
+    hours = np.broadcast_to(np.arange(N_SLOTS)[None, :] * 60, sched.t_vit.shape)
+    truth = to_natural(physiology_at(hours, sub, course, person, fl)[0])
+    val_v, val_l, asleep = noisy_values(sub, course, person, sched, fl, rng)
+    add_artifacts(val_v, sched.shift, fl, rng)
+    rec_v, rec_fs = vital_missingness(val_v, asleep, sub, sched, fl, rng)
+    rec_l = lab_missingness(val_l, sched, fl, rng)
+    times, vals, n_rows = assemble_rows(val_v, val_l, rec_v, rec_fs, rec_l, sched)
+    del val_v, val_l
+    lin = risk_score(sub, course, fl)
+    b0 = _calibrate_intercept(lin, cfg.mortality)
+    risk = _sigmoid(b0 + lin)
+    y = (rng["label"].random(cfg.n_episodes) < risk).astype(int)
+    split = _assign_splits(sub.subj, y, cfg.split, rng["split"])
+    return IcuCohort(config=cfg, latent=latent_frame(sub, course, split, risk, y), times=times, values=vals,
+                     n_rows=n_rows.astype(np.int64), truth=truth, severity=course.sev.astype(np.float32),
+                     intercept=float(b0))
 
 
-def _resolve_config(n_episodes: int | None, split: Sequence[int] | None, mortality: float | None,
-                    seed: int, config: IcuConfig | None) -> IcuConfig:
-    """Combine keyword arguments with a config: arguments that are not None (and `seed`) win."""
-    base = config or IcuConfig()
-    changes: dict = {"seed": seed}
-    if n_episodes is not None:
-        if isinstance(n_episodes, bool) or int(n_episodes) != n_episodes or n_episodes < 1:
-            raise ValueError(f"n_episodes must be a positive integer, got {n_episodes!r}")
-        changes["n_episodes"] = int(n_episodes)
-        changes["split"] = tuple(split) if split is not None else proportional_split(int(n_episodes), base.split)
-    elif split is not None:
-        changes["split"] = tuple(split)
-        changes["n_episodes"] = int(sum(split)) if all(int(s) >= 0 for s in split) else base.n_episodes
-    if mortality is not None:
-        changes["mortality"] = mortality
-    return dataclasses.replace(base, **changes)
-
-
-def generate_icu_dataset(out: str | Path, *, n_episodes: int | None = None, split: Sequence[int] | None = None,
-                         mortality: float | None = None, seed: int = 0, overwrite: bool = False,
-                         progress: bool = True, config: IcuConfig | None = None) -> Path:
-    """Simulate a cohort and write it atomically to `out` in the MIMIC-III benchmark layout.
-
-    Writes `{train,val,test}/listfile.csv`, `ground_truth.csv` and one `*_timeseries.csv` per
-    episode, plus `latent.csv` (the latent state; never a feature) and `metadata.json`
-    (parameters, realism flags, counts, timings). `n_episodes` alone splits in the default
-    proportions; `seed` always sets the config's seed. Refuses to replace an existing `out`
-    unless `overwrite` is true. Returns the dataset folder.
-    """
-    cfg = _resolve_config(n_episodes, split, mortality, seed, config)
-    out = Path(out)
-    t0 = time.perf_counter()
-    if progress:
-        print(f"icu: simulating {cfg.n_episodes:,} episodes (seed {cfg.seed})", file=sys.stderr, flush=True)
-    with atomic_directory(out, overwrite=overwrite) as tmp:
-        cohort = simulate_icu(cfg)
-        t_sim = time.perf_counter() - t0
-        if progress:
-            print(f"icu: simulated in {t_sim:.1f} s; writing files", file=sys.stderr, flush=True)
-        write_cohort(cohort, tmp, progress=progress)
-        lat = cohort.latent
-        meta = {
-            "generator": "ehrlib.icu.synth",
-            "config": {"n_episodes": cfg.n_episodes, "split": list(cfg.split), "mortality": cfg.mortality,
-                       "seed": cfg.seed, "repeat_subject_rate": cfg.repeat_subject_rate},
-            "realism": dataclasses.asdict(cfg.realism),
-            "variables": list(VARIABLES),
-            "units": UNITS,
-            "intercept": round(cohort.intercept, 10),
-            "counts": {s: {"episodes": int((lat["split"] == s).sum()), "deaths": int(lat.loc[lat["split"] == s, "y"].sum()),
-                           "subjects": int(lat.loc[lat["split"] == s, "subject_id"].nunique())} for s in SPLITS},
-            "prevalence": float(lat["y"].mean()),
-            "mean_true_risk": float(lat["true_risk"].mean()),
-            "charted_rows": int(cohort.n_rows.sum()),
-            "generation": {"simulate_seconds": round(t_sim, 3),
-                           "total_seconds": round(time.perf_counter() - t0, 3)},
-        }
-        (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    if progress:
-        print(f"icu: wrote {out} ({cfg.n_episodes:,} episodes, prevalence {lat['y'].mean():.3f}) in "
-              f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
-    return out
-
-
-def dataset_digest(folder: str | Path) -> str:
-    """SHA-256 over every file of a dataset (names and bytes), ignoring metadata.json's timings and
-    hidden files (such as a reader's cache)."""
-    folder = Path(folder)
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        if not p.is_file() or any(part.startswith(".") for part in p.relative_to(folder).parts):
-            continue  # readers may leave hidden caches beside the files
-        data = p.read_bytes()
-        if p.name == "metadata.json":
-            meta = json.loads(data)
-            meta.pop("generation", None)
-            data = json.dumps(meta, sort_keys=True).encode()
-        h.update(str(p.relative_to(folder)).encode() + b"\0" + data + b"\0")
-    return h.hexdigest()
-
-
-# ----------------------------------------------------------------------------------------------
-# Difficulty of the task
-# ----------------------------------------------------------------------------------------------
-
-def window_means(hourly: np.ndarray, start: int = 0, stop: int | None = None) -> np.ndarray:
-    """Per-variable means of hourly values (n, T, F) over hours [start, stop), NaN-aware -> (n, F)."""
-    part = hourly[:, start:stop]
-    counts = np.sum(~np.isnan(part), axis=1)
-    sums = np.nansum(part, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-
-
-def lr_scores(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
-    """Test-set probabilities of an L2 logistic regression fitted on train only (train-mean
-    imputation and train standardisation; the test rows are only transformed and scored)."""
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    model = make_pipeline(SimpleImputer(strategy="mean", keep_empty_features=True), StandardScaler(),
-                          LogisticRegression(max_iter=2000))
-    model.fit(x_train, y_train)
-    return model.predict_proba(x_test)[:, 1]
-
-
-def lr_auroc(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> float:
-    """Test AUROC of `lr_scores` (a logistic regression fitted on train only)."""
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(y_test, lr_scores(x_train, y_train, x_test)))
-
-
-def difficulty(hourly: dict[str, np.ndarray], y: dict[str, np.ndarray], risk: dict[str, np.ndarray]) -> dict[str, float]:
-    """How hard the task is: AUROC of the true risk (the best any model can do) and of logistic
-    regressions on 48-hour means and on means of the first and last 12 hours, fitted on the train
-    split and scored on the test split. `hourly` maps split -> (n, 48, 15) hourly values (NaN = not
-    observed); `y` and `risk` map split -> labels and true risks."""
-    from sklearn.metrics import roc_auc_score
-
-    feats = {s: window_means(h) for s, h in hourly.items()}
-    traj = {s: np.hstack([feats[s], window_means(h, 0, 12), window_means(h, h.shape[1] - 12, None)])
-            for s, h in hourly.items()}
-    all_y = np.concatenate([y[s] for s in y])
-    all_r = np.concatenate([risk[s] for s in y])
-    return {
-        "auroc_true_risk_all": float(roc_auc_score(all_y, all_r)),
-        "auroc_true_risk_test": float(roc_auc_score(y["test"], risk["test"])),
-        "auroc_lr_means_test": lr_auroc(feats["train"], y["train"], feats["test"], y["test"]),
-        "auroc_lr_means_first_last_12h_test": lr_auroc(traj["train"], y["train"], traj["test"], y["test"]),
-    }
-
-
-def cohort_difficulty(cohort: IcuCohort) -> dict[str, float]:
-    """`difficulty` for an in-memory cohort (hourly binning by `IcuCohort.hourly`)."""
-    hourly, _ = cohort.hourly()
-    lat = cohort.latent
-    sel = {s: (lat["split"] == s).to_numpy() for s in SPLITS}
-    return difficulty({s: hourly[m] for s, m in sel.items()}, {s: lat["y"].to_numpy()[m] for s, m in sel.items()},
-                      {s: lat["true_risk"].to_numpy()[m] for s, m in sel.items()})
+def ablate(config: IcuConfig, *names: str) -> IcuCohort:
+    """The cohort of `config` with the named realism features switched off (same seed, same
+    patients; see `RealismFlags.off`), for the chapters' one-feature-at-a-time comparisons."""
+    return simulate_icu(dataclasses.replace(config, realism=config.realism.off(*names)))
