@@ -21,6 +21,10 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
                      help="episodes per split (must add up to --episodes)")
     icu.add_argument("--mortality", type=float, default=None, help="target in-hospital mortality (default 0.208)")
     icu.add_argument("--seed", type=int, default=0)
+    icu.add_argument("--variables", choices=("source", "benchmark"), default="source",
+                     help="the source document's 15 variables, or the real MIMIC-III benchmark's 17")
+    icu.add_argument("--layout", choices=("folders", "benchmark"), default="folders",
+                     help="<split>/listfile.csv folders, or the real benchmark's train/ test/ *_listfile.csv")
     icu.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
     icu.add_argument("--quiet", action="store_true", help="no progress output")
     stroke = kinds.add_parser("stroke", help="synthetic hospital EHR (patients, diagnoses, exams)")
@@ -65,7 +69,8 @@ def _generate(args: argparse.Namespace) -> int:
         from ehrlib.icu.writer import generate_icu_dataset
 
         generate_icu_dataset(args.out, n_episodes=args.episodes, split=args.split, mortality=args.mortality,
-                             seed=args.seed, overwrite=args.overwrite, progress=not args.quiet)
+                             seed=args.seed, overwrite=args.overwrite, progress=not args.quiet,
+                             variables=args.variables, layout=args.layout)
     else:
         from ehrlib.stroke.synth import generate_stroke_dataset
 

@@ -23,12 +23,35 @@ Physiology
     cells and glucose. Values are clipped to physiological ranges and rounded to the benchmark's
     charting precision.
 
-Mortality model
-    ``logit p = b0 + 0.62 C(48) + 0.5 R(48) + 0.4 K(48) + 0.4 I(48) + 0.5 age_z + 0.35 emergency
-    + 0.15 age_z * S(48) + 0.3 r`` (multivariate), or ``b0 + 1.25 S(48)`` when the multivariate
-    model is switched off. The intercept ``b0`` is solved by bisection so that the mean true risk
-    equals the target prevalence; the label is one Bernoulli draw from the true risk. Only the
-    intercept depends on the target prevalence, so observations do not change with it.
+Acute events, surgery, treatment and its limitation (step 2b-2c)
+    An acute event (sepsis, bleeding; a third of emergency admissions) strikes at a random hour;
+    its burden rises over about 1.5 h and clears at a patient-specific rate (a quarter do not
+    respond), adding to the severity and organ factors and raising lactate and temperature.
+    Elective (post-operative) admissions start with a derangement (tachycardia, hypotension,
+    hypothermia, lactate and glucose) that resolves over hours and carries no risk. Treatment
+    normalises what is charted: supplemental oxygen (FiO2 titrated with the respiratory factor,
+    mechanical ventilation beyond a higher threshold, the ventilator setting the respiratory rate)
+    removes most of the respiratory effect on SpO2; vasopressors restore most of the blood
+    pressure lost above their threshold. Some old, severely ill patients have a decision to limit
+    treatment: escalation stops, monitoring is withdrawn (few vital checks, no labs) and death
+    becomes very likely.
+
+Mortality model (weights in `RISK_WEIGHTS`, the one definition; this text is checked by a test)
+    ``logit p = b0 + 0.05 C(48) + 0.06 R(48) + 0.08 K(48) + 0.05 I(48) + 0.3 age_z + 0.2 emergency
+    + 0.04 age_z*S(48) + 1 r + 2.4 shock_burden + 1.8 event_unresolved + 0.25 u_temperature + 0.15
+    u_glucose + 0.2 u_sodium + 2.5 limitation`` (multivariate), or ``b0 + 1 S(48)`` when the
+    multivariate model is switched off. ``shock_burden`` is the mean over hours 0-24 of the
+    cardiovascular factor above 1 (capped at 1.5), ``event_unresolved`` the share of an acute
+    event's burden not cleared by hour 48 (so the time since the event and the response to
+    treatment matter, not its size), the ``u_*`` terms are squared deviations of the last 12
+    hours' noiseless temperature (from 37 °C, per 1 °C), glucose (from 140, per 70 mg/dL) and
+    sodium (from 140, per 6 mmol/L), each capped at 4, and ``limitation`` is 1 once treatment is
+    limited. Most weight lies on the course (rate, early shock, event response), so the latent
+    state at 48 h alone does not determine the risk. The intercept ``b0`` is solved by bisection
+    so that the mean true risk equals the target prevalence; the label is one Bernoulli draw from
+    the true risk. Only the intercept depends on the target prevalence, so observations do not
+    change with it. A subject's in-hospital death ends their history: episodes drawn for the same
+    subject after a death are given to a new subject (fresh id).
 
 Realism features (`RealismFlags`; every one can be switched off for ablation)
     - ``circadian``: 24-hour cosine rhythms (heart rate, blood pressure, respiratory rate,
@@ -59,10 +82,17 @@ Realism features (`RealismFlags`; every one can be switched off for ablation)
       and circadian amplitudes (shared by a subject's episodes).
     - ``multivariate_mortality``: the multivariate risk model above; off: risk from overall
       severity at 48 h only.
+    - ``oxygen_therapy``, ``vasopressors``: the treatments above (off: untreated physiology).
+    - ``acute_events``, ``postoperative``, ``limitation_of_treatment``: the course events above.
+    - ``u_shaped_risk``: the U-shaped risk terms (risk only; observations unchanged).
 
 Sampling: vitals are checked about hourly (a candidate chart in each hour, at a jittered minute);
-labs in panels (basic metabolic panel, blood count, lactate) at admission, with the morning round
-(about 04:00) and when indicated, plus point-of-care glucose every 6 h in insulin-treated patients.
+labs in panels (basic metabolic panel, blood count) at admission, with the morning round (about
+04:00) and when indicated, lactate when indicated (shock, vasopressors, an acute event), plus point-of-care glucose every 6 h in insulin-treated patients.
+
+Variables: the source document's 15 (default) or, with ``IcuConfig(variables="benchmark")``, the
+real MIMIC-III benchmark's 17 in its order and spelling, the Glasgow coma scale as its categorical
+text (see `benchmark_extras`).
 
 Speed: every step is vectorised over episodes x hourly slots x variables; files are formatted
 with lookup tables of pre-formatted cells and written with one write per file.
@@ -101,13 +131,16 @@ SHIFTS: tuple[str, ...] = ("day", "evening", "night")
 ORGANS: tuple[str, ...] = ("cardiovascular", "respiratory", "renal", "inflammatory")
 N_SLOTS = 49  # hourly slots 0..48 (slot 48 only at minute 0, so that Hours <= 48)
 
+# How strongly the organ factors move the charted variables (milder than a textbook picture: the
+# same organ failure shows differently in different patients, and treatment masks part of it).
+_LOAD_SCALE = 0.6
 # Per-variable physiology. link: 0 identity, 1 log, 2 log of (100 - value).
 _V = {name: i for i, name in enumerate(VARIABLES)}
 _LINK = np.array([0, 0, 0, 0, 0, 2, 1, 1, 1, 0, 0, 0, 0, 0, 1])
 _BASE = np.array([87.5, 117.0, 59.0, 19.8, 36.75, np.log(2.0), np.log(1.45), np.log(0.95), np.log(9.8),
                   10.6, 117.0, 4.08, 139.0, 24.8, np.log(19.0)])
 #                          C      R      K      I
-_LOAD = np.array([[6.0, 2.5, 0.0, 5.0],      # HR
+_LOAD = _LOAD_SCALE * np.array([[6.0, 2.5, 0.0, 5.0],      # HR
                   [-11.0, 0.0, 0.0, -2.0],   # SBP
                   [-6.0, 0.0, 0.0, -1.5],    # DBP
                   [1.0, 3.2, 0.0, 1.0],      # RR
@@ -144,10 +177,46 @@ _BMP = [_V[v] for v in ("Creatinine", "Glucose", "Potassium", "Sodium", "Bicarbo
 _CBC = [_V[v] for v in ("White blood cells", "Hemoglobin")]
 _LACT = _V["Lactate"]
 _GLU = _V["Glucose"]
-# Mortality model weights (see the module docstring).
-W_CARDIO, W_RESP, W_RENAL, W_INFL = 0.5, 0.4, 0.32, 0.32
-W_AGE, W_EMERG, W_AGE_SEV, W_RATE = 0.5, 0.35, 0.12, 0.45
-W_UNIVARIATE = 1.1
+#: Mortality model weights: the one definition. The module docstring's formula is generated from
+#: them by `risk_model_text` (a test checks that the docstring shows exactly that text).
+RISK_WEIGHTS: dict[str, float] = {
+    "C(48)": 0.05, "R(48)": 0.06, "K(48)": 0.08, "I(48)": 0.05, "age_z": 0.3, "emergency": 0.2,
+    "age_z*S(48)": 0.04, "r": 1.0, "shock_burden": 2.4, "event_unresolved": 1.8,
+    "u_temperature": 0.25, "u_glucose": 0.15, "u_sodium": 0.2, "limitation": 2.5,
+}
+W_UNIVARIATE = 1.0  # the risk model with multivariate_mortality off: b0 + W_UNIVARIATE * S(48)
+
+# The real MIMIC-III benchmark's 17 variables, in its order and spelling (`--variables benchmark`).
+BENCHMARK_VARIABLES: tuple[str, ...] = (
+    "Capillary refill rate", "Diastolic blood pressure", "Fraction inspired oxygen",
+    "Glascow coma scale eye opening", "Glascow coma scale motor response", "Glascow coma scale total",
+    "Glascow coma scale verbal response", "Glucose", "Heart Rate", "Height", "Mean blood pressure",
+    "Oxygen saturation", "Respiratory rate", "Systolic blood pressure", "Temperature", "Weight", "pH",
+)
+#: Variables simulated only for the benchmark set, with (unit, low, high, decimals).
+EXTRA_SPECS: dict[str, tuple[str, float, float, int]] = {
+    "Capillary refill rate": ("0 normal / 1 slow", 0.0, 1.0, 1),
+    "Fraction inspired oxygen": ("fraction", 0.21, 1.0, 2),
+    "Glascow coma scale eye opening": ("score", 1, 4, 0),
+    "Glascow coma scale motor response": ("score", 1, 6, 0),
+    "Glascow coma scale total": ("score", 3, 15, 0),
+    "Glascow coma scale verbal response": ("score (0: intubated)", 0, 5, 0),
+    "Height": ("cm", 140, 205, 0),
+    "Mean blood pressure": ("mmHg", 25, 200, 0),
+    "Weight": ("kg", 35, 200, 1),
+    "pH": ("", 6.8, 7.7, 2),
+}
+#: The benchmark's categorical text for the Glasgow coma scale components, by score (verbal 0 is
+#: the intubated patient's "1.0 ET/Trach", which scores 1).
+GCS_TEXT: dict[str, dict[int, str]] = {
+    "Glascow coma scale eye opening": {1: "1 No Response", 2: "2 To pain", 3: "3 To speech", 4: "4 Spontaneously"},
+    "Glascow coma scale motor response": {1: "1 No Response", 2: "2 Abnorm extensn", 3: "3 Abnorm flexion",
+                                          4: "4 Flex-withdraws", 5: "5 Localizes Pain", 6: "6 Obeys Commands"},
+    "Glascow coma scale verbal response": {0: "1.0 ET/Trach", 1: "1 No Response", 2: "2 Incomp sounds",
+                                           3: "3 Inapprop words", 4: "4 Confused", 5: "5 Oriented"},
+}
+ALL_VARIABLES: tuple[str, ...] = VARIABLES + tuple(EXTRA_SPECS)
+VARIABLE_SETS: dict[str, tuple[str, ...]] = {"source": VARIABLES, "benchmark": BENCHMARK_VARIABLES}
 
 
 @dataclass(frozen=True)
@@ -165,6 +234,12 @@ class RealismFlags:
     shift_quality: bool = True
     individual_variability: bool = True
     multivariate_mortality: bool = True
+    oxygen_therapy: bool = True
+    vasopressors: bool = True
+    acute_events: bool = True
+    postoperative: bool = True
+    u_shaped_risk: bool = True
+    limitation_of_treatment: bool = True
 
     def off(self, *names: str) -> "RealismFlags":
         """A copy with the named features switched off (unknown names raise `ValueError`)."""
@@ -195,6 +270,7 @@ class IcuConfig:
     seed: int = 0
     realism: RealismFlags = field(default_factory=RealismFlags)
     repeat_subject_rate: float = 0.1
+    variables: str = "source"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "split", tuple(int(s) for s in self.split))
@@ -219,6 +295,8 @@ class IcuConfig:
             raise ValueError(f"repeat_subject_rate must lie in [0, 1), got {self.repeat_subject_rate}")
         if int(self.seed) != self.seed or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.variables not in VARIABLE_SETS:
+            raise ValueError(f"variables must be one of {sorted(VARIABLE_SETS)}, got {self.variables!r}")
 
 
 def proportional_split(n_episodes: int, proportions: Sequence[float] = DEFAULT_SPLIT) -> tuple[int, int, int]:
@@ -240,10 +318,12 @@ class IcuCohort:
 
     `latent`: one row per episode (stay name, split, subject, latent state, true risk, label).
     `times`: (n, R) chart times in minutes since ICU admission, sorted, -1 past `n_rows`.
-    `values`: (n, R, 15) float32 charted values, NaN where not measured.
+    `values`: (n, R, F) float32 charted values, NaN where not measured, in the order of `variables`
+    (the source's 15 or the benchmark's 17; Glasgow verbal 0 means intubated, "1.0 ET/Trach").
     `n_rows`: (n,) number of charted rows per episode.
     `truth`: (n, 49, 15) float32 noiseless physiology at the whole hours 0..48 (for figures).
     `severity`: (n, 49) the latent severity S(t) at the whole hours.
+    `organ`: (n, 49, 4) the latent organ factors (cardiovascular, respiratory, renal, inflammatory).
     """
 
     config: IcuConfig
@@ -254,16 +334,17 @@ class IcuCohort:
     truth: np.ndarray
     severity: np.ndarray
     intercept: float
+    organ: np.ndarray | None = None
 
     @property
     def variables(self) -> tuple[str, ...]:
-        """The 15 variable names, in file column order."""
-        return VARIABLES
+        """The variable names, in file column order."""
+        return VARIABLE_SETS[self.config.variables]
 
     def episode_frame(self, i: int) -> pd.DataFrame:
-        """The charted rows of episode `i` as a DataFrame (`Hours` then the 15 variables)."""
+        """The charted rows of episode `i` as a DataFrame (`Hours` then the variables)."""
         k = int(self.n_rows[i])
-        df = pd.DataFrame(self.values[i, :k], columns=list(VARIABLES))
+        df = pd.DataFrame(self.values[i, :k], columns=list(self.variables))
         df.insert(0, "Hours", self.times[i, :k] / 60.0)
         return df
 
@@ -273,12 +354,12 @@ class IcuCohort:
         ep, row, var = np.nonzero(valid[:, :, None] & ~np.isnan(self.values))
         return pd.DataFrame({
             "episode": ep, "stay": self.latent["stay"].to_numpy()[ep], "hours": self.times[ep, row] / 60.0,
-            "variable": pd.Categorical.from_codes(var, categories=list(VARIABLES)),
+            "variable": pd.Categorical.from_codes(var, categories=list(self.variables)),
             "value": self.values[ep, row, var],
         })
 
     def hourly(self) -> tuple[np.ndarray, np.ndarray]:
-        """(n, 48, 15) hourly means of charted values (hour h holds charts in [h, h+1), 48 in 47) and mask."""
+        """(n, 48, F) hourly means of charted values (hour h holds charts in [h, h+1), 48 in 47) and mask."""
         n, r, f = self.values.shape
         hour = np.clip(self.times // 60, 0, 47)
         valid = (np.arange(r)[None, :] < self.n_rows[:, None])
@@ -295,7 +376,7 @@ class IcuCohort:
         return means.astype(np.float32), counts > 0
 
     def means(self) -> np.ndarray:
-        """(n, 15) per-variable means over the 48 hours of the charted values (NaN if never charted)."""
+        """(n, F) per-variable means over the 48 hours of the charted values (NaN if never charted)."""
         valid = (np.arange(self.values.shape[1])[None, :] < self.n_rows[:, None])[:, :, None]
         v = np.where(valid, self.values, np.nan)
         with warnings.catch_warnings():
@@ -305,7 +386,7 @@ class IcuCohort:
     def observed_fraction(self) -> pd.Series:
         """Share of episodes x hours (48 hourly bins) with at least one value, per variable."""
         _, mask = self.hourly()
-        return pd.Series(mask.mean(axis=(0, 1)), index=list(VARIABLES))
+        return pd.Series(mask.mean(axis=(0, 1)), index=list(self.variables))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -313,7 +394,8 @@ class IcuCohort:
 # ----------------------------------------------------------------------------------------------
 
 _STREAMS = ("subjects", "latent", "trajectory", "individual", "circadian", "sleep", "meals", "noise",
-            "timing", "vital_missing", "lab_missing", "artifacts", "split", "label")
+            "timing", "vital_missing", "lab_missing", "artifacts", "split", "label", "events", "treatment",
+            "history", "extras")
 
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:
@@ -475,6 +557,7 @@ class _Person:
     sleep_u: np.ndarray
     eats: np.ndarray
     meal_amp: np.ndarray
+    offset: np.ndarray | None = None  # (n, 49, 15) treatment and post-operative shifts (`care_offsets`)
 
 
 @dataclass
@@ -542,6 +625,104 @@ def draw_course(sub: _Subjects, rng: dict[str, np.random.Generator]) -> _Course:
     return _Course(rate=rate, shape=shape, sev=sev, organ=organ)
 
 
+@dataclass
+class _Care:
+    """Acute events, post-operative derangement, treatments and limitation of treatment (per slot)."""
+
+    event: np.ndarray        # (n, 49) burden E(t) of an acute event (0 without one)
+    event_hour: np.ndarray   # (n,) hour of the event (NaN without one)
+    responder: np.ndarray    # (n,) whether the event responds to treatment (clears)
+    postop: np.ndarray       # (n, 49) post-operative derangement D(t)
+    fio2: np.ndarray         # (n, 49) inspired oxygen fraction (0.21 on room air)
+    ventilated: np.ndarray   # (n, 49) bool
+    vaso: np.ndarray         # (n, 49) vasopressor dose (cardiovascular factor above its threshold; 0 off)
+    withdrawn: np.ndarray    # (n, 49) bool: treatment limited, monitoring withdrawn
+    limitation_hour: np.ndarray  # (n,) hour of the decision (NaN without one)
+    unresolved: np.ndarray       # (n,) share of the event's burden not cleared at 48 h (0 without one)
+    shock_burden: np.ndarray     # (n,) mean over hours 0-24 of the cardiovascular factor above 1 (capped at 1.5)
+
+
+def draw_events(sub: _Subjects, course: _Course, fl: RealismFlags, rng: dict[str, np.random.Generator]) -> _Care:
+    """Step 2b: acute events (sepsis, bleeding) at random times, whose burden rises over about 1.5 h
+    and clears at a patient-specific rate (a quarter do not respond), added to the severity and the
+    organ factors; post-operative derangement after elective surgery, resolving over hours; and a
+    decision to limit treatment in some old, severely ill patients. Treatments are filled in later."""
+    n, j = len(sub.s0), N_SLOTS
+    g = rng["events"]
+    hours = np.arange(j, dtype=float)
+    p_event = np.array([0.32, 0.25, 0.12])[sub.adm]
+    has = (g.random(n) < p_event) & fl.acute_events
+    onset = g.uniform(1.0, 44.0, n)
+    amp = 0.6 + g.gamma(2.0, 0.4, n)
+    responder = g.random(n) < 0.75
+    k = np.where(responder, np.exp(g.normal(np.log(0.12), 0.4, n)), 0.01)
+    dt = hours[None, :] - onset[:, None]
+    burden = np.where((dt >= 0) & has[:, None],
+                      amp[:, None] * (1 - np.exp(-np.maximum(dt, 0) / 1.5)) * np.exp(-k[:, None] * np.maximum(dt, 0)), 0.0)
+    course.sev = course.sev + burden
+    course.organ = course.organ + np.array([1.0, 0.6, 0.5, 1.0])[None, None, :] * burden[:, :, None]
+    post = (sub.adm == 2) & fl.postoperative
+    d0 = g.uniform(0.8, 1.6, n)
+    postop = np.where(post[:, None], d0[:, None] * np.exp(-hours[None, :] / 5.0), 0.0)
+    u_lot = g.random(n)
+    t_lot = g.uniform(12.0, 44.0, n)
+    p_lot = _sigmoid(-5.2 + 1.0 * sub.age_z + 0.8 * course.sev[:, 24])
+    lot = (u_lot < p_lot) & fl.limitation_of_treatment
+    withdrawn = lot[:, None] & (hours[None, :] >= t_lot[:, None])
+    shock = np.clip(course.organ[:, :25, 0] - 1.0, 0, 1.5).mean(axis=1)
+    zeros = np.zeros((n, j))
+    unresolved = np.where(has, burden[:, -1] / amp, 0.0)
+    return _Care(unresolved=unresolved, event=burden, event_hour=np.where(has, np.round(onset, 2), np.nan), responder=responder & has,
+                 postop=postop, fio2=zeros + 0.21, ventilated=zeros.astype(bool), vaso=zeros, withdrawn=withdrawn,
+                 limitation_hour=np.where(lot, np.round(t_lot, 2), np.nan), shock_burden=shock)
+
+
+def draw_treatment(course: _Course, care: _Care, fl: RealismFlags, rng: dict[str, np.random.Generator]) -> None:
+    """Step 2c (in place): supplemental oxygen when the respiratory factor passes a patient-specific
+    threshold (FiO2 titrated up with it), mechanical ventilation beyond a higher one, vasopressors
+    when the cardiovascular factor passes its threshold; escalation stops once treatment is limited."""
+    n = len(course.rate)
+    g = rng["treatment"]
+    thr_o2 = 0.9 + 0.3 * g.standard_normal(n)
+    thr_vp = 1.8 + 0.3 * g.standard_normal(n)
+    resp, cardio = course.organ[:, :, 1], course.organ[:, :, 0]
+    active = ~care.withdrawn
+    if fl.oxygen_therapy:
+        over = resp - thr_o2[:, None]
+        vent = (over > 1.5) & active
+        fio2 = np.where(over > 0, np.clip(0.28 + 0.12 * over, 0.24, 0.5), 0.21)
+        fio2 = np.where(vent, np.clip(0.4 + 0.15 * (over - 1.5), 0.4, 1.0), fio2)
+        care.fio2 = np.round(np.where(active, fio2, 0.21), 2)
+        care.ventilated = vent
+    if fl.vasopressors:
+        care.vaso = np.where(active, np.maximum(cardio - thr_vp[:, None], 0.0), 0.0)
+
+
+def care_offsets(course: _Course, care: _Care, person: _Person) -> np.ndarray:
+    """(n, 49, 15) shifts of the model-scale physiology by treatment and post-operative state:
+    oxygen and ventilation remove most of the respiratory factor's effect on SpO2 (and the ventilator
+    sets the respiratory rate), vasopressors restore most of the pressure lost above their threshold,
+    and surgery leaves a transient tachycardia, hypotension, hypothermia, lactate and glucose rise."""
+    n, j = care.fio2.shape
+    off = np.zeros((n, j, len(VARIABLES)), dtype=np.float32)
+    gain = person.gain[:, :1]
+    resp = course.organ[:, :, 1]
+    on_o2 = care.fio2 > 0.21
+    off[:, :, _V["Oxygen saturation"]] -= (on_o2 * 0.85 * gain * _LOAD[5, 1] * np.maximum(resp - 0.5, 0)).astype(np.float32)
+    rr_load = np.einsum("njk,k->nj", course.organ, _LOAD[3])
+    off[:, :, _V["Respiratory rate"]] -= (care.ventilated * 0.7 * gain * rr_load).astype(np.float32)
+    for name, share in (("Systolic blood pressure", 0.7), ("Diastolic blood pressure", 0.7), ("Heart Rate", -0.15)):
+        k = _V[name]
+        off[:, :, k] -= (share * gain * _LOAD[k, 0] * care.vaso).astype(np.float32)
+    post = {"Heart Rate": 7.0, "Systolic blood pressure": -9.0, "Diastolic blood pressure": -5.0, "Temperature": -0.5,
+            "Lactate": 0.25, "Glucose": 20.0, "Hemoglobin": -0.6, "White blood cells": 0.15}
+    for name, eff in post.items():
+        off[:, :, _V[name]] += (eff * care.postop).astype(np.float32)
+    for name, eff in (("Lactate", 0.15), ("Temperature", 0.3), ("White blood cells", 0.1)):
+        off[:, :, _V[name]] += (eff * care.event).astype(np.float32)
+    return off
+
+
 def draw_person(sub: _Subjects, fl: RealismFlags, rng: dict[str, np.random.Generator]) -> _Person:
     """Step 3: individual set points, gains and circadian amplitude (per subject), sleep window and
     meals (per episode)."""
@@ -600,6 +781,8 @@ def physiology_at(t_min: np.ndarray, sub: _Subjects, course: _Course, person: _P
     eta = np.einsum("njk,fk->njf", course.organ.astype(f32), _LOAD.astype(f32))
     eta *= person.gain.astype(f32)[:, :, None]
     eta += (_BASE[None, :] + person.base_off).astype(f32)[:, None, :]
+    if person.offset is not None:
+        eta += person.offset
     if fl.circadian:
         damp32 = _sigmoid(1.0 - course.sev).astype(f32)  # sicker patients lose their rhythm
         circ = np.cos(2 * np.pi * (clock[:, :, None] - _CIRC_PEAK[None, None, :]) / 24.0).astype(f32)
@@ -678,7 +861,7 @@ def add_artifacts(val_v: np.ndarray, shift: np.ndarray, fl: RealismFlags, rng: d
         val_v[:, :, bp] = np.where(rnd, np.round(val_v[:, :, bp] / 5.0) * 5.0, val_v[:, :, bp])
 
 
-def _vital_checks(val_v: np.ndarray, asleep: np.ndarray, sched: _Schedule, fl: RealismFlags,
+def _vital_checks(val_v: np.ndarray, asleep: np.ndarray, sched: _Schedule, care: _Care, fl: RealismFlags,
                   g: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Which hourly vital checks happen (n, j), and the per-variable uniforms of those checks."""
     n, j = asleep.shape
@@ -698,6 +881,7 @@ def _vital_checks(val_v: np.ndarray, asleep: np.ndarray, sched: _Schedule, fl: R
         p_check *= np.where(asleep, 0.8, 1.0)
     if fl.mar:
         p_check *= _sigmoid(3.3 + 1.5 * shock_z)
+    p_check = np.where(care.withdrawn, 0.1 * p_check, p_check)  # comfort care: monitoring withdrawn
     checked = u_check < p_check
     if fl.temporal_variability:
         slot = np.arange(j)
@@ -706,14 +890,14 @@ def _vital_checks(val_v: np.ndarray, asleep: np.ndarray, sched: _Schedule, fl: R
     return checked, np.concatenate([u_var, u_temp[:, :, None], u_fs[:, :, None]], axis=2)
 
 
-def vital_missingness(val_v: np.ndarray, asleep: np.ndarray, sub: _Subjects, sched: _Schedule,
+def vital_missingness(val_v: np.ndarray, asleep: np.ndarray, sub: _Subjects, sched: _Schedule, care: _Care,
                       fl: RealismFlags, rng: dict[str, np.random.Generator]) -> tuple[np.ndarray, np.ndarray]:
     """Step 8: which vitals are recorded (n, j, 6) and which point-of-care glucoses (n, j): checks
     thinned by MCAR, shift, sleep, MAR (shock index) and dropouts; per-value MCAR and MNAR; the
     temperature every four clock hours plus fever re-checks; glucose every 6 h in insulin-treated
     patients plus re-checks when high."""
     f32 = np.float32
-    checked, u = _vital_checks(val_v, asleep, sched, fl, rng["vital_missing"])
+    checked, u = _vital_checks(val_v, asleep, sched, care, fl, rng["vital_missing"])
     u_var, u_temp, u_fs = u[:, :, :6], u[:, :, 6], u[:, :, 7]
     abn = np.abs(val_v[:, :, :6] - _NORMAL[:6].astype(f32)) / _ABN_SCALE[:6].astype(f32)
     q = np.ones(u_var.shape)
@@ -730,21 +914,22 @@ def vital_missingness(val_v: np.ndarray, asleep: np.ndarray, sub: _Subjects, sch
         p_t = p_t + (1 - p_t) * 0.8 * _sigmoid((np.abs(val_v[:, :, temp_i] - 37.0) - 1.2) / 0.2)
     if fl.mcar:
         p_t = p_t * 0.95
-    rec_v[:, :, temp_i] = (u_temp < p_t) & (checked | sched_t)
+    rec_v[:, :, temp_i] = (u_temp < p_t) & (checked | sched_t) & ~care.withdrawn
     sched_fs = ((hour % 6) == 0) & (sub.diabetic | (sub.s0 > 1.0))[:, None]
     p_fs = np.where(sched_fs, 0.85, 0.0)
     if fl.mnar:
         p_fs = p_fs + (1 - p_fs) * 0.5 * _sigmoid((val_v[:, :, _GLU] - 200.0) / 25.0)
     if fl.mcar:
         p_fs = p_fs * 0.95
-    return rec_v, u_fs < p_fs
+    return rec_v, (u_fs < p_fs) & ~care.withdrawn
 
 
-def lab_missingness(val_l: np.ndarray, sched: _Schedule, fl: RealismFlags,
+def lab_missingness(val_l: np.ndarray, sched: _Schedule, care: _Care, fl: RealismFlags,
                     rng: dict[str, np.random.Generator]) -> np.ndarray:
     """Step 9: which lab values are recorded (n, j, 15): panels (basic metabolic, blood count) at
-    admission, on the morning round and when indicated (MAR: shock index), lactate at admission and
-    when indicated (MAR) or high (MNAR), and single components lost at random (MCAR)."""
+    admission, on the morning round and when indicated (MAR: shock index), lactate when indicated
+    (at admission in a third, in shock, on vasopressors, after an acute event: MAR) or high (MNAR),
+    single components lost at random (MCAR), and none once treatment is limited."""
     n, j, f = val_l.shape
     g = rng["lab_missing"]
     u_bmp = g.random((n, j))
@@ -759,25 +944,88 @@ def lab_missingness(val_l: np.ndarray, sched: _Schedule, fl: RealismFlags,
         p_bmp = 1 - (1 - p_bmp) * (1 - 0.12 * _sigmoid(2.5 * (shock_l - 1.0)))
     bmp = u_bmp < p_bmp
     cbc = np.where(bmp, u_cbc < 0.85, u_cbc < 0.015)
-    p_lac = np.where(first, 0.6, 0.03)
+    p_lac = np.where(first, 0.25, 0.002)
     if fl.mar:
-        p_lac = 1 - (1 - p_lac) * (1 - 0.1 * _sigmoid(2.5 * (shock_l - 1.0)))
+        indicated = (care.vaso > 0) | (care.event > 0.4)
+        p_lac = 1 - (1 - p_lac) * (1 - 0.02 * _sigmoid(2.5 * (shock_l - 1.0))) * np.where(indicated, 0.93, 1.0)
+        p_lac = np.where(first & indicated, 0.85, p_lac)
     if fl.mnar:
-        p_lac = 1 - (1 - p_lac) * (1 - 0.25 * _sigmoid((val_l[:, :, _LACT] - 3.0) / 0.5))
+        p_lac = 1 - (1 - p_lac) * (1 - 0.08 * _sigmoid((val_l[:, :, _LACT] - 3.0) / 0.5))
     rec_l = np.zeros((n, j, f), dtype=bool)
     rec_l[:, :, _BMP] = bmp[:, :, None]
     rec_l[:, :, _CBC] = cbc[:, :, None]
     rec_l[:, :, _LACT] = u_lac < p_lac
     if fl.mcar:
         rec_l &= u_comp < 0.97
-    return rec_l
+    return rec_l & ~care.withdrawn[:, :, None]
+
+
+def _gcs(course: _Course, care: _Care, g: np.random.Generator) -> np.ndarray:
+    """(n, 49, 4) Glasgow coma scale eye, motor, total and verbal scores per slot (verbal 0: intubated):
+    consciousness falls with severity and inflammation (encephalopathy), and with the sedation of
+    ventilated patients and of comfort care."""
+    n, j = care.fio2.shape
+    depth = (np.maximum(0.45 * course.sev + 0.35 * course.organ[:, :, 3] - 0.6, 0) + 2.5 * care.ventilated
+             + 1.5 * care.withdrawn + 0.5 * g.standard_normal((n, j)))
+    eye = np.clip(np.round(4 - 0.8 * depth), 1, 4)
+    motor = np.clip(np.round(6 - 1.0 * depth), 1, 6)
+    verbal = np.where(care.ventilated, 0, np.clip(np.round(5 - 1.2 * depth), 1, 5))
+    return np.stack([eye, motor, eye + motor + np.maximum(verbal, 1), verbal], axis=2)
+
+
+def benchmark_extras(sub: _Subjects, course: _Course, care: _Care, sched: _Schedule, val_v: np.ndarray,
+                     rec_v: np.ndarray, rec_l: np.ndarray, rng: dict[str, np.random.Generator]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Step 9b (benchmark variables only): the ten variables of the real benchmark that the source
+    document lacks, at the vital rows and the lab rows (n, 49, 10 each, NaN = not charted, order of
+    `EXTRA_SPECS`). Glasgow coma scale every two hours with a vital check; capillary refill rarely;
+    FiO2 while on oxygen (and with blood gases); mean pressure with a charted systolic and diastolic
+    pressure; height and weight at admission (weight also on some morning rounds); pH with a
+    blood-gas lactate and every few hours in ventilated patients."""
+    n, j = care.fio2.shape
+    g = rng["extras"]
+    m = len(sub.ids)
+    names = list(EXTRA_SPECS)
+    ev = np.full((n, j, len(names)), np.nan, dtype=np.float32)
+    el = np.full((n, j, len(names)), np.nan, dtype=np.float32)
+    u = g.random((n, j, 6))
+    checked = rec_v[:, :, 0] | rec_v[:, :, 1]
+    hour = np.floor(sched.clock_slot).astype(int)
+    gcs = _gcs(course, care, g)
+    gcs_on = checked & (hour % 2 == 0) & (u[:, :, 0] < 0.85)
+    for k, name in enumerate(("eye opening", "motor response", "total", "verbal response")):
+        col = names.index(f"Glascow coma scale {name}")
+        ev[:, :, col] = np.where(gcs_on & ((k != 2) | (u[:, :, 1] < 0.9)), gcs[:, :, k], np.nan)
+    crr = (g.random((n, j)) < _sigmoid(1.2 * course.organ[:, :, 0] - 2.5)).astype(float)
+    ev[:, :, names.index("Capillary refill rate")] = np.where(checked & (u[:, :, 2] < 0.06), crr, np.nan)
+    on_o2 = care.fio2 > 0.21
+    fio2_v = checked & on_o2 & (u[:, :, 3] < np.where(care.ventilated, 0.9, 0.4))
+    ev[:, :, names.index("Fraction inspired oxygen")] = np.where(fio2_v, care.fio2, np.nan)
+    sbp, dbp = val_v[:, :, _V["Systolic blood pressure"]], val_v[:, :, _V["Diastolic blood pressure"]]
+    mbp = np.round((sbp + 2 * dbp) / 3)
+    ev[:, :, names.index("Mean blood pressure")] = np.where(rec_v[:, :, 1] & rec_v[:, :, 2] & (u[:, :, 4] < 0.9), mbp, np.nan)
+    male_s = np.bincount(sub.subj, weights=sub.male, minlength=m) > 0
+    height = np.round(np.where(male_s, 176.0, 163.0) + 7.0 * g.standard_normal(m))[sub.subj]
+    weight = np.round(80.0 * np.exp(0.22 * g.standard_normal(m))[sub.subj] * np.exp(0.02 * g.standard_normal(n)), 1)
+    first = np.arange(j)[None, :] == 0
+    ev[:, :, names.index("Height")] = np.where(first & (u[:, :, 5] < 0.35), height[:, None], np.nan)
+    w_on = (first & (u[:, :, 5] < 0.7)) | ((hour == 4) & (u[:, :, 5] < 0.3))
+    ev[:, :, names.index("Weight")] = np.where(w_on, weight[:, None], np.nan)
+    ph = 7.40 - 0.025 * course.organ[:, :, 0] - 0.02 * course.organ[:, :, 2] + 0.03 * g.standard_normal((n, j))
+    gas = (rec_l[:, :, _LACT] & (u[:, :, 1] < 0.8)) | (care.ventilated & (u[:, :, 4] < 0.15) & ~care.withdrawn)
+    el[:, :, names.index("pH")] = np.where(gas, np.round(np.clip(ph, 6.8, 7.7), 2), np.nan)
+    el[:, :, names.index("Fraction inspired oxygen")] = np.where(gas & on_o2, care.fio2, np.nan)
+    return ev, el
 
 
 def assemble_rows(val_v: np.ndarray, val_l: np.ndarray, rec_v: np.ndarray, rec_fs: np.ndarray,
-                  rec_l: np.ndarray, sched: _Schedule) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  rec_l: np.ndarray, sched: _Schedule, extras: tuple[np.ndarray, np.ndarray] | None = None,
+                  columns: Sequence[str] = VARIABLES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Step 10: charted rows. Vital rows and lab rows (merged when at the same minute), rounded to
     charting precision, rows without any value dropped, sorted by time (vitals before labs at equal
-    times). Returns times (n, R) in minutes (-1 past the last row), values (n, R, 15), row counts."""
+    times). `extras` (vital-row and lab-row arrays of the `EXTRA_SPECS` variables) are merged the
+    same way, and only `columns` (names of `ALL_VARIABLES`) are kept. Returns times (n, R) in
+    minutes (-1 past the last row), values (n, R, len(columns)), row counts."""
     n, j, f = val_l.shape
     t_vit, t_lab = sched.t_vit, sched.t_lab
     vals = np.full((n, 2 * j, f), np.nan, dtype=np.float32)
@@ -791,6 +1039,14 @@ def assemble_rows(val_v: np.ndarray, val_l: np.ndarray, rec_v: np.ndarray, rec_f
     vals[:, j:, 6:] = np.where(same[:, :, None], np.nan, lab_block)
     scale = (10.0 ** _DEC).astype(np.float32)
     vals = np.round(vals * scale) / scale
+    if extras is not None:
+        ext = np.concatenate(extras, axis=1)
+        lab_x = ext[:, j:]
+        ext[:, :j] = np.where(same[:, :, None] & ~np.isnan(lab_x), lab_x, ext[:, :j])
+        ext[:, j:] = np.where(same[:, :, None], np.nan, lab_x)
+        vals = np.concatenate([vals, ext], axis=2)
+    if tuple(columns) != VARIABLES:
+        vals = vals[:, :, [ALL_VARIABLES.index(c) for c in columns]]
     times = np.concatenate([t_vit, t_lab], axis=1)
     has = ~np.all(np.isnan(vals), axis=2)
     key = np.where(has, times, 10 ** 6) * 2 + np.concatenate([np.zeros((n, j), int), np.ones((n, j), int)], axis=1)
@@ -804,18 +1060,64 @@ def assemble_rows(val_v: np.ndarray, val_l: np.ndarray, rec_v: np.ndarray, rec_f
     return np.where(valid, times, -1).astype(np.int32), vals, n_rows
 
 
-def risk_score(sub: _Subjects, course: _Course, fl: RealismFlags) -> np.ndarray:
-    """The linear predictor of the mortality model without its intercept (module docstring)."""
-    c_end = course.organ[:, -1, :]
-    emergency = (sub.adm == 0).astype(float)
+def risk_terms(sub: _Subjects, course: _Course, care: _Care, truth: np.ndarray, fl: RealismFlags) -> dict[str, np.ndarray]:
+    """The terms of the mortality model, named as in `RISK_WEIGHTS`: organ factors, severity and
+    age at 48 h, admission category, trajectory rate, the cumulative shock burden, the unresolved
+    share of an acute event (time since it and the response matter, not its size), U-shaped terms of
+    the last 12 hours' noiseless temperature, glucose and sodium, and a decision to limit treatment."""
+    c_end, s_end = course.organ[:, -1, :], course.sev[:, -1]
+    last = truth[:, -12:, :].mean(axis=1)
+    u = float(fl.u_shaped_risk)
+    return {
+        "C(48)": c_end[:, 0], "R(48)": c_end[:, 1], "K(48)": c_end[:, 2], "I(48)": c_end[:, 3],
+        "age_z": sub.age_z, "emergency": (sub.adm == 0).astype(float), "age_z*S(48)": sub.age_z * s_end,
+        "r": course.rate, "shock_burden": care.shock_burden, "event_unresolved": care.unresolved,
+        "u_temperature": u * np.minimum(((last[:, _V["Temperature"]] - 37.0) / 1.0) ** 2, 4.0),
+        "u_glucose": u * np.minimum(((last[:, _GLU] - 140.0) / 70.0) ** 2, 4.0),
+        "u_sodium": u * np.minimum(((last[:, _V["Sodium"]] - 140.0) / 6.0) ** 2, 4.0),
+        "limitation": care.withdrawn[:, -1].astype(float),
+    }
+
+
+def risk_score(sub: _Subjects, course: _Course, care: _Care, truth: np.ndarray, fl: RealismFlags) -> np.ndarray:
+    """The linear predictor of the mortality model without its intercept (see `risk_model_text`)."""
     if not fl.multivariate_mortality:
         return W_UNIVARIATE * course.sev[:, -1]
-    return (W_CARDIO * c_end[:, 0] + W_RESP * c_end[:, 1] + W_RENAL * c_end[:, 2] + W_INFL * c_end[:, 3]
-            + W_AGE * sub.age_z + W_EMERG * emergency + W_AGE_SEV * sub.age_z * course.sev[:, -1]
-            + W_RATE * course.rate)
+    terms = risk_terms(sub, course, care, truth, fl)
+    return sum(w * terms[name] for name, w in RISK_WEIGHTS.items())
 
 
-def latent_frame(sub: _Subjects, course: _Course, split: np.ndarray, risk: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+def risk_model_text() -> str:
+    """The mortality model as a formula, generated from `RISK_WEIGHTS` (shown in the docs)."""
+    return "logit p = b0 + " + " + ".join(f"{w:g} {name}" for name, w in RISK_WEIGHTS.items())
+
+
+def end_history_at_death(subj: np.ndarray, episode: np.ndarray, ids: np.ndarray, y: np.ndarray,
+                         g: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A subject's in-hospital death ends their history: the episodes drawn for a subject after
+    an episode that ended in death become the episodes of a new subject (with a fresh id; episode
+    numbers restart at 1). Returns the new subject index, episode number and subject ids; episodes
+    of a subject stay contiguous and subjects stay in order of their first episode."""
+    n = len(subj)
+    died = y.astype(int)
+    start = np.r_[True, subj[1:] != subj[:-1]]
+    cum = np.cumsum(died) - died                          # deaths before this episode, overall
+    before = cum - np.maximum.accumulate(np.where(start, cum, 0))  # ... within the subject
+    new_start = start | np.r_[False, before[1:] != before[:-1]]
+    new_subj = np.cumsum(new_start) - 1
+    first = np.flatnonzero(new_start)
+    new_episode = np.arange(n) - np.repeat(first, np.diff(np.r_[first, n])) + 1
+    extra = int(new_start.sum()) - len(ids)
+    new_ids = ids[subj[first]].copy()
+    if extra:
+        pool = np.setdiff1d(np.arange(10_000, max(100_000, 10_000 + 4 * (len(ids) + extra))), ids)
+        fresh = g.choice(pool, size=extra, replace=False)
+        new_ids[before[first] > 0] = fresh
+    return new_subj, new_episode, new_ids
+
+
+def latent_frame(sub: _Subjects, course: _Course, care: _Care, split: np.ndarray, risk: np.ndarray,
+                 y: np.ndarray) -> pd.DataFrame:
     """One row per episode: stay file name, split, subject, latent state, true risk and label."""
     ids = sub.ids
     stay = [f"{ids[s]}_episode{e}_timeseries.csv" for s, e in zip(sub.subj, sub.episode)]
@@ -827,6 +1129,10 @@ def latent_frame(sub: _Subjects, course: _Course, split: np.ndarray, risk: np.nd
         "diabetic": sub.diabetic.astype(int), "baseline_severity": sub.s0, "trajectory_rate": course.rate,
         "trajectory_shape": course.shape, "severity_48h": course.sev[:, -1],
         **{f"{o}_48h": c_end[:, k] for k, o in enumerate(ORGANS)},
+        "shock_burden": care.shock_burden, "event_hour": care.event_hour, "event_responder": care.responder.astype(int),
+        "event_unresolved": care.unresolved, "postoperative": (care.postop[:, 0] > 0).astype(int),
+        "oxygen_hours": (care.fio2[:, :48] > 0.21).sum(axis=1), "ventilated_hours": care.ventilated[:, :48].sum(axis=1),
+        "vasopressor_hours": (care.vaso[:, :48] > 0).sum(axis=1), "limitation_hour": care.limitation_hour,
         "true_risk": risk, "y": y,
     })
 
@@ -843,24 +1149,32 @@ def simulate_icu(config: IcuConfig | None = None) -> IcuCohort:
     rng = _streams(cfg.seed)
     sub = draw_subjects(cfg, rng)
     course = draw_course(sub, rng)
+    care = draw_events(sub, course, fl, rng)
+    draw_treatment(course, care, fl, rng)
     person = draw_person(sub, fl, rng)
+    person.offset = care_offsets(course, care, person)
     sched = draw_schedule(sub, fl, rng)
     hours = np.broadcast_to(np.arange(N_SLOTS)[None, :] * 60, sched.t_vit.shape)
     truth = to_natural(physiology_at(hours, sub, course, person, fl)[0])
     val_v, val_l, asleep = noisy_values(sub, course, person, sched, fl, rng)
     add_artifacts(val_v, sched.shift, fl, rng)
-    rec_v, rec_fs = vital_missingness(val_v, asleep, sub, sched, fl, rng)
-    rec_l = lab_missingness(val_l, sched, fl, rng)
-    times, vals, n_rows = assemble_rows(val_v, val_l, rec_v, rec_fs, rec_l, sched)
-    del val_v, val_l
-    lin = risk_score(sub, course, fl)
+    rec_v, rec_fs = vital_missingness(val_v, asleep, sub, sched, care, fl, rng)
+    rec_l = lab_missingness(val_l, sched, care, fl, rng)
+    extras = None
+    if cfg.variables == "benchmark":
+        extras = benchmark_extras(sub, course, care, sched, val_v, rec_v, rec_l, rng)
+    times, vals, n_rows = assemble_rows(val_v, val_l, rec_v, rec_fs, rec_l, sched, extras,
+                                        VARIABLE_SETS[cfg.variables])
+    del val_v, val_l, extras
+    lin = risk_score(sub, course, care, truth, fl)
     b0 = _calibrate_intercept(lin, cfg.mortality)
     risk = _sigmoid(b0 + lin)
     y = (rng["label"].random(cfg.n_episodes) < risk).astype(int)
+    sub.subj, sub.episode, sub.ids = end_history_at_death(sub.subj, sub.episode, sub.ids, y, rng["history"])
     split = _assign_splits(sub.subj, y, cfg.split, rng["split"])
-    return IcuCohort(config=cfg, latent=latent_frame(sub, course, split, risk, y), times=times, values=vals,
+    return IcuCohort(config=cfg, latent=latent_frame(sub, course, care, split, risk, y), times=times, values=vals,
                      n_rows=n_rows.astype(np.int64), truth=truth, severity=course.sev.astype(np.float32),
-                     intercept=float(b0))
+                     intercept=float(b0), organ=course.organ.astype(np.float32))
 
 
 def ablate(config: IcuConfig, *names: str) -> IcuCohort:
