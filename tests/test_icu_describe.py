@@ -55,3 +55,27 @@ def test_lr_auroc_fits_on_train_only():
     a = lr_scores(x[:300], y[:300], x_test)
     x_test[:50] *= 100
     np.testing.assert_allclose(lr_scores(x[:300], y[:300], x_test)[50:], a[50:])
+
+
+def test_headroom_table_on_a_small_cohort():
+    from sklearn.metrics import roc_auc_score
+
+    from ehrlib.icu.describe import cohort_split, headroom, last_values, latent_features, single_variable_aurocs
+    from ehrlib.icu.synth import IcuConfig, proportional_split, simulate_icu
+
+    c = simulate_icu(IcuConfig(n_episodes=1200, split=proportional_split(1200), seed=1))
+    train, test = cohort_split(c, "train"), cohort_split(c, "test")
+    table = headroom(c, train, test)
+    assert len(table) == 7 and table["test AUROC"].between(0.5, 1.0).all()
+    assert table.iloc[0]["test AUROC"] == roc_auc_score(test.y, test.true_risk)
+    assert table.iloc[0]["test AUROC"] == table["test AUROC"].max(), "nothing beats the true risk"
+    x48 = latent_features(c, test.stays[:3], trajectory=False)
+    traj = latent_features(c, test.stays[:3], trajectory=True)
+    assert x48.shape == (3, 2 + 1 + 4) and traj.shape == (3, 2 + 13 * 5)
+    i = int(np.flatnonzero(c.latent["stay"].to_numpy() == test.stays[0])[0])
+    np.testing.assert_allclose(x48[0, 2:], np.r_[c.severity[i, -1], c.organ[i, -1]])
+    single = single_variable_aurocs(train, test)
+    assert list(sorted(single.index)) == sorted(VARIABLES) and single.between(0.3, 1.0).all()
+    mask = np.array([[[True], [False], [True], [False]]])
+    vals = np.array([[[1.0], [np.nan], [3.0], [np.nan]]])
+    assert last_values(vals, mask)[0, 0] == 3.0

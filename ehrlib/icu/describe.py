@@ -5,6 +5,7 @@ split and scored on the test split). Nothing here draws data or makes a figure.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -133,3 +134,101 @@ def fluctuation_correlation(cohort: IcuCohort, variables: Sequence[str] = VARIAB
     x = x - np.nanmean(x, axis=1, keepdims=True)
     flat = pd.DataFrame(x.reshape(-1, len(idx)), columns=list(variables))
     return flat.corr()
+
+
+# ---------------------------------------------------------------------------------------------
+# Headroom: what the data permit, before any model of the book is trained
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HourlyEpisodes:
+    """Hourly-binned episodes of one split, as the baselines read them (`values` NaN where not
+    observed, `mask`, labels `y`, `variables`), with the stay names and the true risk."""
+
+    values: np.ndarray
+    mask: np.ndarray
+    y: np.ndarray
+    variables: list[str]
+    stays: np.ndarray
+    true_risk: np.ndarray
+
+
+def cohort_split(cohort: IcuCohort, split: str) -> HourlyEpisodes:
+    """One split of an in-memory cohort as `HourlyEpisodes` (hourly means of the charted values)."""
+    sel = (cohort.latent["split"] == split).to_numpy()
+    hourly, mask = cohort.hourly()
+    lat = cohort.latent[sel]
+    return HourlyEpisodes(values=hourly[sel], mask=mask[sel], y=lat["y"].to_numpy(), variables=list(cohort.variables),
+                          stays=lat["stay"].to_numpy(), true_risk=lat["true_risk"].to_numpy())
+
+
+def latent_features(cohort: IcuCohort, stays: np.ndarray, trajectory: bool, every: int = 4) -> np.ndarray:
+    """Latent inputs of the stays: age and admission category with either the latent state at
+    hour 48 (severity and the four organ factors) or the whole latent trajectory (the same every
+    `every` hours from admission to hour 48)."""
+    if cohort.organ is None:
+        raise ValueError("the cohort carries no organ trajectories")
+    pos = pd.Series(np.arange(len(cohort.latent)), index=cohort.latent["stay"]).loc[stays].to_numpy()
+    lat = cohort.latent.iloc[pos]
+    static = np.c_[lat["age"].to_numpy(), pd.Categorical(lat["admission_type"], categories=("EMERGENCY", "URGENT", "ELECTIVE")).codes]
+    hours = np.arange(0, cohort.severity.shape[1], every) if trajectory else np.array([cohort.severity.shape[1] - 1])
+    if trajectory and hours[-1] != cohort.severity.shape[1] - 1:
+        hours = np.r_[hours, cohort.severity.shape[1] - 1]
+    organ = cohort.organ[pos][:, hours, :].reshape(len(pos), -1)
+    return np.c_[static, cohort.severity[pos][:, hours], organ]
+
+
+def _gbt_auroc(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> float:
+    """Test AUROC of gradient-boosted trees fitted on train only (fixed seed)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+
+    model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.08, max_leaf_nodes=15, random_state=0)
+    return float(roc_auc_score(y_test, model.fit(x_train, y_train).predict_proba(x_test)[:, 1]))
+
+
+def last_values(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(n, F) the last observed hourly value of each variable (NaN if never observed)."""
+    t = values.shape[1]
+    idx = np.maximum.accumulate(np.where(mask, np.arange(t)[None, :, None], -1), axis=1)[:, -1, :]
+    last = np.take_along_axis(values, np.maximum(idx, 0)[:, None, :], axis=1)[:, 0, :]
+    return np.where(idx >= 0, last, np.nan)
+
+
+def headroom(cohort: IcuCohort, train, test) -> pd.DataFrame:
+    """The headroom table: test AUROC of the true risk (the ceiling), of gradient-boosted trees on
+    the exact latent trajectory and on the latent state at hour 48 (their difference is the
+    temporal signal), of the MIMIC-III benchmark's regression on 7 sub-windows x 6 statistics
+    (`ehrlib.mortality.baselines.LogisticBaseline`), and of logistic regressions on the last
+    values, on 48-hour means and on observation counts only (missingness). Every model is fitted
+    on `train` and scored on `test` (objects with `values`, `mask`, `y`, `variables`, `stays`,
+    `true_risk`: an `EpisodeSet` read from disk or `cohort_split`); `cohort` supplies the latent
+    state of the same stays (the in-memory simulation of the same config)."""
+    from sklearn.metrics import roc_auc_score
+
+    from ehrlib.mortality.baselines import LogisticBaseline
+
+    ytr, yte = np.asarray(train.y).astype(int), np.asarray(test.y).astype(int)
+    rows = [("true risk (the ceiling)", "the generator's latent risk", float(roc_auc_score(yte, test.true_risk)))]
+    for traj, name in ((True, "latent trajectory (every 4 h)"), (False, "latent state at hour 48")):
+        x = [latent_features(cohort, s.stays, traj) for s in (train, test)]
+        rows.append((f"gradient boosting on the {name}", "age, admission, severity and organ factors",
+                     _gbt_auroc(x[0], ytr, x[1], yte)))
+    bench = LogisticBaseline().fit(train)
+    rows.append(("benchmark regression, 7 sub-windows x 6 statistics", "charted values",
+                 float(roc_auc_score(yte, bench.predict_proba(test)))))
+    for name, f in (("regression on last values", lambda s: last_values(s.values, s.mask)),
+                    ("regression on 48-h means", lambda s: window_means(s.values)),
+                    ("regression on observation counts (missingness only)", lambda s: s.mask.sum(axis=1).astype(float))):
+        rows.append((name, "charted values" if "count" not in name else "what was charted, not its value",
+                     lr_auroc(f(train), ytr, f(test), yte)))
+    return pd.DataFrame(rows, columns=["model", "inputs", "test AUROC"]).set_index("model")
+
+
+def single_variable_aurocs(train, test) -> pd.Series:
+    """Test AUROC of a logistic regression on one variable's 48-hour mean, per variable (fitted on
+    train; a variable never charted is imputed with the train mean)."""
+    mtr, mte = window_means(train.values), window_means(test.values)
+    ytr, yte = np.asarray(train.y).astype(int), np.asarray(test.y).astype(int)
+    return pd.Series({v: lr_auroc(mtr[:, [k]], ytr, mte[:, [k]], yte) for k, v in enumerate(train.variables)},
+                     name="test AUROC").sort_values(ascending=False)

@@ -364,13 +364,10 @@ class IcuCohort:
         hour = np.clip(self.times // 60, 0, 47)
         valid = (np.arange(r)[None, :] < self.n_rows[:, None])
         obs = valid[:, :, None] & ~np.isnan(self.values)
-        sums = np.zeros((n, 48, f))
-        counts = np.zeros((n, 48, f))
-        idx = np.broadcast_to(hour[:, :, None], obs.shape)
-        ep = np.broadcast_to(np.arange(n)[:, None, None], obs.shape)
-        va = np.broadcast_to(np.arange(f)[None, None, :], obs.shape)
-        np.add.at(sums, (ep[obs], idx[obs], va[obs]), self.values[obs])
-        np.add.at(counts, (ep[obs], idx[obs], va[obs]), 1.0)
+        ep, row, var = np.nonzero(obs)
+        flat = (ep * 48 + hour[ep, row]) * f + var
+        sums = np.bincount(flat, weights=self.values[ep, row, var], minlength=n * 48 * f).reshape(n, 48, f)
+        counts = np.bincount(flat, minlength=n * 48 * f).reshape(n, 48, f)
         with np.errstate(invalid="ignore"):
             means = sums / counts
         return means.astype(np.float32), counts > 0
