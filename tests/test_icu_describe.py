@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from ehrlib.icu.describe import (clock_hours, hours_since_last, lr_auroc, shift_of_clock, table_one,
@@ -79,3 +80,16 @@ def test_headroom_table_on_a_small_cohort():
     mask = np.array([[[True], [False], [True], [False]]])
     vals = np.array([[[1.0], [np.nan], [3.0], [np.nan]]])
     assert last_values(vals, mask)[0, 0] == 3.0
+
+
+def test_care_summary_and_clock_range():
+    from ehrlib.icu.describe import care_summary, clock_profile_range
+    from ehrlib.icu.synth import IcuConfig, RealismFlags, proportional_split, simulate_icu
+
+    c = simulate_icu(IcuConfig(n_episodes=800, split=proportional_split(800), seed=2))
+    t = care_summary(c.latent)
+    assert t.loc["post-operative (elective)", "episodes, %"] == pytest.approx(100 * (c.latent["admission_type"] == "ELECTIVE").mean())
+    assert t.loc["treatment limited", "mortality with, %"] > t.loc["treatment limited", "mortality without, %"]
+    flat = simulate_icu(IcuConfig(n_episodes=800, split=proportional_split(800), seed=2,
+                                  realism=RealismFlags().off("circadian", "sleep")))
+    assert clock_profile_range(c) > clock_profile_range(flat)

@@ -232,3 +232,32 @@ def single_variable_aurocs(train, test) -> pd.Series:
     ytr, yte = np.asarray(train.y).astype(int), np.asarray(test.y).astype(int)
     return pd.Series({v: lr_auroc(mtr[:, [k]], ytr, mte[:, [k]], yte) for k, v in enumerate(train.variables)},
                      name="test AUROC").sort_values(ascending=False)
+
+
+def clock_profile_range(cohort: IcuCohort, variable: str = "Heart Rate") -> float:
+    """Peak-to-trough range of survivors' mean charted `variable` by clock hour of the chart."""
+    k = list(cohort.variables).index(variable)
+    valid = (np.arange(cohort.times.shape[1])[None, :] < cohort.n_rows[:, None]) & (cohort.latent["y"].to_numpy() == 0)[:, None]
+    v = cohort.values[:, :, k]
+    ok = valid & ~np.isnan(v)
+    clock = np.floor((cohort.latent["admission_hour"].to_numpy()[:, None] + cohort.times / 60.0) % 24).astype(int)
+    prof = pd.Series(v[ok]).groupby(clock[ok]).mean()
+    return float(prof.max() - prof.min())
+
+
+def care_summary(latent: pd.DataFrame) -> pd.DataFrame:
+    """Share of episodes with each course event or treatment and the observed mortality with and
+    without it, from `latent.csv` columns."""
+    groups = {
+        "acute event": latent["event_hour"].notna(),
+        "acute event, not responding": latent["event_hour"].notna() & (latent["event_responder"] == 0),
+        "post-operative (elective)": latent["postoperative"] == 1,
+        "supplemental oxygen": latent["oxygen_hours"] > 0,
+        "mechanical ventilation": latent["ventilated_hours"] > 0,
+        "vasopressors": latent["vasopressor_hours"] > 0,
+        "treatment limited": latent["limitation_hour"].notna(),
+    }
+    y = latent["y"].to_numpy()
+    rows = {name: {"episodes, %": 100 * g.mean(), "mortality with, %": 100 * y[g.to_numpy()].mean() if g.any() else np.nan,
+                   "mortality without, %": 100 * y[~g.to_numpy()].mean()} for name, g in groups.items()}
+    return pd.DataFrame(rows).T
