@@ -782,9 +782,10 @@ def physiology_at(t_min: np.ndarray, sub: _Subjects, course: _Course, person: _P
         eta += person.offset
     if fl.circadian:
         damp32 = _sigmoid(1.0 - course.sev).astype(f32)  # sicker patients lose their rhythm
-        circ = np.cos(2 * np.pi * (clock[:, :, None] - _CIRC_PEAK[None, None, :]) / 24.0).astype(f32)
-        circ *= (person.circ_amp[:, None] * damp32).astype(f32)[:, :, None] * _CIRC_AMP.astype(f32)[None, None, :]
-        eta += circ
+        rhythmic = np.flatnonzero(_CIRC_AMP)  # only these variables have a rhythm
+        circ = np.cos(2 * np.pi * (clock[:, :, None] - _CIRC_PEAK[None, None, rhythmic]) / 24.0).astype(f32)
+        circ *= (person.circ_amp[:, None] * damp32).astype(f32)[:, :, None] * _CIRC_AMP[rhythmic].astype(f32)[None, None, :]
+        eta[:, :, rhythmic] += circ
         del circ
     asleep = np.zeros(clock.shape, dtype=bool)
     if fl.sleep:
