@@ -261,7 +261,9 @@ class IcuConfig:
 
     `split` holds the episodes per split (train, val, test) and must add up to `n_episodes`;
     `mortality` is the target mean true risk (the drawn prevalence is close to it);
-    `repeat_subject_rate` is the share of subjects with more than one ICU episode.
+    `repeat_subject_rate` is the share of subjects with more than one ICU episode (before a death
+    ends a history); `variables` is "source" (the source document's 15) or "benchmark" (the real
+    MIMIC-III benchmark's 17).
     """
 
     n_episodes: int = DEFAULT_EPISODES
