@@ -76,6 +76,10 @@ def _add_generate(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
     icu.add_argument("--mortality", type=_fraction_option("--mortality"), default=None,
                      help="target in-hospital mortality (default 0.208)")
     icu.add_argument("--seed", type=SEED, default=0)
+    icu.add_argument("--variables", choices=("source", "benchmark"), default="source",
+                     help="the source document's 15 variables, or the real MIMIC-III benchmark's 17")
+    icu.add_argument("--layout", choices=("folders", "benchmark"), default="folders",
+                     help="<split>/listfile.csv folders, or the real benchmark's train/ test/ *_listfile.csv")
     icu.add_argument("--overwrite", action="store_true",
                      help="replace an existing dataset (only a folder ehrlib made)")
     icu.add_argument("--quiet", action="store_true", help="no progress output")
@@ -209,7 +213,8 @@ def _generate(args: argparse.Namespace) -> int:
     out = check_target(args.out, option="--out")
     check_replaceable(out, args.overwrite)  # again, under the lock, when writing
     if args.kind == "icu":
-        from ehrlib.icu.synth import DEFAULT_EPISODES, generate_icu_dataset
+        from ehrlib.icu.defaults import DEFAULT_EPISODES
+        from ehrlib.icu.writer import generate_icu_dataset
 
         if args.split is not None and args.episodes is not None and sum(args.split) != args.episodes:
             raise ValueError(f"--split {' '.join(map(str, args.split))} adds up to {sum(args.split):,}, "
@@ -217,7 +222,8 @@ def _generate(args: argparse.Namespace) -> int:
         n = args.episodes or (sum(args.split) if args.split else DEFAULT_EPISODES)
         check_resources(n, ICU_BYTES, "--episodes", out)
         generate_icu_dataset(out, n_episodes=args.episodes, split=args.split, mortality=args.mortality,
-                             seed=args.seed, overwrite=args.overwrite, progress=not args.quiet)
+                             seed=args.seed, overwrite=args.overwrite, progress=not args.quiet,
+                             variables=args.variables, layout=args.layout)
     else:
         from ehrlib.stroke.synth import StrokeConfig, generate_stroke_dataset
 
@@ -284,11 +290,11 @@ def _data(profile_name: str, overwrite: bool) -> int:
             raise FileNotFoundError(f"EHRLIB_ICU_DIR={p.icu_dir} is not a folder; unset it to generate synthetic data")
         print(f"ehrlib: EHRLIB_ICU_DIR is set; the ICU chapters use {p.icu_dir} (nothing generated there)")
     else:
-        from ehrlib.icu.synth import generate_icu_dataset
+        from ehrlib.icu.writer import generate_icu_dataset
 
         _ensure_dataset(p.icu_dir, {"n_episodes": p.icu_episodes, "split": list(p.icu_split),
                                     "mortality": p.icu_mortality, "seed": p.seed},
-                        ("ehrlib.icu.synth",), generate_icu_dataset, overwrite)
+                        ("ehrlib.icu.synth", "ehrlib.icu.writer", "ehrlib.icu.defaults"), generate_icu_dataset, overwrite)
     from ehrlib.stroke.synth import generate_stroke_dataset
 
     _ensure_dataset(p.stroke_dir, {"n_patients": p.stroke_patients or None, "seed": p.seed},

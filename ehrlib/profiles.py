@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ehrlib.icu.defaults import DEFAULT_EPISODES, DEFAULT_MORTALITY, DEFAULT_SPLIT
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -21,9 +23,9 @@ class Profile:
     name: str
     seed: int = 0
     # Synthetic ICU data (chapters 01-04, 07, 08).
-    icu_episodes: int = 24_327
-    icu_split: tuple[int, int, int] = (16_972, 3_740, 3_615)
-    icu_mortality: float = 0.208
+    icu_episodes: int = DEFAULT_EPISODES
+    icu_split: tuple[int, int, int] = DEFAULT_SPLIT
+    icu_mortality: float = DEFAULT_MORTALITY
     # Mortality model training.
     lstm_max_epochs: int = 50
     lstm_patience: int = 5

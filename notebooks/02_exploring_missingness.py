@@ -26,19 +26,26 @@
 # %% tags=["parameters"]
 profile = "quick"
 
-# %%
+# %% tags=["remove-input"]
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
+from myst_nb import glue
 
+from ehrlib.icu import describe as idesc
 from ehrlib.icu import plots as ip
-from ehrlib.icu.synth import (VARIABLES, IcuConfig, RealismFlags, lr_auroc, proportional_split, simulate_icu,
-                              window_means)
+from ehrlib.icu.describe import lr_auroc, window_means
+from ehrlib.icu.reader import read_dataset
+from ehrlib.icu.synth import VARIABLES, IcuConfig, ablate, proportional_split, simulate_icu
 from ehrlib.plots import setup_notebook
 from ehrlib.profiles import get_profile
-from ehrlib.icu.reader import read_dataset
 
 setup_notebook()
+
+
+def put(name: str, value) -> None:
+    """Glue a number or text for the prose (numpy scalars as plain Python values)."""
+    glue(name, value.item() if hasattr(value, "item") else value, display=False)
+
 p = get_profile(profile)
 data = read_dataset(p.icu_dir, progress=False)
 latent = pd.read_csv(p.icu_dir / "latent.csv").set_index("stay")
@@ -47,11 +54,16 @@ mask = np.concatenate([data[s].mask for s in splits])
 values = np.concatenate([data[s].values for s in splits])
 y = np.concatenate([data[s].y for s in splits])
 lat = latent.loc[np.concatenate([data[s].stays for s in splits])].reset_index()
-clock = ip.clock_hours(lat)
-display(Markdown(f"{len(y):,} episodes x {mask.shape[1]} hourly bins x {mask.shape[2]} variables; "
-                 f"{mask.mean():.1%} of all cells hold a value."))
+clock = idesc.clock_hours(lat)
+put("n_episodes", len(y))
+put("n_hours", mask.shape[1])
+put("n_vars", mask.shape[2])
+put("pct_cells", 100 * mask.mean())
 
 # %% [markdown]
+# {glue:text}`n_episodes:,` episodes x {glue:text}`n_hours` hourly bins x {glue:text}`n_vars`
+# variables; {glue:text}`pct_cells:.1f` % of all cells hold a value.
+#
 # ## How much is missing, per variable and by outcome
 #
 # The unit is the hourly bin the models see (the reader keeps the last value charted in each
@@ -64,20 +76,32 @@ ip.missing_rate_by_variable(mask, y).show()
 # **Figure 1.** Share of hourly bins without a value, per variable, among survivors and
 # non-survivors.
 
-# %%
+# %% tags=["remove-input"]
 miss = pd.DataFrame({"survived": 1 - mask[y == 0].mean(axis=(0, 1)), "died": 1 - mask[y == 1].mean(axis=(0, 1))},
                     index=list(VARIABLES))
 miss["difference"] = miss["died"] - miss["survived"]
 lab_draws = mask[:, :, VARIABLES.index("Creatinine")].sum(axis=1)
 lac_draws = mask[:, :, VARIABLES.index("Lactate")].sum(axis=1)
-display(Markdown(
-    f"Heart rate is missing in {miss.loc['Heart Rate', 'survived']:.0%} of survivors' hours and "
-    f"{miss.loc['Heart Rate', 'died']:.0%} of non-survivors'; creatinine in {miss.loc['Creatinine', 'survived']:.0%} "
-    f"and {miss.loc['Creatinine', 'died']:.0%}. Non-survivors had a median of {np.median(lab_draws[y == 1]):.0f} "
-    f"creatinine measurements in 48 h against {np.median(lab_draws[y == 0]):.0f} for survivors, and "
-    f"{np.mean(lac_draws[y == 1]):.1f} lactates on average against {np.mean(lac_draws[y == 0]):.1f}: sicker "
-    f"patients are measured more, so the pattern of measurement itself predicts the outcome."))
+put("hr_miss_surv", 100 * miss.loc["Heart Rate", "survived"])
+put("hr_miss_died", 100 * miss.loc["Heart Rate", "died"])
+put("cr_miss_surv", 100 * miss.loc["Creatinine", "survived"])
+put("cr_miss_died", 100 * miss.loc["Creatinine", "died"])
+put("cr_draws_died", np.median(lab_draws[y == 1]))
+put("cr_draws_surv", np.median(lab_draws[y == 0]))
+put("lac_draws_died", np.mean(lac_draws[y == 1]))
+put("lac_draws_surv", np.mean(lac_draws[y == 0]))
+put("lac_any_died", 100 * np.mean(lac_draws[y == 1] > 0))
+put("lac_any_surv", 100 * np.mean(lac_draws[y == 0] > 0))
 miss.style.format("{:.1%}")
+
+# %% [markdown]
+# Heart rate is missing in {glue:text}`hr_miss_surv:.0f` % of survivors' hours and
+# {glue:text}`hr_miss_died:.0f` % of non-survivors'; creatinine in {glue:text}`cr_miss_surv:.0f` %
+# and {glue:text}`cr_miss_died:.0f` %. Non-survivors had a median of {glue:text}`cr_draws_died:.0f`
+# hours with a creatinine against {glue:text}`cr_draws_surv:.0f` for survivors, and
+# {glue:text}`lac_draws_died:.1f` hours with a lactate on average against
+# {glue:text}`lac_draws_surv:.1f`; a lactate was charted at all in {glue:text}`lac_any_died:.0f` %
+# of non-survivors' stays and {glue:text}`lac_any_surv:.0f` % of survivors'.
 
 # %% [markdown]
 # ## By hour since admission and by nursing shift
@@ -90,37 +114,30 @@ ip.missing_by_hour(mask).show()
 # first hour; the morning round (about 04:00) falls at a different hour for every patient, so later
 # lab hours are spread out; the temperature is charted every four clock hours.
 
-# %%
-sh = ip.shift_of_clock(clock)
+# %% tags=["remove-input"]
+sh = idesc.shift_of_clock(clock)
 by_shift = pd.DataFrame({s: mask[:, :, :6][sh == k].mean(axis=0) for k, s in enumerate(("day", "evening", "night"))},
                         index=list(VARIABLES[:6]))
 demo_n = 1500
 demo_cfg = IcuConfig(n_episodes=demo_n, split=proportional_split(demo_n), seed=p.seed)
-
-
-def ablate(*names: str):
-    """The demo cohort with the named realism features switched off (same seed, same patients)."""
-    return simulate_icu(IcuConfig(n_episodes=demo_n, split=demo_cfg.split, seed=p.seed,
-                                  realism=RealismFlags().off(*names)))
-
-
 base = simulate_icu(demo_cfg)
-no_shift = ablate("shift_quality")
+no_shift = ablate(demo_cfg, "shift_quality")
+for k in ("day", "evening", "night"):
+    put(f"hr_{k}", 100 * by_shift.loc["Heart Rate", k])
 
 # %% tags=["hide-input"]
 ip.observed_by_shift({"generated dataset": (mask, clock),
-                      "demo: no shift effect": (no_shift.hourly()[1], ip.clock_hours(no_shift.latent))}).show()
+                      "demo: no shift effect": (no_shift.hourly()[1], idesc.clock_hours(no_shift.latent))}).show()
 
 # %% [markdown]
 # **Figure 3.** Share of hourly bins with a charted vital, by nursing shift (day 07-15, evening
 # 15-23, night 23-07), in the generated dataset and in a demo cohort without the shift effect.
 # Night also includes sleep, which makes nurses skip checks; that is why night stays a little
 # lower even without the shift effect.
-
-# %%
-display(Markdown(
-    f"Heart rate is charted in {by_shift.loc['Heart Rate', 'day']:.0%} of day-shift hours, "
-    f"{by_shift.loc['Heart Rate', 'evening']:.0%} of evening hours and {by_shift.loc['Heart Rate', 'night']:.0%} of night hours."))
+#
+#
+# Heart rate is charted in {glue:text}`hr_day:.0f` % of day-shift hours, {glue:text}`hr_evening:.0f` %
+# of evening hours and {glue:text}`hr_night:.0f` % of night hours.
 
 # %% [markdown]
 # ## The three mechanisms, made visible
@@ -137,8 +154,9 @@ display(Markdown(
 #   makes its own measurement more likely. No model can correct for this from the observed data
 #   alone; it can only exploit it.
 
-# %%
-settings = {"all mechanisms": base, "no MCAR": ablate("mcar"), "no MAR": ablate("mar"), "no MNAR": ablate("mnar")}
+# %% tags=["remove-input"]
+settings = {"all mechanisms": base, "no MCAR": ablate(demo_cfg, "mcar"), "no MAR": ablate(demo_cfg, "mar"),
+            "no MNAR": ablate(demo_cfg, "mnar")}
 observed = pd.DataFrame({k: c.observed_fraction() for k, c in settings.items()})
 observed.style.format("{:.1%}")
 
@@ -147,40 +165,63 @@ observed.style.format("{:.1%}")
 # The MAR dependence appears when the chance of a creatinine draw is plotted against the latent
 # severity at that hour:
 
-# %%
+# %% tags=["remove-input"]
 cre = VARIABLES.index("Creatinine")
 curves_mar = {k: (c.severity[:, :48], c.hourly()[1][:, :, cre]) for k, c in settings.items() if k in ("all mechanisms", "no MAR", "no MCAR")}
+
+# %% tags=["remove-input"]
+for key, name in (("all", "all mechanisms"), ("nomar", "no MAR")):
+    sv, ob = curves_mar[name]
+    put(f"cr_hi_{key}", 100 * ob[sv > 2].mean())
+    put(f"cr_lo_{key}", 100 * ob[sv < 0].mean())
 
 # %% tags=["hide-input"]
 ip.observation_rate_by(curves_mar, np.linspace(-3, 4, 15), "latent severity S(t) in the hour",
                        "MAR: a creatinine is drawn more often when the patient is sicker").show()
 
 # %% [markdown]
-# **Figure 4.** Share of hours with a creatinine against the latent severity in that hour. With
-# MAR on, the rate rises with severity (the shock index triggers extra panels); without it, it is
-# nearly flat; without MCAR, it is shifted up but keeps its shape.
+# **Figure 4.** Share of hours with a creatinine against the latent severity in that hour. With all
+# mechanisms, a creatinine is charted in {glue:text}`cr_hi_all:.1f` % of the hours with severity
+# above 2 and {glue:text}`cr_lo_all:.1f` % of those below 0; without MAR, {glue:text}`cr_hi_nomar:.1f` %
+# and {glue:text}`cr_lo_nomar:.1f` %.
 
-# %%
+# %% tags=["remove-input"]
 lac = VARIABLES.index("Lactate")
 curves_mnar = {k: (c.truth[:, :48, lac], c.hourly()[1][:, :, lac]) for k, c in settings.items() if k in ("all mechanisms", "no MNAR")}
+
+# %% tags=["remove-input"]
+for key, name in (("all", "all mechanisms"), ("nomnar", "no MNAR")):
+    tv, ob = curves_mnar[name]
+    put(f"lac_hi_{key}", 100 * ob[tv > 4].mean())
+    put(f"lac_lo_{key}", 100 * ob[tv < 2].mean())
 
 # %% tags=["hide-input"]
 ip.observation_rate_by(curves_mnar, np.linspace(0.5, 8, 16), "true (noiseless) lactate in the hour, mmol/L",
                        "MNAR: a high lactate makes its own measurement more likely").show()
 
 # %% [markdown]
-# **Figure 5.** Share of hours with a charted lactate against the true lactate in that hour. With
-# MNAR on, the chance rises steeply with the value itself.
+# **Figure 5.** Share of hours with a charted lactate against the true lactate in that hour. A
+# lactate is charted in {glue:text}`lac_hi_all:.1f` % of the hours with a true lactate above 4 mmol/L
+# and {glue:text}`lac_lo_all:.1f` % of those below 2 with all mechanisms; without MNAR,
+# {glue:text}`lac_hi_nomnar:.1f` % and {glue:text}`lac_lo_nomnar:.1f` % (what remains is MAR: lactate
+# is drawn when indicated, in shock, on vasopressors, after an acute event).
 
-# %%
+# %% tags=["remove-input"]
 truth_lac = base.truth[:, :48, lac]
 m_on = base.hourly()[1][:, :, lac]
 m_off = settings["no MNAR"].hourly()[1][:, :, lac]
-display(Markdown(
-    f"The mean true lactate over all hours is {truth_lac.mean():.2f} mmol/L. Over the hours in which a lactate was "
-    f"charted it is {truth_lac[m_on].mean():.2f} with MNAR and {truth_lac[m_off].mean():.2f} without: under MNAR the "
-    f"charted values overstate the patient's typical lactate, and an imputer that fills gaps with the mean of "
-    f"charted values is biased upwards."))
+m_nomar = settings["no MAR"].hourly()[1][:, :, lac]
+put("lac_all", truth_lac.mean())
+put("lac_mnar", truth_lac[m_on].mean())
+put("lac_nomnar", truth_lac[m_off].mean())
+put("lac_nomar", truth_lac[m_nomar].mean())
+
+# %% [markdown]
+# The mean true lactate over all hours is {glue:text}`lac_all:.2f` mmol/L. Over the hours in which a
+# lactate was charted it is {glue:text}`lac_mnar:.2f` with all mechanisms, {glue:text}`lac_nomnar:.2f`
+# without MNAR and {glue:text}`lac_nomar:.2f` without MAR. The charted values are a selected
+# sample of the patient's hours, so an imputer that fills gaps with the mean of charted values
+# inherits that selection.
 
 # %% [markdown]
 # ## What it means for modelling
@@ -202,25 +243,33 @@ ip.staleness_figure(mask).show()
 # **Figure 6.** How old a forward-filled value is, in hours since it was last observed (after its
 # first observation), for a vital, the temperature and two labs.
 
-# %%
-stale = ip.hours_since_last(mask)
+# %% tags=["remove-input"]
+stale = idesc.hours_since_last(mask)
 counts = {s: data[s].mask.mean(axis=1) for s in splits}
 means = {s: window_means(data[s].values) for s in splits}
 auc_counts = lr_auroc(counts["train"], data["train"].y, counts["test"], data["test"].y)
 auc_means = lr_auroc(means["train"], data["train"].y, means["test"], data["test"].y)
 auc_both = lr_auroc(np.hstack([means["train"], counts["train"]]), data["train"].y,
                     np.hstack([means["test"], counts["test"]]), data["test"].y)
-display(Markdown(
-    f"The median age of a forward-filled creatinine is {np.nanmedian(stale[:, :, cre]):.0f} hours "
-    f"(heart rate: {np.nanmedian(stale[:, :, 0]):.0f}). A logistic regression fitted on the train split using "
-    f"only how often each variable was charted (15 observation rates, no values) reaches AUROC {auc_counts:.3f} "
-    f"on the test split; on the 48-hour means it reaches {auc_means:.3f}, and on both {auc_both:.3f}."))
+put("stale_cr", np.nanmedian(stale[:, :, cre]))
+put("stale_hr", np.nanmedian(stale[:, :, 0]))
+put("auc_counts", auc_counts)
+put("auc_means", auc_means)
+put("auc_both", auc_both)
+
+# %% [markdown]
+# The median age of a forward-filled creatinine is {glue:text}`stale_cr:.0f` hours (heart rate:
+# {glue:text}`stale_hr:.0f`). A logistic regression fitted on the train split using only how often
+# each variable was charted (15 observation rates, no values) reaches AUROC
+# {glue:text}`auc_counts:.3f` on the test split; on the 48-hour means it reaches
+# {glue:text}`auc_means:.3f`, and on both {glue:text}`auc_both:.3f`.
 
 # %% [markdown]
 # ## Conclusion
 #
-# Missingness in these data is large, structured and informative: vitals are missing in a
-# minority of hours and labs in most, night shifts and sleep thin the charting, sicker patients
-# are measured more (MAR), and abnormal values call for their own re-measurement (MNAR). Models
+# Missingness in these data is large and structured: vitals are missing in a minority of hours
+# and labs in most, night shifts and sleep thin the charting, and what is charted depends on the
+# patient's state (MAR) and on the value itself (MNAR). How often each variable was charted alone
+# reaches a test AUROC of {glue:text}`auc_counts:.3f`. Models
 # should therefore receive an explicit mask or missingness indicators, forward-filled values with
 # their age, and imputers fitted on the training split only, never zeros passed off as values.

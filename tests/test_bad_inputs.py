@@ -392,12 +392,12 @@ def test_bad_command_line(tmp_path, monkeypatch, capsys, case):
     (MemoryError(), r"out of memory; try a smaller size"),
 ])
 def test_os_and_memory_errors_are_one_line(tmp_path, monkeypatch, capsys, error, match):
-    import ehrlib.icu.synth
+    import ehrlib.icu.writer
 
     def fail(*a, **k):
         raise error
 
-    monkeypatch.setattr(ehrlib.icu.synth, "generate_icu_dataset", fail)
+    monkeypatch.setattr(ehrlib.icu.writer, "generate_icu_dataset", fail)
     rc, err = _cli(["generate", "icu", "--out", str(tmp_path / "icu"), "--episodes", "10"], capsys)
     assert rc == 2 and len(err) == 1 and __import__("re").search(match, err[0]), err
     with pytest.raises(type(error)):  # --debug shows the real exception (and its traceback)
@@ -405,7 +405,7 @@ def test_os_and_memory_errors_are_one_line(tmp_path, monkeypatch, capsys, error,
 
 
 def test_data_command_refuses_to_regenerate_a_folder_it_did_not_make(tmp_path, monkeypatch, capsys):
-    import ehrlib.icu.synth
+    import ehrlib.icu.writer
     import ehrlib.stroke.synth
     from ehrlib.io import atomic_directory
 
@@ -416,7 +416,7 @@ def test_data_command_refuses_to_regenerate_a_folder_it_did_not_make(tmp_path, m
 
     monkeypatch.delenv("EHRLIB_ICU_DIR", raising=False)
     monkeypatch.setenv("EHRLIB_ROOT", str(tmp_path))
-    monkeypatch.setattr(ehrlib.icu.synth, "generate_icu_dataset", fake_generate)
+    monkeypatch.setattr(ehrlib.icu.writer, "generate_icu_dataset", fake_generate)
     monkeypatch.setattr(ehrlib.stroke.synth, "generate_stroke_dataset", fake_generate)
     from ehrlib.profiles import get_profile
 
@@ -436,7 +436,7 @@ def test_data_command_refuses_to_regenerate_a_folder_it_did_not_make(tmp_path, m
 
 
 def test_data_command_adopts_a_dataset_made_before_markers(tmp_path, monkeypatch, capsys):
-    import ehrlib.icu.synth
+    import ehrlib.icu.writer
     import ehrlib.stroke.synth
     from ehrlib.io import atomic_directory
 
@@ -447,7 +447,7 @@ def test_data_command_adopts_a_dataset_made_before_markers(tmp_path, monkeypatch
 
     monkeypatch.delenv("EHRLIB_ICU_DIR", raising=False)
     monkeypatch.setenv("EHRLIB_ROOT", str(tmp_path))
-    monkeypatch.setattr(ehrlib.icu.synth, "generate_icu_dataset", fake_generate)
+    monkeypatch.setattr(ehrlib.icu.writer, "generate_icu_dataset", fake_generate)
     monkeypatch.setattr(ehrlib.stroke.synth, "generate_stroke_dataset", fake_generate)
     from ehrlib.cli import main
     from ehrlib.profiles import get_profile

@@ -30,14 +30,14 @@ def test_external_icu_dir_gets_its_own_results_folder(monkeypatch, tmp_path: Pat
 
 
 def test_cli_data_does_not_generate_into_an_external_dir(monkeypatch, tmp_path: Path, capsys) -> None:
-    import ehrlib.icu.synth
+    import ehrlib.icu.writer
     import ehrlib.stroke.synth
 
     def refuse(*a, **k):
         raise AssertionError("synthetic ICU data generated into EHRLIB_ICU_DIR")
 
     made = []
-    monkeypatch.setattr(ehrlib.icu.synth, "generate_icu_dataset", refuse)
+    monkeypatch.setattr(ehrlib.icu.writer, "generate_icu_dataset", refuse)
     monkeypatch.setattr(ehrlib.stroke.synth, "generate_stroke_dataset", lambda out, **k: made.append(out))
     monkeypatch.setenv("EHRLIB_ROOT", str(tmp_path / "root"))
     real = tmp_path / "real"

@@ -131,7 +131,7 @@ def test_a_second_run_on_the_same_target_fails_clearly(tmp_path):
 def test_killed_real_generation_then_rerun(tmp_path):
     """SIGKILL `ehrlib generate icu` once its temporary folder exists; a rerun gives the same bytes as
     an uninterrupted generation and removes what the killed run left."""
-    from ehrlib.icu.synth import dataset_digest
+    from ehrlib.icu.writer import dataset_digest
 
     out = tmp_path / "icu"
     proc = subprocess.Popen([sys.executable, "-m", "ehrlib", "generate", "icu", "--out", str(out),
@@ -261,7 +261,7 @@ def test_unfinished_reader_cache_files_are_removed(tmp_path, caplog):
 
 
 def test_data_command_cleans_leftovers_even_when_up_to_date(tmp_path, monkeypatch, capsys, caplog):
-    import ehrlib.icu.synth
+    import ehrlib.icu.writer
     import ehrlib.stroke.synth
     from ehrlib.cli import main
     from ehrlib.profiles import get_profile
@@ -273,7 +273,7 @@ def test_data_command_cleans_leftovers_even_when_up_to_date(tmp_path, monkeypatc
 
     monkeypatch.delenv("EHRLIB_ICU_DIR", raising=False)
     monkeypatch.setenv("EHRLIB_ROOT", str(tmp_path))
-    monkeypatch.setattr(ehrlib.icu.synth, "generate_icu_dataset", fake_generate)
+    monkeypatch.setattr(ehrlib.icu.writer, "generate_icu_dataset", fake_generate)
     monkeypatch.setattr(ehrlib.stroke.synth, "generate_stroke_dataset", fake_generate)
     assert main(["data", "--profile", "quick"]) == 0
     parent = get_profile("quick").icu_dir.parent

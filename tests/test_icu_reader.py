@@ -566,7 +566,7 @@ def _pandas_oracle(path: Path, variables: list[str]) -> tuple[np.ndarray, np.nda
 
 def test_reads_the_synthetic_generator_output(tmp_path):
     icu_synth = pytest.importorskip("ehrlib.icu.synth")
-    root = icu_synth.generate_icu_dataset(tmp_path / "icu", n_episodes=150, seed=3, progress=False)
+    root = pytest.importorskip("ehrlib.icu.writer").generate_icu_dataset(tmp_path / "icu", n_episodes=150, seed=3, progress=False)
     ds = read_dataset(root, progress=False)
     assert sum(len(es) for es in ds.values()) == 150
     subjects = [set(es.subject_ids.tolist()) for es in ds.values()]

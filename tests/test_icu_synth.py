@@ -14,9 +14,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import cross_val_predict
 
-from ehrlib.icu import synth as icu_synth
-from ehrlib.icu.synth import (HEADER, SPLITS, VARIABLES, IcuConfig, RealismFlags, dataset_digest,
-                              generate_icu_dataset, proportional_split, simulate_icu)
+from ehrlib.icu import writer as icu_writer
+from ehrlib.icu.reader import SPLITS
+from ehrlib.icu.synth import VARIABLES, IcuConfig, RealismFlags, ablate, proportional_split, simulate_icu
+from ehrlib.icu.writer import HEADER, dataset_digest, generate_icu_dataset
+
+
+RISK_ONLY = ("multivariate_mortality", "u_shaped_risk")  # switches that change the risk, not the charts
 
 
 def small(n: int = 400, seed: int = 3, **kw) -> IcuConfig:
@@ -146,9 +150,9 @@ def test_observations_do_not_depend_on_label(cohort):
     np.testing.assert_array_equal(other.truth, cohort.truth)
 
 
-def test_risk_model_switch_changes_labels_not_observations(cohort):
-    flags = RealismFlags().off("multivariate_mortality")
-    other = simulate_icu(small(600, realism=flags))
+@pytest.mark.parametrize("flag", RISK_ONLY)
+def test_risk_model_switch_changes_labels_not_observations(cohort, flag):
+    other = simulate_icu(small(600, realism=RealismFlags().off(flag)))
     assert not np.allclose(other.latent["true_risk"], cohort.latent["true_risk"])
     np.testing.assert_array_equal(other.values, cohort.values)
 
@@ -181,12 +185,12 @@ def test_refuses_to_overwrite_unless_asked(tmp_path):
 
 
 def test_failure_midway_leaves_nothing(tmp_path, monkeypatch):
-    def boom(cohort, folder, progress=False, chunk=2000):
+    def boom(cohort, folder, **kw):
         (folder / "train").mkdir()
         (folder / "train" / "partial.csv").write_text("x")
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(icu_synth, "write_cohort", boom)
+    monkeypatch.setattr(icu_writer, "write_cohort", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         generate_icu_dataset(tmp_path / "d", n_episodes=60, progress=False)
     assert list(tmp_path.iterdir()) == []
@@ -199,10 +203,10 @@ def test_realism_flags_reject_unknown_names():
 
 # --- realism switches --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("flag", [f.name for f in dataclasses.fields(RealismFlags) if f.name != "multivariate_mortality"])
+@pytest.mark.parametrize("flag", [f.name for f in dataclasses.fields(RealismFlags) if f.name not in RISK_ONLY])
 def test_each_realism_switch_changes_observations(flag):
-    base = simulate_icu(small(150, seed=8))
-    off = simulate_icu(small(150, seed=8, realism=RealismFlags().off(flag)))
+    base = simulate_icu(small(300, seed=8))
+    off = simulate_icu(small(300, seed=8, realism=RealismFlags().off(flag)))
     same_shape = base.values.shape == off.values.shape
     assert not (same_shape and np.array_equal(base.values, off.values, equal_nan=True)
                 and np.array_equal(base.times, off.times)), f"switching {flag} off changed nothing"
@@ -258,3 +262,157 @@ def test_hourly_binning_matches_long_format(cohort):
     assert mask.sum() <= len(long)
     assert means.shape == (600, 48, 15)
     assert np.isnan(means[~mask]).all() and not np.isnan(means[mask]).any()
+
+
+def test_ablate_switches_off_only_the_named_feature():
+    cfg = small(120, seed=8)
+    off = ablate(cfg, "meals")
+    assert off.config.realism == RealismFlags().off("meals") and off.config.seed == cfg.seed
+    direct = simulate_icu(dataclasses.replace(cfg, realism=RealismFlags().off("meals")))
+    np.testing.assert_array_equal(off.values, direct.values)
+    assert not np.array_equal(off.values, simulate_icu(cfg).values, equal_nan=True)
+    with pytest.raises(ValueError, match="unknown realism feature"):
+        ablate(cfg, "telepathy")
+
+
+def test_icu_defaults_are_defined_once():
+    from ehrlib.icu import defaults
+    from ehrlib.profiles import get_profile
+
+    full = get_profile("full")
+    assert (full.icu_episodes, full.icu_split, full.icu_mortality) == (
+        defaults.DEFAULT_EPISODES, defaults.DEFAULT_SPLIT, defaults.DEFAULT_MORTALITY)
+    cfg = IcuConfig()
+    assert (cfg.n_episodes, cfg.split, cfg.mortality) == (full.icu_episodes, full.icu_split, full.icu_mortality)
+
+
+# --- issue 9: impossible records, byte identity, documented risk model, benchmark variables/layout ----
+
+def test_no_episode_after_an_in_hospital_death():
+    cfg = small(3000, seed=5, repeat_subject_rate=0.4)
+    lat = simulate_icu(cfg).latent.sort_values(["subject_id", "episode"])
+    assert (lat.groupby("subject_id").size() > 1).sum() > 300, "many subjects with several episodes"
+    last = lat.groupby("subject_id")["episode"].transform("max")
+    assert not ((lat["y"] == 1) & (lat["episode"] < last)).any(), "a subject died and came back"
+    for _, g in lat.groupby("subject_id"):  # episode numbers run 1..k within each subject
+        assert list(g["episode"]) == list(range(1, len(g) + 1))
+        break
+    assert (lat.groupby("subject_id")["episode"].apply(lambda e: sorted(e) == list(range(1, len(e) + 1)))).all()
+    assert lat["stay"].is_unique
+
+
+def test_end_history_at_death_by_hand():
+    from ehrlib.icu.synth import end_history_at_death
+
+    subj = np.array([0, 0, 0, 1, 2, 2])
+    episode = np.array([1, 2, 3, 1, 1, 2])
+    ids = np.array([11111, 22222, 33333])
+    y = np.array([0, 1, 0, 1, 1, 0])
+    s, e, i = end_history_at_death(subj, episode, ids, y, np.random.default_rng(0))
+    np.testing.assert_array_equal(s, [0, 0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(e, [1, 2, 1, 1, 1, 1])
+    assert list(i[[0, 2, 3]]) == [11111, 22222, 33333]
+    assert len(set(i.tolist())) == 5
+
+
+def test_whole_folder_is_byte_identical_and_metadata_has_no_timings(tmp_path, dataset):
+    again = generate_icu_dataset(tmp_path / "again", n_episodes=300, seed=11, progress=False)
+    files = sorted(p.relative_to(dataset) for p in dataset.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    for rel in files:
+        assert (again / rel).read_bytes() == (dataset / rel).read_bytes(), f"{rel} differs"
+    meta = json.loads((dataset / "metadata.json").read_text())
+    assert not any("second" in k or "time" in k for k in json.dumps(meta).split('"')), "timings in metadata"
+
+
+def test_documented_risk_model_is_the_code():
+    from ehrlib.icu.synth import RISK_WEIGHTS, risk_model_text
+
+    doc = " ".join(icu_synth_module().__doc__.replace("``", "").split())
+    assert risk_model_text() in doc
+    for name, w in RISK_WEIGHTS.items():
+        assert f"{w:g} {name}" in risk_model_text()
+
+
+def icu_synth_module():
+    import ehrlib.icu.synth
+
+    return ehrlib.icu.synth
+
+
+def test_risk_terms_are_those_of_the_weights():
+    from ehrlib.icu import synth as s
+
+    cfg = small(200, seed=2)
+    rng = s._streams(cfg.seed)
+    sub = s.draw_subjects(cfg, rng)
+    course = s.draw_course(sub, rng)
+    care = s.draw_events(sub, course, cfg.realism, rng)
+    truth = np.zeros((200, 49, 15), dtype=np.float32) + s._NORMAL.astype(np.float32)
+    terms = s.risk_terms(sub, course, care, truth, cfg.realism)
+    assert set(terms) == set(s.RISK_WEIGHTS)
+    lin = s.risk_score(sub, course, care, truth, cfg.realism)
+    np.testing.assert_allclose(lin, sum(w * terms[k] for k, w in s.RISK_WEIGHTS.items()))
+
+
+def test_benchmark_variables_and_layout_read_by_the_project_reader(tmp_path):
+    from ehrlib.icu.reader import read_dataset
+    from ehrlib.icu.synth import BENCHMARK_VARIABLES
+
+    out = generate_icu_dataset(tmp_path / "bench", n_episodes=200, seed=4, progress=False,
+                               variables="benchmark", layout="benchmark")
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["test", "train"]
+    for s in SPLITS:
+        assert (out / f"{s}_listfile.csv").read_text().startswith("stay,y_true\n")
+    val = pd.read_csv(out / "val_listfile.csv")
+    assert all((out / "train" / st).is_file() for st in val["stay"]), "validation episodes live in train/"
+    text = "".join((out / "train" / st).read_text() for st in val["stay"][:60])
+    first = text.splitlines()[0]
+    assert first == "Hours," + ",".join(BENCHMARK_VARIABLES)
+    everything = "".join(p.read_text() for p in out.glob("*/*_timeseries.csv"))
+    for cell in (",4 Spontaneously,", ",6 Obeys Commands,", ",5 Oriented,", ",1.0 ET/Trach,", ",1.0,", ",0.0,"):
+        assert cell in everything, cell
+    data = read_dataset(out, cache=False, progress=False)
+    cfg = IcuConfig(n_episodes=200, split=proportional_split(200), seed=4, variables="benchmark")
+    mem = simulate_icu(cfg)
+    _, mask = mem.hourly()
+    verbal = "Glascow coma scale verbal response"
+    for s in SPLITS:
+        es = data[s]
+        assert es.variables == list(BENCHMARK_VARIABLES)
+        idx = mem.latent.reset_index().set_index("stay").loc[es.stays, "index"].to_numpy()
+        np.testing.assert_array_equal(es.y, mem.latent["y"].to_numpy()[idx])
+        np.testing.assert_array_equal(es.mask, mask[idx])
+        for k in range(0, len(idx), 7):  # the reader keeps each hour's last value
+            df = mem.episode_frame(int(idx[k]))
+            df[verbal] = df[verbal].replace(0, 1)  # "1.0 ET/Trach" scores 1
+            last = df.groupby(np.minimum(np.floor(df["Hours"]), 47).astype(int)).last()
+            expect = np.full((48, len(BENCHMARK_VARIABLES)), np.nan)
+            expect[last.index] = last[list(BENCHMARK_VARIABLES)].to_numpy()
+            np.testing.assert_allclose(es.values[k], expect, atol=1e-3)
+
+
+def test_benchmark_variables_chart_plausibly():
+    from ehrlib.icu.synth import BENCHMARK_VARIABLES
+
+    c = simulate_icu(small(1500, seed=3, variables="benchmark"))
+    frame = pd.DataFrame(c.means(), columns=BENCHMARK_VARIABLES)
+    obs = c.observed_fraction()
+    assert obs["Glascow coma scale total"] > 0.2 and obs["pH"] < 0.15 and obs["Height"] < 0.05
+    assert frame["Glascow coma scale total"].between(3, 15).all()
+    y = c.latent["y"].to_numpy() == 1
+    assert frame["Glascow coma scale total"][y].median() < frame["Glascow coma scale total"][~y].median()
+    assert 7.3 < frame["pH"].median() < 7.45
+    fio2 = frame["Fraction inspired oxygen"].dropna()
+    assert len(fio2) > 100 and fio2.between(0.21, 1.0).all()
+
+
+def test_cli_generates_the_benchmark_options(tmp_path, capsys):
+    from ehrlib.cli import main
+
+    rc = main(["generate", "icu", "--out", str(tmp_path / "d"), "--episodes", "60", "--variables", "benchmark",
+               "--layout", "benchmark", "--quiet"])
+    assert rc == 0
+    assert (tmp_path / "d" / "val_listfile.csv").is_file()
+    meta = json.loads((tmp_path / "d" / "metadata.json").read_text())
+    assert meta["layout"] == "benchmark" and meta["config"]["variables"] == "benchmark"

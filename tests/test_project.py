@@ -109,7 +109,7 @@ def test_icu_dir_can_point_at_real_data(monkeypatch, tmp_path: Path) -> None:
 
 
 def test_data_command_regenerates_only_stale_datasets(monkeypatch, tmp_path: Path, capsys) -> None:
-    import ehrlib.icu.synth
+    import ehrlib.icu.writer
     import ehrlib.stroke.synth
     from ehrlib import cli
 
@@ -123,7 +123,7 @@ def test_data_command_regenerates_only_stale_datasets(monkeypatch, tmp_path: Pat
 
     monkeypatch.delenv("EHRLIB_ICU_DIR", raising=False)
     monkeypatch.setenv("EHRLIB_ROOT", str(tmp_path))
-    monkeypatch.setattr(ehrlib.icu.synth, "generate_icu_dataset", fake("icu"))
+    monkeypatch.setattr(ehrlib.icu.writer, "generate_icu_dataset", fake("icu"))
     monkeypatch.setattr(ehrlib.stroke.synth, "generate_stroke_dataset", fake("stroke"))
     assert cli.main(["data", "--profile", "quick"]) == 0
     assert calls == [("icu", False), ("stroke", False)]

@@ -1,8 +1,9 @@
-"""Plotly figures and summary tables for the synthetic ICU chapters (01 generating, 02 missingness).
+"""Plotly figures for the synthetic ICU chapters (01 generating, 02 missingness).
 
 Functions take in-memory cohorts (`ehrlib.icu.synth.IcuCohort`) or hourly arrays read from disk
 (`ehrlib.icu.reader.EpisodeSet`: values (n, 48, F) with NaN where unobserved, and a mask) and return
-`plotly.graph_objects.Figure` objects or pandas tables; notebooks only call them.
+`plotly.graph_objects.Figure` objects; notebooks only call them. Analysis (tables, difficulty,
+staleness) lives in `ehrlib.icu.describe`.
 """
 
 from __future__ import annotations
@@ -14,25 +15,16 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ehrlib.icu.synth import SHIFTS, UNITS, VARIABLES, IcuCohort, window_means
+from ehrlib.icu.describe import fluctuation_correlation, hours_since_last, shift_of_clock
+from ehrlib.icu.synth import SHIFTS, UNITS, VARIABLES, IcuCohort
 
 OUTCOME_COLORS = {"survived": "#1f77b4", "died": "#d62728"}
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
 
 
 def _outcome(y: np.ndarray) -> np.ndarray:
+    """Outcome names ('died' / 'survived') of 0/1 labels."""
     return np.where(np.asarray(y) == 1, "died", "survived")
-
-
-def shift_of_clock(clock: np.ndarray) -> np.ndarray:
-    """Nursing shift index (0 day 07-15, 1 evening 15-23, 2 night 23-07) of clock hours."""
-    clock = np.asarray(clock) % 24
-    return np.where((clock >= 7) & (clock < 15), 0, np.where((clock >= 15) & (clock < 23), 1, 2))
-
-
-def clock_hours(latent: pd.DataFrame, n_hours: int = 48) -> np.ndarray:
-    """(n, n_hours) clock hour at the middle of each hourly bin, from the admission clock time."""
-    return (latent["admission_hour"].to_numpy()[:, None] + np.arange(n_hours)[None, :] + 0.5) % 24
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,16 +91,6 @@ def clock_profile(cohorts: Mapping[str, IcuCohort], variable: str, survivors_onl
     return fig
 
 
-def fluctuation_correlation(cohort: IcuCohort, variables: Sequence[str] = VARIABLES[:6]) -> pd.DataFrame:
-    """Correlation of within-episode fluctuations: hourly values minus each episode's own mean."""
-    hourly, _ = cohort.hourly()
-    idx = [VARIABLES.index(v) for v in variables]
-    x = hourly[:, :, idx]
-    x = x - np.nanmean(x, axis=1, keepdims=True)
-    flat = pd.DataFrame(x.reshape(-1, len(idx)), columns=list(variables))
-    return flat.corr()
-
-
 def correlation_heatmaps(mats: Mapping[str, pd.DataFrame]) -> go.Figure:
     """Side-by-side heatmaps of correlation matrices (e.g. correlations on / off)."""
     fig = make_subplots(rows=1, cols=len(mats), subplot_titles=list(mats), horizontal_spacing=0.12)
@@ -156,40 +138,6 @@ def roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), showlegend=False))
     fig.update_layout(title="ROC on the test split", xaxis_title="false positive rate", yaxis_title="true positive rate")
     return fig
-
-
-def table_one(latent: pd.DataFrame, hourly: np.ndarray,
-              variables: Sequence[str] = ("Heart Rate", "Systolic blood pressure", "Respiratory rate",
-                                          "Oxygen saturation", "Temperature", "Lactate", "Creatinine",
-                                          "White blood cells", "Glucose")) -> pd.DataFrame:
-    """A paper-style Table 1 by outcome: demographics, admission type, first-24-hour medians (IQR)
-    of key variables (per-patient means over hours 0-24) and missingness (share of hourly bins
-    without a value). `latent` and `hourly` must list the same episodes in the same order."""
-    y = latent["y"].to_numpy()
-    groups = {"survived": y == 0, "died": y == 1, "all": np.ones(len(y), bool)}
-    first = window_means(hourly, 0, 24)
-    rows: dict[str, dict[str, str]] = {}
-
-    def med(x: np.ndarray, dec: int) -> str:
-        x = x[~np.isnan(x)]
-        q = np.percentile(x, [50, 25, 75]) if len(x) else [np.nan] * 3
-        return f"{q[0]:.{dec}f} ({q[1]:.{dec}f}-{q[2]:.{dec}f})"
-
-    for g, sel in groups.items():
-        col: dict[str, str] = {"episodes, n": f"{sel.sum():,}",
-                               "age, median (IQR)": med(latent["age"].to_numpy()[sel], 0),
-                               "male, %": f"{100 * (latent['sex'].to_numpy()[sel] == 'M').mean():.1f}"}
-        for a in ("EMERGENCY", "URGENT", "ELECTIVE"):
-            col[f"admission {a.lower()}, %"] = f"{100 * (latent['admission_type'].to_numpy()[sel] == a).mean():.1f}"
-        for v in variables:
-            k = VARIABLES.index(v)
-            dec = 1 if v in ("Temperature", "Lactate", "Creatinine", "White blood cells") else 0
-            col[f"{v} ({UNITS[v]}), first 24 h"] = med(first[sel, k], dec)
-        miss = np.isnan(hourly[sel]).mean(axis=(0, 1))
-        col["hourly bins missing, vitals %"] = f"{100 * miss[:6].mean():.1f}"
-        col["hourly bins missing, labs %"] = f"{100 * miss[6:].mean():.1f}"
-        rows[g] = col
-    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,15 +202,6 @@ def observation_rate_by(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], bin
     fig.update_layout(title=title, xaxis_title=xlabel, yaxis_title="P(value recorded in the hour)",
                       yaxis_tickformat=".0%")
     return fig
-
-
-def hours_since_last(mask: np.ndarray) -> np.ndarray:
-    """(n, T, F) hours since the variable was last observed (0 if observed now, NaN if never yet):
-    how stale a forward-filled value is."""
-    n, t, f = mask.shape
-    idx = np.where(mask, np.arange(t)[None, :, None], -1)
-    last = np.maximum.accumulate(idx, axis=1)
-    return np.where(last >= 0, np.arange(t)[None, :, None] - last, np.nan).astype(np.float32)
 
 
 def staleness_figure(mask: np.ndarray, variables: Sequence[str] = ("Heart Rate", "Temperature", "Lactate", "Creatinine")) -> go.Figure:

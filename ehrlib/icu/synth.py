@@ -23,12 +23,35 @@ Physiology
     cells and glucose. Values are clipped to physiological ranges and rounded to the benchmark's
     charting precision.
 
-Mortality model
-    ``logit p = b0 + 0.62 C(48) + 0.5 R(48) + 0.4 K(48) + 0.4 I(48) + 0.5 age_z + 0.35 emergency
-    + 0.15 age_z * S(48) + 0.3 r`` (multivariate), or ``b0 + 1.25 S(48)`` when the multivariate
-    model is switched off. The intercept ``b0`` is solved by bisection so that the mean true risk
-    equals the target prevalence; the label is one Bernoulli draw from the true risk. Only the
-    intercept depends on the target prevalence, so observations do not change with it.
+Acute events, surgery, treatment and its limitation (step 2b-2c)
+    An acute event (sepsis, bleeding; a third of emergency admissions) strikes at a random hour;
+    its burden rises over about 1.5 h and clears at a patient-specific rate (a quarter do not
+    respond), adding to the severity and organ factors and raising lactate and temperature.
+    Elective (post-operative) admissions start with a derangement (tachycardia, hypotension,
+    hypothermia, lactate and glucose) that resolves over hours and carries no risk. Treatment
+    normalises what is charted: supplemental oxygen (FiO2 titrated with the respiratory factor,
+    mechanical ventilation beyond a higher threshold, the ventilator setting the respiratory rate)
+    removes most of the respiratory effect on SpO2; vasopressors restore most of the blood
+    pressure lost above their threshold. Some old, severely ill patients have a decision to limit
+    treatment: escalation stops, monitoring is withdrawn (few vital checks, no labs) and death
+    becomes very likely.
+
+Mortality model (weights in `RISK_WEIGHTS`, the one definition; this text is checked by a test)
+    ``logit p = b0 + 0.05 C(48) + 0.06 R(48) + 0.08 K(48) + 0.05 I(48) + 0.3 age_z + 0.2 emergency
+    + 0.04 age_z*S(48) + 1 r + 2.4 shock_burden + 1.8 event_unresolved + 0.25 u_temperature + 0.15
+    u_glucose + 0.2 u_sodium + 2.5 limitation`` (multivariate), or ``b0 + 1 S(48)`` when the
+    multivariate model is switched off. ``shock_burden`` is the mean over hours 0-24 of the
+    cardiovascular factor above 1 (capped at 1.5), ``event_unresolved`` the share of an acute
+    event's burden not cleared by hour 48 (so the time since the event and the response to
+    treatment matter, not its size), the ``u_*`` terms are squared deviations of the last 12
+    hours' noiseless temperature (from 37 °C, per 1 °C), glucose (from 140, per 70 mg/dL) and
+    sodium (from 140, per 6 mmol/L), each capped at 4, and ``limitation`` is 1 once treatment is
+    limited. Most weight lies on the course (rate, early shock, event response), so the latent
+    state at 48 h alone does not determine the risk. The intercept ``b0`` is solved by bisection
+    so that the mean true risk equals the target prevalence; the label is one Bernoulli draw from
+    the true risk. Only the intercept depends on the target prevalence, so observations do not
+    change with it. A subject's in-hospital death ends their history: episodes drawn for the same
+    subject after a death are given to a new subject (fresh id).
 
 Realism features (`RealismFlags`; every one can be switched off for ablation)
     - ``circadian``: 24-hour cosine rhythms (heart rate, blood pressure, respiratory rate,
@@ -59,10 +82,17 @@ Realism features (`RealismFlags`; every one can be switched off for ablation)
       and circadian amplitudes (shared by a subject's episodes).
     - ``multivariate_mortality``: the multivariate risk model above; off: risk from overall
       severity at 48 h only.
+    - ``oxygen_therapy``, ``vasopressors``: the treatments above (off: untreated physiology).
+    - ``acute_events``, ``postoperative``, ``limitation_of_treatment``: the course events above.
+    - ``u_shaped_risk``: the U-shaped risk terms (risk only; observations unchanged).
 
 Sampling: vitals are checked about hourly (a candidate chart in each hour, at a jittered minute);
-labs in panels (basic metabolic panel, blood count, lactate) at admission, with the morning round
-(about 04:00) and when indicated, plus point-of-care glucose every 6 h in insulin-treated patients.
+labs in panels (basic metabolic panel, blood count) at admission, with the morning round (about
+04:00) and when indicated, lactate when indicated (shock, vasopressors, an acute event), plus point-of-care glucose every 6 h in insulin-treated patients.
+
+Variables: the source document's 15 (default) or, with ``IcuConfig(variables="benchmark")``, the
+real MIMIC-III benchmark's 17 in its order and spelling, the Glasgow coma scale as its categorical
+text (see `benchmark_extras`).
 
 Speed: every step is vectorised over episodes x hourly slots x variables; files are formatted
 with lookup tables of pre-formatted cells and written with one write per file.
@@ -71,10 +101,6 @@ with lookup tables of pre-formatted cells and written with one write per file.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import sys
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,7 +109,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ehrlib.io import atomic_directory
+from ehrlib.icu.defaults import DEFAULT_EPISODES, DEFAULT_MORTALITY, DEFAULT_SPLIT
+from ehrlib.icu.layout import SPLITS
 
 VARIABLES: tuple[str, ...] = (
     "Heart Rate", "Systolic blood pressure", "Diastolic blood pressure", "Respiratory rate",
@@ -99,22 +126,21 @@ UNITS: dict[str, str] = {
     "Glucose": "mg/dL", "Potassium": "mmol/L", "Sodium": "mmol/L", "Bicarbonate": "mmol/L",
     "Blood urea nitrogen": "mg/dL",
 }
-from ehrlib.icu.layout import SPLITS  # noqa: E402  (the one definition)
 ADMISSION_TYPES: tuple[str, ...] = ("EMERGENCY", "URGENT", "ELECTIVE")
 SHIFTS: tuple[str, ...] = ("day", "evening", "night")
 ORGANS: tuple[str, ...] = ("cardiovascular", "respiratory", "renal", "inflammatory")
-DEFAULT_EPISODES = 24_327
-DEFAULT_SPLIT = (16_972, 3_740, 3_615)
-DEFAULT_MORTALITY = 0.208
 N_SLOTS = 49  # hourly slots 0..48 (slot 48 only at minute 0, so that Hours <= 48)
 
+# How strongly the organ factors move the charted variables (milder than a textbook picture: the
+# same organ failure shows differently in different patients, and treatment masks part of it).
+_LOAD_SCALE = 0.6
 # Per-variable physiology. link: 0 identity, 1 log, 2 log of (100 - value).
 _V = {name: i for i, name in enumerate(VARIABLES)}
 _LINK = np.array([0, 0, 0, 0, 0, 2, 1, 1, 1, 0, 0, 0, 0, 0, 1])
 _BASE = np.array([87.5, 117.0, 59.0, 19.8, 36.75, np.log(2.0), np.log(1.45), np.log(0.95), np.log(9.8),
                   10.6, 117.0, 4.08, 139.0, 24.8, np.log(19.0)])
 #                          C      R      K      I
-_LOAD = np.array([[6.0, 2.5, 0.0, 5.0],      # HR
+_LOAD = _LOAD_SCALE * np.array([[6.0, 2.5, 0.0, 5.0],      # HR
                   [-11.0, 0.0, 0.0, -2.0],   # SBP
                   [-6.0, 0.0, 0.0, -1.5],    # DBP
                   [1.0, 3.2, 0.0, 1.0],      # RR
@@ -151,10 +177,46 @@ _BMP = [_V[v] for v in ("Creatinine", "Glucose", "Potassium", "Sodium", "Bicarbo
 _CBC = [_V[v] for v in ("White blood cells", "Hemoglobin")]
 _LACT = _V["Lactate"]
 _GLU = _V["Glucose"]
-# Mortality model weights (see the module docstring).
-W_CARDIO, W_RESP, W_RENAL, W_INFL = 0.5, 0.4, 0.32, 0.32
-W_AGE, W_EMERG, W_AGE_SEV, W_RATE = 0.5, 0.35, 0.12, 0.45
-W_UNIVARIATE = 1.1
+#: Mortality model weights: the one definition. The module docstring's formula is generated from
+#: them by `risk_model_text` (a test checks that the docstring shows exactly that text).
+RISK_WEIGHTS: dict[str, float] = {
+    "C(48)": 0.05, "R(48)": 0.06, "K(48)": 0.08, "I(48)": 0.05, "age_z": 0.3, "emergency": 0.2,
+    "age_z*S(48)": 0.04, "r": 1.0, "shock_burden": 2.4, "event_unresolved": 1.8,
+    "u_temperature": 0.25, "u_glucose": 0.15, "u_sodium": 0.2, "limitation": 2.5,
+}
+W_UNIVARIATE = 1.0  # the risk model with multivariate_mortality off: b0 + W_UNIVARIATE * S(48)
+
+# The real MIMIC-III benchmark's 17 variables, in its order and spelling (`--variables benchmark`).
+BENCHMARK_VARIABLES: tuple[str, ...] = (
+    "Capillary refill rate", "Diastolic blood pressure", "Fraction inspired oxygen",
+    "Glascow coma scale eye opening", "Glascow coma scale motor response", "Glascow coma scale total",
+    "Glascow coma scale verbal response", "Glucose", "Heart Rate", "Height", "Mean blood pressure",
+    "Oxygen saturation", "Respiratory rate", "Systolic blood pressure", "Temperature", "Weight", "pH",
+)
+#: Variables simulated only for the benchmark set, with (unit, low, high, decimals).
+EXTRA_SPECS: dict[str, tuple[str, float, float, int]] = {
+    "Capillary refill rate": ("0 normal / 1 slow", 0.0, 1.0, 1),
+    "Fraction inspired oxygen": ("fraction", 0.21, 1.0, 2),
+    "Glascow coma scale eye opening": ("score", 1, 4, 0),
+    "Glascow coma scale motor response": ("score", 1, 6, 0),
+    "Glascow coma scale total": ("score", 3, 15, 0),
+    "Glascow coma scale verbal response": ("score (0: intubated)", 0, 5, 0),
+    "Height": ("cm", 140, 205, 0),
+    "Mean blood pressure": ("mmHg", 25, 200, 0),
+    "Weight": ("kg", 35, 200, 1),
+    "pH": ("", 6.8, 7.7, 2),
+}
+#: The benchmark's categorical text for the Glasgow coma scale components, by score (verbal 0 is
+#: the intubated patient's "1.0 ET/Trach", which scores 1).
+GCS_TEXT: dict[str, dict[int, str]] = {
+    "Glascow coma scale eye opening": {1: "1 No Response", 2: "2 To pain", 3: "3 To speech", 4: "4 Spontaneously"},
+    "Glascow coma scale motor response": {1: "1 No Response", 2: "2 Abnorm extensn", 3: "3 Abnorm flexion",
+                                          4: "4 Flex-withdraws", 5: "5 Localizes Pain", 6: "6 Obeys Commands"},
+    "Glascow coma scale verbal response": {0: "1.0 ET/Trach", 1: "1 No Response", 2: "2 Incomp sounds",
+                                           3: "3 Inapprop words", 4: "4 Confused", 5: "5 Oriented"},
+}
+ALL_VARIABLES: tuple[str, ...] = VARIABLES + tuple(EXTRA_SPECS)
+VARIABLE_SETS: dict[str, tuple[str, ...]] = {"source": VARIABLES, "benchmark": BENCHMARK_VARIABLES}
 
 
 @dataclass(frozen=True)
@@ -172,6 +234,12 @@ class RealismFlags:
     shift_quality: bool = True
     individual_variability: bool = True
     multivariate_mortality: bool = True
+    oxygen_therapy: bool = True
+    vasopressors: bool = True
+    acute_events: bool = True
+    postoperative: bool = True
+    u_shaped_risk: bool = True
+    limitation_of_treatment: bool = True
 
     def off(self, *names: str) -> "RealismFlags":
         """A copy with the named features switched off (unknown names raise `ValueError`)."""
@@ -193,7 +261,9 @@ class IcuConfig:
 
     `split` holds the episodes per split (train, val, test) and must add up to `n_episodes`;
     `mortality` is the target mean true risk (the drawn prevalence is close to it);
-    `repeat_subject_rate` is the share of subjects with more than one ICU episode.
+    `repeat_subject_rate` is the share of subjects with more than one ICU episode (before a death
+    ends a history); `variables` is "source" (the source document's 15) or "benchmark" (the real
+    MIMIC-III benchmark's 17).
     """
 
     n_episodes: int = DEFAULT_EPISODES
@@ -202,6 +272,7 @@ class IcuConfig:
     seed: int = 0
     realism: RealismFlags = field(default_factory=RealismFlags)
     repeat_subject_rate: float = 0.1
+    variables: str = "source"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "split", tuple(int(s) for s in self.split))
@@ -226,6 +297,8 @@ class IcuConfig:
             raise ValueError(f"repeat_subject_rate must lie in [0, 1), got {self.repeat_subject_rate}")
         if int(self.seed) != self.seed or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.variables not in VARIABLE_SETS:
+            raise ValueError(f"variables must be one of {sorted(VARIABLE_SETS)}, got {self.variables!r}")
 
 
 def proportional_split(n_episodes: int, proportions: Sequence[float] = DEFAULT_SPLIT) -> tuple[int, int, int]:
@@ -247,10 +320,12 @@ class IcuCohort:
 
     `latent`: one row per episode (stay name, split, subject, latent state, true risk, label).
     `times`: (n, R) chart times in minutes since ICU admission, sorted, -1 past `n_rows`.
-    `values`: (n, R, 15) float32 charted values, NaN where not measured.
+    `values`: (n, R, F) float32 charted values, NaN where not measured, in the order of `variables`
+    (the source's 15 or the benchmark's 17; Glasgow verbal 0 means intubated, "1.0 ET/Trach").
     `n_rows`: (n,) number of charted rows per episode.
     `truth`: (n, 49, 15) float32 noiseless physiology at the whole hours 0..48 (for figures).
     `severity`: (n, 49) the latent severity S(t) at the whole hours.
+    `organ`: (n, 49, 4) the latent organ factors (cardiovascular, respiratory, renal, inflammatory).
     """
 
     config: IcuConfig
@@ -261,16 +336,17 @@ class IcuCohort:
     truth: np.ndarray
     severity: np.ndarray
     intercept: float
+    organ: np.ndarray | None = None
 
     @property
     def variables(self) -> tuple[str, ...]:
-        """The 15 variable names, in file column order."""
-        return VARIABLES
+        """The variable names, in file column order."""
+        return VARIABLE_SETS[self.config.variables]
 
     def episode_frame(self, i: int) -> pd.DataFrame:
-        """The charted rows of episode `i` as a DataFrame (`Hours` then the 15 variables)."""
+        """The charted rows of episode `i` as a DataFrame (`Hours` then the variables)."""
         k = int(self.n_rows[i])
-        df = pd.DataFrame(self.values[i, :k], columns=list(VARIABLES))
+        df = pd.DataFrame(self.values[i, :k], columns=list(self.variables))
         df.insert(0, "Hours", self.times[i, :k] / 60.0)
         return df
 
@@ -280,29 +356,26 @@ class IcuCohort:
         ep, row, var = np.nonzero(valid[:, :, None] & ~np.isnan(self.values))
         return pd.DataFrame({
             "episode": ep, "stay": self.latent["stay"].to_numpy()[ep], "hours": self.times[ep, row] / 60.0,
-            "variable": pd.Categorical.from_codes(var, categories=list(VARIABLES)),
+            "variable": pd.Categorical.from_codes(var, categories=list(self.variables)),
             "value": self.values[ep, row, var],
         })
 
     def hourly(self) -> tuple[np.ndarray, np.ndarray]:
-        """(n, 48, 15) hourly means of charted values (hour h holds charts in [h, h+1), 48 in 47) and mask."""
+        """(n, 48, F) hourly means of charted values (hour h holds charts in [h, h+1), 48 in 47) and mask."""
         n, r, f = self.values.shape
         hour = np.clip(self.times // 60, 0, 47)
         valid = (np.arange(r)[None, :] < self.n_rows[:, None])
         obs = valid[:, :, None] & ~np.isnan(self.values)
-        sums = np.zeros((n, 48, f))
-        counts = np.zeros((n, 48, f))
-        idx = np.broadcast_to(hour[:, :, None], obs.shape)
-        ep = np.broadcast_to(np.arange(n)[:, None, None], obs.shape)
-        va = np.broadcast_to(np.arange(f)[None, None, :], obs.shape)
-        np.add.at(sums, (ep[obs], idx[obs], va[obs]), self.values[obs])
-        np.add.at(counts, (ep[obs], idx[obs], va[obs]), 1.0)
+        ep, row, var = np.nonzero(obs)
+        flat = (ep * 48 + hour[ep, row]) * f + var
+        sums = np.bincount(flat, weights=self.values[ep, row, var], minlength=n * 48 * f).reshape(n, 48, f)
+        counts = np.bincount(flat, minlength=n * 48 * f).reshape(n, 48, f)
         with np.errstate(invalid="ignore"):
             means = sums / counts
         return means.astype(np.float32), counts > 0
 
     def means(self) -> np.ndarray:
-        """(n, 15) per-variable means over the 48 hours of the charted values (NaN if never charted)."""
+        """(n, F) per-variable means over the 48 hours of the charted values (NaN if never charted)."""
         valid = (np.arange(self.values.shape[1])[None, :] < self.n_rows[:, None])[:, :, None]
         v = np.where(valid, self.values, np.nan)
         with warnings.catch_warnings():
@@ -312,7 +385,7 @@ class IcuCohort:
     def observed_fraction(self) -> pd.Series:
         """Share of episodes x hours (48 hourly bins) with at least one value, per variable."""
         _, mask = self.hourly()
-        return pd.Series(mask.mean(axis=(0, 1)), index=list(VARIABLES))
+        return pd.Series(mask.mean(axis=(0, 1)), index=list(self.variables))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -320,7 +393,8 @@ class IcuCohort:
 # ----------------------------------------------------------------------------------------------
 
 _STREAMS = ("subjects", "latent", "trajectory", "individual", "circadian", "sleep", "meals", "noise",
-            "timing", "vital_missing", "lab_missing", "artifacts", "split", "label")
+            "timing", "vital_missing", "lab_missing", "artifacts", "split", "label", "events", "treatment",
+            "history", "extras")
 
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:
@@ -443,45 +517,95 @@ def _assign_splits(subj: np.ndarray, y: np.ndarray, sizes: Sequence[int], rng: n
     return out
 
 
-def simulate_icu(config: IcuConfig | None = None) -> IcuCohort:
-    """Simulate a cohort in memory: latent state, physiology, charted observations, risk and label.
+@dataclass
+class _Subjects:
+    """Who each episode belongs to and the admission-time latent state (one entry per episode)."""
 
-    Deterministic in `config` (same config -> identical arrays). Every model component draws from
-    its own random stream, and all random numbers are drawn whether or not a feature is switched on,
-    so an ablation changes only the feature it names.
-    """
-    cfg = config or IcuConfig()
-    fl = cfg.realism
-    rng = _streams(cfg.seed)
-    n, f, j = cfg.n_episodes, len(VARIABLES), N_SLOTS
+    subj: np.ndarray        # subject index (0..m-1), episodes of a subject contiguous
+    episode: np.ndarray     # 1-based episode number within the subject
+    ids: np.ndarray         # (m,) subject ids
+    age: np.ndarray
+    age_z: np.ndarray
+    male: np.ndarray
+    adm: np.ndarray         # index into ADMISSION_TYPES
+    adm_clock: np.ndarray   # admission clock hour (fractional)
+    s0: np.ndarray          # baseline severity
+    diabetic: np.ndarray
 
-    # --- subjects and latent state -----------------------------------------------------------
+
+@dataclass
+class _Course:
+    """The latent 48-hour course: severity S(t) and the four organ factors at hourly slots 0..48."""
+
+    rate: np.ndarray
+    shape: np.ndarray
+    sev: np.ndarray    # (n, 49)
+    organ: np.ndarray  # (n, 49, 4)
+
+
+@dataclass
+class _Person:
+    """Patient-specific physiology: set points, gains, rhythms, sleep and meals."""
+
+    base_off: np.ndarray
+    gain: np.ndarray
+    circ_amp: np.ndarray
+    onset: np.ndarray
+    wake: np.ndarray
+    sleep_q: np.ndarray
+    sleep_u: np.ndarray
+    eats: np.ndarray
+    meal_amp: np.ndarray
+    offset: np.ndarray | None = None  # (n, 49, 15) treatment and post-operative shifts (`care_offsets`)
+
+
+@dataclass
+class _Schedule:
+    """Candidate chart times: one vital check and one lab draw per hourly slot (minutes since admission)."""
+
+    clock_slot: np.ndarray  # (n, 49) clock hour at each slot
+    shift: np.ndarray       # (n, 49) nursing shift index
+    t_vit: np.ndarray
+    t_lab: np.ndarray
+
+
+# Admission clock-hour weights by admission type: emergency peaks afternoon/evening, elective after
+# surgery 10-18 h, urgent uniform.
+_ADMISSION_HOUR_WEIGHTS = {
+    0: np.array([2, 2, 1.6, 1.4, 1.2, 1.1, 1.2, 1.6, 2.4, 3.2, 3.6, 3.8, 4, 4.2, 4.4, 4.6, 4.8, 5, 5, 4.6, 4.2, 3.6, 3, 2.5]),
+    1: np.full(24, 1.0),
+    2: np.array([.2, .2, .2, .2, .2, .3, .5, 1, 2, 3, 5, 6, 7, 7, 7, 6.5, 6, 5, 3, 2, 1, .6, .4, .3]),
+}
+
+
+def draw_subjects(cfg: IcuConfig, rng: dict[str, np.random.Generator]) -> _Subjects:
+    """Step 1: subjects and their episodes, demographics, admission type and clock time, baseline
+    severity (from age and admission type) and diabetes."""
+    n = cfg.n_episodes
     subj, episode, ids = _subjects(n, cfg.repeat_subject_rate, rng["subjects"])
     m = len(ids)
     g = rng["latent"]
     age_subj = np.clip(g.normal(64.0, 16.5, m), 18, 95)
     male_subj = g.random(m) < 0.56
     age = np.clip(age_subj[subj] + (episode - 1) * g.uniform(0.0, 2.0, n), 18, 95)
-    male = male_subj[subj]
     adm = np.searchsorted(np.cumsum([0.72, 0.10, 1.0]), g.random(n), side="right").clip(0, 2)
-    # admission clock hour: emergency peaks afternoon/evening, elective after surgery 10-18 h
-    hour_w = {
-        0: np.array([2, 2, 1.6, 1.4, 1.2, 1.1, 1.2, 1.6, 2.4, 3.2, 3.6, 3.8, 4, 4.2, 4.4, 4.6, 4.8, 5, 5, 4.6, 4.2, 3.6, 3, 2.5]),
-        1: np.full(24, 1.0),
-        2: np.array([.2, .2, .2, .2, .2, .3, .5, 1, 2, 3, 5, 6, 7, 7, 7, 6.5, 6, 5, 3, 2, 1, .6, .4, .3]),
-    }
     u_hour = g.random(n)
     adm_clock = np.empty(n)
-    for a, w in hour_w.items():
+    for a, w in _ADMISSION_HOUR_WEIGHTS.items():
         cdf = np.cumsum(w) / w.sum()
         adm_clock[adm == a] = np.searchsorted(cdf, u_hour[adm == a], side="right").clip(0, 23)
     adm_clock = adm_clock + g.integers(0, 60, n) / 60.0
     age_z = (age - 64.0) / 16.5
-    adm_eff = np.array([0.25, 0.1, -0.6])[adm]
-    s0 = 0.45 * age_z + adm_eff + g.normal(0, 1.0, n)
+    s0 = 0.45 * age_z + np.array([0.25, 0.1, -0.6])[adm] + g.normal(0, 1.0, n)
     diabetic = g.random(n) < 0.28
+    return _Subjects(subj=subj, episode=episode, ids=ids, age=age, age_z=age_z, male=male_subj[subj], adm=adm,
+                     adm_clock=adm_clock, s0=s0, diabetic=diabetic)
 
-    # --- trajectory ----------------------------------------------------------------------------
+
+def draw_course(sub: _Subjects, rng: dict[str, np.random.Generator]) -> _Course:
+    """Step 2: the latent trajectory S(t) = s0 + r (t/48)^k + w(t) (Ornstein-Uhlenbeck wander w) and
+    the organ factors lambda_k S(t) + d_k + e_k t/48."""
+    n, j = len(sub.s0), N_SLOTS
     g = rng["trajectory"]
     rate = g.normal(0.05, 1.0, n)
     shape = np.exp(g.normal(0, 0.4, n))
@@ -492,28 +616,144 @@ def simulate_icu(config: IcuConfig | None = None) -> IcuCohort:
     wander[:, 0] = 0.35 * z[:, 0]
     for t in range(1, j):
         wander[:, t] = decay * wander[:, t - 1] + 0.35 * np.sqrt(1 - decay ** 2) * z[:, t]
-    sev = s0[:, None] + rate[:, None] * tau[None, :] ** shape[:, None] + wander
+    sev = sub.s0[:, None] + rate[:, None] * tau[None, :] ** shape[:, None] + wander
     lam = np.array([1.0, 0.8, 0.7, 0.8])
     organ_off = g.normal(0, 0.7, (n, 4))
     organ_rate = g.normal(0, 0.5, (n, 4))
     organ = lam[None, None, :] * sev[:, :, None] + organ_off[:, None, :] + organ_rate[:, None, :] * tau[None, :, None]
+    return _Course(rate=rate, shape=shape, sev=sev, organ=organ)
 
-    # --- individual variability (per subject) --------------------------------------------------
+
+@dataclass
+class _Care:
+    """Acute events, post-operative derangement, treatments and limitation of treatment (per slot)."""
+
+    event: np.ndarray        # (n, 49) burden E(t) of an acute event (0 without one)
+    event_hour: np.ndarray   # (n,) hour of the event (NaN without one)
+    responder: np.ndarray    # (n,) whether the event responds to treatment (clears)
+    postop: np.ndarray       # (n, 49) post-operative derangement D(t)
+    fio2: np.ndarray         # (n, 49) inspired oxygen fraction (0.21 on room air)
+    ventilated: np.ndarray   # (n, 49) bool
+    vaso: np.ndarray         # (n, 49) vasopressor dose (cardiovascular factor above its threshold; 0 off)
+    withdrawn: np.ndarray    # (n, 49) bool: treatment limited, monitoring withdrawn
+    limitation_hour: np.ndarray  # (n,) hour of the decision (NaN without one)
+    unresolved: np.ndarray       # (n,) share of the event's burden not cleared at 48 h (0 without one)
+    shock_burden: np.ndarray     # (n,) mean over hours 0-24 of the cardiovascular factor above 1 (capped at 1.5)
+
+
+def draw_events(sub: _Subjects, course: _Course, fl: RealismFlags, rng: dict[str, np.random.Generator]) -> _Care:
+    """Step 2b: acute events (sepsis, bleeding) at random times, whose burden rises over about 1.5 h
+    and clears at a patient-specific rate (a quarter do not respond), added to the severity and the
+    organ factors; post-operative derangement after elective surgery, resolving over hours; and a
+    decision to limit treatment in some old, severely ill patients. Treatments are filled in later."""
+    n, j = len(sub.s0), N_SLOTS
+    g = rng["events"]
+    hours = np.arange(j, dtype=float)
+    p_event = np.array([0.32, 0.25, 0.12])[sub.adm]
+    has = (g.random(n) < p_event) & fl.acute_events
+    onset = g.uniform(1.0, 44.0, n)
+    amp = 0.6 + g.gamma(2.0, 0.4, n)
+    responder = g.random(n) < 0.75
+    k = np.where(responder, np.exp(g.normal(np.log(0.12), 0.4, n)), 0.01)
+    dt = hours[None, :] - onset[:, None]
+    burden = np.where((dt >= 0) & has[:, None],
+                      amp[:, None] * (1 - np.exp(-np.maximum(dt, 0) / 1.5)) * np.exp(-k[:, None] * np.maximum(dt, 0)), 0.0)
+    course.sev = course.sev + burden
+    course.organ = course.organ + np.array([1.0, 0.6, 0.5, 1.0])[None, None, :] * burden[:, :, None]
+    post = (sub.adm == 2) & fl.postoperative
+    d0 = g.uniform(0.8, 1.6, n)
+    postop = np.where(post[:, None], d0[:, None] * np.exp(-hours[None, :] / 5.0), 0.0)
+    u_lot = g.random(n)
+    t_lot = g.uniform(12.0, 44.0, n)
+    p_lot = _sigmoid(-5.2 + 1.0 * sub.age_z + 0.8 * course.sev[:, 24])
+    lot = (u_lot < p_lot) & fl.limitation_of_treatment
+    withdrawn = lot[:, None] & (hours[None, :] >= t_lot[:, None])
+    shock = np.clip(course.organ[:, :25, 0] - 1.0, 0, 1.5).mean(axis=1)
+    zeros = np.zeros((n, j))
+    unresolved = np.where(has, burden[:, -1] / amp, 0.0)
+    return _Care(unresolved=unresolved, event=burden, event_hour=np.where(has, np.round(onset, 2), np.nan), responder=responder & has,
+                 postop=postop, fio2=zeros + 0.21, ventilated=zeros.astype(bool), vaso=zeros, withdrawn=withdrawn,
+                 limitation_hour=np.where(lot, np.round(t_lot, 2), np.nan), shock_burden=shock)
+
+
+def draw_treatment(course: _Course, care: _Care, fl: RealismFlags, rng: dict[str, np.random.Generator]) -> None:
+    """Step 2c (in place): supplemental oxygen when the respiratory factor passes a patient-specific
+    threshold (FiO2 titrated up with it), mechanical ventilation beyond a higher one, vasopressors
+    when the cardiovascular factor passes its threshold; escalation stops once treatment is limited."""
+    n = len(course.rate)
+    g = rng["treatment"]
+    thr_o2 = 0.9 + 0.3 * g.standard_normal(n)
+    thr_vp = 1.8 + 0.3 * g.standard_normal(n)
+    resp, cardio = course.organ[:, :, 1], course.organ[:, :, 0]
+    active = ~care.withdrawn
+    if fl.oxygen_therapy:
+        over = resp - thr_o2[:, None]
+        vent = (over > 1.5) & active
+        fio2 = np.where(over > 0, np.clip(0.28 + 0.12 * over, 0.24, 0.5), 0.21)
+        fio2 = np.where(vent, np.clip(0.4 + 0.15 * (over - 1.5), 0.4, 1.0), fio2)
+        care.fio2 = np.round(np.where(active, fio2, 0.21), 2)
+        care.ventilated = vent
+    if fl.vasopressors:
+        care.vaso = np.where(active, np.maximum(cardio - thr_vp[:, None], 0.0), 0.0)
+
+
+def care_offsets(course: _Course, care: _Care, person: _Person) -> np.ndarray:
+    """(n, 49, 15) shifts of the model-scale physiology by treatment and post-operative state:
+    oxygen and ventilation remove most of the respiratory factor's effect on SpO2 (and the ventilator
+    sets the respiratory rate), vasopressors restore most of the pressure lost above their threshold,
+    and surgery leaves a transient tachycardia, hypotension, hypothermia, lactate and glucose rise."""
+    n, j = care.fio2.shape
+    off = np.zeros((n, j, len(VARIABLES)), dtype=np.float32)
+    gain = person.gain[:, :1]
+    resp = course.organ[:, :, 1]
+    on_o2 = care.fio2 > 0.21
+    off[:, :, _V["Oxygen saturation"]] -= (on_o2 * 0.85 * gain * _LOAD[5, 1] * np.maximum(resp - 0.5, 0)).astype(np.float32)
+    rr_load = np.einsum("njk,k->nj", course.organ, _LOAD[3])
+    off[:, :, _V["Respiratory rate"]] -= (care.ventilated * 0.7 * gain * rr_load).astype(np.float32)
+    for name, share in (("Systolic blood pressure", 0.7), ("Diastolic blood pressure", 0.7), ("Heart Rate", -0.15)):
+        k = _V[name]
+        off[:, :, k] -= (share * gain * _LOAD[k, 0] * care.vaso).astype(np.float32)
+    post = {"Heart Rate": 7.0, "Systolic blood pressure": -9.0, "Diastolic blood pressure": -5.0, "Temperature": -0.5,
+            "Lactate": 0.25, "Glucose": 20.0, "Hemoglobin": -0.6, "White blood cells": 0.15}
+    for name, eff in post.items():
+        off[:, :, _V[name]] += (eff * care.postop).astype(np.float32)
+    for name, eff in (("Lactate", 0.15), ("Temperature", 0.3), ("White blood cells", 0.1)):
+        off[:, :, _V[name]] += (eff * care.event).astype(np.float32)
+    return off
+
+
+def draw_person(sub: _Subjects, fl: RealismFlags, rng: dict[str, np.random.Generator]) -> _Person:
+    """Step 3: individual set points, gains and circadian amplitude (per subject), sleep window and
+    meals (per episode)."""
+    n, m, f = len(sub.s0), len(sub.ids), len(VARIABLES)
     g = rng["individual"]
-    base_off = (g.standard_normal((m, f)) * _INDIV_SD)[subj]
-    base_off[:, _GLU] += 25.0 * diabetic
-    gain = np.exp(g.normal(0, 0.2, (m, 1)))[subj]
-    circ_amp = np.exp(g.normal(0, 0.3, m))[subj]
+    base_off = (g.standard_normal((m, f)) * _INDIV_SD)[sub.subj]
+    gain = np.exp(g.normal(0, 0.2, (m, 1)))[sub.subj]
+    circ_amp = np.exp(g.normal(0, 0.3, m))[sub.subj]
     if not fl.individual_variability:
         base_off = np.zeros_like(base_off)
-        base_off[:, _GLU] += 25.0 * diabetic
         gain = np.ones_like(gain)
         circ_amp = np.ones_like(circ_amp)
+    base_off[:, _GLU] += 25.0 * sub.diabetic
+    g = rng["sleep"]
+    onset = 23.0 + g.uniform(-1.0, 1.5, n)
+    wake = 5.5 + g.uniform(0.0, 1.5, n)
+    sleep_q = 0.8 * _sigmoid(-0.7 * sub.s0)   # fragmented; sicker sleep less
+    sleep_u = g.random((n, N_SLOTS))
+    g = rng["meals"]
+    eats = (g.random(n) < 0.75 * _sigmoid(-0.8 * sub.s0)).astype(float)
+    meal_amp = g.uniform(20, 45, n) * np.where(sub.diabetic, 2.0, 1.0)
+    return _Person(base_off=base_off, gain=gain, circ_amp=circ_amp, onset=onset, wake=wake, sleep_q=sleep_q,
+                   sleep_u=sleep_u, eats=eats, meal_amp=meal_amp)
 
-    # --- timing of candidate charts -----------------------------------------------------------
+
+def draw_schedule(sub: _Subjects, fl: RealismFlags, rng: dict[str, np.random.Generator]) -> _Schedule:
+    """Step 4: candidate chart times (a vital check and a lab draw per hourly slot), jittered by
+    nursing shift; exactly on the hour without temporal variability."""
+    n, j = len(sub.s0), N_SLOTS
     g = rng["timing"]
     slot = np.arange(j)
-    clock_slot = (adm_clock[:, None] + slot[None, :]) % 24.0
+    clock_slot = (sub.adm_clock[:, None] + slot[None, :]) % 24.0
     shift = np.where((clock_slot >= 7) & (clock_slot < 15), 0, np.where((clock_slot >= 15) & (clock_slot < 23), 1, 2))
     on_hour = g.random((n, j))
     minute_u = g.random((n, j))
@@ -526,86 +766,82 @@ def simulate_icu(config: IcuConfig | None = None) -> IcuCohort:
         lab_minute[:] = 0
     vit_minute[:, -1] = 0
     lab_minute[:, -1] = 0
-    t_vit = slot[None, :] * 60 + vit_minute      # minutes
-    t_lab = slot[None, :] * 60 + lab_minute
+    return _Schedule(clock_slot=clock_slot, shift=shift, t_vit=slot[None, :] * 60 + vit_minute,
+                     t_lab=slot[None, :] * 60 + lab_minute)
 
-    # --- physiology (float32 for the big episode x slot x variable arrays) -------------------------
+
+def physiology_at(t_min: np.ndarray, sub: _Subjects, course: _Course, person: _Person,
+                  fl: RealismFlags) -> tuple[np.ndarray, np.ndarray]:
+    """Step 5: noiseless physiology (n, j, 15) on each variable's model scale at chart times
+    `t_min` (minutes since admission, one per slot): organ loadings times gain plus set point, then
+    circadian rhythm, sleep and meals. Also returns the asleep flag (n, j)."""
     f32 = np.float32
-    organ32 = organ.astype(f32)
-    load32, base32 = _LOAD.astype(f32), (_BASE[None, :] + base_off).astype(f32)
-    gain32 = gain.astype(f32)
-    damp32 = _sigmoid(1.0 - sev).astype(f32)  # sicker patients lose their rhythm
+    clock = (sub.adm_clock[:, None] + t_min / 60.0) % 24.0
+    eta = np.einsum("njk,fk->njf", course.organ.astype(f32), _LOAD.astype(f32))
+    eta *= person.gain.astype(f32)[:, :, None]
+    eta += (_BASE[None, :] + person.base_off).astype(f32)[:, None, :]
+    if person.offset is not None:
+        eta += person.offset
+    if fl.circadian:
+        damp32 = _sigmoid(1.0 - course.sev).astype(f32)  # sicker patients lose their rhythm
+        rhythmic = np.flatnonzero(_CIRC_AMP)  # only these variables have a rhythm
+        circ = np.cos(2 * np.pi * (clock[:, :, None] - _CIRC_PEAK[None, None, rhythmic]) / 24.0).astype(f32)
+        circ *= (person.circ_amp[:, None] * damp32).astype(f32)[:, :, None] * _CIRC_AMP[rhythmic].astype(f32)[None, None, :]
+        eta[:, :, rhythmic] += circ
+        del circ
+    asleep = np.zeros(clock.shape, dtype=bool)
+    if fl.sleep:
+        window = (clock >= person.onset[:, None] % 24) | (clock < person.wake[:, None])
+        asleep = window & (person.sleep_u < person.sleep_q[:, None])
+        eta += asleep[:, :, None] * _SLEEP_EFF.astype(f32)[None, None, :]
+    if fl.meals:
+        resp = np.zeros(clock.shape)
+        for meal in (8.0, 12.5, 18.0):
+            dt = (clock - meal) % 24.0
+            resp += (dt / 0.8) * np.exp(1.0 - dt / 0.8)
+        eta[:, :, _GLU] += ((person.eats * person.meal_amp)[:, None] * resp).astype(f32)
+    return eta, asleep
 
-    def eta_at(t_min: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Noiseless physiology (n, j, f) on each variable's natural scale at chart times, and
-        the asleep flag (n, j)."""
-        clock = (adm_clock[:, None] + t_min / 60.0) % 24.0
-        eta = np.einsum("njk,fk->njf", organ32, load32)
-        eta *= gain32[:, :, None]
-        eta += base32[:, None, :]
-        if fl.circadian:
-            circ = np.cos(2 * np.pi * (clock[:, :, None] - _CIRC_PEAK[None, None, :]) / 24.0).astype(f32)
-            circ *= (circ_amp[:, None] * damp32).astype(f32)[:, :, None] * _CIRC_AMP.astype(f32)[None, None, :]
-            eta += circ
-            del circ
-        asleep = np.zeros(clock.shape, dtype=bool)
-        if fl.sleep:
-            asleep = sleep_window(clock) & (sleep_u < sleep_q[:, None])
-            eta += asleep[:, :, None] * _SLEEP_EFF.astype(f32)[None, None, :]
-        if fl.meals:
-            resp = np.zeros(clock.shape)
-            for meal in (8.0, 12.5, 18.0):
-                dt = (clock - meal) % 24.0
-                resp += (dt / 0.8) * np.exp(1.0 - dt / 0.8)
-            eta[:, :, _GLU] += ((eats * meal_amp)[:, None] * resp).astype(f32)
-        return eta, asleep
 
-    g = rng["sleep"]
-    onset = 23.0 + g.uniform(-1.0, 1.5, n)
-    wake = 5.5 + g.uniform(0.0, 1.5, n)
-    sleep_q = 0.8 * _sigmoid(-0.7 * s0)   # fragmented; sicker sleep less
-    sleep_u = g.random((n, j))
+def to_natural(eta: np.ndarray) -> np.ndarray:
+    """Map from the model scale to the natural scale (in place) and clip to physiological ranges."""
+    for k in np.nonzero(_LINK == 1)[0]:
+        eta[:, :, k] = np.exp(np.minimum(eta[:, :, k], 10))
+    for k in np.nonzero(_LINK == 2)[0]:
+        eta[:, :, k] = 100.0 - np.exp(np.minimum(eta[:, :, k], 10))
+    return np.clip(eta, _LO.astype(np.float32), _HI.astype(np.float32), out=eta)
 
-    def sleep_window(clock: np.ndarray) -> np.ndarray:
-        return (clock >= onset[:, None] % 24) | (clock < wake[:, None])
 
-    g = rng["meals"]
-    eats = (g.random(n) < 0.75 * _sigmoid(-0.8 * s0)).astype(float)
-    meal_amp = g.uniform(20, 45, n) * np.where(diabetic, 2.0, 1.0)
-
-    def natural(eta: np.ndarray) -> np.ndarray:
-        """Map from the model scale to the natural scale (in place) and clip to physiological ranges."""
-        for k in np.nonzero(_LINK == 1)[0]:
-            eta[:, :, k] = np.exp(np.minimum(eta[:, :, k], 10))
-        for k in np.nonzero(_LINK == 2)[0]:
-            eta[:, :, k] = 100.0 - np.exp(np.minimum(eta[:, :, k], 10))
-        return np.clip(eta, _LO.astype(f32), _HI.astype(f32), out=eta)
-
-    truth = natural(eta_at(np.broadcast_to(slot[None, :] * 60, (n, j)))[0])
-    # fluctuations: AR(1) over slots, correlated across variables, shared by a slot's rows
+def noisy_values(sub: _Subjects, course: _Course, person: _Person, sched: _Schedule, fl: RealismFlags,
+                 rng: dict[str, np.random.Generator]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step 6: values at the vital and lab chart times with autocorrelated, cross-correlated
+    fluctuation (shared by a slot's rows) and measurement noise; returns (vitals, labs, asleep)."""
+    f32 = np.float32
+    n, j, f = len(sub.s0), N_SLOTS, len(VARIABLES)
     g = rng["noise"]
     chol = _corr_cholesky(fl.correlations).astype(f32)
     ar = g.standard_normal((n, j, f), dtype=f32) @ chol.T
     phi, innov = _AR_PHI.astype(f32), np.sqrt(1 - _AR_PHI ** 2).astype(f32)
-    ar[:, 0] *= 1
     for t in range(1, j):
         ar[:, t] = phi * ar[:, t - 1] + innov * ar[:, t]
     ar *= _AR_SD.astype(f32)
-    eta_v, asleep = eta_at(t_vit)
-    meas = g.standard_normal((n, j, f), dtype=f32) * _MEAS_SD.astype(f32)
-    if fl.temporal_variability:
-        eta_v += ar
-        eta_v += meas
-    val_v = natural(eta_v)
-    eta_l, _ = eta_at(t_lab)
-    meas = g.standard_normal((n, j, f), dtype=f32) * _MEAS_SD.astype(f32)
-    if fl.temporal_variability:
-        eta_l += ar
-        eta_l += meas
-    val_l = natural(eta_l)
-    del ar, meas, eta_v, eta_l
+    out = []
+    asleep = None
+    for t_min in (sched.t_vit, sched.t_lab):
+        eta, sl = physiology_at(t_min, sub, course, person, fl)
+        asleep = sl if asleep is None else asleep
+        meas = g.standard_normal((n, j, f), dtype=f32) * _MEAS_SD.astype(f32)
+        if fl.temporal_variability:
+            eta += ar
+            eta += meas
+        out.append(to_natural(eta))
+    return out[0], out[1], asleep
 
-    # artifacts on vitals (temporal variability)
+
+def add_artifacts(val_v: np.ndarray, shift: np.ndarray, fl: RealismFlags, rng: dict[str, np.random.Generator]) -> None:
+    """Step 7 (in place): monitoring artifacts on vitals (motion, probe off, transducer flush) and
+    terminal-digit preference for blood pressure in the evening and at night."""
+    n, j = shift.shape
     g = rng["artifacts"]
     art_u = g.random((n, j, 4))
     art_k = g.uniform(0, 1, (n, j))
@@ -618,90 +854,180 @@ def simulate_icu(config: IcuConfig | None = None) -> IcuCohort:
         a = art_u[:, :, 2] < 0.003
         val_v[:, :, sbp] = np.where(a, val_v[:, :, sbp] + 30 + 40 * art_k, val_v[:, :, sbp])
         val_v[:, :, dbp] = np.where(a, val_v[:, :, dbp] + 15 + 20 * art_k, val_v[:, :, dbp])
-        np.clip(val_v, _LO.astype(f32), _HI.astype(f32), out=val_v)
-    # terminal-digit preference for blood pressure in the evening and at night
+        np.clip(val_v, _LO.astype(np.float32), _HI.astype(np.float32), out=val_v)
     if fl.shift_quality:
         rnd = (art_u[:, :, 3] < np.array([0.05, 0.25, 0.45])[shift])[:, :, None]
         bp = [_V["Systolic blood pressure"], _V["Diastolic blood pressure"]]
         val_v[:, :, bp] = np.where(rnd, np.round(val_v[:, :, bp] / 5.0) * 5.0, val_v[:, :, bp])
 
-    # --- missingness: vitals ------------------------------------------------------------------------
-    g = rng["vital_missing"]
+
+def _vital_checks(val_v: np.ndarray, asleep: np.ndarray, sched: _Schedule, care: _Care, fl: RealismFlags,
+                  g: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Which hourly vital checks happen (n, j), and the per-variable uniforms of those checks."""
+    n, j = asleep.shape
     u_check = g.random((n, j))
     u_var = g.random((n, j, 6))
     u_temp = g.random((n, j))
     u_fs = g.random((n, j))
     drop_start = g.random((n, j)) < 0.012
     drop_len = 1 + g.geometric(0.45, (n, j)).clip(max=6)
-    hr_i, sbp_i = _V["Heart Rate"], _V["Systolic blood pressure"]
-    shock = val_v[:, :, hr_i] / val_v[:, :, sbp_i]
-    shock_z = (shock - 0.72) / 0.2
+    shock_z = (val_v[:, :, _V["Heart Rate"]] / val_v[:, :, _V["Systolic blood pressure"]] - 0.72) / 0.2
     p_check = np.ones((n, j))
     if fl.mcar:
         p_check *= 0.97
     if fl.shift_quality:
-        p_check *= np.array([1.0, 0.96, 0.88])[shift]
+        p_check *= np.array([1.0, 0.96, 0.88])[sched.shift]
     if fl.sleep:
         p_check *= np.where(asleep, 0.8, 1.0)
     if fl.mar:
         p_check *= _sigmoid(3.3 + 1.5 * shock_z)
+    p_check = np.where(care.withdrawn, 0.1 * p_check, p_check)  # comfort care: monitoring withdrawn
     checked = u_check < p_check
     if fl.temporal_variability:
+        slot = np.arange(j)
         ends = np.where(drop_start, slot[None, :] + drop_len, -1)
-        dropped = np.maximum.accumulate(ends, axis=1) > slot[None, :]
-        checked &= ~dropped
+        checked &= ~(np.maximum.accumulate(ends, axis=1) > slot[None, :])
+    return checked, np.concatenate([u_var, u_temp[:, :, None], u_fs[:, :, None]], axis=2)
+
+
+def vital_missingness(val_v: np.ndarray, asleep: np.ndarray, sub: _Subjects, sched: _Schedule, care: _Care,
+                      fl: RealismFlags, rng: dict[str, np.random.Generator]) -> tuple[np.ndarray, np.ndarray]:
+    """Step 8: which vitals are recorded (n, j, 6) and which point-of-care glucoses (n, j): checks
+    thinned by MCAR, shift, sleep, MAR (shock index) and dropouts; per-value MCAR and MNAR; the
+    temperature every four clock hours plus fever re-checks; glucose every 6 h in insulin-treated
+    patients plus re-checks when high."""
+    f32 = np.float32
+    checked, u = _vital_checks(val_v, asleep, sched, care, fl, rng["vital_missing"])
+    u_var, u_temp, u_fs = u[:, :, :6], u[:, :, 6], u[:, :, 7]
     abn = np.abs(val_v[:, :, :6] - _NORMAL[:6].astype(f32)) / _ABN_SCALE[:6].astype(f32)
-    q = np.ones((n, j, 6))
+    q = np.ones(u_var.shape)
     if fl.mcar:
         q *= np.array([0.99, 0.93, 0.93, 0.95, 1.0, 0.97])
     if fl.mnar:
         q *= 1.0 - 0.2 * np.exp(-2.0 * abn)
     rec_v = checked[:, :, None] & (u_var < q)
     temp_i = _V["Temperature"]
-    sched_t = (np.floor(clock_slot).astype(int) % 4) == 0
+    hour = np.floor(sched.clock_slot).astype(int)
+    sched_t = (hour % 4) == 0
     p_t = np.where(sched_t, 0.92, 0.04)
     if fl.mnar:
         p_t = p_t + (1 - p_t) * 0.8 * _sigmoid((np.abs(val_v[:, :, temp_i] - 37.0) - 1.2) / 0.2)
     if fl.mcar:
         p_t = p_t * 0.95
-    rec_v[:, :, temp_i] = (u_temp < p_t) & (checked | sched_t)
-    # point-of-care glucose: insulin-treated patients every 6 h, plus re-checks when high (MNAR)
-    sched_fs = ((np.floor(clock_slot).astype(int) % 6) == 0) & (diabetic | (s0 > 1.0))[:, None]
+    rec_v[:, :, temp_i] = (u_temp < p_t) & (checked | sched_t) & ~care.withdrawn
+    sched_fs = ((hour % 6) == 0) & (sub.diabetic | (sub.s0 > 1.0))[:, None]
     p_fs = np.where(sched_fs, 0.85, 0.0)
     if fl.mnar:
         p_fs = p_fs + (1 - p_fs) * 0.5 * _sigmoid((val_v[:, :, _GLU] - 200.0) / 25.0)
     if fl.mcar:
         p_fs = p_fs * 0.95
-    rec_fs = u_fs < p_fs
+    return rec_v, (u_fs < p_fs) & ~care.withdrawn
 
-    # --- missingness: labs --------------------------------------------------------------------------
+
+def lab_missingness(val_l: np.ndarray, sched: _Schedule, care: _Care, fl: RealismFlags,
+                    rng: dict[str, np.random.Generator]) -> np.ndarray:
+    """Step 9: which lab values are recorded (n, j, 15): panels (basic metabolic, blood count) at
+    admission, on the morning round and when indicated (MAR: shock index), lactate when indicated
+    (at admission in a third, in shock, on vasopressors, after an acute event: MAR) or high (MNAR),
+    single components lost at random (MCAR), and none once treatment is limited."""
+    n, j, f = val_l.shape
     g = rng["lab_missing"]
     u_bmp = g.random((n, j))
     u_cbc = g.random((n, j))
     u_lac = g.random((n, j))
     u_comp = g.random((n, j, f))
-    morning = (np.floor(clock_slot).astype(int) % 24) == 4
-    first = slot[None, :] == 0
+    morning = (np.floor(sched.clock_slot).astype(int) % 24) == 4
+    first = np.arange(j)[None, :] == 0
     p_bmp = np.where(first, 0.92, np.where(morning, 0.9, 0.03))
-    shock_l = (val_l[:, :, hr_i] / val_l[:, :, sbp_i] - 0.72) / 0.2
+    shock_l = (val_l[:, :, _V["Heart Rate"]] / val_l[:, :, _V["Systolic blood pressure"]] - 0.72) / 0.2
     if fl.mar:
         p_bmp = 1 - (1 - p_bmp) * (1 - 0.12 * _sigmoid(2.5 * (shock_l - 1.0)))
     bmp = u_bmp < p_bmp
     cbc = np.where(bmp, u_cbc < 0.85, u_cbc < 0.015)
-    p_lac = np.where(first, 0.6, 0.03)
+    p_lac = np.where(first, 0.25, 0.002)
     if fl.mar:
-        p_lac = 1 - (1 - p_lac) * (1 - 0.1 * _sigmoid(2.5 * (shock_l - 1.0)))
+        indicated = (care.vaso > 0) | (care.event > 0.4)
+        p_lac = 1 - (1 - p_lac) * (1 - 0.02 * _sigmoid(2.5 * (shock_l - 1.0))) * np.where(indicated, 0.93, 1.0)
+        p_lac = np.where(first & indicated, 0.85, p_lac)
     if fl.mnar:
-        p_lac = 1 - (1 - p_lac) * (1 - 0.25 * _sigmoid((val_l[:, :, _LACT] - 3.0) / 0.5))
-    lac = u_lac < p_lac
+        p_lac = 1 - (1 - p_lac) * (1 - 0.08 * _sigmoid((val_l[:, :, _LACT] - 3.0) / 0.5))
     rec_l = np.zeros((n, j, f), dtype=bool)
     rec_l[:, :, _BMP] = bmp[:, :, None]
     rec_l[:, :, _CBC] = cbc[:, :, None]
-    rec_l[:, :, _LACT] = lac
+    rec_l[:, :, _LACT] = u_lac < p_lac
     if fl.mcar:
         rec_l &= u_comp < 0.97
+    return rec_l & ~care.withdrawn[:, :, None]
 
-    # --- assemble rows: vital rows and lab rows, merged when at the same minute -----------------------
+
+def _gcs(course: _Course, care: _Care, g: np.random.Generator) -> np.ndarray:
+    """(n, 49, 4) Glasgow coma scale eye, motor, total and verbal scores per slot (verbal 0: intubated):
+    consciousness falls with severity and inflammation (encephalopathy), and with the sedation of
+    ventilated patients and of comfort care."""
+    n, j = care.fio2.shape
+    depth = (np.maximum(0.45 * course.sev + 0.35 * course.organ[:, :, 3] - 0.6, 0) + 2.5 * care.ventilated
+             + 1.5 * care.withdrawn + 0.5 * g.standard_normal((n, j)))
+    eye = np.clip(np.round(4 - 0.8 * depth), 1, 4)
+    motor = np.clip(np.round(6 - 1.0 * depth), 1, 6)
+    verbal = np.where(care.ventilated, 0, np.clip(np.round(5 - 1.2 * depth), 1, 5))
+    return np.stack([eye, motor, eye + motor + np.maximum(verbal, 1), verbal], axis=2)
+
+
+def benchmark_extras(sub: _Subjects, course: _Course, care: _Care, sched: _Schedule, val_v: np.ndarray,
+                     rec_v: np.ndarray, rec_l: np.ndarray, rng: dict[str, np.random.Generator]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Step 9b (benchmark variables only): the ten variables of the real benchmark that the source
+    document lacks, at the vital rows and the lab rows (n, 49, 10 each, NaN = not charted, order of
+    `EXTRA_SPECS`). Glasgow coma scale every two hours with a vital check; capillary refill rarely;
+    FiO2 while on oxygen (and with blood gases); mean pressure with a charted systolic and diastolic
+    pressure; height and weight at admission (weight also on some morning rounds); pH with a
+    blood-gas lactate and every few hours in ventilated patients."""
+    n, j = care.fio2.shape
+    g = rng["extras"]
+    m = len(sub.ids)
+    names = list(EXTRA_SPECS)
+    ev = np.full((n, j, len(names)), np.nan, dtype=np.float32)
+    el = np.full((n, j, len(names)), np.nan, dtype=np.float32)
+    u = g.random((n, j, 6))
+    checked = rec_v[:, :, 0] | rec_v[:, :, 1]
+    hour = np.floor(sched.clock_slot).astype(int)
+    gcs = _gcs(course, care, g)
+    gcs_on = checked & (hour % 2 == 0) & (u[:, :, 0] < 0.85)
+    for k, name in enumerate(("eye opening", "motor response", "total", "verbal response")):
+        col = names.index(f"Glascow coma scale {name}")
+        ev[:, :, col] = np.where(gcs_on & ((k != 2) | (u[:, :, 1] < 0.9)), gcs[:, :, k], np.nan)
+    crr = (g.random((n, j)) < _sigmoid(1.2 * course.organ[:, :, 0] - 2.5)).astype(float)
+    ev[:, :, names.index("Capillary refill rate")] = np.where(checked & (u[:, :, 2] < 0.06), crr, np.nan)
+    on_o2 = care.fio2 > 0.21
+    fio2_v = checked & on_o2 & (u[:, :, 3] < np.where(care.ventilated, 0.9, 0.4))
+    ev[:, :, names.index("Fraction inspired oxygen")] = np.where(fio2_v, care.fio2, np.nan)
+    sbp, dbp = val_v[:, :, _V["Systolic blood pressure"]], val_v[:, :, _V["Diastolic blood pressure"]]
+    mbp = np.round((sbp + 2 * dbp) / 3)
+    ev[:, :, names.index("Mean blood pressure")] = np.where(rec_v[:, :, 1] & rec_v[:, :, 2] & (u[:, :, 4] < 0.9), mbp, np.nan)
+    male_s = np.bincount(sub.subj, weights=sub.male, minlength=m) > 0
+    height = np.round(np.where(male_s, 176.0, 163.0) + 7.0 * g.standard_normal(m))[sub.subj]
+    weight = np.round(80.0 * np.exp(0.22 * g.standard_normal(m))[sub.subj] * np.exp(0.02 * g.standard_normal(n)), 1)
+    first = np.arange(j)[None, :] == 0
+    ev[:, :, names.index("Height")] = np.where(first & (u[:, :, 5] < 0.35), height[:, None], np.nan)
+    w_on = (first & (u[:, :, 5] < 0.7)) | ((hour == 4) & (u[:, :, 5] < 0.3))
+    ev[:, :, names.index("Weight")] = np.where(w_on, weight[:, None], np.nan)
+    ph = 7.40 - 0.025 * course.organ[:, :, 0] - 0.02 * course.organ[:, :, 2] + 0.03 * g.standard_normal((n, j))
+    gas = (rec_l[:, :, _LACT] & (u[:, :, 1] < 0.8)) | (care.ventilated & (u[:, :, 4] < 0.15) & ~care.withdrawn)
+    el[:, :, names.index("pH")] = np.where(gas, np.round(np.clip(ph, 6.8, 7.7), 2), np.nan)
+    el[:, :, names.index("Fraction inspired oxygen")] = np.where(gas & on_o2, care.fio2, np.nan)
+    return ev, el
+
+
+def assemble_rows(val_v: np.ndarray, val_l: np.ndarray, rec_v: np.ndarray, rec_fs: np.ndarray,
+                  rec_l: np.ndarray, sched: _Schedule, extras: tuple[np.ndarray, np.ndarray] | None = None,
+                  columns: Sequence[str] = VARIABLES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step 10: charted rows. Vital rows and lab rows (merged when at the same minute), rounded to
+    charting precision, rows without any value dropped, sorted by time (vitals before labs at equal
+    times). `extras` (vital-row and lab-row arrays of the `EXTRA_SPECS` variables) are merged the
+    same way, and only `columns` (names of `ALL_VARIABLES`) are kept. Returns times (n, R) in
+    minutes (-1 past the last row), values (n, R, len(columns)), row counts."""
+    n, j, f = val_l.shape
+    t_vit, t_lab = sched.t_vit, sched.t_lab
     vals = np.full((n, 2 * j, f), np.nan, dtype=np.float32)
     vals[:, :j, :6] = np.where(rec_v, val_v[:, :, :6], np.nan)
     vals[:, :j, _GLU] = np.where(rec_fs, val_v[:, :, _GLU], np.nan)
@@ -711,10 +1037,16 @@ def simulate_icu(config: IcuConfig | None = None) -> IcuCohort:
     vit_block = vals[:, :j, 6:]
     vals[:, :j, 6:] = np.where(same[:, :, None] & ~np.isnan(lab_block), lab_block, vit_block)
     vals[:, j:, 6:] = np.where(same[:, :, None], np.nan, lab_block)
-    del val_v, val_l
-    # round to charting precision
     scale = (10.0 ** _DEC).astype(np.float32)
     vals = np.round(vals * scale) / scale
+    if extras is not None:
+        ext = np.concatenate(extras, axis=1)
+        lab_x = ext[:, j:]
+        ext[:, :j] = np.where(same[:, :, None] & ~np.isnan(lab_x), lab_x, ext[:, :j])
+        ext[:, j:] = np.where(same[:, :, None], np.nan, lab_x)
+        vals = np.concatenate([vals, ext], axis=2)
+    if tuple(columns) != VARIABLES:
+        vals = vals[:, :, [ALL_VARIABLES.index(c) for c in columns]]
     times = np.concatenate([t_vit, t_lab], axis=1)
     has = ~np.all(np.isnan(vals), axis=2)
     key = np.where(has, times, 10 ** 6) * 2 + np.concatenate([np.zeros((n, j), int), np.ones((n, j), int)], axis=1)
@@ -725,261 +1057,127 @@ def simulate_icu(config: IcuConfig | None = None) -> IcuCohort:
     times = np.take_along_axis(times, order, axis=1)
     vals = np.take_along_axis(vals, order[:, :, None], axis=1)
     valid = np.arange(width)[None, :] < n_rows[:, None]
-    times = np.where(valid, times, -1).astype(np.int32)
-
-    # --- mortality ----------------------------------------------------------------------------------
-    c_end = organ[:, -1, :]
-    s_end = sev[:, -1]
-    emergency = (adm == 0).astype(float)
-    if fl.multivariate_mortality:
-        lin = (W_CARDIO * c_end[:, 0] + W_RESP * c_end[:, 1] + W_RENAL * c_end[:, 2] + W_INFL * c_end[:, 3]
-               + W_AGE * age_z + W_EMERG * emergency + W_AGE_SEV * age_z * s_end + W_RATE * rate)
-    else:
-        lin = W_UNIVARIATE * s_end
-    b0 = _calibrate_intercept(lin, cfg.mortality)
-    risk = _sigmoid(b0 + lin)
-    y = (rng["label"].random(n) < risk).astype(int)
-    split = _assign_splits(subj, y, cfg.split, rng["split"])
-
-    stay = [f"{ids[s]}_episode{e}_timeseries.csv" for s, e in zip(subj, episode)]
-    latent = pd.DataFrame({
-        "stay": stay, "split": np.array(SPLITS)[split], "subject_id": ids[subj], "episode": episode,
-        "age": np.round(age, 1), "sex": np.where(male, "M", "F"),
-        "admission_type": np.array(ADMISSION_TYPES)[adm], "admission_hour": np.round(adm_clock, 4),
-        "diabetic": diabetic.astype(int), "baseline_severity": s0, "trajectory_rate": rate,
-        "trajectory_shape": shape, "severity_48h": s_end,
-        **{f"{o}_48h": c_end[:, k] for k, o in enumerate(ORGANS)},
-        "true_risk": risk, "y": y,
-    })
-    return IcuCohort(config=cfg, latent=latent, times=times, values=vals, n_rows=n_rows.astype(np.int64),
-                     truth=truth, severity=sev.astype(np.float32), intercept=float(b0))
+    return np.where(valid, times, -1).astype(np.int32), vals, n_rows
 
 
-# ----------------------------------------------------------------------------------------------
-# Writing
-# ----------------------------------------------------------------------------------------------
-
-HEADER = "Hours," + ",".join(VARIABLES) + "\n"
-
-
-def _cell_table(lo: float, hi: float, dec: int, last: bool) -> tuple[np.ndarray, np.ndarray, int]:
-    """Pre-formatted cells for every value from lo to hi at `dec` decimals (plus an empty cell)."""
-    lo_c, hi_c = int(round(lo * 10 ** dec)), int(round(hi * 10 ** dec))
-    end = "\n" if last else ","
-    cells = [f"{c / 10 ** dec:.{dec}f}{end}" for c in range(lo_c, hi_c + 1)] + [end]
-    arr = np.array([c.encode() for c in cells])
-    return arr, np.char.str_len(arr).astype(np.int64), lo_c
-
-
-def _format_rows(times: np.ndarray, values: np.ndarray, tables: list) -> tuple[bytes, np.ndarray]:
-    """Format rows (Hours in minutes, values) into CSV bytes; returns bytes and each row's length."""
-    r = len(times)
-    cols = []
-    lens = np.zeros(r, dtype=np.int64)
-    width = 0
-    for k, (arr, ln, lo_c) in enumerate(tables):
-        if k == 0:
-            idx = times.astype(np.int64) - lo_c
-        else:
-            v = values[:, k - 1]
-            dec = int(_DEC[k - 1])
-            code = np.rint(np.nan_to_num(v, nan=0.0).astype(np.float64) * 10 ** dec).astype(np.int64) - lo_c
-            idx = np.where(np.isnan(v), len(arr) - 1, np.clip(code, 0, len(arr) - 2))
-        cols.append(arr[idx])
-        lens += ln[idx]
-        width = max(width, arr.dtype.itemsize)
-    mat = np.empty((r, len(tables)), dtype=f"S{width}")
-    for k, c in enumerate(cols):
-        mat[:, k] = c
-    return mat.tobytes().replace(b"\x00", b""), lens
-
-
-def _tables() -> list:
-    hours = [f"{mnt // 60 + (mnt % 60) / 60:.4f},".encode() for mnt in range(0, 48 * 60 + 1)]
-    harr = np.array(hours)
-    tabs = [(harr, np.char.str_len(harr).astype(np.int64), 0)]
-    for k in range(len(VARIABLES)):
-        tabs.append(_cell_table(float(_LO[k]), float(_HI[k]), int(_DEC[k]), last=k == len(VARIABLES) - 1))
-    return tabs
-
-
-def write_cohort(cohort: IcuCohort, folder: Path, progress: bool = False, chunk: int = 2000) -> None:
-    """Write a cohort's files into an existing (empty) folder in the benchmark layout.
-
-    `chunk` only bounds memory; the bytes written do not depend on it.
-    """
-    lat = cohort.latent
-    tabs = _tables()
-    for s in SPLITS:
-        (folder / s).mkdir(parents=True, exist_ok=True)
-    n = len(lat)
-    stays = lat["stay"].to_numpy()
-    splits = lat["split"].to_numpy()
-    start = time.perf_counter()
-    for a in range(0, n, chunk):
-        b = min(n, a + chunk)
-        nr = cohort.n_rows[a:b]
-        valid = np.arange(cohort.times.shape[1])[None, :] < nr[:, None]
-        buf, lens = _format_rows(cohort.times[a:b][valid], cohort.values[a:b][valid], tabs)
-        ends = np.cumsum(lens)
-        row_end = np.cumsum(nr)
-        byte_end = np.where(row_end > 0, ends[np.maximum(row_end - 1, 0)], 0) if len(ends) else np.zeros(len(nr), int)
-        byte_start = np.concatenate([[0], byte_end[:-1]])
-        head = HEADER.encode()
-        for i in range(b - a):
-            with open(folder / splits[a + i] / stays[a + i], "wb") as fh:
-                fh.write(head + buf[byte_start[i]:byte_end[i]])
-        if progress:
-            print(f"  wrote {b:,}/{n:,} episode files ({time.perf_counter() - start:.1f} s)", file=sys.stderr, flush=True)
-    for s in SPLITS:
-        part = lat[lat["split"] == s].sort_values("stay", kind="stable")
-        (folder / s / "listfile.csv").write_text(
-            "stay,y_true\n" + "".join(f"{a},{b}\n" for a, b in zip(part["stay"], part["y"])))
-        (folder / s / "ground_truth.csv").write_text(
-            "stay,true_risk\n" + "".join(f"{a},{b:.6f}\n" for a, b in zip(part["stay"], part["true_risk"])))
-    lat_out = lat.sort_values(["split", "stay"], kind="stable")
-    lat_out.to_csv(folder / "latent.csv", index=False, float_format="%.6f", lineterminator="\n")
-
-
-def _resolve_config(n_episodes: int | None, split: Sequence[int] | None, mortality: float | None,
-                    seed: int, config: IcuConfig | None) -> IcuConfig:
-    """Combine keyword arguments with a config: arguments that are not None (and `seed`) win."""
-    base = config or IcuConfig()
-    changes: dict = {"seed": seed}
-    if n_episodes is not None:
-        if isinstance(n_episodes, bool) or int(n_episodes) != n_episodes or n_episodes < 1:
-            raise ValueError(f"n_episodes must be a positive integer, got {n_episodes!r}")
-        changes["n_episodes"] = int(n_episodes)
-        changes["split"] = tuple(split) if split is not None else proportional_split(int(n_episodes), base.split)
-    elif split is not None:
-        changes["split"] = tuple(split)
-        changes["n_episodes"] = int(sum(split)) if all(int(s) >= 0 for s in split) else base.n_episodes
-    if mortality is not None:
-        changes["mortality"] = mortality
-    return dataclasses.replace(base, **changes)
-
-
-def generate_icu_dataset(out: str | Path, *, n_episodes: int | None = None, split: Sequence[int] | None = None,
-                         mortality: float | None = None, seed: int = 0, overwrite: bool = False,
-                         progress: bool = True, config: IcuConfig | None = None) -> Path:
-    """Simulate a cohort and write it atomically to `out` in the MIMIC-III benchmark layout.
-
-    Writes `{train,val,test}/listfile.csv`, `ground_truth.csv` and one `*_timeseries.csv` per
-    episode, plus `latent.csv` (the latent state; never a feature) and `metadata.json`
-    (parameters, realism flags, counts, timings). `n_episodes` alone splits in the default
-    proportions; `seed` always sets the config's seed. Refuses to replace an existing `out`
-    unless `overwrite` is true. Returns the dataset folder.
-    """
-    cfg = _resolve_config(n_episodes, split, mortality, seed, config)
-    out = Path(out)
-    t0 = time.perf_counter()
-    if progress:
-        print(f"icu: simulating {cfg.n_episodes:,} episodes (seed {cfg.seed})", file=sys.stderr, flush=True)
-    with atomic_directory(out, overwrite=overwrite) as tmp:
-        cohort = simulate_icu(cfg)
-        t_sim = time.perf_counter() - t0
-        if progress:
-            print(f"icu: simulated in {t_sim:.1f} s; writing files", file=sys.stderr, flush=True)
-        write_cohort(cohort, tmp, progress=progress)
-        lat = cohort.latent
-        meta = {
-            "generator": "ehrlib.icu.synth",
-            "config": {"n_episodes": cfg.n_episodes, "split": list(cfg.split), "mortality": cfg.mortality,
-                       "seed": cfg.seed, "repeat_subject_rate": cfg.repeat_subject_rate},
-            "realism": dataclasses.asdict(cfg.realism),
-            "variables": list(VARIABLES),
-            "units": UNITS,
-            "intercept": round(cohort.intercept, 10),
-            "counts": {s: {"episodes": int((lat["split"] == s).sum()), "deaths": int(lat.loc[lat["split"] == s, "y"].sum()),
-                           "subjects": int(lat.loc[lat["split"] == s, "subject_id"].nunique())} for s in SPLITS},
-            "prevalence": float(lat["y"].mean()),
-            "mean_true_risk": float(lat["true_risk"].mean()),
-            "charted_rows": int(cohort.n_rows.sum()),
-            "generation": {"simulate_seconds": round(t_sim, 3),
-                           "total_seconds": round(time.perf_counter() - t0, 3)},
-        }
-        (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    if progress:
-        print(f"icu: wrote {out} ({cfg.n_episodes:,} episodes, prevalence {lat['y'].mean():.3f}) in "
-              f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
-    return out
-
-
-def dataset_digest(folder: str | Path) -> str:
-    """SHA-256 over every file of a dataset (names and bytes), ignoring metadata.json's timings and
-    hidden files (such as a reader's cache)."""
-    folder = Path(folder)
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        if not p.is_file() or any(part.startswith(".") for part in p.relative_to(folder).parts):
-            continue  # readers may leave hidden caches beside the files
-        data = p.read_bytes()
-        if p.name == "metadata.json":
-            meta = json.loads(data)
-            meta.pop("generation", None)
-            data = json.dumps(meta, sort_keys=True).encode()
-        h.update(str(p.relative_to(folder)).encode() + b"\0" + data + b"\0")
-    return h.hexdigest()
-
-
-# ----------------------------------------------------------------------------------------------
-# Difficulty of the task
-# ----------------------------------------------------------------------------------------------
-
-def window_means(hourly: np.ndarray, start: int = 0, stop: int | None = None) -> np.ndarray:
-    """Per-variable means of hourly values (n, T, F) over hours [start, stop), NaN-aware -> (n, F)."""
-    part = hourly[:, start:stop]
-    counts = np.sum(~np.isnan(part), axis=1)
-    sums = np.nansum(part, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-
-
-def lr_scores(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
-    """Test-set probabilities of an L2 logistic regression fitted on train only (train-mean
-    imputation and train standardisation; the test rows are only transformed and scored)."""
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    model = make_pipeline(SimpleImputer(strategy="mean", keep_empty_features=True), StandardScaler(),
-                          LogisticRegression(max_iter=2000))
-    model.fit(x_train, y_train)
-    return model.predict_proba(x_test)[:, 1]
-
-
-def lr_auroc(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> float:
-    """Test AUROC of `lr_scores` (a logistic regression fitted on train only)."""
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(y_test, lr_scores(x_train, y_train, x_test)))
-
-
-def difficulty(hourly: dict[str, np.ndarray], y: dict[str, np.ndarray], risk: dict[str, np.ndarray]) -> dict[str, float]:
-    """How hard the task is: AUROC of the true risk (the best any model can do) and of logistic
-    regressions on 48-hour means and on means of the first and last 12 hours, fitted on the train
-    split and scored on the test split. `hourly` maps split -> (n, 48, 15) hourly values (NaN = not
-    observed); `y` and `risk` map split -> labels and true risks."""
-    from sklearn.metrics import roc_auc_score
-
-    feats = {s: window_means(h) for s, h in hourly.items()}
-    traj = {s: np.hstack([feats[s], window_means(h, 0, 12), window_means(h, h.shape[1] - 12, None)])
-            for s, h in hourly.items()}
-    all_y = np.concatenate([y[s] for s in y])
-    all_r = np.concatenate([risk[s] for s in y])
+def risk_terms(sub: _Subjects, course: _Course, care: _Care, truth: np.ndarray, fl: RealismFlags) -> dict[str, np.ndarray]:
+    """The terms of the mortality model, named as in `RISK_WEIGHTS`: organ factors, severity and
+    age at 48 h, admission category, trajectory rate, the cumulative shock burden, the unresolved
+    share of an acute event (time since it and the response matter, not its size), U-shaped terms of
+    the last 12 hours' noiseless temperature, glucose and sodium, and a decision to limit treatment."""
+    c_end, s_end = course.organ[:, -1, :], course.sev[:, -1]
+    last = truth[:, -12:, :].mean(axis=1)
+    u = float(fl.u_shaped_risk)
     return {
-        "auroc_true_risk_all": float(roc_auc_score(all_y, all_r)),
-        "auroc_true_risk_test": float(roc_auc_score(y["test"], risk["test"])),
-        "auroc_lr_means_test": lr_auroc(feats["train"], y["train"], feats["test"], y["test"]),
-        "auroc_lr_means_first_last_12h_test": lr_auroc(traj["train"], y["train"], traj["test"], y["test"]),
+        "C(48)": c_end[:, 0], "R(48)": c_end[:, 1], "K(48)": c_end[:, 2], "I(48)": c_end[:, 3],
+        "age_z": sub.age_z, "emergency": (sub.adm == 0).astype(float), "age_z*S(48)": sub.age_z * s_end,
+        "r": course.rate, "shock_burden": care.shock_burden, "event_unresolved": care.unresolved,
+        "u_temperature": u * np.minimum(((last[:, _V["Temperature"]] - 37.0) / 1.0) ** 2, 4.0),
+        "u_glucose": u * np.minimum(((last[:, _GLU] - 140.0) / 70.0) ** 2, 4.0),
+        "u_sodium": u * np.minimum(((last[:, _V["Sodium"]] - 140.0) / 6.0) ** 2, 4.0),
+        "limitation": care.withdrawn[:, -1].astype(float),
     }
 
 
-def cohort_difficulty(cohort: IcuCohort) -> dict[str, float]:
-    """`difficulty` for an in-memory cohort (hourly binning by `IcuCohort.hourly`)."""
-    hourly, _ = cohort.hourly()
-    lat = cohort.latent
-    sel = {s: (lat["split"] == s).to_numpy() for s in SPLITS}
-    return difficulty({s: hourly[m] for s, m in sel.items()}, {s: lat["y"].to_numpy()[m] for s, m in sel.items()},
-                      {s: lat["true_risk"].to_numpy()[m] for s, m in sel.items()})
+def risk_score(sub: _Subjects, course: _Course, care: _Care, truth: np.ndarray, fl: RealismFlags) -> np.ndarray:
+    """The linear predictor of the mortality model without its intercept (see `risk_model_text`)."""
+    if not fl.multivariate_mortality:
+        return W_UNIVARIATE * course.sev[:, -1]
+    terms = risk_terms(sub, course, care, truth, fl)
+    return sum(w * terms[name] for name, w in RISK_WEIGHTS.items())
+
+
+def risk_model_text() -> str:
+    """The mortality model as a formula, generated from `RISK_WEIGHTS` (shown in the docs)."""
+    return "logit p = b0 + " + " + ".join(f"{w:g} {name}" for name, w in RISK_WEIGHTS.items())
+
+
+def end_history_at_death(subj: np.ndarray, episode: np.ndarray, ids: np.ndarray, y: np.ndarray,
+                         g: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A subject's in-hospital death ends their history: the episodes drawn for a subject after
+    an episode that ended in death become the episodes of a new subject (with a fresh id; episode
+    numbers restart at 1). Returns the new subject index, episode number and subject ids; episodes
+    of a subject stay contiguous and subjects stay in order of their first episode."""
+    n = len(subj)
+    died = y.astype(int)
+    start = np.r_[True, subj[1:] != subj[:-1]]
+    cum = np.cumsum(died) - died                          # deaths before this episode, overall
+    before = cum - np.maximum.accumulate(np.where(start, cum, 0))  # ... within the subject
+    new_start = start | np.r_[False, before[1:] != before[:-1]]
+    new_subj = np.cumsum(new_start) - 1
+    first = np.flatnonzero(new_start)
+    new_episode = np.arange(n) - np.repeat(first, np.diff(np.r_[first, n])) + 1
+    extra = int(new_start.sum()) - len(ids)
+    new_ids = ids[subj[first]].copy()
+    if extra:
+        pool = np.setdiff1d(np.arange(10_000, max(100_000, 10_000 + 4 * (len(ids) + extra))), ids)
+        fresh = g.choice(pool, size=extra, replace=False)
+        new_ids[before[first] > 0] = fresh
+    return new_subj, new_episode, new_ids
+
+
+def latent_frame(sub: _Subjects, course: _Course, care: _Care, split: np.ndarray, risk: np.ndarray,
+                 y: np.ndarray) -> pd.DataFrame:
+    """One row per episode: stay file name, split, subject, latent state, true risk and label."""
+    ids = sub.ids
+    stay = [f"{ids[s]}_episode{e}_timeseries.csv" for s, e in zip(sub.subj, sub.episode)]
+    c_end = course.organ[:, -1, :]
+    return pd.DataFrame({
+        "stay": stay, "split": np.array(SPLITS)[split], "subject_id": ids[sub.subj], "episode": sub.episode,
+        "age": np.round(sub.age, 1), "sex": np.where(sub.male, "M", "F"),
+        "admission_type": np.array(ADMISSION_TYPES)[sub.adm], "admission_hour": np.round(sub.adm_clock, 4),
+        "diabetic": sub.diabetic.astype(int), "baseline_severity": sub.s0, "trajectory_rate": course.rate,
+        "trajectory_shape": course.shape, "severity_48h": course.sev[:, -1],
+        **{f"{o}_48h": c_end[:, k] for k, o in enumerate(ORGANS)},
+        "shock_burden": care.shock_burden, "event_hour": care.event_hour, "event_responder": care.responder.astype(int),
+        "event_unresolved": care.unresolved, "postoperative": (care.postop[:, 0] > 0).astype(int),
+        "oxygen_hours": (care.fio2[:, :48] > 0.21).sum(axis=1), "ventilated_hours": care.ventilated[:, :48].sum(axis=1),
+        "vasopressor_hours": (care.vaso[:, :48] > 0).sum(axis=1), "limitation_hour": care.limitation_hour,
+        "true_risk": risk, "y": y,
+    })
+
+
+def simulate_icu(config: IcuConfig | None = None) -> IcuCohort:
+    """Simulate a cohort in memory: latent state, physiology, charted observations, risk and label.
+
+    Deterministic in `config` (same config -> identical arrays). Every model component draws from
+    its own random stream, and all random numbers are drawn whether or not a feature is switched on,
+    so an ablation changes only the feature it names. The steps are the functions above, in order.
+    """
+    cfg = config or IcuConfig()
+    fl = cfg.realism
+    rng = _streams(cfg.seed)
+    sub = draw_subjects(cfg, rng)
+    course = draw_course(sub, rng)
+    care = draw_events(sub, course, fl, rng)
+    draw_treatment(course, care, fl, rng)
+    person = draw_person(sub, fl, rng)
+    person.offset = care_offsets(course, care, person)
+    sched = draw_schedule(sub, fl, rng)
+    hours = np.broadcast_to(np.arange(N_SLOTS)[None, :] * 60, sched.t_vit.shape)
+    truth = to_natural(physiology_at(hours, sub, course, person, fl)[0])
+    val_v, val_l, asleep = noisy_values(sub, course, person, sched, fl, rng)
+    add_artifacts(val_v, sched.shift, fl, rng)
+    rec_v, rec_fs = vital_missingness(val_v, asleep, sub, sched, care, fl, rng)
+    rec_l = lab_missingness(val_l, sched, care, fl, rng)
+    extras = None
+    if cfg.variables == "benchmark":
+        extras = benchmark_extras(sub, course, care, sched, val_v, rec_v, rec_l, rng)
+    times, vals, n_rows = assemble_rows(val_v, val_l, rec_v, rec_fs, rec_l, sched, extras,
+                                        VARIABLE_SETS[cfg.variables])
+    del val_v, val_l, extras
+    lin = risk_score(sub, course, care, truth, fl)
+    b0 = _calibrate_intercept(lin, cfg.mortality)
+    risk = _sigmoid(b0 + lin)
+    y = (rng["label"].random(cfg.n_episodes) < risk).astype(int)
+    sub.subj, sub.episode, sub.ids = end_history_at_death(sub.subj, sub.episode, sub.ids, y, rng["history"])
+    split = _assign_splits(sub.subj, y, cfg.split, rng["split"])
+    return IcuCohort(config=cfg, latent=latent_frame(sub, course, care, split, risk, y), times=times, values=vals,
+                     n_rows=n_rows.astype(np.int64), truth=truth, severity=course.sev.astype(np.float32),
+                     intercept=float(b0), organ=course.organ.astype(np.float32))
+
+
+def ablate(config: IcuConfig, *names: str) -> IcuCohort:
+    """The cohort of `config` with the named realism features switched off (same seed, same
+    patients; see `RealismFlags.off`), for the chapters' one-feature-at-a-time comparisons."""
+    return simulate_icu(dataclasses.replace(config, realism=config.realism.off(*names)))
