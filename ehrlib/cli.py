@@ -6,9 +6,12 @@ Heavy modules are imported inside each command so that `ehrlib --help` answers a
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
+
+from ehrlib.logs import get_logger
+
+_log = get_logger(__name__)
 
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_notebooks(args.profile, only=args.only)
     except (ValueError, FileExistsError, FileNotFoundError) as exc:
-        print(f"ehrlib: error: {exc}", file=sys.stderr)
+        _log.error(f"error: {exc}")
         return 2
     return 1
 
@@ -71,7 +74,7 @@ def _generate(args: argparse.Namespace) -> int:
 
         generate_stroke_dataset(args.out, n_patients=args.patients, seed=args.seed,
                                 overwrite=args.overwrite, progress=not args.quiet)
-    print(f"ehrlib: wrote {args.out} in {time.perf_counter() - start:.1f} s")
+    _log.info(f"wrote {args.out} in {time.perf_counter() - start:.1f} s")
     return 0
 
 
@@ -99,14 +102,14 @@ def _ensure_dataset(folder: Path, params: dict, modules: tuple[str, ...], genera
     recipe_file = folder.parent / f".{folder.name}.recipe.json"
     if folder.exists() and not overwrite:
         if recipe_file.exists() and read_json(recipe_file) == recipe:
-            print(f"ehrlib: {folder} is up to date; keeping it")
+            _log.info(f"{folder} is up to date; keeping it")
             return
-        print(f"ehrlib: {folder} was made by other parameters or generator code; regenerating it")
+        _log.info(f"{folder} was made by other parameters or generator code; regenerating it")
         overwrite = True
     t = time.perf_counter()
     generate(folder, overwrite=overwrite, progress=True, **params)
     write_json(recipe_file, recipe)
-    print(f"ehrlib: {folder} generated in {time.perf_counter() - t:.1f} s")
+    _log.info(f"{folder} generated in {time.perf_counter() - t:.1f} s")
 
 
 def _data(profile_name: str, overwrite: bool) -> int:
@@ -116,7 +119,7 @@ def _data(profile_name: str, overwrite: bool) -> int:
     if p.icu_external:
         if not p.icu_dir.is_dir():
             raise FileNotFoundError(f"EHRLIB_ICU_DIR={p.icu_dir} is not a folder; unset it to generate synthetic data")
-        print(f"ehrlib: EHRLIB_ICU_DIR is set; the ICU chapters use {p.icu_dir} (nothing generated there)")
+        _log.info(f"EHRLIB_ICU_DIR is set; the ICU chapters use {p.icu_dir} (nothing generated there)")
     else:
         from ehrlib.icu.synth import generate_icu_dataset
 

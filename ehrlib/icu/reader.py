@@ -50,6 +50,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ehrlib.logs import get_logger
+
+_log = get_logger(__name__)
+
 __all__ = [
     "CACHE_GLOB",
     "CATEGORICAL_RANGE",
@@ -429,7 +433,7 @@ def _read_episode_files(paths: SplitPaths, stays: np.ndarray, progress: bool = F
         files.append(path)
         if progress and time.perf_counter() - t_last > 5.0:
             t_last = time.perf_counter()
-            print(f"    {i + 1:,} / {len(stays):,} files read", flush=True)
+            _log.info(f"    {i + 1:,} / {len(stays):,} files read")
     return _RawSplit(columns, buf, offsets, counts, irregular, files)
 
 
@@ -692,7 +696,7 @@ def _parse_split(paths: SplitPaths, split: str, n_hours: int, progress: bool) ->
     stays, y = read_listfile(paths.listfile)
     true_risk = _read_ground_truth(paths.ground_truth, stays) if paths.ground_truth is not None else None
     if progress:
-        print(f"  reading {len(stays):,} stay files from {paths.data_dir} ...", flush=True)
+        _log.info(f"  reading {len(stays):,} stay files from {paths.data_dir} ...")
     raw = _read_episode_files(paths, stays, progress)
     t1 = time.perf_counter()
     variables = [c for c in raw.columns if c != "Hours"]
@@ -719,8 +723,8 @@ def _parse_split(paths: SplitPaths, split: str, n_hours: int, progress: bool) ->
         del table
     t2 = time.perf_counter()
     if progress:
-        print(f"  {split}: {len(stays):,} episodes, {n_rows:,} rows, {len(variables)} variables "
-              f"(reading files {t1 - t0:.1f} s, parsing and binning {t2 - t1:.1f} s)", flush=True)
+        _log.info(f"  {split}: {len(stays):,} episodes, {n_rows:,} rows, {len(variables)} variables "
+              f"(reading files {t1 - t0:.1f} s, parsing and binning {t2 - t1:.1f} s)")
     return EpisodeSet(values=values, mask=mask, y=y, stays=stays, variables=variables,
                       true_risk=true_risk, split=split)
 
@@ -746,11 +750,11 @@ def read_split(root: str | os.PathLike, split: str, *, n_hours: int = 48, cache:
             hit = _load_cache(cache_path, key)
             if hit is not None:
                 if progress:
-                    print(f"ICU reader [{split}]: {len(hit):,} episodes from cache "
-                          f"{cache_path.name} ({time.perf_counter() - t0:.2f} s)", flush=True)
+                    _log.info(f"ICU reader [{split}]: {len(hit):,} episodes from cache "
+                          f"{cache_path.name} ({time.perf_counter() - t0:.2f} s)")
                 return hit
     if progress:
-        print(f"ICU reader [{split}]: parsing {paths.listfile}", flush=True)
+        _log.info(f"ICU reader [{split}]: parsing {paths.listfile}")
     es = _parse_split(paths, split, n_hours, progress)
     if cache and key:
         try:
@@ -758,7 +762,7 @@ def read_split(root: str | os.PathLike, split: str, *, n_hours: int = 48, cache:
         except OSError as exc:
             warnings.warn(f"could not write the reader cache {cache_path} ({exc})", RuntimeWarning, stacklevel=2)
     if progress:
-        print(f"ICU reader [{split}]: done in {time.perf_counter() - t0:.1f} s", flush=True)
+        _log.info(f"ICU reader [{split}]: done in {time.perf_counter() - t0:.1f} s")
     return es
 
 

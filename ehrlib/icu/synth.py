@@ -73,7 +73,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -84,7 +83,10 @@ import numpy as np
 import pandas as pd
 
 from ehrlib.io import atomic_directory
+from ehrlib.logs import get_logger
+from ehrlib.logs import progress as progress_bar
 
+_log = get_logger(__name__)
 VARIABLES: tuple[str, ...] = (
     "Heart Rate", "Systolic blood pressure", "Diastolic blood pressure", "Respiratory rate",
     "Temperature", "Oxygen saturation", "Lactate", "Creatinine", "White blood cells", "Hemoglobin",
@@ -815,8 +817,7 @@ def write_cohort(cohort: IcuCohort, folder: Path, progress: bool = False, chunk:
     n = len(lat)
     stays = lat["stay"].to_numpy()
     splits = lat["split"].to_numpy()
-    start = time.perf_counter()
-    for a in range(0, n, chunk):
+    for a in progress_bar(range(0, n, chunk), desc="icu: writing episode files", unit="chunk", enabled=progress):
         b = min(n, a + chunk)
         nr = cohort.n_rows[a:b]
         valid = np.arange(cohort.times.shape[1])[None, :] < nr[:, None]
@@ -829,8 +830,6 @@ def write_cohort(cohort: IcuCohort, folder: Path, progress: bool = False, chunk:
         for i in range(b - a):
             with open(folder / splits[a + i] / stays[a + i], "wb") as fh:
                 fh.write(head + buf[byte_start[i]:byte_end[i]])
-        if progress:
-            print(f"  wrote {b:,}/{n:,} episode files ({time.perf_counter() - start:.1f} s)", file=sys.stderr, flush=True)
     for s in SPLITS:
         part = lat[lat["split"] == s].sort_values("stay", kind="stable")
         (folder / s / "listfile.csv").write_text(
@@ -874,12 +873,12 @@ def generate_icu_dataset(out: str | Path, *, n_episodes: int | None = None, spli
     out = Path(out)
     t0 = time.perf_counter()
     if progress:
-        print(f"icu: simulating {cfg.n_episodes:,} episodes (seed {cfg.seed})", file=sys.stderr, flush=True)
+        _log.info(f"icu: simulating {cfg.n_episodes:,} episodes (seed {cfg.seed})")
     with atomic_directory(out, overwrite=overwrite) as tmp:
         cohort = simulate_icu(cfg)
         t_sim = time.perf_counter() - t0
         if progress:
-            print(f"icu: simulated in {t_sim:.1f} s; writing files", file=sys.stderr, flush=True)
+            _log.info(f"icu: simulated in {t_sim:.1f} s; writing files")
         write_cohort(cohort, tmp, progress=progress)
         lat = cohort.latent
         meta = {
@@ -900,8 +899,8 @@ def generate_icu_dataset(out: str | Path, *, n_episodes: int | None = None, spli
         }
         (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     if progress:
-        print(f"icu: wrote {out} ({cfg.n_episodes:,} episodes, prevalence {lat['y'].mean():.3f}) in "
-              f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+        _log.info(f"icu: wrote {out} ({cfg.n_episodes:,} episodes, prevalence {lat['y'].mean():.3f}) in "
+              f"{time.perf_counter() - t0:.1f} s")
     return out
 
 
