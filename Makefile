@@ -40,7 +40,8 @@ html: venv
 	cp $(VENV)/lib/python3*/site-packages/plotly/package_data/plotly.min.js book/_static/plotly.min.js
 	cp $(VENV)/lib/python3*/site-packages/mathjax/static/mathjax/es5/tex-svg.js book/_static/mathjax-tex-svg.js
 	rm -rf _build/html
-	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going --quiet \
+	$(VENV)/bin/jupyter-book build book --config $(CURDIR)/_config.yml --toc $(CURDIR)/_toc.yml --path-output . \
+	  --warningiserror --keep-going --quiet \
 	  || { echo "make: the book build failed or warned (see above)" >&2; exit 1; }
 	@echo "== The book is at $(CURDIR)/_build/html/index.html (profile $(PROFILE)) =="
 
@@ -70,7 +71,7 @@ sync: venv
 	$(VENV)/bin/jupytext --sync notebooks/*.py
 
 clean:
-	rm -rf _build book/_executed book/_static/plotly.min.js book/_static/mathjax-tex-svg.js data/quick data/results/quick
+	rm -rf _build book/_executed book/chapters book/reproducibility.md book/_static/plotly.min.js book/_static/mathjax-tex-svg.js data/quick data/results/quick
 
 environment.yml: requirements.txt
 	$(PY) -c "from pathlib import Path; from ehrlib.book import render_environment_yml as r; Path('environment.yml').write_text(r(Path('requirements.txt')))"
