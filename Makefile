@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make test                  unit tests, then the quick-profile book build (what CI runs)
 #   make book                  the full, published-scale book (PROFILE=quick for a fast one)
+#   make browser-test          open every page of the built book in headless Chromium (after a book build)
 # Other targets: venv, data, notebooks, unit, bench, sync, clean.
 
 PROFILE ?= full
@@ -12,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONUNBUFFERED := 1
 
-.PHONY: all venv data notebooks book html unit test bench sync clean
+.PHONY: all venv data notebooks book html unit test browser-test bench sync clean
 
 all: book
 
@@ -36,9 +37,9 @@ notebooks: data
 
 html: venv
 	@echo "== Building the HTML book (warnings are errors) =="
-	mkdir -p book/_static
-	cp $(VENV)/lib/python3*/site-packages/plotly/package_data/plotly.min.js book/_static/plotly.min.js
-	cp $(VENV)/lib/python3*/site-packages/mathjax/static/mathjax/es5/tex-svg.js book/_static/mathjax-tex-svg.js
+	mkdir -p book/_assets
+	cp $(VENV)/lib/python3*/site-packages/plotly/package_data/plotly.min.js book/_assets/plotly.min.js
+	cp $(VENV)/lib/python3*/site-packages/mathjax/static/mathjax/es5/tex-svg.js book/_assets/mathjax-tex-svg.js
 	rm -rf _build/html
 	$(VENV)/bin/jupyter-book build book --config $(CURDIR)/_config.yml --toc $(CURDIR)/_toc.yml --path-output . \
 	  --warningiserror --keep-going --quiet \
@@ -53,6 +54,13 @@ unit: venv
 
 test: unit
 	$(MAKE) --no-print-directory book PROFILE=quick
+	$(MAKE) --no-print-directory browser-test
+
+# Debian's chromium + chromium-driver (.ci/run installs them when missing); screenshots of every page.
+browser-test: venv
+	@echo "== Browser test: every page of _build/html in headless Chromium =="
+	rm -rf _build/screenshots
+	$(PY) -m ehrlib.browsercheck _build/html --screenshots _build/screenshots
 
 BENCH_ICU := $(or $(TMPDIR),/tmp)/ehr-bench-icu
 bench: venv
@@ -71,7 +79,7 @@ sync: venv
 	$(VENV)/bin/jupytext --sync notebooks/*.py
 
 clean:
-	rm -rf _build book/_executed book/chapters book/reproducibility.md book/_static/plotly.min.js book/_static/mathjax-tex-svg.js data/quick data/results/quick
+	rm -rf _build book/_executed book/chapters book/reproducibility.md book/_assets/plotly.min.js book/_assets/mathjax-tex-svg.js data/quick data/results/quick
 
 environment.yml: requirements.txt
 	$(PY) -c "from pathlib import Path; from ehrlib.book import render_environment_yml as r; Path('environment.yml').write_text(r(Path('requirements.txt')))"

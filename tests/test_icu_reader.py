@@ -539,7 +539,7 @@ def test_empty_split_and_bad_window(tmp_path, capsys):
     (tmp_path / "val" / "listfile.csv").write_text("stay,y_true\n")
     es = read_split(tmp_path, "val", progress=True)
     assert len(es) == 0 and es.values.shape == (0, 48, 0)
-    assert "ICU reader [val]" in capsys.readouterr().out
+    assert "ICU reader [val]" in capsys.readouterr().err
     with pytest.raises(ValueError, match="n_hours"):
         read_split(tmp_path, "val", n_hours=0)
 

@@ -151,4 +151,15 @@ def test_book_loads_plotly_and_mathjax_locally() -> None:
     assert config["html_js_files"] == ["plotly.min.js"] and not config["mathjax_path"].startswith("http")
     makefile = (ROOT / "Makefile").read_text()
     for name in ("plotly.min.js", config["mathjax_path"]):
-        assert f"book/_static/{name}" in makefile, f"make html must copy {name} into book/_static"
+        assert f"book/_assets/{name}" in makefile, f"make html must copy {name} into book/_assets"
+
+
+def test_make_test_runs_the_browser_test_and_ci_installs_chromium() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    test_recipe = makefile.split("\ntest: unit\n", 1)[1].split("\n\n", 1)[0]
+    assert "book PROFILE=quick" in test_recipe and "browser-test" in test_recipe
+    assert test_recipe.index("book PROFILE=quick") < test_recipe.index("browser-test")
+    assert "-m ehrlib.browsercheck _build/html --screenshots _build/screenshots" in makefile
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "command -v chromium" in ci and "apt-get install -y -qq chromium chromium-driver" in ci
+    assert "selenium" in pinned_requirements(ROOT / "requirements.txt")
