@@ -34,6 +34,9 @@ SKIP_DIRS = ("_static", "_sources", "_downloads", "_images")
 # Text that must never appear in a page's outputs (log lines, tracebacks, library warnings).
 FORBIDDEN_OUTPUT = ("Traceback (most recent call last)", "WARNING:tensorflow", "ICU reader [")
 LOG_LINE = re.compile(r"^ehrlib(\.\w+)*: ", re.MULTILINE)  # the format of ehrlib.logs
+# Console messages known to be harmless: the theme logs this once in a fresh browser profile, whose
+# local storage holds no light/dark choice yet (pydata-sphinx-theme then uses "auto").
+BENIGN_CONSOLE = ("favicon.ico", "Got invalid theme mode: . Resetting to auto.")
 PAGE_STATE_JS = """
 const figs = [...document.querySelectorAll('.plotly-graph-div')];
 const math = [...document.querySelectorAll('.math')];
@@ -118,7 +121,7 @@ def broken_links(site: Path, base_url: str, links: list[str]) -> list[str]:
 def page_problems(state: dict, console: list[dict]) -> list[str]:
     """The problems in one page's state (from `PAGE_STATE_JS`) and browser console entries."""
     problems = [f"console error: {e.get('message', '')[:300]}" for e in console
-                if e.get("level") == "SEVERE" and "favicon.ico" not in e.get("message", "")]
+                if e.get("level") == "SEVERE" and not any(ok in e.get("message", "") for ok in BENIGN_CONSOLE)]
     if state["undrawn"]:
         problems.append(f"{len(state['undrawn'])} of {state['figures']} plotly figures did not draw: {state['undrawn'][:5]}")
     if state["unrendered"] or state["math_errors"]:

@@ -12,9 +12,11 @@ from typing import Any
 
 
 def _script_key(js: Any) -> tuple:
-    """What makes two script entries the same: the file name and every attribute (an inline body included)."""
+    """What makes two script entries the same: the file name (None and "" both mean an inline script) and
+    every attribute (the inline body included)."""
     attributes = getattr(js, "attributes", {}) or {}
-    return str(js), tuple(sorted((k, str(v)) for k, v in attributes.items()))
+    filename = getattr(js, "filename", js) or ""
+    return str(filename), tuple(sorted((k, str(v)) for k, v in attributes.items()))
 
 
 def dedupe_scripts(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:

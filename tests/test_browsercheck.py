@@ -59,7 +59,7 @@ def test_sphinx_extension_removes_repeated_scripts() -> None:
     from sphinx.builders.html._assets import _JavaScript
 
     scripts = [_JavaScript("a.js"), _JavaScript(None, body="const X = 1"), _JavaScript("a.js"),
-               _JavaScript(None, body="const X = 1"), _JavaScript("a.js", defer="defer")]
+               _JavaScript("", body="const X = 1"), _JavaScript("a.js", defer="defer")]  # None or "": inline
     context = {"script_files": scripts}
     dedupe_scripts(None, "page", "page.html", context, None)
     assert context["script_files"] is scripts and len(scripts) == 3
