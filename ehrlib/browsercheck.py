@@ -52,6 +52,10 @@ return {
   links: [...document.querySelectorAll('a[href]')].map(a => a.href),
   stderr: document.querySelectorAll('.output.stderr, .stderr').length,
   output_text: outputs.map(o => o.innerText).join('\\n'),
+  wide_code: [...document.querySelectorAll('.cell_input pre, div.highlight pre')]
+    .filter(p => p.scrollWidth > p.clientWidth + 1).length,
+  float_ints: [...document.querySelectorAll('.cell_output td, .output td')].map(td => td.innerText.trim())
+    .filter(t => /^-?\\d{2,}\\.0$/.test(t)),
 };
 """
 WAIT_MATHJAX_JS = """
@@ -70,6 +74,7 @@ class PageReport:
     figures: int = 0
     math: int = 0
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 class _Ids(HTMLParser):
@@ -116,6 +121,18 @@ def broken_links(site: Path, base_url: str, links: list[str]) -> list[str]:
         elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in element_ids(target):
             problems.append(f"broken anchor {link} (no id '{unquote(parts.fragment)}' in {target.relative_to(site)})")
     return problems
+
+
+def page_warnings(state: dict) -> list[str]:
+    """What reads badly but does not fail the test: code lines that run past the column (they scroll)
+    and whole numbers printed with a trailing `.0` in output tables."""
+    warnings = []
+    if state.get("wide_code"):
+        warnings.append(f"{state['wide_code']} code cells have lines longer than the column (they scroll)")
+    if state.get("float_ints"):
+        warnings.append(f"{len(state['float_ints'])} table cells print a whole number as a float, "
+                        f"e.g. {state['float_ints'][:4]}")
+    return warnings
 
 
 def page_problems(state: dict, console: list[dict]) -> list[str]:
@@ -184,7 +201,7 @@ def check_page(drv, site: Path, base_url: str, page: Path, screenshots: Path | N
     while (state["undrawn"] or state["unrendered"]) and time.monotonic() < deadline:
         time.sleep(0.25)
         state = drv.execute_script(PAGE_STATE_JS)
-    report = PageReport(page.as_posix(), state["figures"], state["math"])
+    report = PageReport(page.as_posix(), state["figures"], state["math"], warnings=page_warnings(state))
     report.problems = page_problems(state, drv.get_log("browser")) + broken_links(site, base_url, state["links"])
     if screenshots is not None:
         shot = screenshots / (page.with_suffix("").as_posix().replace("/", "__") + ".png")
@@ -227,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'FAIL' if r.problems else 'ok  '} {r.page} ({r.figures} figures, {r.math} math)")
         for problem in r.problems:
             print(f"       {problem}")
+        for warning in r.warnings:
+            print(f"       (warning) {warning}")
     print(f"browser test: {len(reports)} pages, {len(bad)} with problems, {time.perf_counter() - start:.0f} s; "
           f"screenshots in {args.screenshots}")
     return 1 if bad else 0

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ehrlib.browsercheck import broken_links, check_site, html_pages, page_problems
+from ehrlib.browsercheck import broken_links, check_site, html_pages, page_problems, page_warnings
 from ehrlib.sphinxext import dedupe_scripts
 
 BASE = "http://127.0.0.1:8000/"
@@ -53,6 +53,12 @@ def test_page_problems_name_each_failure() -> None:
                      "wider than the viewport: 1500 px", "standard-error", "'ICU reader ['", "WARNING:tensorflow",
                      "ehrlib log line"):
         assert expected in text, expected
+
+
+def test_warnings_name_long_code_and_floats_for_counts() -> None:
+    assert page_warnings(CLEAN_STATE) == []
+    warnings = page_warnings(dict(CLEAN_STATE, wide_code=2, float_ints=["2100.0", "419.0"]))
+    assert "2 code cells" in warnings[0] and "'2100.0'" in warnings[1]
 
 
 def test_sphinx_extension_removes_repeated_scripts() -> None:
