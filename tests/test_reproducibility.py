@@ -31,7 +31,7 @@ def test_page_holds_profile_timings_digests_machine_and_versions(tmp_path: Path)
                        {"numpy": "2.4.0", "zzz": "1"}, machine, "abc123", "2026-01-01 00:00 UTC")
     assert page.startswith("<!-- Generated") and "# Reproducibility" in page
     assert "| {doc}`chapters/01-a` | 12 s |" in page and "| {doc}`chapters/02-b` | 2 min 05 s |" in page
-    assert "**2 min 17 s**" in page and "`seed` | `0`" in page and "commit `abc123`" in page
+    assert "| **all chapters** | **2 min 17 s** |" in page and "`seed` | `0`" in page and "commit `abc123`" in page
     assert f"`{parquet_digest(stroke)}`" in page and "| `data/quick/icu` | not generated |" in page
     assert "| numpy | 2.4.0 |" in page and "| zzz | 1 |" in page
 
