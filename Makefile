@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make test                  unit tests, then the quick-profile book build (what CI runs)
 #   make book                  the full, published-scale book (PROFILE=quick for a fast one)
+#   make browser-test          open every page of the built book in headless Chromium (after a book build)
 # Other targets: venv, data, notebooks, unit, bench, sync, clean, external-check.
 
 PROFILE ?= full
@@ -12,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONUNBUFFERED := 1
 
-.PHONY: all venv data notebooks book html unit test bench sync clean external-check
+.PHONY: all venv data notebooks book html unit test browser-test bench sync clean external-check
 
 all: book
 
@@ -36,11 +37,12 @@ notebooks: data
 
 html: venv
 	@echo "== Building the HTML book (warnings are errors) =="
-	mkdir -p book/_static
-	cp $(VENV)/lib/python3*/site-packages/plotly/package_data/plotly.min.js book/_static/plotly.min.js
-	cp $(VENV)/lib/python3*/site-packages/mathjax/static/mathjax/es5/tex-svg.js book/_static/mathjax-tex-svg.js
+	mkdir -p book/_assets
+	cp $(VENV)/lib/python3*/site-packages/plotly/package_data/plotly.min.js book/_assets/plotly.min.js
+	cp $(VENV)/lib/python3*/site-packages/mathjax/static/mathjax/es5/tex-svg.js book/_assets/mathjax-tex-svg.js
 	rm -rf _build/html
-	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going --quiet \
+	$(VENV)/bin/jupyter-book build book --config $(CURDIR)/_config.yml --toc $(CURDIR)/_toc.yml --path-output . \
+	  --warningiserror --keep-going --quiet \
 	  || { echo "make: the book build failed or warned (see above)" >&2; exit 1; }
 	@echo "== The book is at $(CURDIR)/_build/html/index.html (profile $(PROFILE)) =="
 
@@ -52,7 +54,14 @@ unit: venv
 
 test: unit
 	$(MAKE) --no-print-directory book PROFILE=quick
+	$(MAKE) --no-print-directory browser-test
 	$(MAKE) --no-print-directory external-check
+
+# Debian's chromium + chromium-driver (.ci/run installs them when missing); screenshots of every page.
+browser-test: venv
+	@echo "== Browser test: every page of _build/html in headless Chromium =="
+	rm -rf _build/screenshots
+	$(PY) -m ehrlib.browsercheck _build/html --screenshots _build/screenshots
 
 # The chapters that apply to real data (03 04 07 08) on a quick-scale dataset in the real benchmark's
 # layout and 17 variables, read through EHRLIB_ICU_DIR as real MIMIC-III would be. The executed
@@ -61,10 +70,10 @@ EXTERNAL_CHAPTERS := 03_lstm_focal_loss 04_calibration_threshold 07_baseline_com
 external-check: venv
 	@echo "== External-data check: chapters $(EXTERNAL_CHAPTERS) on a benchmark-layout, 17-variable dataset =="
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	  { [ ! -d book/_executed ] || cp -a book/_executed "$$tmp/executed"; } && \
+	  { [ ! -d book/chapters ] || cp -a book/chapters "$$tmp/executed"; } && \
 	  $(PY) -m ehrlib generate icu --out "$$tmp/icu" --episodes 2000 --variables benchmark --layout benchmark --quiet && \
 	  EHRLIB_ICU_DIR="$$tmp/icu" $(PY) -m ehrlib run-notebooks --profile quick --only $(EXTERNAL_CHAPTERS); rc=$$?; \
-	  if [ -d "$$tmp/executed" ]; then rm -rf book/_executed && cp -a "$$tmp/executed" book/_executed; fi; \
+	  if [ -d "$$tmp/executed" ]; then rm -rf book/chapters && cp -a "$$tmp/executed" book/chapters; fi; \
 	  exit $$rc
 
 BENCH_ICU := $(or $(TMPDIR),/tmp)/ehr-bench-icu
@@ -84,7 +93,7 @@ sync: venv
 	$(VENV)/bin/jupytext --sync notebooks/*.py
 
 clean:
-	rm -rf _build book/_executed book/_static/plotly.min.js book/_static/mathjax-tex-svg.js data/quick data/results/quick
+	rm -rf _build book/_executed book/chapters book/reproducibility.md book/_assets/plotly.min.js book/_assets/mathjax-tex-svg.js data/quick data/results/quick
 
 environment.yml: requirements.txt
 	$(PY) -c "from pathlib import Path; from ehrlib.book import render_environment_yml as r; Path('environment.yml').write_text(r(Path('requirements.txt')))"

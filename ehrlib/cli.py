@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import argparse
 import errno
-import logging
 import os
 import shutil
 import sys
 import time
 from pathlib import Path
+
+from ehrlib.logs import get_logger
+
+_log = get_logger(__name__)
 
 #: Memory and disk a generated dataset needs, measured on this project's generators (peak resident
 #: memory of `ehrlib generate` at 1,000 and 4,000 ICU episodes, 2,000 and 8,000 patients), with a
@@ -117,8 +120,6 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--only", nargs="*", default=None, help="notebook stems to run (default: all)")
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
@@ -230,7 +231,7 @@ def _generate(args: argparse.Namespace) -> int:
         check_resources(args.patients or StrokeConfig().n_patients, STROKE_BYTES, "--patients", out)
         generate_stroke_dataset(out, n_patients=args.patients, seed=args.seed,
                                 overwrite=args.overwrite, progress=not args.quiet)
-    print(f"ehrlib: wrote {out} in {time.perf_counter() - start:.1f} s")
+    _log.info(f"wrote {out} in {time.perf_counter() - start:.1f} s")
     return 0
 
 
@@ -262,7 +263,7 @@ def _ensure_dataset(folder: Path, params: dict, modules: tuple[str, ...], genera
             recover_leftovers(folder)
     if folder.is_dir() and not folder.is_symlink() and not is_ehrlib_folder(folder) and recipe_file.is_file():
         mark_folder(folder)  # made by ehrlib before markers existed: its recipe is beside it
-        print(f"ehrlib: {folder} has ehrlib's recipe beside it (made before folder markers); marked as ehrlib's")
+        _log.info(f"{folder} has ehrlib's recipe beside it (made before folder markers); marked as ehrlib's")
     if folder.exists() and (folder.is_symlink() or not folder.is_dir() or
                             (any(folder.iterdir()) and not is_ehrlib_folder(folder))):
         raise NotEhrlibFolderError(
@@ -270,15 +271,15 @@ def _ensure_dataset(folder: Path, params: dict, modules: tuple[str, ...], genera
             f"regenerate it: move it away, or point the book at it with EHRLIB_ICU_DIR if it is ICU data")
     if folder.exists() and not overwrite:
         if recipe_file.exists() and read_json(recipe_file) == recipe:
-            print(f"ehrlib: {folder} is up to date; keeping it")
+            _log.info(f"{folder} is up to date; keeping it")
             return
-        print(f"ehrlib: {folder} was made by other parameters or generator code; regenerating it")
+        _log.info(f"{folder} was made by other parameters or generator code; regenerating it")
         overwrite = True
     t = time.perf_counter()
     recipe_file.unlink(missing_ok=True)  # a kill during generation must not leave a recipe that vouches for old data
     generate(folder, overwrite=overwrite, progress=True, **params)
     write_json(recipe_file, recipe)
-    print(f"ehrlib: {folder} generated in {time.perf_counter() - t:.1f} s")
+    _log.info(f"{folder} generated in {time.perf_counter() - t:.1f} s")
 
 
 def _data(profile_name: str, overwrite: bool) -> int:
@@ -288,7 +289,7 @@ def _data(profile_name: str, overwrite: bool) -> int:
     if p.icu_external:
         if not p.icu_dir.is_dir():
             raise FileNotFoundError(f"EHRLIB_ICU_DIR={p.icu_dir} is not a folder; unset it to generate synthetic data")
-        print(f"ehrlib: EHRLIB_ICU_DIR is set; the ICU chapters use {p.icu_dir} (nothing generated there)")
+        _log.info(f"EHRLIB_ICU_DIR is set; the ICU chapters use {p.icu_dir} (nothing generated there)")
     else:
         from ehrlib.icu.writer import generate_icu_dataset
 

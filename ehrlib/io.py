@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
-log = logging.getLogger(__name__)
+from ehrlib.logs import get_logger
+
+log = get_logger(__name__)
 
 #: Marker file inside every dataset or artifact folder that ehrlib makes; only such folders are ever
 #: replaced or regenerated (its bytes are fixed, so datasets stay byte-identical).

@@ -341,8 +341,8 @@ def _cli(argv, capsys):
     from ehrlib.cli import main
 
     rc = main(argv)
-    err = capsys.readouterr().err.strip().splitlines()
-    return rc, err
+    lines = capsys.readouterr().err.strip().splitlines()
+    return rc, [line for line in lines if not line.startswith("ehrlib.")]  # log lines ("ehrlib.cli: ...") aside
 
 
 CLI = {
@@ -432,7 +432,7 @@ def test_data_command_refuses_to_regenerate_a_folder_it_did_not_make(tmp_path, m
     from ehrlib.cli import main
 
     assert main(["data", "--profile", "quick"]) == 0
-    assert "up to date; keeping it" in capsys.readouterr().out
+    assert "up to date; keeping it" in capsys.readouterr().err
 
 
 def test_data_command_adopts_a_dataset_made_before_markers(tmp_path, monkeypatch, capsys):
@@ -457,7 +457,7 @@ def test_data_command_adopts_a_dataset_made_before_markers(tmp_path, monkeypatch
     (old / "data.txt").write_text("old")
     write_json(old.parent / ".icu.recipe.json", {"params": {}, "sha256": "stale"})  # an older ehrlib's recipe
     assert main(["data", "--profile", "quick"]) == 0
-    assert "made before folder markers" in capsys.readouterr().out
+    assert "made before folder markers" in capsys.readouterr().err
     assert (old / "data.txt").read_text() == "new" and (old / MARKER).is_file()
 
 

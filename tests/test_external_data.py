@@ -45,7 +45,7 @@ def test_cli_data_does_not_generate_into_an_external_dir(monkeypatch, tmp_path: 
     monkeypatch.setenv("EHRLIB_ICU_DIR", str(real))
     assert cli.main(["data", "--profile", "quick"]) == 0
     assert list(real.iterdir()) == [] and len(made) == 1  # stroke data still made, ICU folder untouched
-    assert str(real.resolve()) in capsys.readouterr().out
+    assert str(real.resolve()) in capsys.readouterr().err
     monkeypatch.setenv("EHRLIB_ICU_DIR", str(tmp_path / "missing"))
     assert cli.main(["data", "--profile", "quick"]) == 2
     assert "missing" in capsys.readouterr().err and not (tmp_path / "missing").exists()

@@ -281,7 +281,8 @@ def test_data_command_cleans_leftovers_even_when_up_to_date(tmp_path, monkeypatc
     (parent / ".icu.tmp-abc123" / "half.csv").write_text("half")
     with caplog.at_level(logging.WARNING, logger="ehrlib.io"):
         assert main(["data", "--profile", "quick"]) == 0
-    assert "up to date" in capsys.readouterr().out and "left by an interrupted run" in caplog.text
+    err = capsys.readouterr().err
+    assert "up to date" in err and "left by an interrupted run" in err
     assert leftovers(parent) == []
 
 

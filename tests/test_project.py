@@ -12,7 +12,7 @@ import jupytext
 import pytest
 import yaml
 
-from ehrlib.book import chapter_stems, pinned_requirements, render_environment_yml
+from ehrlib.book import chapter_stems, pinned_requirements, render_environment_yml, toc_files
 from ehrlib.profiles import PROFILES, get_profile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +77,16 @@ def test_notebook_has_a_profile_parameters_cell(py: Path) -> None:
 def test_toc_lists_exactly_the_notebooks() -> None:
     stems = chapter_stems(ROOT)
     assert stems == sorted(stems), "chapters must run in numbered order"
-    assert set(stems) == {p.stem for p in NOTEBOOKS}
+    missing = sorted({p.stem for p in NOTEBOOKS} - set(stems))
+    assert not missing, f"notebooks without a _toc.yml line (add 'chapters/<nn>-<name>'): {missing}"
+    assert set(stems) == {p.stem for p in NOTEBOOKS}, "_toc.yml lists chapters that have no notebook"
+
+
+def test_every_other_toc_page_exists_in_book() -> None:
+    pages = [f for f in toc_files(ROOT) if not f.startswith("chapters/") and f != "reproducibility"]
+    missing = [f for f in pages if not any((ROOT / "book" / f).with_suffix(s).exists() for s in (".md", ".ipynb"))]
+    assert not missing, f"_toc.yml pages missing from book/: {missing}"
+    assert "reproducibility" in toc_files(ROOT), "the generated reproducibility page must be in the book"
 
 
 def test_profiles_are_consistent() -> None:
@@ -97,9 +106,10 @@ def test_cli_help_answers_without_heavy_imports() -> None:
 
 
 def test_gitignore_keeps_generated_things_out() -> None:
-    out = subprocess.run(["git", "check-ignore", "data/quick/icu/x.csv", "book/_executed/a.ipynb", "_build/x",
-                          ".venv/bin/python", "model.pkl"], cwd=ROOT, capture_output=True, text=True)
-    assert len(out.stdout.split()) == 5, out.stdout
+    generated = ["data/quick/icu/x.csv", "book/chapters/01-a.ipynb", "book/chapters/src/01_a.py",
+                 "book/reproducibility.md", "_build/x", ".venv/bin/python", "model.pkl"]
+    out = subprocess.run(["git", "check-ignore", *generated], cwd=ROOT, capture_output=True, text=True)
+    assert out.stdout.split() == generated, out.stdout
 
 
 def test_icu_dir_can_point_at_real_data(monkeypatch, tmp_path: Path) -> None:
@@ -128,12 +138,12 @@ def test_data_command_regenerates_only_stale_datasets(monkeypatch, tmp_path: Pat
     assert cli.main(["data", "--profile", "quick"]) == 0
     assert calls == [("icu", False), ("stroke", False)]
     assert cli.main(["data", "--profile", "quick"]) == 0
-    assert len(calls) == 2 and "up to date" in capsys.readouterr().out
+    assert len(calls) == 2 and "up to date" in capsys.readouterr().err
     # A dataset made by other parameters (or older generator code) is regenerated, not reused.
     recipe = tmp_path / "data" / "quick" / ".icu.recipe.json"
     recipe.write_text(recipe.read_text().replace('"seed": 0', '"seed": 1'))
     assert cli.main(["data", "--profile", "quick"]) == 0
-    assert calls[2:] == [("icu", True)] and "regenerating" in capsys.readouterr().out
+    assert calls[2:] == [("icu", True)] and "regenerating" in capsys.readouterr().err
 
 
 def test_book_loads_plotly_and_mathjax_locally() -> None:
@@ -141,4 +151,15 @@ def test_book_loads_plotly_and_mathjax_locally() -> None:
     assert config["html_js_files"] == ["plotly.min.js"] and not config["mathjax_path"].startswith("http")
     makefile = (ROOT / "Makefile").read_text()
     for name in ("plotly.min.js", config["mathjax_path"]):
-        assert f"book/_static/{name}" in makefile, f"make html must copy {name} into book/_static"
+        assert f"book/_assets/{name}" in makefile, f"make html must copy {name} into book/_assets"
+
+
+def test_make_test_runs_the_browser_test_and_ci_installs_chromium() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    test_recipe = makefile.split("\ntest: unit\n", 1)[1].split("\n\n", 1)[0]
+    assert "book PROFILE=quick" in test_recipe and "browser-test" in test_recipe
+    assert test_recipe.index("book PROFILE=quick") < test_recipe.index("browser-test")
+    assert "-m ehrlib.browsercheck _build/html --screenshots _build/screenshots" in makefile
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "command -v chromium" in ci and "apt-get install -y -qq chromium chromium-driver" in ci
+    assert "selenium" in pinned_requirements(ROOT / "requirements.txt")

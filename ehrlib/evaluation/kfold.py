@@ -28,6 +28,9 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from ehrlib.evaluation.calibration import IsotonicCalibrator, select_f1_threshold
 from ehrlib.evaluation.metrics import probability_metrics, ranking_metrics, threshold_metrics
+from ehrlib.logs import get_logger
+
+_log = get_logger(__name__)
 
 FOLD_METRICS = ("auroc", "auprc", "recall", "precision", "specificity", "f1", "accuracy", "brier", "ece",
                 "threshold")
@@ -147,14 +150,14 @@ def run_kfold(episodes: Episodes, fitters: dict[str, Fitter], config: KFoldConfi
     for k, (tr, te) in enumerate(splits):
         t0 = time.perf_counter()
         if progress:
-            print(f"fold {k + 1}/{config.n_splits}: {tr.size} training episodes, {te.size} held out", flush=True)
+            _log.info(f"fold {k + 1}/{config.n_splits}: {tr.size} training episodes, {te.size} held out")
         record = run_fold(episodes.take(tr), episodes.take(te), fitters, config, fold=k)
         if not keep_stays:
             record.pop("stays")
         folds.append(record)
         if progress:
             scores = ", ".join(f"{m} AUROC {record[m]['auroc']:.3f}" for m in fitters)
-            print(f"fold {k + 1}/{config.n_splits} done in {time.perf_counter() - t0:.1f} s: {scores}", flush=True)
+            _log.info(f"fold {k + 1}/{config.n_splits} done in {time.perf_counter() - t0:.1f} s: {scores}")
     return {"config": {"n_splits": config.n_splits, "inner_splits": config.inner_splits, "seed": config.seed,
                        "n_episodes": len(episodes)},
             "folds": folds, "summary": summarise(folds, list(fitters)), "seconds": time.perf_counter() - start}

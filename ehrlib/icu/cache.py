@@ -27,7 +27,9 @@ from ehrlib.io import atomic_open
 
 __all__ = ["CACHE_GLOB", "READER_VERSION", "cache_path", "clear_cache", "fingerprint", "load_cache", "save_cache"]
 
-log = logging.getLogger(__name__)
+from ehrlib.logs import get_logger
+
+log = get_logger(__name__)
 
 #: Bump when the reader's output for the same files changes (invalidates every cache).
 READER_VERSION = 2

@@ -59,7 +59,9 @@ from ehrlib.io import is_ehrlib_folder
 __all__ = ["CATEGORICAL_RANGE", "CATEGORICAL_TEXT", "categorical_score", "check_splits_agree", "range_policy",
            "read_dataset", "read_split"]
 
-log = logging.getLogger(__name__)
+from ehrlib.logs import get_logger
+
+log = get_logger(__name__)
 _LEADING_NUMBER = re.compile(r"^([0-9]+(?:\.[0-9]*)?)(?:\s+\S.*)?$")
 
 #: Valid score range of each categorical variable of the real benchmark (inclusive).

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from tqdm import tqdm
 
 from ehrlib.icu.synth import (_DEC, _HI, _LO, EXTRA_SPECS, GCS_TEXT, SPLITS, UNITS, VARIABLES, IcuCohort, IcuConfig,
                               proportional_split, risk_model_text, simulate_icu)
@@ -27,7 +26,10 @@ from ehrlib.io import atomic_directory
 
 HEADER = "Hours," + ",".join(VARIABLES) + "\n"
 LAYOUTS: tuple[str, ...] = ("folders", "benchmark")
-log = logging.getLogger(__name__)
+from ehrlib.logs import get_logger
+from ehrlib.logs import progress as progress_bar
+
+log = get_logger(__name__)
 
 
 def header(variables: Sequence[str]) -> str:
@@ -105,7 +107,7 @@ def _write_episode_files(cohort: IcuCohort, folder: Path, dirs: np.ndarray, prog
     head = header(cohort.variables).encode()
     n = len(dirs)
     stays = cohort.latent["stay"].to_numpy()
-    for a in tqdm(range(0, n, chunk), desc="icu: writing episode files", unit="chunk", disable=not progress):
+    for a in progress_bar(range(0, n, chunk), desc="icu: writing episode files", unit="chunk", enabled=progress):
         b = min(n, a + chunk)
         nr = cohort.n_rows[a:b]
         valid = np.arange(cohort.times.shape[1])[None, :] < nr[:, None]

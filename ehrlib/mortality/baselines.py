@@ -41,7 +41,10 @@ from threadpoolctl import threadpool_limits
 
 from ehrlib.evaluation.calibration import CalibratorState, IsotonicCalibrator
 from ehrlib.io import Record, read_json, write_json
+from ehrlib.logs import get_logger
 from ehrlib.mortality.preprocessing import forward_fill
+
+_log = get_logger(__name__)
 
 STATISTICS = ("min", "max", "mean", "std", "skew", "count")
 WINDOWS: tuple[tuple[str, str, float], ...] = (
@@ -467,7 +470,7 @@ def run_baselines(train: Episodes, val: Episodes, test: Episodes, n_boot: int = 
         ev = calibrate_and_evaluate(p_val, val.y, p_test, test.y, n_boot=n_boot, seed=seed)
         runs[name] = BaselineRun(name, p_val, p_test, ev, time.perf_counter() - start, model, notes)
         if progress:
-            print(f"{name}: test AUROC {ev.metrics['auroc']['value']:.3f} ({runs[name].seconds:.1f} s)", flush=True)
+            _log.info(f"{name}: test AUROC {ev.metrics['auroc']['value']:.3f} ({runs[name].seconds:.1f} s)")
 
     t = time.perf_counter()
     lr = LogisticBaseline().fit(train)

@@ -48,6 +48,9 @@ import numpy as np
 from ehrlib.evaluation.calibration import IsotonicCalibrator, ThresholdChoice
 from ehrlib.io import Record, atomic_directory, load_keras_model
 from ehrlib.mortality.preprocessing import MortalityPreprocessor, PreprocessConfig
+from ehrlib.logs import get_logger
+
+_log = get_logger(__name__)
 
 MONITORS = ("val_auroc", "val_auprc", "val_loss")
 XLA_AUTO_WORK = 40_000  # training examples x max_epochs above which "auto" compiles with XLA
@@ -296,9 +299,9 @@ def train_lstm(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_va
         else:
             waited += 1
         if progress:
-            print(f"epoch {epoch:>3}/{config.max_epochs}  loss {row[0]:.4f}  val_loss {val_loss:.4f}  "
+            _log.info(f"epoch {epoch:>3}/{config.max_epochs}  loss {row[0]:.4f}  val_loss {val_loss:.4f}  "
                   f"auroc {auroc:.4f}  val_auroc {val_auroc:.4f}  val_auprc {val_auprc:.4f}  "
-                  f"{epoch_seconds[-1]:.1f} s{'  *' if improved else ''}", flush=True)
+                  f"{epoch_seconds[-1]:.1f} s{'  *' if improved else ''}")
         if not improved and waited >= config.patience:  # as keras.callbacks.EarlyStopping
             break
     if best_weights is not None:
@@ -307,8 +310,8 @@ def train_lstm(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_va
         best_epoch = len(history["loss"])
     seconds = time.perf_counter() - start
     if progress:
-        print(f"trained {len(history['loss'])} epochs in {seconds:.1f} s; best epoch {best_epoch} "
-              f"({config.monitor} {history[config.monitor][best_epoch - 1]:.4f})", flush=True)
+        _log.info(f"trained {len(history['loss'])} epochs in {seconds:.1f} s; best epoch {best_epoch} "
+              f"({config.monitor} {history[config.monitor][best_epoch - 1]:.4f})")
     return TrainResult(model=model, history=history, best_epoch=best_epoch, seconds=seconds,
                        epochs_run=len(history["loss"]), config=config, xla=xla,
                        epoch_seconds=epoch_seconds)

@@ -60,6 +60,9 @@ import pandas as pd
 
 from ehrlib.io import Record
 from ehrlib.stroke.schema import METRICS, STROKE_CODE_PREFIXES
+from ehrlib.logs import get_logger
+
+_log = get_logger(__name__)
 
 N_DAY_CATEGORIES = 6
 MISSING_STRATEGIES: tuple[str, ...] = ("roll_forward_gender_mean", "roll_forward", "absent_indicator")
@@ -597,7 +600,7 @@ def encode_cohort(tables, cohort: pd.DataFrame, embedding, config: EncodingConfi
             out[kind][s].extra = {"state": state, "config": config}
     if progress:
         n = {k: sum(len(v) for v in out[k].values()) for k in out}
-        print(f"encoded {n} samples in {time.perf_counter() - t0:.1f} s", flush=True)
+        _log.info(f"encoded {n} samples in {time.perf_counter() - t0:.1f} s")
     return out
 
 

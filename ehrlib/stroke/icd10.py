@@ -28,6 +28,9 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ehrlib.io import Record, atomic_write_bytes, load_keras_model, read_json, write_json
+from ehrlib.logs import get_logger
+
+_log = get_logger(__name__)
 
 CHAPTER_ORDER: tuple[str, ...] = (
     "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI",
@@ -259,9 +262,9 @@ def train_autoencoder(vocabulary: Vocabulary, config: AutoencoderConfig = Autoen
             done = (config.stop_when_perfect and epoch + 1 >= config.min_epochs and logs["accuracy"] >= 0.999
                     and reconstruction_accuracy(self.model, vocabulary) == 1.0)
             if progress and (done or (epoch + 1) % max(1, config.epochs // 5) == 0 or epoch + 1 == config.epochs):
-                print(f"autoencoder epoch {epoch + 1}/{config.epochs}: loss {logs['loss']:.4f} "
+                _log.info(f"autoencoder epoch {epoch + 1}/{config.epochs}: loss {logs['loss']:.4f} "
                       f"accuracy {logs['accuracy']:.4f} ({time.perf_counter() - start:.1f} s)"
-                      + (" - every code reconstructed, stopping" if done else ""), flush=True)
+                      + (" - every code reconstructed, stopping" if done else ""))
             if done:
                 self.model.stop_training = True
 

@@ -120,6 +120,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ehrlib.io import atomic_directory, write_json, write_timings
+from ehrlib.logs import get_logger
 from ehrlib.stroke.schema import (
     EXAM_TYPES,
     METRICS,
@@ -127,6 +128,8 @@ from ehrlib.stroke.schema import (
     StrokeTables,
     arrow_to_pandas,
 )
+
+_log = get_logger(__name__)
 
 DEFAULT_N_PATIENTS = 56_000
 """Population size whose default cohort lands near the paper's 2,725 cases (see module docstring)."""
@@ -575,7 +578,7 @@ def _uniform_days(st: _State, yi: np.ndarray, rng: np.random.Generator) -> np.nd
 def _simulate_arrays(cfg: StrokeConfig, progress: bool = False) -> dict[str, pa.Table]:
     """Run the whole simulation and return the four tables as Arrow tables in their final row order."""
     t0 = time.perf_counter()
-    say = (lambda msg: print(f"[stroke_synth {time.perf_counter() - t0:5.1f} s] {msg}", flush=True)) if progress \
+    say = (lambda msg: _log.info(f"[stroke_synth {time.perf_counter() - t0:5.1f} s] {msg}")) if progress \
         else (lambda msg: None)
     cat = build_catalogue()
     st = _make_state(cfg)
@@ -753,7 +756,7 @@ def generate_stroke_dataset(out: str | Path, *, n_patients: int | None = None, s
         })
     write_timings(out, {"generation_seconds": time.perf_counter() - start})  # beside the data, not in it
     if progress:
-        print(f"[stroke_synth] wrote {out} in {time.perf_counter() - start:.1f} s", flush=True)
+        _log.info(f"[stroke_synth] wrote {out} in {time.perf_counter() - start:.1f} s")
     return out
 
 
