@@ -28,21 +28,15 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
+from ehrlib.icu.reader import EpisodeSet
 from ehrlib.io import atomic_write_text, read_json
+from ehrlib.mortality.hourly import forward_fill
 
 STATE_VERSION = 1
-
-
-class EpisodeLike(Protocol):
-    """What the preprocessor needs from `ehrlib.icu.reader.EpisodeSet`."""
-
-    values: np.ndarray  # float32 (n, steps, F), NaN where unobserved
-    mask: np.ndarray  # bool (n, steps, F)
-    variables: list[str]
 
 
 @dataclass(frozen=True)
@@ -61,7 +55,7 @@ class PreprocessConfig:
                              f"[{-self.clip}, {self.clip}] so that it cannot occur in a real input")
 
 
-def _check_episodes(episodes: EpisodeLike, variables: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _check_episodes(episodes: EpisodeSet, variables: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return `(values, mask)` after checking shapes, dtypes and consistency; raise a clear error."""
     values = np.asarray(episodes.values)
     mask = np.asarray(episodes.mask)
@@ -78,20 +72,6 @@ def _check_episodes(episodes: EpisodeLike, variables: list[str] | None = None) -
         raise ValueError(f"variables differ from those the preprocessor was fitted on: "
                          f"{list(episodes.variables)} != {list(variables)}")
     return values, mask
-
-
-def forward_fill(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Forward-fill `values` along axis 1 (time) where `mask` is False; leading gaps stay NaN.
-
-    Vectorised: for every cell, the index of the last observed step at or before it is the running
-    maximum of `where(mask, step, -1)`; cells with no earlier observation get NaN.
-    """
-    n_steps = values.shape[1]
-    steps = np.arange(n_steps, dtype=np.int32)[None, :, None]
-    last = np.maximum.accumulate(np.where(mask, steps, -1), axis=1)
-    filled = np.take_along_axis(values, np.maximum(last, 0), axis=1).astype(np.float32, copy=True)
-    filled[last < 0] = np.nan
-    return filled
 
 
 class MortalityPreprocessor:
@@ -133,7 +113,7 @@ class MortalityPreprocessor:
             names += [f"{v} (observed)" for v in self.variables]
         return names
 
-    def fit(self, episodes: EpisodeLike) -> "MortalityPreprocessor":
+    def fit(self, episodes: EpisodeSet) -> "MortalityPreprocessor":
         """Fit medians, means and standard deviations on the TRAINING episodes only; returns self.
 
         Medians come from the observed raw values. Means and standard deviations come from the
@@ -180,7 +160,7 @@ class MortalityPreprocessor:
             raise RuntimeError("MortalityPreprocessor is not fitted; call fit(train) or load a saved state")
 
     # ------------------------------------------------------------------ transforming
-    def transform(self, episodes: EpisodeLike) -> np.ndarray:
+    def transform(self, episodes: EpisodeSet) -> np.ndarray:
         """Return the float32 model input (n, steps, D); fully unobserved steps hold `mask_value`."""
         self._require_fitted()
         values, mask = _check_episodes(episodes, self.variables)
@@ -195,12 +175,12 @@ class MortalityPreprocessor:
         x[~mask.any(axis=2)] = np.float32(self.config.mask_value)
         return x
 
-    def fit_transform(self, episodes: EpisodeLike) -> np.ndarray:
+    def fit_transform(self, episodes: EpisodeSet) -> np.ndarray:
         """`fit(episodes)` then `transform(episodes)`."""
         return self.fit(episodes).transform(episodes)
 
     @staticmethod
-    def masked_steps(episodes: EpisodeLike) -> np.ndarray:
+    def masked_steps(episodes: EpisodeSet) -> np.ndarray:
         """Bool (n, steps): True where no variable was observed (the steps the LSTM skips)."""
         return ~np.asarray(episodes.mask).any(axis=2)
 
