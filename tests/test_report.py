@@ -178,3 +178,15 @@ def test_mortality_figures_build(written) -> None:
     ]
     for fig in figs:
         assert fig.layout.title.text and len(fig.data) >= 1
+
+
+def test_report_without_an_oracle_shows_no_ceiling(written) -> None:
+    from ehrlib.mortality.report import no_ceiling_sentence
+
+    results = load_results(written)
+    results.oracle = None
+    results.data.has_true_risk = False
+    results.kfold.summary.pop("oracle")
+    text = render_report(results)
+    assert no_ceiling_sentence(results.lstm.n) in text and "no known true risk" in text
+    assert "oracle" not in text.lower() and "Synthetic" not in text
