@@ -72,7 +72,7 @@ data = read_dataset(P.icu_dir, progress=False)
 train, val, test = data["train"], data["val"], data["test"]
 timings["load_seconds"] = time.perf_counter() - t
 summary = data_summary(data, P.icu_external)
-pd.DataFrame({s: c.to_dict() for s, c in summary.splits.items()}).T
+pd.DataFrame.from_dict({s: c.to_dict() for s, c in summary.splits.items()}, orient="index")
 
 # %% tags=["remove-input"]
 glue_values({"n_train": f"{len(train):,}", "n_val": f"{len(val):,}", "n_test": f"{len(test):,}",

@@ -26,14 +26,13 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
-def glue_values(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Glue every value (not displayed) under ``prefix + name``; returns what was glued."""
+def glue_values(values: dict[str, Any], prefix: str = "") -> None:
+    """Glue every value (not displayed) under ``prefix + name``; returns nothing, so a cell ending
+    with this call shows no output."""
     from myst_nb import glue
 
-    out = {prefix + k: plain(v) for k, v in values.items()}
-    for name, v in out.items():
-        glue(name, v, display=False)
-    return out
+    for name, v in values.items():
+        glue(prefix + name, plain(v), display=False)
 
 
 def interval_text(iv: Interval, digits: int = 3, signed: bool = False) -> str:
