@@ -22,7 +22,7 @@
 # NEWS2-style early-warning score, and a regression that sees only *how often* each variable was
 # charted), puts each model's test AUROC beside the best achievable one (the generator's true risk),
 # compares the LSTM with the logistic regression on paired resamples of patients, retrains the LSTM with
-# several seeds, repeats the comparison in a 5-fold validation by patient, and asks what the models are
+# several seeds, repeats the comparison in a k-fold validation by patient, and asks what the models are
 # worth for decisions (decision curves), how they grow with data (learning curves), how they do in
 # subgroups, and how much of their skill is the care process rather than the physiology. At full scale
 # this chapter takes roughly 10-20 minutes on two CPU cores, almost all of it LSTM trainings.
@@ -409,7 +409,7 @@ glue_values({"ablation": abl_text, "abl_n": f"{P.ablation_episodes:,}"}, "ch7_")
 # %% [markdown]
 # On datasets of {glue:text}`ch7_abl_n` episodes: {glue:text}`ch7_ablation`
 #
-# ## 5-fold validation by patient
+# ## K-fold validation by patient
 #
 # The public replication fitted its calibrator and threshold on the fold it scored. Here the training and
 # validation episodes are pooled and split into folds stratified by outcome and grouped by patient. In each
