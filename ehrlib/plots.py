@@ -23,7 +23,10 @@ from plotly.io.base_renderers import MimetypeRenderer
 from plotly.subplots import make_subplots
 from sklearn import metrics as skm
 
-from ehrlib.evaluation.calibration import reliability_bins, threshold_curve
+from ehrlib.evaluation.bootstrap import Interval
+from ehrlib.evaluation.calibration import smooth_calibration_curve
+from ehrlib.evaluation.metrics import metric_value, relative_improvement, reliability_bins
+from ehrlib.evaluation.thresholds import threshold_curve
 
 TEMPLATE = "plotly_white"
 BOOK_RENDERER = "ehr_book"
@@ -54,11 +57,14 @@ THRESHOLD_METRICS = ("recall", "precision", "specificity", "f1", "accuracy")
 SUMMARY_METRICS = ("auroc", "auprc", "recall", "precision", "specificity", "f1", "accuracy")
 METRIC_LABELS = {"auroc": "AUROC", "auprc": "AUPRC", "recall": "Recall", "precision": "Precision",
                  "specificity": "Specificity", "f1": "F1", "accuracy": "Accuracy", "brier": "Brier",
-                 "ece": "ECE"}
+                 "ece": "ECE", "ici": "ICI"}
 
 
-def _value(entry: object) -> float:
-    return float(entry["value"]) if isinstance(entry, dict) else float(entry)  # type: ignore[index,arg-type]
+def _errors(entries: list[object]) -> tuple[list[float], list[float]]:
+    """Upper and lower whisker lengths of metric entries (0 for bare numbers)."""
+    hi = [e.ci_high - e.value if isinstance(e, Interval) else 0.0 for e in entries]
+    lo = [e.value - e.ci_low if isinstance(e, Interval) else 0.0 for e in entries]
+    return hi, lo
 
 
 def _layout(fig: go.Figure, title: str, x: str | None = None, y: str | None = None, **kw: object) -> go.Figure:
@@ -100,8 +106,9 @@ def pr_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "Pr
 
 
 def calibration_figure(y: np.ndarray, predictions: dict[str, np.ndarray], n_bins: int = 10,
-                       title: str = "Reliability diagram") -> go.Figure:
-    """Reliability diagram (10 equal-width bins, marker size ~ bin count) for several probability sets."""
+                       title: str = "Reliability diagram", smooth: bool = True) -> go.Figure:
+    """Reliability diagram (10 equal-width bins, marker size ~ bin count) for several probability sets,
+    each with its smoothed calibration curve (local linear regression, dotted) when `smooth`."""
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
                     line=dict(color="grey", dash="dash"))
@@ -111,6 +118,10 @@ def calibration_figure(y: np.ndarray, predictions: dict[str, np.ndarray], n_bins
         fig.add_scatter(x=b["mean_predicted"], y=b["fraction_positive"], mode="lines+markers", name=name,
                         marker=dict(size=size, color=PALETTE[i % len(PALETTE)]),
                         customdata=b["count"], hovertemplate="mean p %{x:.3f}<br>observed %{y:.3f}<br>n %{customdata}")
+        if smooth:
+            c = smooth_calibration_curve(y, p)
+            fig.add_scatter(x=c["predicted"], y=c["observed"], mode="lines", name=f"{name} (smoothed)",
+                            line=dict(color=PALETTE[i % len(PALETTE)], dash="dot"))
     return _layout(fig, title, "Mean predicted probability", "Observed fraction of deaths",
                    xaxis_range=[0, 1], yaxis_range=[0, 1.01])
 
@@ -157,9 +168,8 @@ def threshold_metrics_figure(y: np.ndarray, p: np.ndarray, marks: dict[str, floa
 def summary_metrics_figure(metrics: dict[str, object], title: str = "Test metrics") -> go.Figure:
     """Bars of the main test metrics, with 95 % bootstrap intervals where the entry carries one."""
     keys = [k for k in SUMMARY_METRICS if k in metrics]
-    vals = [_value(metrics[k]) for k in keys]
-    hi = [metrics[k]["ci_high"] - v if isinstance(metrics[k], dict) else 0 for k, v in zip(keys, vals)]
-    lo = [v - metrics[k]["ci_low"] if isinstance(metrics[k], dict) else 0 for k, v in zip(keys, vals)]
+    vals = [metric_value(metrics[k]) for k in keys]
+    hi, lo = _errors([metrics[k] for k in keys])
     fig = go.Figure(go.Bar(x=[METRIC_LABELS[k] for k in keys], y=vals, text=[f"{v:.3f}" for v in vals],
                            textposition="outside", marker_color=PALETTE[0],
                            error_y=dict(type="data", array=hi, arrayminus=lo, visible=True)))
@@ -195,9 +205,8 @@ def metric_comparison_figure(models: dict[str, dict[str, object]], keys: tuple[s
     fig = go.Figure()
     for i, (name, m) in enumerate(models.items()):
         ks = [k for k in keys if k in m]
-        vals = [_value(m[k]) for k in ks]
-        hi = [m[k]["ci_high"] - v if isinstance(m[k], dict) else 0 for k, v in zip(ks, vals)]
-        lo = [v - m[k]["ci_low"] if isinstance(m[k], dict) else 0 for k, v in zip(ks, vals)]
+        vals = [metric_value(m[k]) for k in ks]
+        hi, lo = _errors([m[k] for k in ks])
         fig.add_bar(x=[METRIC_LABELS[k] for k in ks], y=vals, name=name, marker_color=PALETTE[i % len(PALETTE)],
                     error_y=dict(type="data", array=hi, arrayminus=lo, visible=True))
     return _layout(fig, title, None, "Value", barmode="group", yaxis_range=[0, 1.05])
@@ -205,17 +214,17 @@ def metric_comparison_figure(models: dict[str, dict[str, object]], keys: tuple[s
 
 def improvement_figure(model: dict[str, object], reference: dict[str, object], model_name: str = "LSTM",
                        reference_name: str = "logistic regression",
-                       keys: tuple[str, ...] = SUMMARY_METRICS, title: str | None = None) -> go.Figure:
-    """Relative change (%) of each metric of `model` over `reference` (green up, red down)."""
+                       keys: tuple[str, ...] = (*SUMMARY_METRICS, "brier", "ece"), title: str | None = None) -> go.Figure:
+    """Improvement (%) of each metric of `model` over `reference`, signed so that positive is better
+    (lower-is-better metrics such as Brier and ECE flipped); green better, red worse."""
     ks = [k for k in keys if k in model and k in reference]
-    rel = [100 * (_value(model[k]) - _value(reference[k])) / abs(_value(reference[k])) if _value(reference[k]) else 0
-           for k in ks]
+    rel = [relative_improvement(k, metric_value(model[k]), metric_value(reference[k])) for k in ks]
     colors = [PALETTE[2] if r >= 0 else PALETTE[1] for r in rel]
     fig = go.Figure(go.Bar(x=[METRIC_LABELS[k] for k in ks], y=rel, marker_color=colors,
                            text=[f"{r:+.1f} %" for r in rel], textposition="outside"))
     fig.add_hline(y=0, line_color="black")
-    return _layout(fig, title or f"Relative change, {model_name} vs {reference_name}", None,
-                   "Relative change (%)")
+    return _layout(fig, title or f"Improvement, {model_name} over {reference_name}", None,
+                   "Improvement (%, positive = better)")
 
 
 def comparison_table_figure(rows: list[dict[str, object]], title: str = "Model comparison") -> go.Figure:
@@ -237,8 +246,46 @@ def kfold_figure(folds: list[dict[str, dict[str, float]]], keys: tuple[str, ...]
         for f in folds:
             for k in (k for k in keys if k in f[model]):
                 xs.append(METRIC_LABELS[k])
-                ys.append(_value(f[model][k]))
+                ys.append(metric_value(f[model][k]))
                 texts.append(f"fold {f.get('fold', '?')}")
         fig.add_scatter(x=xs, y=ys, mode="markers", name=model, text=texts, marker=dict(size=10, opacity=0.7,
                         color=PALETTE[i % len(PALETTE)]), offsetgroup=model)
     return _layout(fig, title, None, "Value", scattermode="group")
+
+
+def decision_curve_figure(curve: dict[str, np.ndarray], marks: dict[str, float] | None = None,
+                          title: str = "Decision curve") -> go.Figure:
+    """Net benefit against threshold probability for each model, treat-all and treat-none."""
+    fig = go.Figure()
+    t = curve["threshold"]
+    names = [k for k in curve if k != "threshold"]
+    for i, name in enumerate(names):
+        style = dict(color="grey", dash="dash") if name in ("treat all", "treat none") else dict(
+            color=PALETTE[i % len(PALETTE)], width=2)
+        fig.add_scatter(x=t, y=curve[name], mode="lines", name=name, line=style)
+    for name, x in (marks or {}).items():
+        fig.add_vline(x=x, line_dash="dot", annotation_text=f"{name} {x:.3f}", annotation_textangle=-90)
+    top = max(float(np.max(curve[n])) for n in names)
+    return _layout(fig, title, "Threshold probability", "Net benefit", yaxis_range=[-0.05, top * 1.1 + 1e-3])
+
+
+def learning_size_figure(sizes: list[int], auroc: dict[str, list[Interval]],
+                         title: str = "Test AUROC against training size") -> go.Figure:
+    """Test AUROC (with interval band whiskers) of each model against the number of training episodes."""
+    fig = go.Figure()
+    for i, (name, ivs) in enumerate(auroc.items()):
+        hi, lo = _errors(list(ivs))
+        fig.add_scatter(x=sizes, y=[iv.value for iv in ivs], mode="lines+markers", name=name,
+                        line=dict(color=PALETTE[i % len(PALETTE)]),
+                        error_y=dict(type="data", array=hi, arrayminus=lo, visible=True))
+    fig.update_xaxes(type="log")
+    return _layout(fig, title, "Training episodes (log scale)", "Test AUROC")
+
+
+def seeds_figure(seeds: list[int], values: dict[str, list[float]], title: str = "Test AUROC by seed") -> go.Figure:
+    """One point per seed for each series (e.g. LSTM AUROC and the regression's, same test set)."""
+    fig = go.Figure()
+    for i, (name, v) in enumerate(values.items()):
+        fig.add_scatter(x=[str(s) for s in seeds], y=v, mode="markers+lines", name=name,
+                        marker=dict(size=10, color=PALETTE[i % len(PALETTE)]))
+    return _layout(fig, title, "Seed", "Test AUROC")

@@ -33,6 +33,9 @@ class Profile:
     kfold_splits: int = 5
     kfold_max_epochs: int = 50
     n_bootstrap: int = 1000
+    lstm_seeds: int = 5  # LSTM trainings with seeds seed, seed + 1, ... (the first is chapter 3's)
+    learning_curve_sizes: tuple[int, ...] = (500, 2_000, 8_000)  # plus the whole training split
+    ablation_episodes: int = 4_000  # size of each generated dataset of the missingness ablation
     # Synthetic hospital EHR and stroke cohort (chapter 05).
     stroke_patients: int = 0  # 0: the generator's default population size
     autoencoder_epochs: int = 200
@@ -77,9 +80,12 @@ PROFILES: dict[str, Profile] = {
         icu_split=(2_100, 450, 450),
         lstm_max_epochs=6,
         lstm_patience=2,
-        kfold_splits=5,
+        kfold_splits=3,
         kfold_max_epochs=2,
         n_bootstrap=200,
+        lstm_seeds=2,
+        learning_curve_sizes=(500,),
+        ablation_episodes=1_000,
         stroke_patients=20_000,
         autoencoder_epochs=40,
     ),

@@ -40,7 +40,8 @@ from sklearn.metrics import roc_auc_score
 
 from ehrlib.icu import describe as idesc
 from ehrlib.icu import plots as ip
-from ehrlib.icu.reader import SPLITS, read_dataset
+from ehrlib.icu.layout import SPLITS
+from ehrlib.icu.reader import read_dataset
 from ehrlib.icu.synth import VARIABLES, IcuConfig, ablate, proportional_split, risk_model_text, simulate_icu
 from ehrlib.io import read_json
 from ehrlib.plots import setup_notebook

@@ -28,23 +28,24 @@
 # %% tags=["parameters"]
 profile = "quick"
 
-# %%
+# %% tags=["remove-input"]
 import time
 
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ehrlib import plots
-from ehrlib.io import atomic_write_text, update_json, write_json
-from ehrlib.mortality.losses import focal_loss_numpy
-from ehrlib.mortality.lstm import LstmConfig, fit_lstm_pipeline, predict_proba, save_artifacts
-from ehrlib.mortality.preprocessing import MortalityPreprocessor
-from ehrlib.profiles import get_profile
+from ehrlib.evaluation.metrics import ranking_metrics
 from ehrlib.icu.reader import read_dataset
-from ehrlib.mortality.report import no_ceiling_sentence
+from ehrlib.mortality.assemble import save_predictions, training_record
+from ehrlib.mortality.losses import focal_loss_numpy
+from ehrlib.mortality.lstm import LstmConfig, build_lstm, fit_lstm_pipeline, predict_proba, save_artifacts
 from ehrlib.mortality.plots import episode_figure, focal_loss_figure
+from ehrlib.mortality.preprocessing import MortalityPreprocessor
+from ehrlib.mortality.prose import compare_word, glue_values
+from ehrlib.mortality.report import no_ceiling_sentence
+from ehrlib.mortality.results import update_results
+from ehrlib.profiles import get_profile
 
 plots.setup_notebook()
 P = get_profile(profile)
@@ -57,20 +58,22 @@ RESULTS = P.results_dir / "mortality"
 # (`python -m ehrlib data --profile quick` or `--profile full`). The split is by patient and was made by
 # the generator; nothing here looks at the test labels.
 
-# %%
+# %% tags=["remove-input"]
 t0 = time.perf_counter()
-data = read_dataset(P.icu_dir)
+data = read_dataset(P.icu_dir, progress=False)
 load_seconds = time.perf_counter() - t0
 train, val, test = data["train"], data["val"], data["test"]
 pd.DataFrame({name: {"episodes": len(es), "deaths": int(es.y.sum()), "mortality": round(float(es.y.mean()), 3)}
               for name, es in data.items()}).T
 
-# %%
-display(Markdown(
-    f"Loading {sum(len(es) for es in data.values()):,} episodes of {train.n_hours} hours and "
-    f"{len(train.variables)} variables took {load_seconds:.1f} s."))
+# %% tags=["remove-input"]
+glue_values({"n_episodes": f"{sum(len(es) for es in data.values()):,}", "n_hours": train.n_hours,
+             "n_variables": len(train.variables), "load_seconds": load_seconds}, "ch3_")
 
 # %% [markdown]
+# Loading {glue:text}`ch3_n_episodes` episodes of {glue:text}`ch3_n_hours` hours and
+# {glue:text}`ch3_n_variables` variables took {glue:text}`ch3_load_seconds:.1f` s.
+#
 # ## Preprocessing
 #
 # Each variable is carried forward within its episode; what is still missing (before a variable's
@@ -80,19 +83,23 @@ display(Markdown(
 # measured is written as the mask value on every feature, and the Masking layer makes the LSTM skip it.
 # The preprocessor is fitted on the training split only; its state is a small JSON file.
 
-# %%
+# %% tags=["remove-input"]
 prep = MortalityPreprocessor().fit(train)
 masked = {name: float(MortalityPreprocessor.masked_steps(es).mean()) for name, es in data.items()}
-observed = float(train.mask.mean())
 pd.DataFrame({"median": prep.medians, "mean": prep.means, "std": prep.stds}, index=prep.variables).round(2)
 
-# %%
-display(Markdown(
-    f"In the training split {observed:.1%} of the hour-by-variable cells hold a measurement, and "
-    f"{masked['train']:.1%} of the hours have no measurement at all (validation {masked['val']:.1%}, test "
-    f"{masked['test']:.1%}): those hours are masked. The model input has {prep.n_features} features per "
-    f"hour ({len(prep.variables)} standardised variables and as many observation indicators), and the mask "
-    f"value is {prep.mask_value:g}, outside the clipped range of any real input."))
+# %% tags=["remove-input"]
+glue_values({"observed": f"{train.mask.mean():.1%}", "masked_train": f"{masked['train']:.1%}",
+             "masked_val": f"{masked['val']:.1%}", "masked_test": f"{masked['test']:.1%}",
+             "n_features": prep.n_features, "mask_value": f"{prep.mask_value:g}"}, "ch3_")
+
+# %% [markdown]
+# In the training split {glue:text}`ch3_observed` of the hour-by-variable cells hold a measurement, and
+# {glue:text}`ch3_masked_train` of the hours have no measurement at all (validation
+# {glue:text}`ch3_masked_val`, test {glue:text}`ch3_masked_test`): those hours are masked. The model
+# input has {glue:text}`ch3_n_features` features per hour (the standardised variables and as many
+# observation indicators), and the mask value is {glue:text}`ch3_mask_value`, outside the clipped
+# range of any real input.
 
 # %% tags=["hide-input"]
 i = int(np.argmax(MortalityPreprocessor.masked_steps(train).sum(axis=1) > 3))
@@ -106,8 +113,7 @@ episode_figure(train.values[i], train.mask[i], x_one, train.variables, prep.mask
 # **Figure 1.** One training episode: the raw measurements (top) and the model input for the same
 # variables (bottom), forward-filled and standardised. Grey hours had no measurement at all and are
 # skipped by the LSTM.
-
-# %% [markdown]
+#
 # ## The focal loss
 #
 # Focal loss multiplies the cross-entropy of each example by $(1 - p_t)^\gamma$, where $p_t$ is the
@@ -124,34 +130,50 @@ focal_loss_figure(alpha=0.25)
 # $\gamma$, the less an easy example counts. Right: with $\gamma = 2$ and $\alpha = 0.25$, a death
 # (positive) is weighted 0.25 and a survivor 0.75, against the unweighted cross-entropy (dotted).
 
-# %%
+# %% tags=["remove-input"]
 easy = float(focal_loss_numpy(np.array([0]), np.array([0.1]), gamma=2.0, alpha=0.25)[0])
 ce_easy = float(-np.log(0.9))
-display(Markdown(
-    f"A survivor given a 10 % risk costs {ce_easy:.4f} under cross-entropy but {easy:.5f} under the focal "
-    f"loss, {ce_easy / easy:.0f} times less: the easy majority barely moves the weights."))
+glue_values({"ce_easy": ce_easy, "focal_easy": easy, "easy_ratio": f"{ce_easy / easy:.0f}"}, "ch3_")
+
+# %% [markdown]
+# A survivor given a 10 % risk costs {glue:text}`ch3_ce_easy:.4f` under cross-entropy but
+# {glue:text}`ch3_focal_easy:.5f` under the focal loss, {glue:text}`ch3_easy_ratio` times less: the easy
+# majority barely moves the weights.
+#
+# ## The model
+#
+# The source document's network: a Masking layer, an LSTM with 64 units (dropout 0.5, recurrent dropout
+# 0.3), two ReLU layers of 32 and 16 units with L2 penalty and dropout, and a sigmoid output. Every
+# initializer and dropout layer is seeded.
+
+# %%
+config = LstmConfig(max_epochs=P.lstm_max_epochs, patience=P.lstm_patience, batch_size=P.batch_size)
+build_lstm(train.n_hours, prep.n_features, config, mask_value=prep.mask_value, seed=P.seed).summary()
 
 # %% [markdown]
 # ## Training
 #
 # Adam with batch size 64, up to the profile's maximum number of epochs, early stopping on the validation
-# AUROC with the profile's patience, and the best epoch's weights restored. Every initializer, dropout
-# layer and the per-epoch shuffling are seeded, so running this cell twice gives the same model.
+# AUROC with the profile's patience, and the best epoch's weights restored. The per-epoch shuffling is
+# seeded too, so running this cell twice gives the same model.
 
-# %%
-config = LstmConfig(max_epochs=P.lstm_max_epochs, patience=P.lstm_patience, batch_size=P.batch_size)
-prep, result = fit_lstm_pipeline(train, val, config, seed=P.seed, progress=True)
+# %% tags=["remove-output"]
+prep, result = fit_lstm_pipeline(train, val, config, seed=P.seed, progress=False)
 history = result.history
 
-# %%
+# %% tags=["remove-input"]
 best = result.best
-display(Markdown(
-    f"Training ran {result.epochs_run} epochs in {result.seconds:.0f} s ({result.seconds_per_epoch:.1f} s per "
-    f"epoch, {'with' if result.xla else 'without'} XLA compilation) on {len(train):,} episodes and kept "
-    f"epoch {result.best_epoch}, whose validation AUROC is {best['val_auroc']:.3f} and AUPRC "
-    f"{best['val_auprc']:.3f}."))
+glue_values({"epochs_run": result.epochs_run, "train_seconds": f"{result.seconds:.0f}",
+             "seconds_per_epoch": result.seconds_per_epoch, "xla": "with" if result.xla else "without",
+             "n_train": f"{len(train):,}", "best_epoch": result.best_epoch, "best_val_auroc": best["val_auroc"],
+             "best_val_auprc": best["val_auprc"]}, "ch3_")
 
 # %% [markdown]
+# Training ran {glue:text}`ch3_epochs_run` epochs in {glue:text}`ch3_train_seconds` s
+# ({glue:text}`ch3_seconds_per_epoch:.1f` s per epoch, {glue:text}`ch3_xla` XLA compilation) on
+# {glue:text}`ch3_n_train` episodes and kept epoch {glue:text}`ch3_best_epoch`, whose validation AUROC is
+# {glue:text}`ch3_best_val_auroc:.3f` and AUPRC {glue:text}`ch3_best_val_auprc:.3f`.
+#
 # ## Learning curves
 #
 # Loss, AUROC and AUPRC per epoch on the training and validation splits. The training figures come from
@@ -164,16 +186,21 @@ plots.learning_curves_figure(history, best_epoch=result.best_epoch, title="LSTM 
 # %% [markdown]
 # **Figure 3.** Learning curves of the LSTM; the dotted line marks the epoch whose weights were kept.
 
-# %%
-gap = history["auroc"][result.best_epoch - 1] - history["val_auroc"][result.best_epoch - 1]
-display(Markdown(
-    f"The loss (focal loss plus the L2 penalty, which shrinks as the dense weights decay) falls from "
-    f"{history['loss'][0]:.3f} to {history['loss'][-1]:.3f} on training and from {history['val_loss'][0]:.3f} "
-    f"to {history['val_loss'][-1]:.3f} on validation; at the kept epoch the training-minus-validation AUROC "
-    f"gap is {gap:+.3f}, and the validation AUROC moved from {history['val_auroc'][0]:.3f} after the first "
-    f"epoch to {max(history['val_auroc']):.3f} at its best."))
+# %% tags=["remove-input"]
+k = result.best_epoch - 1
+glue_values({"loss_first": history["loss"][0], "loss_last": history["loss"][-1],
+             "val_loss_first": history["val_loss"][0], "val_loss_last": history["val_loss"][-1],
+             "gap": f"{history['auroc'][k] - history['val_auroc'][k]:+.3f}",
+             "val_auroc_first": history["val_auroc"][0], "val_auroc_max": max(history["val_auroc"])}, "ch3_")
 
 # %% [markdown]
+# The loss (focal loss plus the L2 penalty, which shrinks as the dense weights decay) goes from
+# {glue:text}`ch3_loss_first:.3f` to {glue:text}`ch3_loss_last:.3f` on training and from
+# {glue:text}`ch3_val_loss_first:.3f` to {glue:text}`ch3_val_loss_last:.3f` on validation; at the kept
+# epoch the training-minus-validation AUROC gap is {glue:text}`ch3_gap`, and the validation AUROC moved
+# from {glue:text}`ch3_val_auroc_first:.3f` after the first epoch to {glue:text}`ch3_val_auroc_max:.3f`
+# at its best.
+#
 # ## Raw validation scores
 #
 # The network's outputs are scores, not yet calibrated probabilities (chapter 4 calibrates them). Their
@@ -181,63 +208,53 @@ display(Markdown(
 # could reach on these episodes. The test split is predicted and saved here but scored only in the
 # following chapters.
 
-# %%
+# %% tags=["remove-input"]
 p_val = predict_proba(result.model, prep.transform(val))
 p_test = predict_proba(result.model, prep.transform(test))
-val_auroc, val_auprc = roc_auc_score(val.y, p_val), average_precision_score(val.y, p_val)
-columns = {"LSTM (raw)": [val_auroc, val_auprc, p_val.mean()]}
+val_scores = ranking_metrics(val.y, p_val)
+columns = {"LSTM (raw)": [val_scores["auroc"], val_scores["auprc"], p_val.mean()]}
 oracle_val = None
 if val.true_risk is not None:
-    oracle_val = roc_auc_score(val.y, val.true_risk)
-    columns["true risk (oracle)"] = [oracle_val, average_precision_score(val.y, val.true_risk), val.true_risk.mean()]
+    oracle = ranking_metrics(val.y, val.true_risk)
+    oracle_val = oracle["auroc"]
+    columns["true risk (oracle)"] = [oracle["auroc"], oracle["auprc"], val.true_risk.mean()]
 pd.DataFrame(columns, index=["AUROC", "AUPRC", "mean prediction"]).round(3)
 
-# %%
-direction = "above" if p_val.mean() > val.y.mean() else "below"
-display(Markdown(
-    f"On validation the raw LSTM reaches AUROC {val_auroc:.3f} and AUPRC {val_auprc:.3f}"
-    + (f", against {oracle_val:.3f} AUROC for the true risk. " if oracle_val is not None
-       else ". " + no_ceiling_sentence(len(val), "validation episodes") + " ")
-    + f"Its mean output, {p_val.mean():.3f}, lies {direction} the "
-    f"observed mortality of {val.y.mean():.1%}: the focal loss does not estimate probabilities (its "
-    "focusing term flattens confident outputs towards the middle, alpha re-weights the classes), which "
-    "is why the next chapter calibrates."))
+# %% tags=["remove-input"]
+glue_values({
+    "val_auroc": val_scores["auroc"], "val_auprc": val_scores["auprc"],
+    "ceiling": (f"against {oracle_val:.3f} for the true risk, {oracle_val - val_scores['auroc']:.3f} below that ceiling"
+                if oracle_val is not None else no_ceiling_sentence(len(val), "validation episodes")),
+    "mean_p": p_val.mean(), "side": compare_word(p_val.mean(), val.y.mean()), "val_mortality": f"{val.y.mean():.1%}",
+}, "ch3_")
 
 # %% [markdown]
+# On validation the raw LSTM reaches AUROC {glue:text}`ch3_val_auroc:.3f` and AUPRC
+# {glue:text}`ch3_val_auprc:.3f` ({glue:text}`ch3_ceiling`). Its mean output,
+# {glue:text}`ch3_mean_p:.3f`, lies {glue:text}`ch3_side` the observed mortality of
+# {glue:text}`ch3_val_mortality`: the focal loss does not estimate probabilities (its focusing term
+# flattens confident outputs towards the middle, alpha re-weights the classes), which is why the next
+# chapter calibrates.
+#
 # ## Saving the artifacts
 #
-# The model (`lstm.keras`), the preprocessor (`preprocessor.json`), the history (`history.json`) and the
-# raw predictions (`predictions.csv`, validation and test) go to the profile's results folder; the
-# training record goes under `lstm_training` in `mortality_metrics.json`. No pickles.
+# The model (`lstm.keras`), the preprocessor (`preprocessor.json`) and the raw predictions
+# (`predictions.csv`, validation and test, with stay, subject and label) go to the profile's results
+# folder; the training record (configuration, history, timings) goes into the typed results file. No
+# pickles.
 
-# %%
-paths = save_artifacts(RESULTS, result.model, prep)
-write_json(RESULTS / "history.json", history)
-frames = []
-for es, p in ((val, p_val), (test, p_test)):
-    frames.append(pd.DataFrame({"split": es.split, "stay": es.stays, "subject_id": es.subject_ids, "y_true": es.y,
-                                "true_risk": es.true_risk if es.true_risk is not None else np.nan, "p_raw": p}))
-predictions = pd.concat(frames, ignore_index=True)
-atomic_write_text(RESULTS / "predictions.csv", predictions.to_csv(index=False))
-record = {"config": config.to_json(), "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
-          "seconds": result.seconds, "seconds_per_epoch": result.seconds_per_epoch,
-          "epoch_seconds": result.epoch_seconds, "xla": result.xla, "n_train": len(train),
-          "n_features": prep.n_features, "masked_step_fraction": masked, "val_auroc_raw": val_auroc,
-          "val_auprc_raw": val_auprc, "oracle_val_auroc": oracle_val, "data_load_seconds": load_seconds}
-update_json(P.results_dir / "mortality_metrics.json", {"lstm_training": record})
+# %% tags=["remove-input"]
+save_artifacts(RESULTS, result.model, prep)
+save_predictions(RESULTS, {"val": (val, p_val), "test": (test, p_test)})
+record = training_record(result, prep, len(train), masked, val_scores, oracle_val)
+update_results(P.results_dir, training=record, timings={"data_load_seconds": load_seconds})
 sorted(p.name for p in RESULTS.iterdir() if not p.name.startswith("."))
 
 # %% [markdown]
 # ## Conclusion
-
-# %%
-display(Markdown(
-    f"With real masking of the {masked['train']:.0%} of hours without measurements, statistics fitted on the "
-    f"training split only and a deterministic training loop, the source document's LSTM with focal loss "
-    f"reaches a raw validation AUROC of {val_auroc:.3f} on {len(train):,} training episodes"
-    + (f", {oracle_val - val_auroc:.3f} below the true-risk ceiling of {oracle_val:.3f}. " if oracle_val is not None
-       else " (this dataset has no known true risk, so no ceiling is shown). ")
-    + f"Its raw outputs are not "
-    f"probabilities (mean {p_val.mean():.3f} for a mortality of {val.y.mean():.1%}); the next chapter "
-    "calibrates them on validation and chooses the decision threshold there, before the test split is "
-    "scored once."))
+#
+# With real masking of the hours without measurements, statistics fitted on the training split only and
+# a deterministic training loop, the source document's LSTM with focal loss reaches a raw validation
+# AUROC of {glue:text}`ch3_val_auroc:.3f` on {glue:text}`ch3_n_train` training episodes
+# ({glue:text}`ch3_ceiling`). Its raw outputs are not probabilities; the next chapter calibrates them on
+# validation and chooses the decision threshold there, before the test split is scored once.

@@ -19,57 +19,70 @@
 #
 # The public replication generated a technical report from its results files, but its README and its
 # results disagreed and its k-fold file was written by hand. This page is generated from the metrics file
-# that chapters 3, 4 and 7 wrote in this very build (`mortality_metrics.json`): every number below is read
-# from it, and the only figures typed in by hand are the published results quoted for comparison, with
+# that chapters 3, 4 and 7 wrote in this very build (the typed `mortality_metrics.json`, validated when
+# read): every number below is read from it, and the only figures typed in by hand are the published results quoted for comparison, with
 # their sources. It takes a few seconds at any scale.
 
 # %% tags=["parameters"]
 profile = "quick"
 
 # %% tags=["remove-input"]
-from IPython.display import Markdown, display
+from IPython.display import Markdown
 
 from ehrlib import plots
-from ehrlib.io import read_json
-from ehrlib.profiles import get_profile
+from ehrlib.mortality.prose import glue_values, interval_text
 from ehrlib.mortality.report import PUBLISHED_ANCHORS, render_report
+from ehrlib.mortality.results import load_results
+from ehrlib.mortality.tripod import tripod_checklist
+from ehrlib.profiles import get_profile
 
 plots.setup_notebook()
 P = get_profile(profile)
-metrics = read_json(P.results_dir / "mortality_metrics.json")
-display(Markdown(render_report(metrics, PUBLISHED_ANCHORS, level=2)))
+results = load_results(P.results_dir)
+Markdown(render_report(results, PUBLISHED_ANCHORS, level=2))
 
 # %% [markdown]
-# ## Appendix: learning curves
+# ## TRIPOD+AI checklist
 #
-# The LSTM's per-epoch training history from chapter 3 (`history.json`): focal loss, AUROC and AUPRC on the
-# training and validation splits, and the gap between them.
+# The TRIPOD+AI statement (Collins et al., BMJ 2024) lists what a report of a clinical prediction model
+# must state. The table is generated from the same results: each item, where the book answers it, and
+# what this run reports.
+
+# %% tags=["remove-input"]
+Markdown(tripod_checklist(results))
+
+# %% [markdown]
+# ## Appendix: training history
+#
+# The LSTM's per-epoch training history from chapter 3 (in the results file): focal loss, AUROC and AUPRC
+# on the training and validation splits, and the gap between them.
 
 # %% tags=["hide-input"]
-history = read_json(P.results_dir / "mortality" / "history.json")
-best_epoch = metrics.get("lstm_training", {}).get("best_epoch")
-plots.learning_curves_figure(history, best_epoch=best_epoch, title="LSTM learning curves")
+history = results.training.history
+plots.learning_curves_figure(history, best_epoch=results.training.best_epoch, title="LSTM learning curves")
 
 # %% [markdown]
 # **Figure 1.** Learning curves of the LSTM: training against validation loss, AUROC and AUPRC per epoch,
 # and the training-minus-validation gap; the dotted line marks the epoch whose weights were kept.
 
-# %%
-gap = history["auroc"][-1] - history["val_auroc"][-1]
-display(Markdown(
-    f"Training ran {len(history['loss'])} epochs; at the last one the training AUROC is "
-    f"{history['auroc'][-1]:.3f} and the validation AUROC {history['val_auroc'][-1]:.3f} (gap {gap:+.3f}). "
-    "Training metrics are computed with dropout active, so a negative gap is expected early on."))
+# %% tags=["remove-input"]
+lstm, oracle, base = results.lstm, results.oracle, results.baselines
+glue_values({
+    "epochs": len(history["loss"]), "train_auroc": history["auroc"][-1], "val_auroc": history["val_auroc"][-1],
+    "gap": f"{history['auroc'][-1] - history['val_auroc'][-1]:+.3f}", "auroc": interval_text(lstm.auroc),
+    "others": "".join([f" against {oracle.auroc.value:.3f} for the generator's true risk" if oracle is not None
+                       else " (this dataset has no known true risk, so no ceiling is shown)",
+                       f" and {base['logistic_regression'].evaluation.auroc.value:.3f} for the benchmark logistic "
+                       "regression" if base is not None else ""]),
+}, "ch8_")
 
 # %% [markdown]
+# Training ran {glue:text}`ch8_epochs` epochs; at the last one the training AUROC is
+# {glue:text}`ch8_train_auroc:.3f` and the validation AUROC {glue:text}`ch8_val_auroc:.3f` (gap
+# {glue:text}`ch8_gap`). Training metrics are computed with dropout active, so a negative gap is expected
+# early on.
+#
 # ## Conclusion
-
-# %%
-lstm, oracle = metrics["lstm"], metrics.get("oracle")
-lr = metrics.get("baselines", {}).get("logistic_regression")
-display(Markdown(
-    f"The calibrated LSTM reaches test AUROC {lstm['auroc']['value']:.3f}"
-    + (f" against {oracle['auroc']:.3f} for the generator's true risk" if oracle else "")
-    + (f" and {lr['auroc']['value']:.3f} for the benchmark logistic regression" if lr else "")
-    + ("" if oracle else ". This dataset has no known true risk, so no ceiling is shown")
-    + ". The report above, the metrics file and the saved artifacts all come from the same run."))
+#
+# The LSTM's raw test scores reach AUROC {glue:text}`ch8_auroc`{glue:text}`ch8_others`. The report above,
+# the checklist, the results file and the saved artifacts all come from the same run.

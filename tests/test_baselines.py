@@ -12,6 +12,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
 from ehrlib.mortality import baselines as B
+from ehrlib.mortality import news2 as N
+from ehrlib.mortality.pipelines import run_baselines
 
 VITALS = ["Heart Rate", "Respiratory rate", "Oxygen saturation", "Systolic blood pressure", "Temperature"]
 
@@ -24,6 +26,11 @@ class Eps:
     mask: np.ndarray
     y: np.ndarray
     variables: list[str]
+
+    @property
+    def subject_ids(self) -> np.ndarray:
+        """Two episodes per subject."""
+        return np.arange(len(self.y)) // 2
 
 
 def _cohort(n: int = 400, seed: int = 0) -> Eps:
@@ -152,7 +159,7 @@ def test_gbt_baseline_is_deterministic() -> None:
     ("Temperature", np.nan, 0),
 ])
 def test_news2_table(var: str, value: float, points: int) -> None:
-    assert B.news2_component(var, np.array([value]))[0] == points
+    assert N.news2_component(var, np.array([value]))[0] == points
 
 
 def test_news2_episode_score_carries_forward_and_takes_worst_hour() -> None:
@@ -163,40 +170,63 @@ def test_news2_episode_score_carries_forward_and_takes_worst_hour() -> None:
     v[0, 12, 2] = 90  # SpO2 3 from hour 12
     v[0, 30, :] = [80, 16, 97, 120, 37.0]  # back to normal
     eps = Eps(values=v, mask=np.isfinite(v), y=np.array([1]), variables=names)
-    hourly = B.news2_hourly(eps)[0]
+    hourly = N.news2_hourly(eps)[0]
     assert hourly[9] == 0 and hourly[10] == 3 and hourly[12] == 6 and hourly[29] == 6 and hourly[47] == 0
-    assert B.news2_score(eps)[0] == 6
-    assert B.news2_score(eps, window_hours=18)[0] == 0
+    assert N.news2_score(eps)[0] == 6
+    assert N.news2_score(eps, window_hours=18)[0] == 0
 
 
-def test_news2_baseline_ranks_risk_and_calibrates_on_validation() -> None:
+def test_news2_baseline_ranks_risk_and_round_trips(tmp_path) -> None:
     val, test = _cohort(600, 0), _cohort(600, 1)
-    nb = B.News2Baseline().fit(val)
+    nb, by_window = N.choose_window(val)
+    assert set(by_window) == {"12", "24", "48"} and nb.window_hours in (12, 24, 48)
     assert roc_auc_score(test.y, nb.score(test)) > 0.6
-    p = nb.predict_proba(test)
-    assert ((p >= 0) & (p <= 1)).all()
-    assert B.News2Baseline.from_dict(nb.to_dict()).predict_proba(test).tolist() == p.tolist()
+    nb.save(tmp_path / "news2.json")
+    back = N.News2Baseline.load(tmp_path / "news2.json")
+    assert back == nb and back.score(test).tolist() == nb.score(test).tolist()
+
+
+def test_news2_scores_oxygen_from_fio2_and_consciousness_from_gcs() -> None:
+    v = np.full((1, 48, 7), np.nan, dtype=np.float32)
+    names = [*VITALS, N.NEWS2_FIO2_VARIABLE, N.NEWS2_GCS_VARIABLE]
+    v[0, 0, :5] = [80, 16, 97, 120, 37.0]
+    v[0, 5, 5] = 0.21  # room air: 0
+    v[0, 10, 5] = 0.4  # oxygen: 2 from hour 10
+    v[0, 20, 5] = 21.0  # percent, room air again
+    v[0, 30, 6] = 13  # GCS < 15: 3 from hour 30
+    eps = Eps(values=v, mask=np.isfinite(v), y=np.array([1]), variables=names)
+    hourly = N.news2_hourly(eps)[0]
+    assert hourly[5] == 0 and hourly[10] == 2 and hourly[19] == 2 and hourly[20] == 0 and hourly[30] == 3
+    assert N.news2_uses_oxygen(names) and not N.news2_uses_oxygen(VITALS)
+    np.testing.assert_array_equal(N.oxygen_points(np.array([np.nan, 0.21, 0.22, 28.0, 1.0])), [0, 0, 2, 2, 2])
 
 
 def test_news2_names_missing_vitals() -> None:
     eps = _cohort(5)
     eps.variables = ["x"] * 5
     with pytest.raises(ValueError, match="NEWS2 needs the vitals"):
-        B.news2_score(eps)
+        N.news2_score(eps)
+
+
+def test_missingness_baseline_sees_only_observation_counts() -> None:
+    train, test = _cohort(500, 0), _cohort(300, 1)
+    model = B.MissingnessBaseline().fit(train)
+    p = model.predict_proba(test)
+    shuffled = Eps(values=np.where(test.mask, 0.0, np.nan), mask=test.mask, y=test.y, variables=test.variables)
+    np.testing.assert_array_equal(model.predict_proba(shuffled), p)  # values never enter
 
 
 def test_run_baselines_fits_on_train_and_validation_only() -> None:
     train, val, test = _cohort(500, 0), _cohort(300, 1), _cohort(300, 2)
-    runs = B.run_baselines(train, val, test, n_boot=20, seed=0, progress=False)
-    assert set(runs) == {"logistic_regression", "gbt", "news2"}
+    runs = run_baselines(train, val, test, n_boot=20, seed=0)
+    assert set(runs) == {"logistic_regression", "gbt", "missingness", "news2"}
     flipped = Eps(values=test.values, mask=test.mask, y=1 - test.y, variables=test.variables)
-    again = B.run_baselines(train, val, flipped, n_boot=20, seed=0, progress=False)
+    again = run_baselines(train, val, flipped, n_boot=20, seed=0)
     for name in runs:
         # test labels change the test metrics but none of the fitted choices
-        assert again[name].evaluation.choice == runs[name].evaluation.choice
+        assert again[name].evaluated.fitted.choice == runs[name].evaluated.fitted.choice
         np.testing.assert_array_equal(again[name].p_test, runs[name].p_test)
-        auc, auc_flipped = (r[name].evaluation.metrics["auroc"]["value"] for r in (runs, again))
+        auc, auc_flipped = (r[name].evaluated.metrics.auroc.value for r in (runs, again))
         assert auc_flipped == pytest.approx(1 - auc)
-    window = runs["news2"].notes["window_hours"]
-    by_window = runs["news2"].notes["validation_auroc_by_window"]
-    assert by_window[str(window)] == max(by_window.values())
+        assert runs[name].evaluated.metrics.resampling_unit == "subject"
+    assert runs["news2"].notes["window_hours"] in (12, 24, 48)

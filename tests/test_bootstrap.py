@@ -84,3 +84,54 @@ def test_seeded_and_paired():
 def test_groups_shape_checked():
     with pytest.raises(ValueError, match="groups has shape"):
         BS.grouped_bootstrap(np.array([0, 1]), np.array([0.1, 0.9]), groups=np.array([1, 2, 3]))
+
+
+def test_calibration_replicates_match_expanded_resamples_and_pair_with_ranking():
+    from ehrlib.evaluation.metrics import expected_calibration_error
+
+    y, p, groups = _data()
+    reps = BS.replicate_calibration(y, p, groups=groups, n_boot=8, seed=4)
+    w = next(BS.weight_chunks(BS.group_codes(groups, y.size), 8, seed=4))
+    ranking = BS.replicate_metrics(y, p, groups=groups, n_boot=8, seed=4)
+    for b in range(8):
+        ye, pe = _expanded(y, p, w[b])
+        assert reps["ece"][b] == pytest.approx(expected_calibration_error(ye, pe), abs=1e-12)
+        assert reps["brier"][b] == pytest.approx(skm.brier_score_loss(ye, pe), abs=1e-12)
+        assert ranking["auroc"][b] == pytest.approx(skm.roc_auc_score(ye, pe), abs=1e-12)  # same resamples
+
+
+def test_ece_interval_covers_the_point_and_the_true_risk_has_a_noise_floor():
+    rng = np.random.default_rng(0)
+    risk = rng.uniform(0.02, 0.6, 3000)
+    y = (rng.random(3000) < risk).astype(int)
+    iv = BS.calibration_intervals(y, risk, n_boot=300, seed=0)["ece"]
+    assert iv.ci_low <= iv.value <= iv.ci_high
+    assert 0.003 < iv.value < 0.04  # even the true risk has a positive ECE at this n
+    biased = BS.calibration_intervals(y, np.clip(risk + 0.1, 0, 1), n_boot=300, seed=0)["ece"]
+    assert biased.ci_low > iv.ci_high
+
+
+def test_subject_bootstrap_is_wider_than_episode_bootstrap_for_repeated_subjects():
+    rng = np.random.default_rng(1)
+    n_subjects = 400
+    risk = rng.uniform(0.05, 0.6, n_subjects)
+    y_s = (rng.random(n_subjects) < risk).astype(int)
+    p_s = np.clip(risk + rng.normal(0, 0.1, n_subjects), 0, 1)
+    copies = 4  # each subject's episodes share outcome and score: only 400 independent units
+    y, p, groups = np.repeat(y_s, copies), np.repeat(p_s, copies), np.repeat(np.arange(n_subjects), copies)
+    by_subject = BS.grouped_bootstrap(y, p, groups=groups, n_boot=300, seed=0)["auroc"]
+    by_episode = BS.grouped_bootstrap(y, p, groups=None, n_boot=300, seed=0)["auroc"]
+    width = lambda iv: iv.ci_high - iv.ci_low  # noqa: E731
+    assert width(by_subject) > 1.5 * width(by_episode)
+    assert by_subject.value == by_episode.value
+
+
+def test_interval_is_a_validated_record(tmp_path):
+    from ehrlib.io import RecordError
+
+    iv = BS.Interval(0.8, 0.7, 0.9)
+    iv.save(tmp_path / "iv.json")
+    assert BS.Interval.load(tmp_path / "iv.json") == iv and iv.excludes(0) and not iv.excludes(0.85)
+    (tmp_path / "bad.json").write_text('{"value": 0.8, "ci_low": 0.9, "ci_high": 0.7}')
+    with pytest.raises(RecordError, match="ci_low"):
+        BS.Interval.load(tmp_path / "bad.json")

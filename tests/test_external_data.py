@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 
 from ehrlib.mortality import baselines as B
+from ehrlib.mortality import news2 as N
 from ehrlib import cli
 from ehrlib.profiles import get_profile
 from ehrlib.mortality.report import no_ceiling_sentence, render_report
+from ehrlib.mortality.results import BaselineRecord, load_results, update_results
 from realfixture import write_real_fixture
 from test_baselines import VITALS, Eps  # the same minimal EpisodeSet stand-in
 
@@ -64,13 +66,13 @@ def _vitals_with_gcs(gcs: list[tuple[int, float]], with_gcs: bool = True) -> Eps
 
 def test_news2_scores_consciousness_from_gcs_when_present() -> None:
     eps = _vitals_with_gcs([(5, 15.0), (10, 9.0), (20, 15.0)])
-    hourly = B.news2_hourly(eps)[0]
+    hourly = N.news2_hourly(eps)[0]
     assert hourly[4] == 0 and hourly[5] == 0  # GCS 15: alert
-    assert hourly[10] == B.NEWS2_GCS_POINTS and hourly[19] == B.NEWS2_GCS_POINTS  # < 15 carried forward
+    assert hourly[10] == N.NEWS2_GCS_POINTS and hourly[19] == N.NEWS2_GCS_POINTS  # < 15 carried forward
     assert hourly[20] == 0 and hourly[47] == 0
-    assert B.news2_uses_consciousness(eps.variables)
+    assert N.news2_uses_consciousness(eps.variables)
     without = _vitals_with_gcs([(10, 9.0)], with_gcs=False)
-    assert not B.news2_uses_consciousness(without.variables) and B.news2_hourly(without).max() == 0
+    assert not N.news2_uses_consciousness(without.variables) and N.news2_hourly(without).max() == 0
 
 
 def test_gbt_ignores_a_variable_never_observed_in_training() -> None:
@@ -90,34 +92,15 @@ def test_gbt_ignores_a_variable_never_observed_in_training() -> None:
     assert p.shape == (n,) and np.all(np.isfinite(p)) and np.corrcoef(p, sev)[0, 1] > 0.5
 
 
-def _metrics(oracle: object) -> dict:
-    ci = {"value": 0.8, "ci_low": 0.75, "ci_high": 0.85}
-    lstm = {"n": 133, "auroc": ci, "auprc": {**ci, "value": 0.5}, "recall": 0.6, "precision": 0.4,
-            "specificity": 0.8, "f1": 0.5, "accuracy": 0.77, "brier": 0.13, "ece": 0.09, "threshold": 0.4,
-            "confusion_matrix": [[88, 21], [9, 15]]}
-    m = {"lstm": lstm, "data": {"test": {"n": 133, "deaths": 24, "prevalence": 0.18}, "n_variables": 17}}
-    if oracle != "absent":
-        m["oracle"] = oracle
-    return m
-
-
-@pytest.mark.parametrize("oracle", ["absent", None])
-def test_report_renders_without_an_oracle(oracle) -> None:
-    text = render_report(_metrics(oracle))
-    assert no_ceiling_sentence(133) in text and "no known true risk" in text
-    assert "oracle" not in text.lower() and "Synthetic" not in text
-    with_oracle = render_report(_metrics({"auroc": 0.9, "auprc": 0.6}))
-    assert "true-risk oracle" in with_oracle and no_ceiling_sentence(133) not in with_oracle
-
-
 @pytest.mark.slow
 def test_chapter_pipeline_on_a_real_format_dataset(tmp_path: Path) -> None:
     """Chapters 03, 04, 07 and 08 in miniature on ~300 real-format stays without ground truth."""
-    from ehrlib.evaluation.calibration import calibrate_and_evaluate
-    from ehrlib.evaluation.metrics import paired_bootstrap
-    from ehrlib.mortality.lstm import LstmConfig, fit_lstm_pipeline, predict_proba
+    from ehrlib.evaluation.protocol import evaluate_model
     from ehrlib.icu.reader import read_dataset
-    from ehrlib.mortality.report import comparison_rows, metrics_summary
+    from ehrlib.mortality.assemble import comparison, data_summary, episode_attributes, oracle_record
+    from ehrlib.mortality.lstm import LstmConfig, fit_lstm_pipeline, predict_proba
+    from ehrlib.mortality.pipelines import run_baselines
+    from ehrlib.mortality.report import comparison_rows
 
     root = write_real_fixture(tmp_path / "real", n_stays=300, seed=1)
     assert not list(root.rglob("ground_truth.csv"))
@@ -125,25 +108,26 @@ def test_chapter_pipeline_on_a_real_format_dataset(tmp_path: Path) -> None:
     train, val, test = data["train"], data["val"], data["test"]
     assert all(es.true_risk is None for es in data.values()) and len(train.variables) == 17
     assert not set(train.subject_ids) & set(test.subject_ids)
+    assert episode_attributes(root, test.stays) is None and oracle_record(test, 20, 0) is None
 
     prep, result = fit_lstm_pipeline(train, val, LstmConfig(max_epochs=2, patience=1), seed=0, progress=False)
     p_val, p_test = (predict_proba(result.model, prep.transform(es)) for es in (val, test))
-    ev = calibrate_and_evaluate(p_val, val.y, p_test, test.y, n_boot=50, seed=0, sensitivity=0.9)
-    runs = B.run_baselines(train, val, test, n_boot=50, seed=0, progress=False)
+    ev = evaluate_model(p_val, val.y, p_test, test.y, test.subject_ids, n_boot=50, seed=0)
+    runs = run_baselines(train, val, test, n_boot=50, seed=0)
     assert runs["news2"].notes["consciousness_from_gcs"] is True
-    models = {"lstm": ev.metrics, **{k: r.evaluation.metrics for k, r in runs.items()}}
+    models = {"lstm": ev.metrics, **{k: r.evaluated.metrics for k, r in runs.items()}}
     for name, m in models.items():
-        assert 0 <= m["auroc"]["value"] <= 1, name
-    assert runs["logistic_regression"].evaluation.metrics["auroc"]["value"] > 0.7  # the labels are learnable
-    rows = comparison_rows(models, None)
-    assert all("oracle AUROC" not in r for r in rows)
-    paired = paired_bootstrap(test.y, ev.p_test, runs["logistic_regression"].evaluation.p_test, n_boot=50, seed=0)
-    summary = metrics_summary(models["lstm"], models["logistic_regression"], {"oracle": None})
-    assert summary["oracle"] is None
-    metrics = {"lstm": ev.metrics, "oracle": None, "comparison": {"lstm_vs_lr": paired},
-               "baselines": {k: {**r.evaluation.metrics, "notes": r.notes} for k, r in runs.items()},
-               "data": {s: {"n": len(e), "deaths": int(e.y.sum()), "prevalence": float(e.y.mean())}
-                        for s, e in data.items()} | {"n_variables": 17}}
-    text = render_report(metrics)
+        assert 0 <= m.auroc.value <= 1, name
+    assert runs["logistic_regression"].evaluated.metrics.auroc.value > 0.7  # the labels are learnable
+    assert all("AUROC / oracle" not in r for r in comparison_rows(models, None))
+    from ehrlib.mortality.assemble import training_record
+
+    update_results(tmp_path / "results", training=training_record(result, prep, len(train), {"train": 0.1},
+                                                                   {"auroc": 0.8, "auprc": 0.5}, None),
+                   lstm=ev.metrics, oracle=None, data=data_summary(data, external=True),
+                   comparison=comparison(test, p_test, runs["logistic_regression"].p_test, 50, 0),
+                   baselines={k: BaselineRecord(evaluation=r.evaluated.metrics, notes=r.notes, seconds=r.seconds)
+                              for k, r in runs.items()})
+    text = render_report(load_results(tmp_path / "results"))
     assert no_ceiling_sentence(len(test)) in text and "Glasgow coma scale" in text
     assert "oracle" not in text.lower()

@@ -224,7 +224,8 @@ def test_killed_bundle_save_then_rerun(tmp_path):
 
 
 def test_bundle_manifest_catches_a_mismatched_or_changed_file(tmp_path):
-    from ehrlib.evaluation.calibration import IsotonicCalibrator, choose_thresholds
+    from ehrlib.evaluation.calibration import IsotonicCalibrator
+    from ehrlib.evaluation.thresholds import choose_thresholds
     from ehrlib.mortality import lstm
 
     rng = np.random.default_rng(0)

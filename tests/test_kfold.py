@@ -7,6 +7,7 @@ import pytest
 
 from ehrlib.evaluation import kfold as V
 from ehrlib.icu.episodes import EpisodeSet
+from ehrlib.mortality.pipelines import logistic_fitter
 
 VITALS = ["Heart Rate", "Respiratory rate", "Oxygen saturation", "Systolic blood pressure", "Temperature"]
 
@@ -62,21 +63,15 @@ def test_fitting_never_sees_the_held_out_fold(monkeypatch) -> None:
         return lambda e: e.subject_ids.astype(np.float64)
 
     calibrated_on: list[set[int]] = []
-    real_fit = V.IsotonicCalibrator.fit
-
-    def spy_fit(self, p, y):
-        calibrated_on.append(set(np.floor(np.asarray(p)).astype(int)))
-        return real_fit(self, p, y)
-
     threshold_on: list[int] = []
-    real_threshold = V.select_f1_threshold
+    real_protocol = V.fit_protocol
 
-    def spy_threshold(y_val, p_val):
+    def spy_protocol(p_val, y_val, *args, **kwargs):
+        calibrated_on.append(set(np.floor(np.asarray(p_val)).astype(int)))
         threshold_on.append(len(y_val))
-        return real_threshold(y_val, p_val)
+        return real_protocol(p_val, y_val, *args, **kwargs)
 
-    monkeypatch.setattr(V.IsotonicCalibrator, "fit", spy_fit)
-    monkeypatch.setattr(V, "select_f1_threshold", spy_threshold)
+    monkeypatch.setattr(V, "fit_protocol", spy_protocol)
     out = V.run_kfold(eps, {"spy": spy_fitter}, V.KFoldConfig(n_splits=4, seed=3), progress=False, keep_stays=True)
     assert len(out["folds"]) == 4 and len(seen) == 4 and len(calibrated_on) == 4
     for fold, (_, fitted), cal, n_thr in zip(out["folds"], seen, calibrated_on, threshold_on):
@@ -90,7 +85,7 @@ def test_fitting_never_sees_the_held_out_fold(monkeypatch) -> None:
 
 def test_run_kfold_with_logistic_regression_summarises_folds() -> None:
     eps = _episodes(300, seed=1)
-    out = V.run_kfold(eps, {"lr": V.logistic_fitter()}, V.KFoldConfig(n_splits=3, seed=0), progress=False)
+    out = V.run_kfold(eps, {"lr": logistic_fitter()}, V.KFoldConfig(n_splits=3, seed=0), progress=False)
     s = out["summary"]["lr"]
     aurocs = [f["lr"]["auroc"] for f in out["folds"]]
     assert s["auroc"]["mean"] == pytest.approx(np.mean(aurocs))
@@ -98,10 +93,18 @@ def test_run_kfold_with_logistic_regression_summarises_folds() -> None:
     assert s["auroc"]["mean"] > 0.7
     assert "oracle" in out["summary"] and out["summary"]["oracle"]["auroc"]["mean"] > 0.7
     assert "stays" not in out["folds"][0]
-    again = V.run_kfold(eps, {"lr": V.logistic_fitter()}, V.KFoldConfig(n_splits=3, seed=0), progress=False)
+    again = V.run_kfold(eps, {"lr": logistic_fitter()}, V.KFoldConfig(n_splits=3, seed=0), progress=False)
     assert [f["lr"]["auroc"] for f in again["folds"]] == aurocs
 
 
 def test_too_few_positives_is_an_error() -> None:
     with pytest.raises(ValueError, match="at least 5"):
         V.patient_folds(np.array([0] * 20 + [1] * 3), np.arange(23), 5, 0)
+
+
+def test_kfold_imports_no_model() -> None:
+    """The harness knows only fitters: no LSTM, baseline or TensorFlow import in its source."""
+    import inspect
+
+    imports = [line for line in inspect.getsource(V).splitlines() if line.lstrip().startswith(("import ", "from "))]
+    assert imports and not [line for line in imports if any(w in line for w in ("mortality", "keras", "tensorflow"))]

@@ -1,4 +1,4 @@
-"""Metrics against scikit-learn, the vectorised bootstrap against per-replicate sklearn, ECE by hand."""
+"""Point metrics against scikit-learn, ECE by hand, the improvement sign for lower-is-better metrics."""
 
 from __future__ import annotations
 
@@ -62,55 +62,19 @@ def test_ece_matches_direct_numpy_loop() -> None:
     assert M.expected_calibration_error(y, np.where(y == 1, 1.0, 0.0)) == 0.0
 
 
-@pytest.mark.parametrize("ties", [False, True])
-def test_vectorised_bootstrap_matches_sklearn_per_replicate(ties: bool) -> None:
-    y, p = _data(300, seed=1, ties=ties)
-    idx = M.bootstrap_indices(y.size, 6, seed=5)
-    reps = M.bootstrap_ranking(y, p, idx)
-    for b in range(6):
-        assert reps["auroc"][b] == pytest.approx(skm.roc_auc_score(y[idx[b]], p[idx[b]]), abs=1e-12)
-        assert reps["auprc"][b] == pytest.approx(skm.average_precision_score(y[idx[b]], p[idx[b]]), abs=1e-12)
+def test_metric_value_reads_numbers_dicts_and_intervals() -> None:
+    from ehrlib.evaluation.bootstrap import Interval
+
+    assert M.metric_value(0.5) == M.metric_value({"value": 0.5}) == M.metric_value(Interval(0.5, 0.4, 0.6)) == 0.5
 
 
-def test_bootstrap_single_class_replicate_is_nan() -> None:
-    y = np.array([[0, 0, 0], [0, 1, 1]])
-    p = np.array([[0.1, 0.2, 0.3], [0.1, 0.9, 0.8]])
-    assert np.isnan(M.auroc_rows(y, p)[0]) and M.auroc_rows(y, p)[1] == 1.0
-
-
-def test_bootstrap_ci_covers_point_and_is_deterministic() -> None:
-    y, p = _data(500, seed=2)
-    a = M.bootstrap_ci(y, p, n_boot=200, seed=7)
-    b = M.bootstrap_ci(y, p, n_boot=200, seed=7)
-    c = M.bootstrap_ci(y, p, n_boot=200, seed=8)
-    assert a == b
-    assert a["auroc"] != c["auroc"]
-    for k in ("auroc", "auprc"):
-        assert a[k].ci_low < a[k].value < a[k].ci_high
-        assert a[k].ci_high - a[k].ci_low < 0.25
-
-
-def test_paired_bootstrap_detects_better_model_and_null() -> None:
-    rng = np.random.default_rng(4)
-    n = 800
-    risk = rng.uniform(0.05, 0.7, n)
-    y = (rng.uniform(size=n) < risk).astype(int)
-    good = risk + rng.normal(0, 0.05, n)
-    bad = risk + rng.normal(0, 0.6, n)
-    cmp = M.paired_bootstrap(y, good, bad, n_boot=300, seed=0)
-    assert cmp["auroc"]["value"] > 0 and cmp["auroc"]["ci_low"] > 0 and cmp["auroc"]["p_value"] < 0.01
-    same = M.paired_bootstrap(y, good, good, n_boot=100, seed=0)
-    assert same["auroc"]["value"] == 0 and same["auroc"]["p_value"] == 1.0
-
-
-def test_evaluate_has_every_metric() -> None:
-    y, p = _data()
-    out = M.evaluate(y, p, threshold=0.3, n_boot=50, seed=0)
-    for key in ("auroc", "auprc", "recall", "precision", "specificity", "f1", "accuracy", "brier", "ece",
-                "confusion_matrix", "prevalence"):
-        assert key in out
-    assert sum(map(sum, out["confusion_matrix"])) == y.size
-    assert M.metric_value(out["auroc"]) == pytest.approx(skm.roc_auc_score(y, p))
+@pytest.mark.parametrize("metric, model, reference, sign", [
+    ("auroc", 0.85, 0.80, 1), ("auroc", 0.75, 0.80, -1), ("brier", 0.10, 0.12, 1), ("brier", 0.14, 0.12, -1),
+    ("ece", 0.01, 0.02, 1), ("ici", 0.03, 0.02, -1)])
+def test_improvement_sign_is_positive_when_better(metric, model, reference, sign) -> None:
+    value = M.relative_improvement(metric, model, reference)
+    assert np.sign(value) == sign
+    assert abs(value) == pytest.approx(100 * abs(model - reference) / reference)
 
 
 def test_bad_input_is_named() -> None:

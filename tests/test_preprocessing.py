@@ -9,7 +9,8 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from ehrlib.mortality.preprocessing import MortalityPreprocessor, PreprocessConfig, forward_fill  # noqa: E402
+from ehrlib.mortality.hourly import forward_fill  # noqa: E402
+from ehrlib.mortality.preprocessing import MortalityPreprocessor, PreprocessConfig  # noqa: E402
 from ehrlib.icu.episodes import EpisodeSet  # noqa: E402
 
 VARS = ["Heart Rate", "Systolic blood pressure", "Glucose"]

@@ -1,110 +1,192 @@
-"""The generated technical report, and smoke checks of the mortality figures."""
+"""The typed results fed by the real writers, the technical report and TRIPOD checklist read from them,
+the comparison column's sign, and smoke checks of the mortality figures."""
 
 from __future__ import annotations
 
+import json
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from ehrlib import plots
-from ehrlib.evaluation.calibration import calibrate_and_evaluate
-from ehrlib.evaluation.metrics import paired_bootstrap, ranking_metrics
-from ehrlib.mortality.report import PUBLISHED_ANCHORS, render_report
+from ehrlib.evaluation.kfold import KFoldConfig, run_kfold
+from ehrlib.evaluation.protocol import evaluate_model, metric_entries
+from ehrlib.evaluation.subgroups import subgroup_rows
+from ehrlib.evaluation.thresholds import decision_curve
+from ehrlib.icu.episodes import EpisodeSet
+from ehrlib.io import RecordError
+from ehrlib.mortality.assemble import comparison, data_summary, kfold_result, oracle_record, training_record
+from ehrlib.mortality.pipelines import logistic_fitter, missingness_fitter, run_baselines, seed_run
+from ehrlib.mortality.report import PUBLISHED_ANCHORS, improvement_rows, metrics_summary, render_report
+from ehrlib.mortality.results import (BaselineRecord, DecisionCurve, LearningCurve, MortalityResults, SeedSummary,
+                                      Subgroups, load_results, results_path, update_results)
+from ehrlib.mortality.tripod import tripod_checklist
+
+VITALS = ["Heart Rate", "Respiratory rate", "Oxygen saturation", "Systolic blood pressure", "Temperature"]
 
 
-def _scores(n: int, seed: int, noise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _split(n_patients: int, seed: int, split: str, first_id: int) -> EpisodeSet:
+    """1-2 episodes per patient; vitals and label follow a latent severity."""
     rng = np.random.default_rng(seed)
-    risk = rng.uniform(0.02, 0.7, n)
-    y = (rng.uniform(size=n) < risk).astype(int)
-    return y, np.clip(risk + rng.normal(0, noise, n), 0, 1), risk
+    per = rng.integers(1, 3, n_patients)
+    subject = np.repeat(np.arange(first_id, first_id + n_patients), per)
+    episode = np.concatenate([np.arange(1, k + 1) for k in per])
+    n = subject.size
+    sev = rng.normal(0, 1, n)
+    risk = 1 / (1 + np.exp(-(1.5 * sev - 1.5)))
+    y = (rng.uniform(size=n) < risk).astype(np.int8)
+    base, slope = np.array([85, 18, 96, 120, 37.0]), np.array([12, 4, -2, -12, 0.5])
+    values = base + slope * sev[:, None, None] + rng.normal(0, 1, (n, 48, 5)) * np.abs(slope) * 0.4
+    mask = rng.uniform(size=values.shape) < 0.3 + 0.2 * (sev[:, None, None] > 0)
+    values = np.where(mask, values, np.nan).astype(np.float32)
+    stays = np.array([f"{s}_episode{e}_timeseries.csv" for s, e in zip(subject, episode)])
+    return EpisodeSet(values=values, mask=mask, y=y, stays=stays, variables=VITALS, true_risk=risk, split=split)
 
 
-def _metrics() -> dict:
-    yv, pv, _ = _scores(600, 0, 0.15)
-    yt, pt, risk = _scores(600, 1, 0.15)
-    _, pv_lr, _ = _scores(600, 0, 0.3)
-    _, pt_lr, _ = _scores(600, 1, 0.3)
-    lstm = calibrate_and_evaluate(pv, yv, pt, yt, n_boot=50).metrics
-    lr = calibrate_and_evaluate(pv_lr, yv, pt_lr, yt, n_boot=50).metrics
-    fold = {"mean": 0.8, "sd": 0.01, "min": 0.79, "max": 0.81}
-    return {
-        "lstm_training": {"config": {"units": 64, "dropout": 0.5, "recurrent_dropout": 0.3, "dense": [32, 16],
-                                     "l2": 0.01, "head_dropout": 0.5, "gamma": 2.0, "alpha": 0.25,
-                                     "learning_rate": 0.001, "batch_size": 64, "max_epochs": 50, "patience": 5,
-                                     "monitor": "val_auroc"},
-                          "epochs_run": 12, "best_epoch": 7, "seconds": 95.0},
-        "timings": {"calibration_threshold_seconds": 1.5, "kfold_seconds": 60.25},
-        "data": {s: {"n": 600, "deaths": 200, "prevalence": 1 / 3} for s in ("train", "val", "test")}
-        | {"n_variables": 15},
-        "lstm": lstm,
-        "oracle": ranking_metrics(yt, risk),
-        "baselines": {"logistic_regression": lr},
-        "comparison": {"lstm_vs_lr": paired_bootstrap(yt, pt, pt_lr, n_boot=50)},
-        "kfold": {"config": {"n_splits": 5, "n_episodes": 1200},
-                  "summary": {m: {k: fold for k in ("auroc", "auprc", "f1", "brier")}
-                              for m in ("lstm", "logistic_regression", "oracle")}},
-    }
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """Results written by the chapters' real writers (the LR standing in for the LSTM: no TensorFlow)."""
+    root = tmp_path_factory.mktemp("results")
+    data = {"train": _split(300, 0, "train", 1000), "val": _split(150, 1, "val", 5000), "test": _split(150, 2, "test", 9000)}
+    train, val, test = data["train"], data["val"], data["test"]
+    model = logistic_fitter()(train, val)
+    p_val, p_test = model(val), model(test)
+    result = SimpleNamespace(config=SimpleNamespace(to_json=lambda: {
+        "units": 64, "dropout": 0.5, "recurrent_dropout": 0.3, "dense": [32, 16], "l2": 0.01, "head_dropout": 0.5,
+        "gamma": 2.0, "alpha": 0.25, "learning_rate": 0.001, "batch_size": 64, "max_epochs": 50, "patience": 5}),
+        model=SimpleNamespace(count_params=lambda: 1234), epochs_run=12, best_epoch=7, seconds=95.0,
+        seconds_per_epoch=7.9, xla=False, history={"loss": [0.3, 0.2], "val_auroc": [0.7, 0.8]})
+    update_results(root, training=training_record(result, SimpleNamespace(n_features=10), len(train),
+                                                  {"train": 0.1}, {"auroc": 0.8, "auprc": 0.5}, 0.85))
+    ev = evaluate_model(p_val, val.y, p_test, test.y, test.subject_ids, n_boot=50, seed=0)
+    update_results(root, lstm=ev.metrics, oracle=oracle_record(test, 50, 0), timings={"calibration_threshold_seconds": 1.5})
+    runs = run_baselines(train, val, test, n_boot=50, seed=0)
+    raw = {"lstm": p_test, **{k: r.p_test for k, r in runs.items()}}
+    cal = {"lstm": ev.p_test, **{k: r.evaluated.p_test for k, r in runs.items()}}
+    grid = np.arange(0.05, 0.6, 0.05)
+    dc = decision_curve(test.y, cal, grid)
+    seeds = [seed_run(s, p_test + 0.01 * s, test, raw["logistic_regression"], 50) for s in (0, 1)]
+    attrs = {"sex": np.where(np.arange(len(test)) % 2, "M", "F")}
+    update_results(
+        root, data=data_summary(data, external=False), comparison=comparison(test, p_test, raw["gbt"], 50, 0),
+        baselines={k: BaselineRecord(evaluation=r.evaluated.metrics, notes=r.notes, seconds=r.seconds)
+                   for k, r in runs.items()},
+        seeds=SeedSummary(seeds=[0, 1], auroc=[r.auroc for r in seeds], auprc=[r.auprc for r in seeds],
+                          diff_auroc=[r.diff_auroc for r in seeds], seconds=[1.0, 2.0]),
+        kfold=kfold_result(run_kfold(EpisodeSet.concat([train, val]), {"lstm": logistic_fitter(),
+                                                                         "logistic_regression": missingness_fitter()},
+                                     KFoldConfig(n_splits=3), progress=False)),
+        decision_curve=DecisionCurve(thresholds=grid, net_benefit={k: v for k, v in dc.items() if k != "threshold"},
+                                     marks={"max F1": ev.metrics.threshold}),
+        learning_curve=LearningCurve(sizes=[100, len(train)], auroc={"lstm": [ev.metrics.auroc, ev.metrics.auroc]}),
+        subgroups=Subgroups(available=True, reason="", rows=subgroup_rows(test.y, raw, cal, attrs, test.subject_ids, 30)),
+        ablation=None, timings={"kfold_seconds": 60.25})
+    return root
 
 
-def test_report_renders_every_section_without_placeholders() -> None:
-    m = _metrics()
-    text = render_report(m)
-    headings = re.findall(r"^(#+) (.+)$", text, flags=re.M)
-    assert [h for _, h in headings] == ["Model", "Data", "Test metrics", "Calibration", "Decision threshold",
-                                        "Baselines", "K-fold validation", "Comparison with published figures",
-                                        "Run time", "Limits"]
-    assert {len(h) for h, _ in headings} == {2}
-    for bad in ("nan", "None", "TODO", "{", "}", "not run", "not recorded"):
+def test_report_renders_every_section_from_the_written_results(written) -> None:
+    results = load_results(written)
+    text = render_report(results)
+    headings = [h for _, h in re.findall(r"^(#+) (.+)$", text, flags=re.M)]
+    assert headings == ["Model", "Data", "Test metrics", "Calibration", "Decision threshold", "Baselines",
+                        "LSTM against the benchmark regression, metric by metric", "Seeds", "K-fold validation",
+                        "Decision curve", "Learning curve", "Subgroups", "Missingness ablation",
+                        "Comparison with published figures", "Run time", "Limits"]
+    for bad in ("nan", "None", "TODO", "{", "}"):
         assert bad not in text, bad
-    assert f"{m['lstm']['auroc']['value']:.3f}" in text
-    assert f"{m['lstm']['auroc']['ci_low']:.3f}" in text
-    assert f"{m['oracle']['auroc']:.3f}" in text
+    assert f"{results.lstm.auroc.value:.3f} (95 % CI {results.lstm.auroc.ci_low:.3f}" in text
+    assert "The missingness ablation was not run." in text
+    assert "| kfold | 60.2 |" in text or "| kfold | 60.3 |" in text
+    assert "Training ran 12 epochs, kept the weights of epoch 7" in text and "1,234 trainable parameters" in text
     for a in PUBLISHED_ANCHORS:
         assert a["auroc"] in text
-    assert "0.800 ± 0.010" in text
-    assert "| kfold | 60.2 |" in text or "| kfold | 60.3 |" in text
-    assert "Training ran 12 epochs, kept the weights of epoch 7 and took 95 s" in text
-    order = [text.index(n) for n in ("LSTM + focal loss", "Logistic regression (benchmark)")]
-    assert order == sorted(order)
+    assert "subject" in text and results.lstm.resampling_unit == "subject"
+    table = tripod_checklist(results)
+    assert table.count("\n") > 15 and "12d" in table and results.lstm.calibrator in table
 
 
-def test_report_heading_level_follows_notebook() -> None:
-    text = render_report(_metrics(), level=3)
-    assert set(re.findall(r"^(#+) ", text, flags=re.M)) == {"###"}
+def test_a_missing_or_renamed_field_fails_loudly(written, tmp_path) -> None:
+    d = json.loads(results_path(written).read_text())
+    del d["lstm"]["auroc"]
+    (tmp_path / "mortality_metrics.json").write_text(json.dumps(d))
+    with pytest.raises(RecordError, match=r"mortality_metrics.json: field 'lstm.auroc': missing"):
+        load_results(tmp_path)
+    d = json.loads(results_path(written).read_text())
+    d["baselines"]["gbt"]["evaluation"]["auroc_raw"] = d["baselines"]["gbt"]["evaluation"].pop("auroc")
+    (tmp_path / "mortality_metrics.json").write_text(json.dumps(d))
+    with pytest.raises(RecordError, match=r"unknown field\(s\) \['auroc_raw'\]"):
+        load_results(tmp_path)
+    d = json.loads(results_path(written).read_text())
+    del d["seeds"]  # a whole section missing is an error too; not-run is written as null
+    (tmp_path / "mortality_metrics.json").write_text(json.dumps(d))
+    with pytest.raises(RecordError, match="field 'seeds': missing"):
+        load_results(tmp_path)
+    with pytest.raises(ValueError, match="unknown results section"):
+        update_results(tmp_path, lstm_metrics=None)
 
 
-def test_report_states_missing_parts_and_needs_lstm() -> None:
-    m = _metrics()
-    for key in ("baselines", "kfold", "comparison", "data", "timings", "lstm_training"):
-        m.pop(key)
-    text = render_report(m)
+def test_sections_not_run_are_said_so_and_lstm_is_required(written) -> None:
+    results = load_results(written)
+    results.baselines = results.kfold = results.seeds = results.comparison = None
+    text = render_report(results)
     assert "K-fold validation was not run." in text and "baselines of chapter 7 were not run" in text
-    assert "No timings were recorded" in text
+    assert "one seed only" in text
     with pytest.raises(ValueError, match="lstm"):
-        render_report({})
+        render_report(MortalityResults.empty())
 
 
-def test_mortality_figures_build() -> None:
-    y, p, risk = _scores(300, 2, 0.2)
-    res = calibrate_and_evaluate(p[:150], y[:150], p[150:], y[150:], n_boot=20).metrics
-    history = {k: list(np.linspace(0.5, 0.8, 4)) for k in ("loss", "val_loss", "auroc", "val_auroc", "auprc",
-                                                           "val_auprc")}
+def test_improvement_column_is_positive_when_the_lstm_is_better(written) -> None:
+    results = load_results(written)
+    lstm, lr = results.lstm, results.baselines["logistic_regression"].evaluation
+    summary = metrics_summary(lstm, lr)
+    for k in ("brier", "ece"):
+        better = summary["deep_learning"][k] < summary["baseline"][k]
+        assert (summary["improvement_percent"][k] > 0) == better, k
+    for k in ("auroc", "auprc"):
+        assert (summary["improvement_percent"][k] > 0) == (summary["deep_learning"][k] > summary["baseline"][k])
+    rows = {r[0]: r for r in improvement_rows(lstm, lr)}
+    brier = rows["Brier (lower is better)"]
+    assert (float(brier[3].rstrip(" %")) > 0) == (float(brier[1]) < float(brier[2]))
+
+
+def test_mortality_figures_build(written) -> None:
+    results = load_results(written)
+    rng = np.random.default_rng(2)
+    risk = rng.uniform(0.02, 0.7, 300)
+    y = (rng.uniform(size=300) < risk).astype(int)
+    p = np.clip(risk + rng.normal(0, 0.2, 300), 0, 1)
+    entries = metric_entries(results.lstm)
     figs = [
         plots.roc_figure({"model": (y, p), "oracle": (y, risk)}),
         plots.pr_figure({"model": (y, p)}),
         plots.calibration_figure(y, {"raw": p, "calibrated": np.sqrt(p)}),
-        plots.confusion_matrix_figure(res["confusion_matrix"]),
+        plots.confusion_matrix_figure(results.lstm.confusion_matrix),
         plots.probability_distribution_figure(y, p, 0.3),
         plots.threshold_metrics_figure(y, p, {"F1": 0.3}),
-        plots.summary_metrics_figure(res),
-        plots.learning_curves_figure(history, best_epoch=2),
-        plots.metric_comparison_figure({"a": res, "b": res}),
-        plots.improvement_figure(res, res),
+        plots.summary_metrics_figure(entries),
+        plots.learning_curves_figure({"loss": [0.3, 0.2], "val_loss": [0.3, 0.25]}, best_epoch=2),
+        plots.metric_comparison_figure({"a": entries, "b": entries}),
+        plots.improvement_figure(entries, entries),
         plots.comparison_table_figure([{"model": "a", "AUROC": 0.8}, {"model": "b", "AUROC": 0.7}]),
-        plots.kfold_figure([{"fold": 0, "lstm": {"auroc": 0.8, "auprc": 0.5, "f1": 0.4}}]),
+        plots.kfold_figure(results.kfold.folds),
+        plots.decision_curve_figure({"threshold": results.decision_curve.thresholds,
+                                     **results.decision_curve.net_benefit}, results.decision_curve.marks),
+        plots.learning_size_figure(results.learning_curve.sizes, results.learning_curve.auroc),
+        plots.seeds_figure(results.seeds.seeds, {"LSTM": results.seeds.auroc}),
     ]
     for fig in figs:
         assert fig.layout.title.text and len(fig.data) >= 1
-    roc = figs[0]
-    assert "AUROC" in roc.data[0].name
+
+
+def test_report_without_an_oracle_shows_no_ceiling(written) -> None:
+    from ehrlib.mortality.report import no_ceiling_sentence
+
+    results = load_results(written)
+    results.oracle = None
+    results.data.has_true_risk = False
+    results.kfold.summary.pop("oracle")
+    text = render_report(results)
+    assert no_ceiling_sentence(results.lstm.n) in text and "no known true risk" in text
+    assert "oracle" not in text.lower() and "Synthetic" not in text

@@ -21,19 +21,29 @@ from typing import Iterator
 
 import numpy as np
 
-from ehrlib.evaluation.metrics import check_labels_scores
+from ehrlib.evaluation.metrics import bin_index, check_labels_scores
+from ehrlib.io import Record
 
 RANKING = ("auroc", "auprc")
 AT_THRESHOLD = ("recall", "precision", "specificity", "f1", "accuracy")
 
 
 @dataclass(frozen=True)
-class Interval:
-    """A point estimate with a percentile bootstrap interval."""
+class Interval(Record):
+    """A point estimate with a percentile bootstrap interval (a typed JSON record)."""
 
     value: float
     ci_low: float
     ci_high: float
+
+    def validate(self) -> None:
+        """The interval's ends are ordered."""
+        if self.ci_low > self.ci_high:
+            raise ValueError(f"ci_low {self.ci_low} exceeds ci_high {self.ci_high}")
+
+    def excludes(self, x: float = 0.0) -> bool:
+        """Whether the interval lies entirely above or below `x`."""
+        return self.ci_low > x or self.ci_high < x
 
     def as_dict(self) -> dict[str, float]:
         """Plain dict for JSON."""
@@ -175,3 +185,33 @@ def grouped_paired_bootstrap(y: np.ndarray, p_a: np.ndarray, p_b: np.ndarray, *,
         p_value = min(1.0, 2 * min((diff <= 0).mean(), (diff >= 0).mean())) if diff.size else float("nan")
         out[k] = {"a": pa[k], "b": pb[k], **iv.as_dict(), "p_value": float(p_value), "n_boot": int(diff.size)}
     return out
+
+
+def _calibration_rows(y: np.ndarray, p: np.ndarray, bins: np.ndarray, n_bins: int, w: np.ndarray
+                      ) -> dict[str, np.ndarray]:
+    """Weighted 10-bin ECE and Brier score for each replicate row of weights `w`."""
+    onehot = np.zeros((y.size, n_bins))
+    onehot[np.arange(y.size), bins] = 1.0
+    count, sum_p, sum_y = w @ onehot, w @ (onehot * p[:, None]), w @ (onehot * y[:, None])
+    total = w.sum(axis=1)
+    return {"ece": np.abs(sum_p - sum_y).sum(axis=1) / total, "brier": w @ (p - y) ** 2 / total}
+
+
+def replicate_calibration(y: np.ndarray, p: np.ndarray, *, groups: np.ndarray | None = None,
+                          n_boot: int = 1000, seed: int = 0, n_bins: int = 10) -> dict[str, np.ndarray]:
+    """Each replicate's ECE (the `metrics.reliability_bins` binning) and Brier score, resampling
+    `groups`; for the same `groups`, `n_boot` and `seed` the resamples are those of `replicate_metrics`."""
+    y, p = check_labels_scores(y, p)
+    bins, codes = bin_index(p, n_bins), group_codes(groups, y.size)
+    parts = [_calibration_rows(y.astype(np.float64), p, bins, n_bins, w) for w in weight_chunks(codes, n_boot, seed)]
+    return {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+
+
+def calibration_intervals(y: np.ndarray, p: np.ndarray, *, groups: np.ndarray | None = None,
+                          n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict[str, Interval]:
+    """ECE and Brier score of probabilities `p` with percentile intervals from the grouped bootstrap."""
+    y, p = check_labels_scores(y, p)
+    w = np.ones((1, y.size))
+    point = _calibration_rows(y.astype(np.float64), p, bin_index(p), 10, w)
+    reps = replicate_calibration(y, p, groups=groups, n_boot=n_boot, seed=seed)
+    return {k: percentile_interval(float(point[k][0]), reps[k], level) for k in ("ece", "brier")}

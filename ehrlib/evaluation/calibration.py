@@ -1,14 +1,20 @@
-"""Probability calibration, decision thresholds and calibration statistics.
+"""Probability calibrators and calibration statistics.
 
-- `IsotonicCalibrator` wraps scikit-learn's `IsotonicRegression` (clipped to [0, 1], constant
-  beyond the fitted range). Its JSON state is the fitted step function (`X_thresholds_`,
-  `y_thresholds_`); loading refits an `IsotonicRegression` on those points, which reproduces the
-  same function exactly (the points are already monotone, so the fit leaves them unchanged).
-- `select_f1_threshold` picks the threshold that maximises F1 and `threshold_for_sensitivity`
-  the highest threshold that still reaches a target recall. Both take only the validation labels
-  and scores: the test split never reaches them.
-- `calibration_slope_intercept` regresses the outcome on logit(p) (scikit-learn logistic
-  regression without penalty): slope 1 and intercept 0 mean perfect calibration.
+- `IsotonicCalibrator` wraps scikit-learn's `IsotonicRegression` (constant beyond the fitted range).
+  Its JSON state is the fitted step function (`X_thresholds_`, `y_thresholds_`); loading refits an
+  `IsotonicRegression` on those points, which reproduces the same function exactly. Its outputs are
+  kept inside [e, 1 - e] with e = 0.5 / (n_fit + 1), half an event among the validation patients:
+  a step with no death among its validation patients does not make a death impossible.
+- `PlattCalibrator` (Platt scaling) is a two-parameter logistic map of logit(p) (or of the raw score,
+  for scores that are not probabilities), fitted by scikit-learn's unpenalised logistic regression;
+  its outputs are strictly inside (0, 1) (clipped to [1e-6, 1 - 1e-6] against float rounding).
+- `select_calibrator` chooses between the two on the validation split alone, by the 5-fold
+  cross-validated log loss of each method within validation.
+- `calibration_slope_intercept` regresses the outcome on logit(p): slope 1 and intercept 0 mean
+  perfect calibration. `smooth_calibration_curve` is a local linear regression (tricube kernel,
+  lowess without robustness iterations; statsmodels is not a dependency) of the outcome on p, and
+  `integrated_calibration_index` (Austin and Steyerberg 2019) is the mean absolute distance between
+  that curve and the diagonal at the observed predictions.
 """
 
 from __future__ import annotations
@@ -24,10 +30,14 @@ from sklearn import metrics as skm
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from ehrlib.io import Record, read_json, write_json
+from sklearn.model_selection import StratifiedKFold
+
 from ehrlib.evaluation.metrics import check_labels_scores
+from ehrlib.io import Record, read_json, write_json
 
 _EPS = 1e-6
+PLATT_EPS = 1e-6
+CALIBRATORS = ("isotonic", "platt")
 
 
 @dataclass
@@ -54,11 +64,22 @@ class IsotonicCalibrator:
         self.n_fit = int(y.size)
         return self
 
+    @property
+    def floor(self) -> float:
+        """The smallest output (and 1 minus the largest): half an event among the `n_fit` fitting cases."""
+        return 0.5 / (self.n_fit + 1)
+
     def transform(self, p: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities for scores `p` (float64)."""
+        """Calibrated probabilities for scores `p` (float64), inside [floor, 1 - floor]: never exactly 0 or 1."""
         if self.model is None:
             raise RuntimeError("IsotonicCalibrator is not fitted")
-        return np.clip(self.model.predict(np.asarray(p, dtype=np.float64).ravel()), 0.0, 1.0)
+        e = self.floor
+        return np.clip(self.model.predict(np.asarray(p, dtype=np.float64).ravel()), e, 1.0 - e)
+
+    @property
+    def kind(self) -> str:
+        """The calibrator's name in results ("isotonic")."""
+        return "isotonic"
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready state: the fitted step function's knots (a `CalibratorState`)."""
@@ -107,97 +128,6 @@ class CalibratorState(Record):
             raise ValueError(f"n_fit must be non-negative, got {self.n_fit}")
 
 
-# ---------------------------------------------------------------- thresholds
-
-
-def select_f1_threshold(y_val: np.ndarray, p_val: np.ndarray) -> dict[str, float]:
-    """The threshold (rule p >= t) that maximises F1 on the validation labels and scores.
-
-    Candidates are the distinct scores (scikit-learn's `precision_recall_curve`); ties in F1 go to
-    the lowest such threshold. Returns the threshold with the validation F1, precision and recall.
-    """
-    y, p = check_labels_scores(y_val, p_val)
-    precision, recall, thresholds = skm.precision_recall_curve(y, p)
-    precision, recall = precision[:-1], recall[:-1]  # the last point (recall 0) has no threshold
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(denom), where=denom > 0)
-    best = int(np.argmax(f1))
-    return {"threshold": float(thresholds[best]), "f1": float(f1[best]),
-            "precision": float(precision[best]), "recall": float(recall[best])}
-
-
-def threshold_for_sensitivity(y_val: np.ndarray, p_val: np.ndarray, target: float = 0.9) -> dict[str, float]:
-    """The highest threshold (rule p >= t) whose validation sensitivity is at least `target`.
-
-    Uses scikit-learn's `roc_curve` (all distinct scores as candidates). Returns the threshold with
-    the validation sensitivity and specificity it gives.
-    """
-    if not 0 < target <= 1:
-        raise ValueError(f"target sensitivity must be in (0, 1], got {target}")
-    y, p = check_labels_scores(y_val, p_val)
-    fpr, tpr, thresholds = skm.roc_curve(y, p, drop_intermediate=False)
-    ok = np.flatnonzero((tpr >= target) & np.isfinite(thresholds))
-    i = int(ok[0])  # thresholds decrease along the curve: the first that reaches the target is highest
-    return {"threshold": float(thresholds[i]), "sensitivity": float(tpr[i]),
-            "specificity": float(1 - fpr[i]), "target": float(target)}
-
-
-def threshold_curve(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Recall, precision, specificity, F1 and accuracy at each threshold (vectorised).
-
-    Default thresholds: 101 values from 0 to 1. Precision is 0 where nothing is predicted positive.
-    """
-    y, p = check_labels_scores(y, p)
-    t = np.linspace(0, 1, 101) if thresholds is None else np.asarray(thresholds, dtype=np.float64)
-    pred = p[None, :] >= t[:, None]
-    pos = y.astype(bool)[None, :]
-    tp = (pred & pos).sum(1)
-    fp = (pred & ~pos).sum(1)
-    fn = (~pred & pos).sum(1)
-    tn = (~pred & ~pos).sum(1)
-    safe = lambda a, b: np.divide(a, b, out=np.zeros(a.shape, dtype=np.float64), where=b > 0)  # noqa: E731
-    precision, recall = safe(tp, tp + fp), safe(tp, tp + fn)
-    return {"threshold": t, "recall": recall, "precision": precision, "specificity": safe(tn, tn + fp),
-            "f1": safe(2 * precision * recall, precision + recall), "accuracy": (tp + tn) / y.size}
-
-
-@dataclass(frozen=True)
-class ThresholdChoice(Record):
-    """The decision threshold chosen on validation, with the alternative operating point.
-
-    Saved and loaded as JSON through `Record` (`to_dict`/`from_dict`/`save`/`load`), checked on
-    load: thresholds and F1 in [0, 1], a sensitivity target in (0, 1], a positive validation size.
-    """
-
-    threshold: float
-    criterion: str
-    validation_f1: float
-    sensitivity_target: float
-    sensitivity_threshold: float
-    n_validation: int
-
-    def validate(self) -> None:
-        for name in ("threshold", "validation_f1", "sensitivity_threshold"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                raise ValueError(f"{name} {v!r} is outside [0, 1]")
-        if not 0.0 < self.sensitivity_target <= 1.0:
-            raise ValueError(f"sensitivity_target {self.sensitivity_target!r} is outside (0, 1]")
-        if self.n_validation < 1:
-            raise ValueError(f"n_validation must be positive, got {self.n_validation}")
-        if not self.criterion.strip():
-            raise ValueError("criterion is empty")
-
-
-def choose_thresholds(y_val: np.ndarray, p_val: np.ndarray, sensitivity: float = 0.9) -> ThresholdChoice:
-    """F1-optimal threshold and the `sensitivity` operating point, both from validation data only."""
-    f1 = select_f1_threshold(y_val, p_val)
-    sens = threshold_for_sensitivity(y_val, p_val, sensitivity)
-    return ThresholdChoice(threshold=f1["threshold"], criterion="max F1 on validation",
-                           validation_f1=f1["f1"], sensitivity_target=sensitivity,
-                           sensitivity_threshold=sens["threshold"], n_validation=int(np.size(y_val)))
-
-
 # ---------------------------------------------------------------- calibration statistics
 
 
@@ -224,60 +154,123 @@ def calibration_slope_intercept(y: np.ndarray, p: np.ndarray) -> dict[str, float
             "slope_model_intercept": float(lr.intercept_[0])}
 
 
-def reliability_bins(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> dict[str, np.ndarray]:
-    """Per-bin mean predicted probability, fraction of positives and count (equal-width bins).
-
-    Same binning as `ehrlib.evaluation.metrics.expected_calibration_error`; empty bins are dropped.
-    """
-    y, p = check_labels_scores(y, p)
-    bins = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
-    count = np.bincount(bins, minlength=n_bins)
-    keep = count > 0
-    mean_p = np.bincount(bins, weights=p, minlength=n_bins)[keep] / count[keep]
-    frac = np.bincount(bins, weights=y, minlength=n_bins)[keep] / count[keep]
-    return {"mean_predicted": mean_p, "fraction_positive": frac, "count": count[keep],
-            "bin_left": np.arange(n_bins)[keep] / n_bins}
 
 
-# ---------------------------------------------------------------- the evaluation protocol
+# ---------------------------------------------------------------- Platt scaling and the choice
 
 
 @dataclass
-class CalibratedEvaluation:
-    """Result of `calibrate_and_evaluate`: fitted calibrator and threshold, test probabilities and metrics."""
+class PlattCalibrator(Record):
+    """Platt scaling: p' = sigmoid(a + b * x) with x = logit(p) (or the raw score when `on_logit` is
+    false, e.g. an integer early-warning score). Fitted on validation only; JSON state via `Record`."""
 
-    calibrator: IsotonicCalibrator
-    choice: ThresholdChoice
-    p_test: np.ndarray
-    metrics: dict[str, object]
+    a: float = 0.0
+    b: float = 1.0
+    on_logit: bool = True
+    n_fit: int = 0
+
+    @property
+    def kind(self) -> str:
+        """The calibrator's name in results ("platt")."""
+        return "platt"
+
+    def _x(self, p: np.ndarray) -> np.ndarray:
+        p = np.asarray(p, dtype=np.float64).ravel()
+        return logit(p) if self.on_logit else p
+
+    def fit(self, p: np.ndarray, y: np.ndarray) -> "PlattCalibrator":
+        """Fit a and b by unpenalised logistic regression of `y` on x (validation data only)."""
+        y, p = check_labels_scores(y, p)
+        if np.unique(y).size < 2:
+            raise ValueError("calibration needs both classes in the validation labels")
+        self.on_logit = bool(((p >= 0) & (p <= 1)).all())
+        lr = LogisticRegression(C=np.inf, max_iter=1000).fit(self._x(p)[:, None], y)
+        self.a, self.b, self.n_fit = float(lr.intercept_[0]), float(lr.coef_[0, 0]), int(y.size)
+        return self
+
+    def transform(self, p: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities, strictly inside (0, 1)."""
+        z = np.clip(self.a + self.b * self._x(p), -500, 500)
+        return np.clip(1.0 / (1.0 + np.exp(-z)), PLATT_EPS, 1 - PLATT_EPS)
+
+    def validate(self) -> None:
+        """Parameters are finite."""
+        if not (np.isfinite(self.a) and np.isfinite(self.b)):
+            raise ValueError(f"Platt parameters must be finite, got a={self.a}, b={self.b}")
 
 
-def calibrate_and_evaluate(p_val: np.ndarray, y_val: np.ndarray, p_test: np.ndarray, y_test: np.ndarray,
-                           n_boot: int = 1000, seed: int = 0, sensitivity: float = 0.9) -> CalibratedEvaluation:
-    """The book's protocol for every model: fit an isotonic calibrator on the validation scores, choose the
-    F1-optimal and the `sensitivity` thresholds on the calibrated validation probabilities, then score the
-    test set once.
+Calibrator = IsotonicCalibrator | PlattCalibrator
 
-    `metrics` is `ehrlib.evaluation.metrics.evaluate` on the calibrated test probabilities, plus `raw` (AUROC, AUPRC,
-    Brier, ECE, slope and intercept of the uncalibrated scores when they are probabilities),
-    `calibration` (the same for the calibrated ones), `threshold_choice` and
-    `sensitivity_operating_point` (test metrics at the validation-chosen sensitivity threshold).
+
+def load_calibrator(path: str | os.PathLike) -> Calibrator:
+    """Read a calibrator of either kind saved by its `save` (isotonic state holds knots; Platt's two
+    parameters); errors name the file, the field and the problem."""
+    state = read_json(path)
+    if isinstance(state, dict) and "x_thresholds" in state:
+        return IsotonicCalibrator.from_dict(state, where=str(path))
+    return PlattCalibrator.from_dict(state, where=str(path))
+
+
+def new_calibrator(kind: str) -> Calibrator:
+    """An unfitted calibrator of the named kind ("isotonic" or "platt")."""
+    if kind not in CALIBRATORS:
+        raise ValueError(f"unknown calibrator {kind!r}; choose one of {CALIBRATORS}")
+    return IsotonicCalibrator() if kind == "isotonic" else PlattCalibrator()
+
+
+def cross_validated_log_loss(kind: str, p: np.ndarray, y: np.ndarray, n_splits: int = 5, seed: int = 0) -> float:
+    """Mean out-of-fold log loss of a `kind` calibrator fitted within the validation scores `p`."""
+    y, p = check_labels_scores(y, p)
+    splits = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(p[:, None], y)
+    losses = []
+    for fit_idx, held_idx in splits:
+        q = new_calibrator(kind).fit(p[fit_idx], y[fit_idx]).transform(p[held_idx])
+        losses.append(skm.log_loss(y[held_idx], q, labels=[0, 1]) * held_idx.size)
+    return float(np.sum(losses) / y.size)
+
+
+def select_calibrator(p_val: np.ndarray, y_val: np.ndarray, kinds: tuple[str, ...] = CALIBRATORS,
+                      seed: int = 0) -> tuple[Calibrator, dict[str, float]]:
+    """The calibrator with the lowest cross-validated log loss on validation, refitted on all of it.
+
+    Returns the fitted calibrator and each candidate's cross-validated log loss. Ties go to the first
+    kind listed. Only validation scores and labels enter: the test split never reaches the choice.
     """
-    from ehrlib.evaluation.metrics import evaluate, probability_metrics, ranking_metrics, threshold_metrics
+    losses = {k: cross_validated_log_loss(k, p_val, y_val, seed=seed) for k in kinds}
+    best = min(kinds, key=lambda k: losses[k])
+    return new_calibrator(best).fit(p_val, y_val), losses
 
-    calibrator = IsotonicCalibrator().fit(p_val, y_val)
-    cal_val = calibrator.transform(p_val)
-    choice = choose_thresholds(y_val, cal_val, sensitivity)
-    cal_test = calibrator.transform(p_test)
-    out = evaluate(y_test, cal_test, choice.threshold, n_boot=n_boot, seed=seed)
-    p_raw = np.asarray(p_test, dtype=np.float64)
-    raw: dict[str, float] = ranking_metrics(y_test, p_raw)
-    if ((p_raw >= 0) & (p_raw <= 1)).all():
-        raw.update(probability_metrics(y_test, p_raw))
-        raw.update(calibration_slope_intercept(y_test, p_raw))
-    out["raw"] = raw
-    out["calibration"] = {**probability_metrics(y_test, cal_test), **calibration_slope_intercept(y_test, cal_test)}
-    out["threshold_choice"] = dict(choice.__dict__)
-    op = threshold_metrics(y_test, cal_test, choice.sensitivity_threshold)
-    out["sensitivity_operating_point"] = {"target": sensitivity, **op}
-    return CalibratedEvaluation(calibrator=calibrator, choice=choice, p_test=cal_test, metrics=out)
+
+# ---------------------------------------------------------------- smoothed calibration curve, ICI
+
+
+def local_linear(x: np.ndarray, y: np.ndarray, at: np.ndarray, frac: float = 0.3) -> np.ndarray:
+    """Local linear regression of `y` on `x` evaluated at `at`, with tricube weights over the
+    nearest `frac` share of the points (lowess without robustness iterations). Vectorised over `at`."""
+    x, y, at = (np.asarray(a, dtype=np.float64).ravel() for a in (x, y, at))
+    if not 0 < frac <= 1:
+        raise ValueError(f"frac must be in (0, 1], got {frac}")
+    k = min(x.size, max(3, int(np.ceil(frac * x.size))))
+    d = np.abs(at[:, None] - x[None, :])
+    h = np.maximum(np.partition(d, k - 1, axis=1)[:, k - 1], 1e-12) * (1 + 1e-9)
+    w = np.clip(1 - (d / h[:, None]) ** 3, 0, None) ** 3
+    sw = w.sum(axis=1)
+    xbar, ybar = w @ x / sw, w @ y / sw
+    var = w @ (x * x) / sw - xbar**2
+    cov = w @ (x * y) / sw - xbar * ybar
+    slope = np.divide(cov, var, out=np.zeros_like(var), where=var > 1e-12)
+    return ybar + slope * (at - xbar)
+
+
+def smooth_calibration_curve(y: np.ndarray, p: np.ndarray, n_points: int = 101, frac: float = 0.3
+                             ) -> dict[str, np.ndarray]:
+    """Smoothed observed risk against predicted probability on a grid spanning the predictions."""
+    y, p = check_labels_scores(y, p)
+    grid = np.linspace(p.min(), p.max(), n_points)
+    return {"predicted": grid, "observed": np.clip(local_linear(p, y, grid, frac), 0, 1)}
+
+
+def integrated_calibration_index(y: np.ndarray, p: np.ndarray, frac: float = 0.3) -> float:
+    """Mean |smoothed observed risk - p| over the predictions (the curve interpolated from a 201-point grid)."""
+    curve = smooth_calibration_curve(y, p, n_points=201, frac=frac)
+    return float(np.mean(np.abs(np.interp(p, curve["predicted"], curve["observed"]) - np.asarray(p, float))))

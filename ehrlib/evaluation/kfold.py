@@ -9,47 +9,34 @@ sides):
    `StratifiedGroupKFold`) into an inner training set and an inner validation set;
 2. the model (its preprocessor included) is fitted on the inner training set, with the inner
    validation set for early stopping;
-3. an isotonic calibrator and the F1-optimal threshold are fitted on the inner validation
-   predictions only;
-4. the held-out fold is scored once.
+3. the calibrator and the thresholds are fitted on the inner validation predictions only, by the
+   same `protocol.fit_protocol` the chapters use;
+4. the held-out fold is scored once (`protocol.point_scores`: AUROC/AUPRC on raw scores, the rest on
+   calibrated probabilities).
 
 Models are passed as *fitters*: functions ``fit(train, val) -> predict`` where ``predict(episodes)``
-returns risk scores. The harness never hands a fitter the held-out fold.
+returns risk scores (`ehrlib.mortality.pipelines` builds them). The harness knows no model and never
+hands a fitter the held-out fold.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from ehrlib.evaluation.calibration import IsotonicCalibrator, select_f1_threshold
-from ehrlib.evaluation.metrics import probability_metrics, ranking_metrics, threshold_metrics
+from ehrlib.evaluation.metrics import ranking_metrics
+from ehrlib.evaluation.protocol import fit_protocol, point_scores
+from ehrlib.icu.episodes import EpisodeSet as Episodes
 from ehrlib.logs import get_logger
 
-_log = get_logger(__name__)
-
 FOLD_METRICS = ("auroc", "auprc", "recall", "precision", "specificity", "f1", "accuracy", "brier", "ece",
-                "threshold")
+                "ici", "threshold")
 
-
-class Episodes(Protocol):
-    """What the harness needs from `ehrlib.icu.reader.EpisodeSet`."""
-
-    y: np.ndarray
-    stays: np.ndarray
-    true_risk: np.ndarray | None
-
-    @property
-    def subject_ids(self) -> np.ndarray: ...
-
-    def take(self, idx: np.ndarray) -> "Episodes": ...
-
-    def __len__(self) -> int: ...
-
+log = get_logger(__name__)
 
 Predictor = Callable[[Episodes], np.ndarray]
 Fitter = Callable[[Episodes, Episodes], Predictor]
@@ -82,21 +69,13 @@ def inner_split(y: np.ndarray, groups: np.ndarray, n_splits: int, seed: int) -> 
     return patient_folds(y, groups, n_splits, seed)[0]
 
 
-def _score(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
-    """Point metrics of one fold (no bootstrap: the spread across folds is the interval here)."""
-    tm = threshold_metrics(y, p, threshold)
-    out = {**ranking_metrics(y, p), **probability_metrics(y, p)}
-    out.update({k: float(tm[k]) for k in ("recall", "precision", "specificity", "f1", "accuracy", "threshold")})
-    return out
-
-
 def run_fold(train: Episodes, test: Episodes, fitters: dict[str, Fitter], config: KFoldConfig,
              fold: int = 0) -> dict[str, object]:
     """Fit every model inside `train` (inner train/val by patient) and score it once on `test`.
 
     Returns a JSON-ready record: sizes, prevalence, the stays of each part (for leak checks), the
     oracle AUROC of the generator's true risk on `test` when available, and per model its test
-    metrics (calibrated probabilities, validation-chosen threshold), raw-score AUROC and seconds.
+    metrics (`protocol.point_scores`) and seconds.
     """
     tr_idx, va_idx = inner_split(train.y, train.subject_ids, config.inner_splits, config.seed + 1000 + fold)
     inner_train, inner_val = train.take(tr_idx), train.take(va_idx)
@@ -113,10 +92,7 @@ def run_fold(train: Episodes, test: Episodes, fitters: dict[str, Fitter], config
         start = time.perf_counter()
         predict = fit(inner_train, inner_val)
         p_val, p_test = np.asarray(predict(inner_val)), np.asarray(predict(test))
-        calibrator = IsotonicCalibrator().fit(p_val, y_val)
-        threshold = select_f1_threshold(y_val, calibrator.transform(p_val))["threshold"]
-        metrics = _score(y_test, calibrator.transform(p_test), threshold)
-        metrics["auroc_raw"] = ranking_metrics(y_test, p_test)["auroc"]
+        metrics = point_scores(fit_protocol(p_val, y_val, seed=config.seed), p_test, y_test)
         metrics["seconds"] = time.perf_counter() - start
         record[name] = metrics
     return record
@@ -150,39 +126,14 @@ def run_kfold(episodes: Episodes, fitters: dict[str, Fitter], config: KFoldConfi
     for k, (tr, te) in enumerate(splits):
         t0 = time.perf_counter()
         if progress:
-            _log.info(f"fold {k + 1}/{config.n_splits}: {tr.size} training episodes, {te.size} held out")
+            log.info("fold %d/%d: %d training episodes, %d held out", k + 1, config.n_splits, tr.size, te.size)
         record = run_fold(episodes.take(tr), episodes.take(te), fitters, config, fold=k)
         if not keep_stays:
             record.pop("stays")
         folds.append(record)
         if progress:
             scores = ", ".join(f"{m} AUROC {record[m]['auroc']:.3f}" for m in fitters)
-            _log.info(f"fold {k + 1}/{config.n_splits} done in {time.perf_counter() - t0:.1f} s: {scores}")
+            log.info("fold %d/%d done in %.1f s: %s", k + 1, config.n_splits, time.perf_counter() - t0, scores)
     return {"config": {"n_splits": config.n_splits, "inner_splits": config.inner_splits, "seed": config.seed,
                        "n_episodes": len(episodes)},
             "folds": folds, "summary": summarise(folds, list(fitters)), "seconds": time.perf_counter() - start}
-
-
-# ---------------------------------------------------------------- the book's two fitters
-
-
-def logistic_fitter() -> Fitter:
-    """Fitter for the benchmark logistic regression (fitted on the inner training set only)."""
-    from ehrlib.mortality.baselines import LogisticBaseline
-
-    def fit(train: Episodes, val: Episodes) -> Predictor:
-        return LogisticBaseline().fit(train).predict_proba
-
-    return fit
-
-
-def lstm_fitter(config: object, seed: int = 0, progress: bool = False) -> Fitter:
-    """Fitter for the LSTM pipeline (`ehrlib.mortality.lstm.fit_lstm_pipeline`: preprocessor fitted on the inner
-    training set, early stopping on the inner validation set)."""
-    from ehrlib.mortality.lstm import fit_lstm_pipeline, predict_proba
-
-    def fit(train: Episodes, val: Episodes) -> Predictor:
-        prep, result = fit_lstm_pipeline(train, val, config, seed=seed, progress=progress)
-        return lambda eps: predict_proba(result.model, prep.transform(eps))
-
-    return fit

@@ -13,17 +13,12 @@ What a user would pick instead of the LSTM:
   statistics, un-imputed (the trees route missing values themselves). scikit-learn offers no JSON
   form for a fitted tree ensemble and the project never pickles, so this model is *not saved*: it is
   retrained from its seed whenever needed (deterministic for a fixed seed).
-- **A NEWS2-style early-warning score** (Royal College of Physicians 2017) from the five vitals the
-  data hold: respiration rate, SpO2 (scale 1), systolic blood pressure, pulse and temperature.
-  Adaptations, since the synthetic data have no consciousness (ACVPU) or supplemental-oxygen fields:
-  both score 0 (alert, on air). On data holding the Glasgow coma scale total (the real MIMIC-III
-  benchmark), a carried-forward GCS below 15 counts as "not alert" and adds 3 points (see
-  `NEWS2_GCS_VARIABLE`); supplemental oxygen still scores 0. Temperature is in Celsius (as in the
-  benchmark files). Each hour every vital carries its last observed value forward; a vital not
-  yet observed scores 0 (assumed normal). The hourly total is the sum of the component scores
-  and the episode's score is its worst (maximum) hourly total over the last `window_hours` of the
-  48 h. The integer score ranks risk directly; mapped through an isotonic calibrator fitted on
-  validation it also gives probabilities.
+- **Missingness only**: the same L2 logistic regression on observation counts per variable (last
+  48, 24 and 12 h) and nothing measured: how much of the signal is the care process (who gets
+  charted, how often) rather than the physiology.
+
+The NEWS2-style score lives in `ehrlib.mortality.news2`; fitting, calibrating and scoring all of them
+under the evaluation protocol is `ehrlib.mortality.pipelines.run_baselines`.
 """
 
 from __future__ import annotations
@@ -32,7 +27,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -40,9 +35,10 @@ from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
 from ehrlib.evaluation.calibration import CalibratorState, IsotonicCalibrator
+from ehrlib.icu.episodes import EpisodeSet as Episodes
 from ehrlib.io import Record, read_json, write_json
 from ehrlib.logs import get_logger
-from ehrlib.mortality.preprocessing import forward_fill
+from ehrlib.mortality.hourly import observation_counts
 
 _log = get_logger(__name__)
 
@@ -56,15 +52,6 @@ WINDOWS: tuple[tuple[str, str, float], ...] = (
     ("last25", "last", 0.25),
     ("last50", "last", 0.50),
 )
-
-
-class Episodes(Protocol):
-    """What the baselines need from `ehrlib.icu.reader.EpisodeSet`."""
-
-    values: np.ndarray  # float32 (n, steps, F), NaN where unobserved
-    mask: np.ndarray  # bool (n, steps, F)
-    y: np.ndarray
-    variables: list[str]
 
 
 # ---------------------------------------------------------------- sub-window statistics
@@ -319,170 +306,27 @@ class GbtBaseline:
             return self.model.predict_proba(subwindow_features(episodes.values)[:, self.columns])[:, 1]
 
 
-# ---------------------------------------------------------------- NEWS2-style score
-
-# NEWS2 (RCP 2017) parameter tables: inclusive upper edges and the points of each band.
-NEWS2_TABLE: dict[str, tuple[tuple[float, ...], tuple[int, ...]]] = {
-    "Respiratory rate": ((8, 11, 20, 24), (3, 1, 0, 2, 3)),
-    "Oxygen saturation": ((91, 93, 95), (3, 2, 1, 0)),
-    "Systolic blood pressure": ((90, 100, 110, 219), (3, 2, 1, 0, 3)),
-    "Heart Rate": ((40, 50, 90, 110, 130), (3, 1, 0, 1, 2, 3)),
-    "Temperature": ((35.0, 36.0, 38.0, 39.0), (3, 1, 0, 1, 2)),
-}
-
-
-#: NEWS2's consciousness item (ACVPU) adapted to the real MIMIC-III benchmark's Glasgow coma scale: an
-#: hour whose last charted GCS total is below 15 counts as "not alert" and scores 3, as new confusion,
-#: voice, pain or unresponsive do in NEWS2. Used only when the data hold this variable (the synthetic
-#: data do not). Sedated, intubated ICU patients often chart GCS < 15, so this is an approximation.
-NEWS2_GCS_VARIABLE = "Glascow coma scale total"
-NEWS2_GCS_POINTS = 3
-
-
-def news2_uses_consciousness(variables: Sequence[str]) -> bool:
-    """Whether `news2_hourly` scores consciousness for data with these variables (GCS total present)."""
-    return NEWS2_GCS_VARIABLE in list(variables)
-
-
-def news2_component(variable: str, values: np.ndarray) -> np.ndarray:
-    """NEWS2 points of one vital for an array of values; NaN (not yet observed) scores 0."""
-    edges, points = NEWS2_TABLE[variable]
-    v = np.asarray(values, dtype=np.float64)
-    pts = np.asarray(points, dtype=np.int8)[np.searchsorted(np.asarray(edges, dtype=np.float64), v, side="left")]
-    return np.where(np.isfinite(v), pts, 0).astype(np.int8)
-
-
-def news2_hourly(episodes: Episodes) -> np.ndarray:
-    """Hourly NEWS2-style totals (n, steps) int: last observation carried forward, unseen vitals 0.
-
-    When the data hold the Glasgow coma scale total (`NEWS2_GCS_VARIABLE`, as the real benchmark
-    does), an hour with a carried-forward GCS below 15 adds `NEWS2_GCS_POINTS` for consciousness.
-    """
-    missing = [v for v in NEWS2_TABLE if v not in episodes.variables]
-    if missing:
-        raise ValueError(f"NEWS2 needs the vitals {missing}, absent from {list(episodes.variables)}")
-    names = list(NEWS2_TABLE) + ([NEWS2_GCS_VARIABLE] if news2_uses_consciousness(episodes.variables) else [])
-    cols = [list(episodes.variables).index(v) for v in names]
-    filled = forward_fill(np.asarray(episodes.values)[:, :, cols], np.asarray(episodes.mask)[:, :, cols])
-    total = np.zeros(filled.shape[:2], dtype=np.int16)
-    for j, var in enumerate(NEWS2_TABLE):
-        total += news2_component(var, filled[:, :, j])
-    if len(names) > len(NEWS2_TABLE):
-        gcs = filled[:, :, -1]
-        total += np.where(np.isfinite(gcs) & (gcs < 15), NEWS2_GCS_POINTS, 0).astype(np.int16)
-    return total
-
-
-def news2_score(episodes: Episodes, window_hours: int = 48) -> np.ndarray:
-    """Episode NEWS2-style score: the worst hourly total over the last `window_hours` steps (float64)."""
-    hourly = news2_hourly(episodes)
-    if not 1 <= window_hours <= hourly.shape[1]:
-        raise ValueError(f"window_hours must be in 1..{hourly.shape[1]}, got {window_hours}")
-    return hourly[:, -window_hours:].max(axis=1).astype(np.float64)
+# ---------------------------------------------------------------- missingness only
 
 
 @dataclass
-class News2Baseline:
-    """NEWS2-style score as a risk ranking, with an isotonic map to probabilities fitted on validation."""
+class MissingnessBaseline:
+    """L2 logistic regression (C = 0.001, as the benchmark's) on observation counts only
+    (`hourly.observation_counts`), standardised with training statistics: no measured value enters."""
 
-    window_hours: int = 48
-    calibrator: IsotonicCalibrator = field(default_factory=IsotonicCalibrator)
+    C: float = 0.001
+    max_iter: int = 2000
+    standardiser: FeatureStandardiser = field(default_factory=FeatureStandardiser)
+    model: LogisticRegression | None = field(default=None, repr=False)
 
-    def score(self, episodes: Episodes) -> np.ndarray:
-        """The raw integer score (as float) of each episode."""
-        return news2_score(episodes, self.window_hours)
-
-    def fit(self, val: Episodes) -> "News2Baseline":
-        """Fit the score-to-probability calibrator on the validation episodes only."""
-        self.calibrator.fit(self.score(val), np.asarray(val.y))
+    def fit(self, train: Episodes) -> "MissingnessBaseline":
+        """Fit scaler and regression on the training episodes only."""
+        x = self.standardiser.fit(observation_counts(train.mask)).transform(observation_counts(train.mask))
+        self.model = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(x, np.asarray(train.y).astype(int))
         return self
 
     def predict_proba(self, episodes: Episodes) -> np.ndarray:
-        """Calibrated probability of death for each episode."""
-        return self.calibrator.transform(self.score(episodes))
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready state (a `News2State`)."""
-        return News2State(window_hours=self.window_hours,
-                          calibrator=CalibratorState.from_dict(self.calibrator.to_dict())).to_dict()
-
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the state as JSON (atomically)."""
-        return write_json(path, self.to_dict())
-
-    @classmethod
-    def from_dict(cls, d: Any, where: str = "") -> "News2Baseline":
-        """Rebuild from `to_dict` output, checked (`News2State`)."""
-        st = News2State.from_dict(d, where=where)
-        return cls(window_hours=st.window_hours, calibrator=IsotonicCalibrator.from_dict(st.calibrator.to_dict()))
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "News2Baseline":
-        """Read a baseline written by `save`; errors name the file, the field and the problem."""
-        return cls.from_dict(read_json(path), where=str(path))
-
-
-@dataclass
-class News2State(Record):
-    """Saved `News2Baseline`: a positive window and the score-to-probability calibrator."""
-
-    window_hours: int
-    calibrator: CalibratorState
-    kind: Literal["news2"] = "news2"
-
-    def validate(self) -> None:
-        if self.window_hours < 1:
-            raise ValueError(f"window_hours must be positive, got {self.window_hours}")
-
-
-# ---------------------------------------------------------------- the chapter's protocol
-
-
-@dataclass
-class BaselineRun:
-    """One fitted baseline: raw validation/test scores, the calibrated evaluation and the fit time."""
-
-    name: str
-    p_val: np.ndarray
-    p_test: np.ndarray
-    evaluation: Any  # ehrlib.evaluation.calibration.CalibratedEvaluation
-    seconds: float
-    model: Any = None
-    notes: dict[str, Any] = field(default_factory=dict)
-
-
-def run_baselines(train: Episodes, val: Episodes, test: Episodes, n_boot: int = 1000, seed: int = 0,
-                  news2_windows: tuple[int, ...] = (12, 24, 48), progress: bool = True) -> dict[str, BaselineRun]:
-    """Fit the three baselines on `train`, calibrate and threshold them on `val`, score `test` once.
-
-    The NEWS2 window (hours before the end of the 48 h over which the worst hourly score is taken) is
-    chosen among `news2_windows` by validation AUROC. Returns runs keyed "logistic_regression", "gbt",
-    "news2".
-    """
-    import time
-
-    from ehrlib.evaluation.calibration import calibrate_and_evaluate
-    from ehrlib.evaluation.metrics import ranking_metrics
-
-    runs: dict[str, BaselineRun] = {}
-
-    def finish(name: str, model: Any, p_val: np.ndarray, p_test: np.ndarray, start: float, **notes: Any) -> None:
-        ev = calibrate_and_evaluate(p_val, val.y, p_test, test.y, n_boot=n_boot, seed=seed)
-        runs[name] = BaselineRun(name, p_val, p_test, ev, time.perf_counter() - start, model, notes)
-        if progress:
-            _log.info(f"{name}: test AUROC {ev.metrics['auroc']['value']:.3f} ({runs[name].seconds:.1f} s)")
-
-    t = time.perf_counter()
-    lr = LogisticBaseline().fit(train)
-    finish("logistic_regression", lr, lr.predict_proba(val), lr.predict_proba(test), t)
-    t = time.perf_counter()
-    gbt = GbtBaseline(seed=seed).fit(train)
-    finish("gbt", gbt, gbt.predict_proba(val), gbt.predict_proba(test), t, iterations=int(gbt.model.n_iter_))
-    t = time.perf_counter()
-    val_auroc = {w: ranking_metrics(val.y, news2_score(val, w))["auroc"] for w in news2_windows}
-    window = max(news2_windows, key=lambda w: (val_auroc[w], -w))
-    news = News2Baseline(window_hours=window).fit(val)
-    finish("news2", news, news.score(val), news.score(test), t, window_hours=window,
-           validation_auroc_by_window={str(k): v for k, v in val_auroc.items()},
-           consciousness_from_gcs=news2_uses_consciousness(val.variables))
-    return runs
+        """Predicted probability of death from the observation counts alone."""
+        if self.model is None:
+            raise RuntimeError("MissingnessBaseline is not fitted")
+        return self.model.predict_proba(self.standardiser.transform(observation_counts(episodes.mask)))[:, 1]

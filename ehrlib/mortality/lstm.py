@@ -45,7 +45,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ehrlib.evaluation.calibration import IsotonicCalibrator, ThresholdChoice
+from ehrlib.evaluation.calibration import Calibrator, load_calibrator
+from ehrlib.evaluation.thresholds import ThresholdChoice
 from ehrlib.io import Record, atomic_directory, load_keras_model
 from ehrlib.mortality.preprocessing import MortalityPreprocessor, PreprocessConfig
 from ehrlib.logs import get_logger
@@ -360,7 +361,7 @@ class LstmBundle:
 
     model: Any
     preprocessor: MortalityPreprocessor
-    calibrator: IsotonicCalibrator | None = None
+    calibrator: Calibrator | None = None
     threshold: ThresholdChoice | None = None
 
 
@@ -383,7 +384,7 @@ def bundle_dir(directory: str | os.PathLike) -> Path:
 
 
 def save_artifacts(directory: str | os.PathLike, model, preprocessor: MortalityPreprocessor,
-                   calibrator: IsotonicCalibrator | None = None,
+                   calibrator: Calibrator | None = None,
                    threshold: ThresholdChoice | None = None) -> dict[str, Path]:
     """Save the model and the state fitted with it as ONE bundle, `directory/lstm_bundle/`.
 
@@ -405,7 +406,7 @@ def save_artifacts(directory: str | os.PathLike, model, preprocessor: MortalityP
     return {part: final / name for part, name in BUNDLE_FILES.items() if (final / name).exists()}
 
 
-def update_artifacts(directory: str | os.PathLike, calibrator: IsotonicCalibrator | None = None,
+def update_artifacts(directory: str | os.PathLike, calibrator: Calibrator | None = None,
                      threshold: ThresholdChoice | None = None) -> dict[str, Path]:
     """Add (or replace) the calibrator and threshold of a saved bundle, rewriting it as one bundle
     (the model and preprocessor are checked against the manifest and carried over byte for byte)."""
@@ -447,7 +448,7 @@ def load_bundle(directory: str | os.PathLike) -> LstmBundle:
     manifest = _check_bundle(folder)
     model = load_keras_model(folder / BUNDLE_FILES["model"], compile=False)
     prep = MortalityPreprocessor.load(folder / BUNDLE_FILES["preprocessor"])
-    cal = (IsotonicCalibrator.load(folder / BUNDLE_FILES["calibrator"])
+    cal = (load_calibrator(folder / BUNDLE_FILES["calibrator"])
            if BUNDLE_FILES["calibrator"] in manifest.files else None)
     thr = (ThresholdChoice.load(folder / BUNDLE_FILES["threshold"])
            if BUNDLE_FILES["threshold"] in manifest.files else None)

@@ -27,21 +27,15 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 
-from ehrlib.io import Record, read_json, write_json
+from ehrlib.icu.episodes import EpisodeSet
+from ehrlib.io import Record, atomic_write_text, read_json, write_json
+from ehrlib.mortality.hourly import forward_fill
 
 STATE_VERSION = 1
-
-
-class EpisodeLike(Protocol):
-    """What the preprocessor needs from `ehrlib.icu.reader.EpisodeSet`."""
-
-    values: np.ndarray  # float32 (n, steps, F), NaN where unobserved
-    mask: np.ndarray  # bool (n, steps, F)
-    variables: list[str]
 
 
 @dataclass(frozen=True)
@@ -60,7 +54,7 @@ class PreprocessConfig:
                              f"[{-self.clip}, {self.clip}] so that it cannot occur in a real input")
 
 
-def _check_episodes(episodes: EpisodeLike, variables: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _check_episodes(episodes: EpisodeSet, variables: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return `(values, mask)` after checking shapes, dtypes and consistency; raise a clear error."""
     values = np.asarray(episodes.values)
     mask = np.asarray(episodes.mask)
@@ -77,20 +71,6 @@ def _check_episodes(episodes: EpisodeLike, variables: list[str] | None = None) -
         raise ValueError(f"variables differ from those the preprocessor was fitted on: "
                          f"{list(episodes.variables)} != {list(variables)}")
     return values, mask
-
-
-def forward_fill(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Forward-fill `values` along axis 1 (time) where `mask` is False; leading gaps stay NaN.
-
-    Vectorised: for every cell, the index of the last observed step at or before it is the running
-    maximum of `where(mask, step, -1)`; cells with no earlier observation get NaN.
-    """
-    n_steps = values.shape[1]
-    steps = np.arange(n_steps, dtype=np.int32)[None, :, None]
-    last = np.maximum.accumulate(np.where(mask, steps, -1), axis=1)
-    filled = np.take_along_axis(values, np.maximum(last, 0), axis=1).astype(np.float32, copy=True)
-    filled[last < 0] = np.nan
-    return filled
 
 
 class MortalityPreprocessor:
@@ -132,7 +112,7 @@ class MortalityPreprocessor:
             names += [f"{v} (observed)" for v in self.variables]
         return names
 
-    def fit(self, episodes: EpisodeLike) -> "MortalityPreprocessor":
+    def fit(self, episodes: EpisodeSet) -> "MortalityPreprocessor":
         """Fit medians, means and standard deviations on the TRAINING episodes only; returns self.
 
         Medians come from the observed raw values. Means and standard deviations come from the
@@ -179,7 +159,7 @@ class MortalityPreprocessor:
             raise RuntimeError("MortalityPreprocessor is not fitted; call fit(train) or load a saved state")
 
     # ------------------------------------------------------------------ transforming
-    def transform(self, episodes: EpisodeLike) -> np.ndarray:
+    def transform(self, episodes: EpisodeSet) -> np.ndarray:
         """Return the float32 model input (n, steps, D); fully unobserved steps hold `mask_value`."""
         self._require_fitted()
         values, mask = _check_episodes(episodes, self.variables)
@@ -194,12 +174,12 @@ class MortalityPreprocessor:
         x[~mask.any(axis=2)] = np.float32(self.config.mask_value)
         return x
 
-    def fit_transform(self, episodes: EpisodeLike) -> np.ndarray:
+    def fit_transform(self, episodes: EpisodeSet) -> np.ndarray:
         """`fit(episodes)` then `transform(episodes)`."""
         return self.fit(episodes).transform(episodes)
 
     @staticmethod
-    def masked_steps(episodes: EpisodeLike) -> np.ndarray:
+    def masked_steps(episodes: EpisodeSet) -> np.ndarray:
         """Bool (n, steps): True where no variable was observed (the steps the LSTM skips)."""
         return ~np.asarray(episodes.mask).any(axis=2)
 

@@ -1,9 +1,12 @@
-"""The mortality technical report, rendered as Markdown from the run's metrics file.
+"""The mortality technical report and the TRIPOD+AI checklist, rendered as Markdown from typed results.
 
-`render_report(metrics)` turns `data/results/<profile>/mortality_metrics.json` (written by chapters
-03, 04 and 07) into the report page of chapter 08: model, data, test metrics with intervals,
-calibration, threshold, baselines, k-fold validation, comparison with published figures, limits.
-Every number in the text comes from `metrics`; the only typed-in figures are the published anchors
+`render_report(results)` turns the run's `MortalityResults` (`ehrlib.mortality.results`, written by
+chapters 03, 04 and 07) into the report page of chapter 08: model, data, test metrics with
+intervals, calibration, threshold, baselines, seeds, k-fold validation, decision curve, learning
+curve, subgroups, ablation, comparison with published figures, limits; `tripod_checklist(results)`
+lists the TRIPOD+AI items with where the book answers each. Fields are read as attributes of the
+validated records (no fallbacks): a section whose chapter has not run is `None` and is said so.
+Every number in the text comes from `results`; the only typed-in figures are the published anchors
 in `PUBLISHED_ANCHORS`, which are other studies' results (with their sources), never ours.
 Headings start at `level` (default 2, under the notebook's `#` title) and never skip a level, so the
 output is valid MyST.
@@ -12,6 +15,11 @@ output is valid MyST.
 from __future__ import annotations
 
 from typing import Any
+
+from ehrlib.evaluation.bootstrap import Interval
+from ehrlib.evaluation.metrics import LOWER_IS_BETTER, metric_value, relative_improvement
+from ehrlib.evaluation.protocol import AT_THRESHOLD, CalibrationStats, ModelEvaluation
+from ehrlib.mortality.results import MortalityResults
 
 # Published figures, copied from /work/shared/REFERENCE.md ("Published results (anchors)"). These are
 # other studies' results on real (or the replication's own synthetic) data, quoted for context.
@@ -33,14 +41,12 @@ PUBLISHED_ANCHORS: tuple[dict[str, str], ...] = (
      "auroc": "0.8638 / 0.7042", "auprc": "0.6396 / 0.4564"},
 )
 
-MODEL_NAMES = {"lstm": "LSTM + focal loss (calibrated)", "logistic_regression": "Logistic regression (benchmark)",
-               "gbt": "Gradient-boosted trees", "news2": "NEWS2-style score (calibrated)"}
-
-
-def _oracle(m: dict[str, Any]) -> dict[str, Any] | None:
-    """The run's true-risk oracle metrics, or None when the dataset has no known true risk (real data)."""
-    o = m.get("oracle")
-    return o if isinstance(o, dict) and "auroc" in o else None
+MODEL_NAMES = {"lstm": "LSTM + focal loss", "logistic_regression": "Logistic regression (benchmark)",
+               "gbt": "Gradient-boosted trees", "missingness": "Missingness only (observation counts)",
+               "news2": "NEWS2-style score"}
+LABELS = {"auroc": "AUROC", "auprc": "AUPRC", "recall": "recall", "precision": "precision",
+          "specificity": "specificity", "f1": "F1", "accuracy": "accuracy", "brier": "Brier", "ece": "ECE",
+          "ici": "ICI"}
 
 
 def no_ceiling_sentence(n_test: int, what: str = "test episodes") -> str:
@@ -49,23 +55,24 @@ def no_ceiling_sentence(n_test: int, what: str = "test episodes") -> str:
             "so no ceiling (best achievable AUROC) is shown.")
 
 
-def _v(entry: Any) -> float:
-    return float(entry["value"]) if isinstance(entry, dict) else float(entry)
+def ci(entry: Interval | float, digits: int = 3) -> str:
+    """'0.812 (95 % CI 0.790-0.833)' for an interval, or the bare number."""
+    if isinstance(entry, Interval):
+        return f"{entry.value:.{digits}f} (95 % CI {entry.ci_low:.{digits}f}-{entry.ci_high:.{digits}f})"
+    return f"{metric_value(entry):.{digits}f}"
 
 
-def _ci(entry: Any, digits: int = 3) -> str:
-    """'0.812 (95 % CI 0.790-0.833)' for an interval entry, or the bare number."""
-    if isinstance(entry, dict) and "ci_low" in entry:
-        return f"{entry['value']:.{digits}f} (95 % CI {entry['ci_low']:.{digits}f}-{entry['ci_high']:.{digits}f})"
-    return f"{_v(entry):.{digits}f}"
+def verdict(diff: Interval, better: str, worse: str) -> str:
+    """A comparison phrased from a difference's interval: `better`, `worse`, or no clear difference."""
+    if diff.ci_low > 0:
+        return better
+    if diff.ci_high < 0:
+        return worse
+    return "no difference the test set can resolve (the interval includes zero)"
 
 
 def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
-
-
-def _monitor(name: str) -> str:
-    return {"val_auroc": "AUROC", "val_auprc": "AUPRC", "val_loss": "loss"}.get(name, name)
 
 
 def _p_value(p: float, n_boot: int) -> str:
@@ -82,296 +89,345 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _section_model(m: dict[str, Any], level: int) -> str:
-    tr = m.get("lstm_training", {})
-    cfg = tr.get("config", {})
-    out = [_h(level, "Model")]
-    if cfg:
-        dense = " -> ".join(f"Dense({d}, ReLU, L2 {cfg.get('l2')}) -> Dropout({cfg.get('head_dropout')})"
-                            for d in cfg.get("dense", []))
-        out.append(f"Input (48 hourly steps x features) -> Masking -> LSTM({cfg.get('units')}, dropout "
-                   f"{cfg.get('dropout')}, recurrent dropout {cfg.get('recurrent_dropout')}) -> {dense} -> "
-                   f"Dense(1, sigmoid). Focal loss with gamma {cfg.get('gamma')} and alpha {cfg.get('alpha')} "
-                   f"(alpha weighting the positive class), Adam with learning rate {cfg.get('learning_rate')}, "
-                   f"batch {cfg.get('batch_size')}, up to {cfg.get('max_epochs')} epochs with early stopping "
-                   f"on validation {_monitor(cfg.get('monitor', 'val_auroc'))} (patience {cfg.get('patience')}).")
-    else:
-        out.append("An LSTM over 48 hourly steps with a Masking layer, two regularised dense layers and a "
-                   "sigmoid output, trained with focal loss (the training record holds no configuration).")
-    facts = []
-    if "epochs_run" in tr:
-        facts.append(f"Training ran {tr['epochs_run']} epochs")
-        if "best_epoch" in tr:
-            facts.append(f"kept the weights of epoch {tr['best_epoch']}")
-    if "seconds" in tr:
-        facts.append(f"took {tr['seconds']:.0f} s of wall-clock time")
-    if facts:
-        out.append("\n" + ", ".join(facts[:-1]) + (" and " if len(facts) > 1 else "") + facts[-1] + ".")
-    return "\n".join(out) + "\n"
+def _section_model(r: MortalityResults, level: int) -> str:
+    tr = r.training
+    c = tr.config
+    dense = " -> ".join(f"Dense({d}, ReLU, L2 {c['l2']}) -> Dropout({c['head_dropout']})" for d in c["dense"])
+    return "\n".join([
+        _h(level, "Model"),
+        f"Input (48 hourly steps x {tr.n_features} features) -> Masking -> LSTM({c['units']}, dropout "
+        f"{c['dropout']}, recurrent dropout {c['recurrent_dropout']}) -> {dense} -> Dense(1, sigmoid); "
+        f"{tr.n_parameters:,} trainable parameters. Focal loss with gamma {c['gamma']} and alpha {c['alpha']}, "
+        f"Adam with learning rate {c['learning_rate']}, batch {c['batch_size']}, up to {c['max_epochs']} epochs "
+        f"with early stopping on validation AUROC (patience {c['patience']}).",
+        f"\nTraining ran {tr.epochs_run} epochs, kept the weights of epoch {tr.best_epoch} and took "
+        f"{tr.seconds:.0f} s of wall-clock time."]) + "\n"
 
 
-def _section_data(m: dict[str, Any], level: int) -> str:
-    d = m.get("data", {})
+def _section_data(r: MortalityResults, level: int) -> str:
     out = [_h(level, "Data")]
-    if d:
-        rows = [[s, f"{d[s]['n']:,}", f"{d[s]['deaths']:,}", _pct(d[s]["prevalence"])]
-                for s in ("train", "val", "test") if s in d]
-        kind = "Synthetic ICU episodes" if _oracle(m) is not None else "ICU episodes (no known true risk)"
-        out.append(f"{kind} in the MIMIC-III benchmark layout ({d.get('n_variables', 'several')} "
-                   "variables, 48 hourly steps), split by patient:\n")
-        out.append(_table(["split", "episodes", "deaths", "mortality"], rows))
-    else:
-        test = m.get("lstm", {})
-        out.append(f"The test split holds {test.get('n', 0):,} episodes with mortality "
-                   f"{_pct(test.get('prevalence', 0.0))} (split sizes were not recorded in this run).")
+    if r.data is None:
+        out.append("The data summary of chapter 7 was not written in this run.")
+        return "\n".join(out) + "\n"
+    d = r.data
+    rows = [[s, f"{c.n:,}", f"{c.subjects:,}", f"{c.deaths:,}", _pct(c.prevalence)] for s, c in d.splits.items()]
+    kind = "Synthetic ICU episodes" if d.has_true_risk else "ICU episodes (no known true risk)"
+    out.append(f"{kind} in the MIMIC-III benchmark layout ({d.n_variables} variables, 48 hourly steps), "
+               "split by patient:\n")
+    out.append(_table(["split", "episodes", "subjects", "deaths", "mortality"], rows))
     return "\n".join(out) + "\n"
 
 
-def _section_metrics(m: dict[str, Any], level: int) -> str:
-    lstm = m["lstm"]
+def _section_metrics(r: MortalityResults, level: int) -> str:
+    m = r.lstm
     out = [_h(level, "Test metrics")]
-    out.append(f"Scored once on the {lstm['n']:,} test episodes (calibrated probabilities, threshold chosen on "
-               f"validation; intervals: {lstm.get('n_boot', 'percentile')} bootstrap resamples of the test set).\n")
-    rows = [["AUROC", _ci(lstm["auroc"])], ["AUPRC", _ci(lstm["auprc"])]]
-    rows += [[k.capitalize() if k != "f1" else "F1", f"{lstm[k]:.3f}"]
-             for k in ("recall", "precision", "specificity", "f1", "accuracy")]
-    rows += [["Brier score", f"{lstm['brier']:.4f}"], ["ECE (10 bins)", f"{lstm['ece']:.4f}"]]
+    out.append(f"Scored once on the {m.n:,} test episodes. AUROC and AUPRC rank the raw scores; the threshold "
+               f"metrics use the calibrated probabilities and the threshold chosen on validation. Intervals: "
+               f"{m.n_boot} bootstrap resamples of the test {m.resampling_unit}s.\n")
+    rows = [["AUROC (raw scores)", ci(m.auroc)], ["AUPRC (raw scores)", ci(m.auprc)]]
+    rows += [[LABELS[k].capitalize() if k != "f1" else "F1", ci(m.at_threshold[k])] for k in AT_THRESHOLD]
     out.append(_table(["metric", "LSTM"], rows))
-    (tn, fp), (fn, tp) = lstm["confusion_matrix"]
+    (tn, fp), (fn, tp) = m.confusion_matrix
     out.append(f"Confusion matrix at the threshold: {tp} deaths flagged, {fn} missed, {fp} false alarms, "
                f"{tn} survivors correctly not flagged.")
-    o = _oracle(m)
-    if o is None:
-        out.append("\n" + no_ceiling_sentence(int(lstm["n"])))
+    if r.oracle is None:
+        out.append("\n" + no_ceiling_sentence(m.n))
     else:
         out.append(f"\nThe best achievable on this test set, ranking by the generator's true risk, is AUROC "
-                   f"{_v(o['auroc']):.3f} and AUPRC {_v(o['auprc']):.3f}: the LSTM reaches "
-                   f"{_pct(_v(lstm['auroc']) / _v(o['auroc']))} of the oracle AUROC.")
+                   f"{ci(r.oracle.auroc)} and AUPRC {ci(r.oracle.auprc)}: the LSTM reaches "
+                   f"{_pct(m.auroc.value / r.oracle.auroc.value)} of the oracle AUROC.")
     return "\n".join(out) + "\n"
 
 
-def _section_calibration(m: dict[str, Any], level: int) -> str:
-    lstm = m["lstm"]
-    raw, cal = lstm.get("raw", {}), lstm.get("calibration", {})
+def _calibration_row(name: str, c: CalibrationStats) -> list[str]:
+    return [name, ci(c.brier, 4), ci(c.ece, 4), f"{c.ici:.4f}", f"{c.slope:.2f}", f"{c.intercept:.2f}",
+            f"{c.n_exact_zero + c.n_exact_one}"]
+
+
+def _section_calibration(r: MortalityResults, level: int) -> str:
+    m = r.lstm
     out = [_h(level, "Calibration")]
-    if raw and cal:
-        rows = [[name, f"{d['brier']:.4f}", f"{d['ece']:.4f}", f"{d['slope']:.2f}", f"{d['intercept']:.2f}"]
-                for name, d in (("raw (focal loss)", raw), ("isotonic, fitted on validation", cal))]
-        out.append("An isotonic regression fitted on the validation predictions maps the network's scores to "
-                   "probabilities. On the test set:\n")
-        out.append(_table(["probabilities", "Brier", "ECE", "slope", "intercept"], rows))
-        better = "lowers" if cal["ece"] < raw["ece"] else "does not lower"
-        out.append(f"Calibration {better} the expected calibration error ({raw['ece']:.4f} -> {cal['ece']:.4f}); "
-                   "slope 1 and intercept 0 would be perfect.")
-    else:
-        out.append("Calibration statistics were not recorded in this run.")
+    losses = ", ".join(f"{k} {v:.4f}" for k, v in m.calibrator_cv_log_loss.items())
+    out.append(f"The calibrator was chosen on validation by cross-validated log loss ({losses}): **{m.calibrator}**. "
+               "On the test set:\n")
+    rows = ([_calibration_row("raw (focal loss)", m.raw)] if m.raw is not None else [])
+    rows.append(_calibration_row(f"{m.calibrator}, fitted on validation", m.calibrated))
+    out.append(_table(["probabilities", "Brier", "ECE (10 bins)", "ICI", "slope", "intercept", "exact 0 or 1"], rows))
+    if r.oracle is not None:
+        out.append(f"The generator's true risk itself has ECE {ci(r.oracle.ece, 4)} and ICI {r.oracle.ici:.4f} on "
+                   "this test set: the noise floor that finite samples put under any model's ECE.")
     return "\n".join(out) + "\n"
 
 
-def _section_threshold(m: dict[str, Any], level: int) -> str:
-    lstm = m["lstm"]
-    tc = lstm.get("threshold_choice", {})
-    out = [_h(level, "Decision threshold"), "\n"]
-    out.append(f"The threshold {lstm['threshold']:.3f} maximises F1 on the validation set"
-               + (f" (validation F1 {tc['validation_f1']:.3f})" if "validation_f1" in tc else "")
-               + f"; on test it gives recall {lstm['recall']:.3f}, precision {lstm['precision']:.3f} "
-               f"and F1 {lstm['f1']:.3f}.")
-    op = lstm.get("sensitivity_operating_point")
-    if op:
-        out.append(f" A clinician preferring {_pct(op['target'])} sensitivity would use threshold "
-                   f"{op['threshold']:.3f} (chosen on validation): on test, recall {op['recall']:.3f}, "
-                   f"specificity {op['specificity']:.3f}, precision {op['precision']:.3f}.")
-    return "".join(out) + "\n"
+def _section_threshold(r: MortalityResults, level: int) -> str:
+    m = r.lstm
+    t = m.at_threshold
+    s = m.at_sensitivity
+    return (_h(level, "Decision threshold") + "\n"
+            f"The threshold {m.threshold:.3f} maximises F1 on the validation set (validation F1 {m.validation_f1:.3f}); "
+            f"on test it gives recall {t['recall'].value:.3f}, precision {t['precision'].value:.3f} and F1 "
+            f"{t['f1'].value:.3f}. A clinician preferring {_pct(m.sensitivity_target)} sensitivity would use "
+            f"threshold {m.sensitivity_threshold:.3f} (chosen on validation): on test, recall {s['recall']:.3f}, "
+            f"specificity {s['specificity']:.3f}, precision {s['precision']:.3f}.\n")
 
 
-def _ordered(keys: Any) -> list[str]:
+def ordered(keys: Any) -> list[str]:
     """Model keys in the report's order: LSTM, then the known baselines, then any others."""
     keys = list(keys)
     return [k for k in MODEL_NAMES if k in keys] + sorted(k for k in keys if k not in MODEL_NAMES)
 
 
-def _model_rows(m: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    models = {k: v for k, v in m.get("baselines", {}).items() if isinstance(v, dict) and "auroc" in v}
-    if "lstm" in m:
-        models["lstm"] = m["lstm"]
-    return [(k, models[k]) for k in _ordered(models)]
+def models_of(r: MortalityResults) -> dict[str, ModelEvaluation]:
+    """Every evaluated model of the run (the LSTM first), by key."""
+    found = {"lstm": r.lstm} if r.lstm is not None else {}
+    found.update({k: b.evaluation for k, b in (r.baselines or {}).items()})
+    return {k: found[k] for k in ordered(found)}
 
 
-def _section_baselines(m: dict[str, Any], level: int) -> str:
+def comparison_rows(models: dict[str, ModelEvaluation], oracle_auroc: float | None = None) -> list[dict[str, Any]]:
+    """One row per model: AUROC/AUPRC (raw) with intervals, threshold metrics, calibrated Brier/ECE/ICI,
+    the calibrator, and (when given) the share of the true-risk oracle's AUROC reached."""
+    rows = []
+    for key, m in models.items():
+        row: dict[str, Any] = {"model": MODEL_NAMES.get(key, key), "AUROC": ci(m.auroc), "AUPRC": ci(m.auprc)}
+        row.update({"recall": m.at_threshold["recall"].value, "precision": m.at_threshold["precision"].value,
+                    "F1": m.at_threshold["f1"].value, "Brier": m.calibrated.brier.value,
+                    "ECE": m.calibrated.ece.value, "ICI": m.calibrated.ici, "calibrator": m.calibrator})
+        if oracle_auroc is not None:
+            row["AUROC / oracle"] = m.auroc.value / oracle_auroc
+        rows.append(row)
+    return rows
+
+
+def _section_baselines(r: MortalityResults, level: int) -> str:
     out = [_h(level, "Baselines")]
-    rows = _model_rows(m)
-    if len(rows) > 1:
-        oracle = _v(_oracle(m)["auroc"]) if _oracle(m) is not None else None
-        table = [[MODEL_NAMES.get(k, k), _ci(v["auroc"]), _ci(v["auprc"]), f"{v['f1']:.3f}", f"{v['brier']:.4f}"]
-                 for k, v in rows]
-        header = ["model", "AUROC", "AUPRC", "F1", "Brier"]
-        out.append("All models were fitted on the training split, calibrated and thresholded on validation, and "
-                   "scored once on test.\n")
-        out.append(_table(header, table))
-        if oracle is not None:
-            out.append(f"For scale: the true-risk oracle reaches AUROC {oracle:.3f} on the same test set.")
-        cmp = m.get("comparison", {}).get("lstm_vs_lr")
-        if cmp:
-            a = cmp["auroc"]
-            verdict = ("the interval excludes zero" if a["ci_low"] > 0 or a["ci_high"] < 0
-                       else "the interval includes zero: no clear difference")
-            out.append(f"\nPaired bootstrap on the test set, LSTM minus logistic regression: AUROC difference "
-                       f"{a['value']:+.3f} (95 % CI {a['ci_low']:+.3f} to {a['ci_high']:+.3f}, "
-                       f"{_p_value(a['p_value'], a.get('n_boot', 0))}); "
-                       f"{verdict}. AUPRC difference {cmp['auprc']['value']:+.3f} "
-                       f"({cmp['auprc']['ci_low']:+.3f} to {cmp['auprc']['ci_high']:+.3f}).")
-    else:
+    if r.baselines is None:
         out.append("The baselines of chapter 7 were not run.")
+        return "\n".join(out) + "\n"
+    table = [[MODEL_NAMES.get(k, k), ci(m.auroc), ci(m.auprc), f"{m.at_threshold['f1'].value:.3f}",
+              f"{m.calibrated.brier.value:.4f}", f"{m.calibrated.ece.value:.4f}", m.calibrator]
+             for k, m in models_of(r).items()]
+    out.append("All models were fitted on the training split, calibrated and thresholded on validation, and "
+               "scored once on test (AUROC/AUPRC on raw scores).\n")
+    out.append(_table(["model", "AUROC", "AUPRC", "F1", "Brier", "ECE", "calibrator"], table))
+    if r.oracle is not None:
+        out.append(f"For scale: the true-risk oracle reaches AUROC {r.oracle.auroc.value:.3f} on the same test set.")
+    if r.comparison is not None:
+        a, p = r.comparison.auroc, r.comparison.auprc
+        out.append(f"\nPaired subject bootstrap on the test set, LSTM minus logistic regression (raw scores): AUROC "
+                   f"difference {a.difference.value:+.3f} (95 % CI {a.difference.ci_low:+.3f} to "
+                   f"{a.difference.ci_high:+.3f}, {_p_value(a.p_value, a.n_boot)}): "
+                   f"{verdict(a.difference, 'the LSTM ranks better', 'the regression ranks better')}. AUPRC "
+                   f"difference {p.difference.value:+.3f} ({p.difference.ci_low:+.3f} to {p.difference.ci_high:+.3f}).")
     return "\n".join(out) + "\n"
 
 
-def _section_kfold(m: dict[str, Any], level: int) -> str:
+def improvement_rows(model: ModelEvaluation, reference: ModelEvaluation) -> list[list[str]]:
+    """Rows (metric, model, reference, improvement %) with the sign fixed so positive always means better."""
+    pairs = {"auroc": (model.auroc.value, reference.auroc.value), "auprc": (model.auprc.value, reference.auprc.value),
+             **{k: (model.at_threshold[k].value, reference.at_threshold[k].value) for k in AT_THRESHOLD},
+             "brier": (model.calibrated.brier.value, reference.calibrated.brier.value),
+             "ece": (model.calibrated.ece.value, reference.calibrated.ece.value),
+             "ici": (model.calibrated.ici, reference.calibrated.ici)}
+    return [[LABELS[k] + (" (lower is better)" if k in LOWER_IS_BETTER else ""), f"{a:.4f}", f"{b:.4f}",
+             f"{relative_improvement(k, a, b):+.1f} %"] for k, (a, b) in pairs.items()]
+
+
+def _section_improvement(r: MortalityResults, level: int) -> str:
+    out = [_h(level, "LSTM against the benchmark regression, metric by metric")]
+    if r.baselines is None:
+        out.append("The baselines of chapter 7 were not run.")
+        return "\n".join(out) + "\n"
+    out.append("Improvement is signed so that a positive value is always better for the LSTM (for Brier, ECE and "
+               "ICI, lower values are better). Threshold metrics depend on each model's own threshold.\n")
+    out.append(_table(["metric", "LSTM", "logistic regression", "improvement"],
+                      improvement_rows(r.lstm, r.baselines["logistic_regression"].evaluation)))
+    return "\n".join(out) + "\n"
+
+
+def _section_seeds(r: MortalityResults, level: int) -> str:
+    out = [_h(level, "Seeds")]
+    if r.seeds is None:
+        out.append("The LSTM was trained with one seed only in this run.")
+        return "\n".join(out) + "\n"
+    s = r.seeds
+    mean, sd, lo, hi = s.spread("auroc")
+    dmean, dsd, dlo, dhi = s.spread("diff_auroc")
+    rows = [[str(seed), f"{a:.3f}", f"{p:.3f}", f"{d.value:+.3f} ({d.ci_low:+.3f} to {d.ci_high:+.3f})"]
+            for seed, a, p, d in zip(s.seeds, s.auroc, s.auprc, s.diff_auroc)]
+    out.append(f"The LSTM retrained with {len(s.seeds)} seeds (same data and configuration) reaches a raw test "
+               f"AUROC of {mean:.3f} ± {sd:.3f} (mean ± SD; range {lo:.3f}-{hi:.3f}); minus the regression, "
+               f"{dmean:+.3f} ± {dsd:.3f} (range {dlo:+.3f} to {dhi:+.3f}).\n")
+    out.append(_table(["seed", "AUROC", "AUPRC", "LSTM - LR AUROC (95 % CI)"], rows))
+    return "\n".join(out) + "\n"
+
+
+def _section_kfold(r: MortalityResults, level: int) -> str:
     out = [_h(level, "K-fold validation")]
-    kf = m.get("kfold")
-    if not kf:
+    if r.kfold is None:
         out.append("K-fold validation was not run.")
         return "\n".join(out) + "\n"
-    cfg, summ = kf["config"], kf["summary"]
-    out.append(f"{cfg['n_splits']} folds over the {cfg['n_episodes']:,} training and validation episodes, "
-               "stratified and grouped by patient; in each fold the preprocessor, model, calibrator and threshold "
-               "were fitted on the training part (an inner validation set, by patient, for early stopping, "
-               "calibration and threshold) and scored on the held-out fold. Mean ± SD across folds:\n")
-    names = _ordered(k for k in summ if k != "oracle")  # the oracle only exists on synthetic data
+    kf = r.kfold
+    out.append(f"{kf.n_splits} folds over the {kf.n_episodes:,} training and validation episodes, stratified and "
+               "grouped by patient; in each fold the preprocessor, model, calibrator and threshold were fitted on "
+               "the training part (an inner validation set, by patient, for early stopping, calibration and "
+               "threshold) and scored on the held-out fold. Mean ± SD across folds:\n")
     keys = ("auroc", "auprc", "f1", "brier")
-    rows = [[MODEL_NAMES.get(n, n)] + [f"{summ[n][k]['mean']:.3f} ± {summ[n][k]['sd']:.3f}" for k in keys]
-            for n in names]
-    if "oracle" in summ:
-        rows.append(["true-risk oracle"] + [f"{summ['oracle'][k]['mean']:.3f} ± {summ['oracle'][k]['sd']:.3f}"
-                                            if k in summ["oracle"] else "-" for k in keys])
+    names = [n for n in ordered(kf.summary) if n != "oracle"] + (["oracle"] if "oracle" in kf.summary else [])
+    rows = [[MODEL_NAMES.get(n, "true-risk oracle" if n == "oracle" else n)]
+            + [f"{kf.summary[n][k]['mean']:.3f} ± {kf.summary[n][k]['sd']:.3f}" if k in kf.summary[n] else "-"
+               for k in keys] for n in names]
     out.append(_table(["model", "AUROC", "AUPRC", "F1", "Brier"], rows))
+    out.append("LSTM minus regression AUROC per fold: " + ", ".join(f"{d:+.3f}" for d in kf.diff_auroc) + ".")
     return "\n".join(out) + "\n"
 
 
-def _section_anchors(m: dict[str, Any], anchors: tuple[dict[str, str], ...], level: int) -> str:
+def _section_decision(r: MortalityResults, level: int) -> str:
+    out = [_h(level, "Decision curve")]
+    if r.decision_curve is None:
+        out.append("The decision curve was not computed in this run.")
+        return "\n".join(out) + "\n"
+    dc = r.decision_curve
+    rows = []
+    for name, t in dc.marks.items():
+        i = int(abs(dc.thresholds - t).argmin())
+        rows.append([f"{name} ({dc.thresholds[i]:.2f})"] + [f"{dc.net_benefit[k][i]:.4f}" for k in dc.net_benefit])
+    out.append("Net benefit (true positives minus weighted false positives, per patient) of acting on each "
+               "model's calibrated probabilities, at the grid threshold nearest each marked point:\n")
+    out.append(_table(["threshold"] + list(dc.net_benefit), rows))
+    return "\n".join(out) + "\n"
+
+
+def _section_learning(r: MortalityResults, level: int) -> str:
+    out = [_h(level, "Learning curve")]
+    if r.learning_curve is None:
+        out.append("The learning curve was not computed in this run.")
+        return "\n".join(out) + "\n"
+    lc = r.learning_curve
+    rows = [[f"{n:,}"] + [ci(lc.auroc[m][i]) for m in lc.auroc] for i, n in enumerate(lc.sizes)]
+    out.append("Test AUROC (raw scores) against the number of training episodes (whole subjects subsampled; "
+               "validation and test fixed):\n")
+    out.append(_table(["training episodes"] + [MODEL_NAMES.get(m, m) for m in lc.auroc], rows))
+    return "\n".join(out) + "\n"
+
+
+def _section_subgroups(r: MortalityResults, level: int) -> str:
+    out = [_h(level, "Subgroups")]
+    if r.subgroups is None:
+        out.append("Subgroups were not evaluated in this run.")
+    elif not r.subgroups.available:
+        out.append(r.subgroups.reason)
+    else:
+        rows = [[g.attribute, g.level, MODEL_NAMES.get(g.model, g.model), f"{g.n:,}", f"{g.deaths:,}",
+                 ci(g.auroc) if g.auroc is not None else "too few deaths", ci(g.citl)] for g in r.subgroups.rows]
+        out.append("AUROC (raw scores) and calibration-in-the-large (mean calibrated risk minus observed mortality; "
+                   "0 is ideal) within each subgroup of the test set, with subject-bootstrap intervals:\n")
+        out.append(_table(["attribute", "level", "model", "episodes", "deaths", "AUROC", "calibration-in-the-large"],
+                          rows))
+    return "\n".join(out) + "\n"
+
+
+def _section_ablation(r: MortalityResults, level: int) -> str:
+    out = [_h(level, "Missingness ablation")]
+    if r.ablation is None:
+        out.append("The missingness ablation was not run.")
+        return "\n".join(out) + "\n"
+    ab = r.ablation
+    settings = list(dict.fromkeys(row.setting for row in ab.rows))
+    models = list(dict.fromkeys(row.model for row in ab.rows))
+    cell = {(row.setting, row.model): ci(row.auroc) for row in ab.rows}
+    out.append(f"Datasets of {ab.n_episodes:,} episodes generated with the missing-at-random and missing-not-at-random "
+               "mechanisms switched off, otherwise identical; test AUROC of each model:\n")
+    out.append(_table(["setting"] + [MODEL_NAMES.get(m, m) for m in models],
+                      [[s] + [cell[(s, m)] for m in models] for s in settings]))
+    return "\n".join(out) + "\n"
+
+
+def _section_anchors(r: MortalityResults, anchors: tuple[dict[str, str], ...], level: int) -> str:
     out = [_h(level, "Comparison with published figures")]
-    caveat = ("they are not comparable one to one with numbers on synthetic data" if _oracle(m) is not None
+    caveat = ("they are not comparable one to one with numbers on synthetic data" if r.oracle is not None
               else "cohorts, time windows and splits differ, so compare with care")
     out.append("Published results on real MIMIC-III or hospital data (and the public replication's own figures), "
                f"quoted for context; {caveat}.\n")
     out.append(_table(["source", "setting", "AUROC", "AUPRC"],
                       [[a["source"], a["setting"], a["auroc"], a["auprc"]] for a in anchors]))
-    ours = [[MODEL_NAMES.get(k, k), f"{_v(v['auroc']):.3f}", f"{_v(v['auprc']):.3f}"] for k, v in _model_rows(m)]
-    o = _oracle(m)
-    if o is not None:
-        ours.append(["true-risk oracle", f"{_v(o['auroc']):.3f}", f"{_v(o['auprc']):.3f}"])
-    out.append(f"\nThis run, on its {'synthetic ' if o is not None else ''}test set:\n")
+    ours = [[MODEL_NAMES.get(k, k), f"{m.auroc.value:.3f}", f"{m.auprc.value:.3f}"] for k, m in models_of(r).items()]
+    if r.oracle is not None:
+        ours.append(["true-risk oracle", f"{r.oracle.auroc.value:.3f}", f"{r.oracle.auprc.value:.3f}"])
+    out.append(f"\nThis run, on its {'synthetic ' if r.oracle is not None else ''}test set:\n")
     out.append(_table(["model", "AUROC", "AUPRC"], ours))
     return "\n".join(out) + "\n"
 
 
-def _section_timings(m: dict[str, Any], level: int) -> str:
+def _section_timings(r: MortalityResults, level: int) -> str:
     out = [_h(level, "Run time")]
-    t = dict(m.get("timings", {}))
-    if "seconds" in m.get("lstm_training", {}):
-        t = {"lstm_training_seconds": m["lstm_training"]["seconds"], **t}
-    if t:
-        out.append("Wall-clock times measured in this build (on a shared machine, so indicative only):\n")
-        out.append(_table(["step", "seconds"], [[k.removesuffix("_seconds").replace("_", " "), f"{float(v):.1f}"]
-                                                for k, v in t.items()]))
-    else:
-        out.append("No timings were recorded in this run.")
+    t = {"lstm_training_seconds": r.training.seconds, **r.timings}
+    out.append("Wall-clock times measured in this build (on a shared machine, so indicative only):\n")
+    out.append(_table(["step", "seconds"], [[k.removesuffix("_seconds").replace("_", " "), f"{float(v):.1f}"]
+                                            for k, v in t.items()]))
     return "\n".join(out) + "\n"
 
 
-def _section_limits(m: dict[str, Any], level: int) -> str:
-    out = [_h(level, "Limits")]
-    o = _oracle(m)
-    if o is not None:
+def limits(r: MortalityResults) -> list[str]:
+    """The report's list of limits, each phrased from this run's numbers."""
+    m = r.lstm
+    if r.oracle is not None:
         items = ["The data are synthetic: labels are drawn from a latent risk the generator knows, and the "
                  "measurements follow the patient's simulated state, not the label. Absolute numbers say how well "
-                 "each method recovers that simulated risk, not how it would do in a hospital."]
+                 "each method recovers that simulated risk, not how it would do in a hospital.",
+                 f"The LSTM's AUROC is {r.oracle.auroc.value - m.auroc.value:.3f} below the true-risk oracle on the "
+                 "same test set: that much ranking ability is left on the table."]
     else:
         items = ["This dataset has no known true risk, so how far each model is from the best achievable ranking "
                  "cannot be measured; only the comparison between the models and with published figures remains."]
-    lstm = m.get("lstm", {})
-    if o is not None and lstm:
-        gap = _v(o["auroc"]) - _v(lstm["auroc"])
-        items.append(f"The LSTM's AUROC is {gap:.3f} below the true-risk oracle on the same test set: that much "
-                     "ranking ability is left on the table.")
-    cmp = m.get("comparison", {}).get("lstm_vs_lr")
-    if cmp and cmp["auroc"]["ci_low"] <= 0 <= cmp["auroc"]["ci_high"]:
-        items.append("The LSTM does not beat the benchmark logistic regression by a margin the test set can "
-                     "resolve (the paired interval includes zero).")
-    elif cmp and cmp["auroc"]["ci_high"] < 0:
-        items.append("The benchmark logistic regression ranks patients better than the LSTM on this test set.")
-    if lstm and "calibration" in lstm and lstm["calibration"].get("ece", 0) > 0.05:
-        items.append(f"Even after isotonic calibration the ECE is {lstm['calibration']['ece']:.3f}.")
-    if lstm and lstm.get("precision", 1) < 0.5:
+    if r.comparison is not None:
+        items.append("LSTM against the benchmark logistic regression on test: "
+                     + verdict(r.comparison.auroc.difference, "the LSTM ranks better.",
+                               "the regression ranks better.").rstrip(".") + ".")
+    if m.at_threshold["precision"].value < 0.5:
         items.append(f"At the F1-optimal threshold, fewer than half of the flagged patients die (precision "
-                     f"{lstm['precision']:.3f}): alarms would be mostly false.")
-    kf = m.get("kfold")
-    if kf and "lstm" in kf.get("summary", {}):
-        items.append(f"Across folds the LSTM's AUROC varies with SD {kf['summary']['lstm']['auroc']['sd']:.3f}.")
-    news = m.get("baselines", {}).get("news2", {}).get("notes", {})
-    if news.get("consciousness_from_gcs"):
-        items.append("The NEWS2-style score takes consciousness from the Glasgow coma scale (total below 15 counts as "
-                     "not alert) and has no supplemental-oxygen data, so it is an adaptation (see chapter 7), and the "
-                     "comparison with Rajkomar et al.'s early-warning score is only indicative.")
-    else:
-        items.append("No consciousness or supplemental-oxygen data exist here, so the NEWS2-style score is an "
-                     "adaptation (see chapter 7), and the comparison with Rajkomar et al.'s early-warning score is "
-                     "only indicative.")
-    out += [f"- {t}" for t in items]
-    return "\n".join(out) + "\n"
+                     f"{m.at_threshold['precision'].value:.3f}): alarms would be mostly false.")
+    if r.kfold is not None and "lstm" in r.kfold.summary:
+        items.append(f"Across folds the LSTM's AUROC varies with SD {r.kfold.summary['lstm']['auroc']['sd']:.3f}.")
+    news = r.baselines["news2"].notes if r.baselines is not None else None
+    if news is not None:
+        parts = [("consciousness from the Glasgow coma scale" if news["consciousness_from_gcs"]
+                  else "no consciousness item (the data chart none)"),
+                 ("supplemental oxygen from FiO2" if news["oxygen_from_fio2"] else "no supplemental-oxygen item")]
+        items.append(f"The NEWS2-style score has {parts[0]} and {parts[1]}, so it is an adaptation (see chapter 7) "
+                     "and the comparison with Rajkomar et al.'s early-warning score is only indicative.")
+    return items
 
 
-def render_report(metrics: dict[str, Any], anchors: tuple[dict[str, str], ...] = PUBLISHED_ANCHORS,
+def _section_limits(r: MortalityResults, level: int) -> str:
+    return "\n".join([_h(level, "Limits")] + [f"- {t}" for t in limits(r)]) + "\n"
+
+
+def render_report(results: MortalityResults, anchors: tuple[dict[str, str], ...] = PUBLISHED_ANCHORS,
                   level: int = 2) -> str:
-    """Markdown report of a mortality run from its metrics dict; headings start at `level`.
-
-    Requires the `"lstm"` section (chapter 04); every other section says plainly when its part of the
-    run is missing.
-    """
-    if "lstm" not in metrics:
-        raise ValueError("metrics have no 'lstm' section: run chapters 03 and 04 first")
+    """Markdown report of a mortality run; headings start at `level`. Needs chapters 03 and 04's sections."""
+    if results.lstm is None or results.training is None:
+        raise ValueError("results have no 'lstm' or 'training' section: run chapters 03 and 04 first")
     if not 1 <= level <= 5:
         raise ValueError(f"heading level must be 1..5, got {level}")
-    parts = [
-        _section_model(metrics, level), _section_data(metrics, level), _section_metrics(metrics, level),
-        _section_calibration(metrics, level), _section_threshold(metrics, level),
-        _section_baselines(metrics, level), _section_kfold(metrics, level),
-        _section_anchors(metrics, anchors, level), _section_timings(metrics, level),
-        _section_limits(metrics, level),
-    ]
+    sections = (_section_model, _section_data, _section_metrics, _section_calibration, _section_threshold,
+                _section_baselines, _section_improvement, _section_seeds, _section_kfold, _section_decision,
+                _section_learning, _section_subgroups, _section_ablation)
+    parts = [f(results, level) for f in sections]
+    parts += [_section_anchors(results, anchors, level), _section_timings(results, level),
+              _section_limits(results, level)]
     return "\n".join(parts)
 
 
-# ---------------------------------------------------------------- comparison tables and summary file
+def metrics_summary(lstm: ModelEvaluation, baseline: ModelEvaluation) -> dict[str, Any]:
+    """The replication's `metrics_summary.json`: LSTM and baseline test metrics side by side, the
+    improvement (%) of the former over the latter (positive = better, also for lower-is-better
+    metrics), and the threshold."""
+    def flat(m: ModelEvaluation) -> dict[str, float]:
+        return {"auroc": m.auroc.value, "auprc": m.auprc.value, **{k: m.at_threshold[k].value for k in AT_THRESHOLD},
+                "brier": m.calibrated.brier.value, "ece": m.calibrated.ece.value}
 
-
-def comparison_rows(models: dict[str, dict[str, Any]], oracle_auroc: float | None = None) -> list[dict[str, Any]]:
-    """One row per model for the comparison table: AUROC/AUPRC with intervals, threshold metrics,
-    Brier, ECE, and (when given) the true-risk oracle's AUROC and the share of it the model reaches."""
-    rows = []
-    for key, m in models.items():
-        row: dict[str, Any] = {"model": MODEL_NAMES.get(key, key), "AUROC": _ci(m["auroc"]), "AUPRC": _ci(m["auprc"])}
-        row.update({"recall": float(m["recall"]), "precision": float(m["precision"]), "F1": float(m["f1"]),
-                    "Brier": float(m["brier"]), "ECE": float(m["ece"])})
-        if oracle_auroc is not None:
-            row["oracle AUROC"] = float(oracle_auroc)
-            row["AUROC / oracle"] = _v(m["auroc"]) / oracle_auroc
-        rows.append(row)
-    return rows
-
-
-SUMMARY_KEYS = ("auroc", "auprc", "recall", "precision", "specificity", "f1", "accuracy", "brier", "ece")
-
-
-def metrics_summary(lstm: dict[str, Any], baseline: dict[str, Any], extra: dict[str, Any] | None = None
-                    ) -> dict[str, Any]:
-    """The replication's `metrics_summary.json`: deep-learning and baseline test metrics side by side,
-    the relative improvement (%) of the former over the latter, and the threshold."""
-    dl = {k: _v(lstm[k]) for k in SUMMARY_KEYS if k in lstm}
-    bl = {k: _v(baseline[k]) for k in SUMMARY_KEYS if k in baseline}
-    improvement = {k: 100 * (dl[k] - bl[k]) / abs(bl[k]) for k in dl if k in bl and bl[k]}
-    out = {"deep_learning": dl, "baseline": bl, "improvement_percent": improvement,
-           "optimal_threshold": float(lstm["threshold"]),
-           "intervals": {name: {k: m[k] for k in ("auroc", "auprc")} for name, m in
-                         (("deep_learning", lstm), ("baseline", baseline))}}
-    out.update(extra or {})
-    return out
+    dl, bl = flat(lstm), flat(baseline)
+    return {"deep_learning": dl, "baseline": bl,
+            "improvement_percent": {k: relative_improvement(k, dl[k], bl[k]) for k in dl},
+            "lower_is_better": sorted(LOWER_IS_BETTER & set(dl)), "optimal_threshold": lstm.threshold}
