@@ -42,7 +42,7 @@ def _encodings(tables, cohort, seed: int) -> None:
         print("encodings: ehrlib.stroke.encoding not found, skipped")
         return
     import ehrlib.stroke.encoding as enc
-    from ehrlib.stroke.icd10 import CodeEmbedding, build_vocabulary
+    from ehrlib.stroke.icd10 import CodeEmbedding, build_vocabulary  # noqa: F401
 
     if not hasattr(enc, "encode_cohort"):
         print("encodings: no encode_cohort entry point, skipped")

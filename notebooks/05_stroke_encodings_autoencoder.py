@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from ehrlib.stroke import icd10, plots as stroke_plots
+from ehrlib.stroke import autoencoder, icd10, plots as stroke_plots
 from ehrlib.io import read_json, write_json
 from ehrlib.plots import setup_notebook
 from ehrlib.profiles import get_profile, project_root
@@ -223,11 +223,11 @@ display(Markdown(
 
 # %%
 vocab = icd10.build_vocabulary(tables.diagnoses["icd10"].unique())
-ae_config = icd10.AutoencoderConfig(epochs=P.autoencoder_epochs, seed=P.seed)
-ae = icd10.train_autoencoder(vocab, ae_config)
+ae_config = autoencoder.AutoencoderConfig(epochs=P.autoencoder_epochs, seed=P.seed)
+ae = autoencoder.train_autoencoder(vocab, ae_config)
 timings["autoencoder"] = ae.seconds
 stroke_dir = P.results_dir / "stroke"
-saved = icd10.save_autoencoder(ae, stroke_dir)
+saved = autoencoder.save_autoencoder(ae, stroke_dir)
 
 # %% tags=["hide-input"]
 stroke_plots.autoencoder_history_figure(ae.history)
@@ -245,7 +245,7 @@ display(Markdown(
 # %%
 embedding = ae.embedding()
 chapters = icd10.icd10_chapter(vocab.codes)
-projection = icd10.embedding_projection(embedding)
+projection = autoencoder.embedding_projection(embedding)
 codes = np.asarray(vocab.codes)
 
 # %% tags=["hide-input"]

