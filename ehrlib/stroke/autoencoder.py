@@ -187,17 +187,23 @@ def save_autoencoder(result: AutoencoderResult, folder: str | Path) -> dict[str,
     """Save the model (`icd10_autoencoder.keras`) and vocabulary + summary (`icd10_vocabulary.json`)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    model_path = folder / "icd10_autoencoder.keras"
-    tmp = folder / ".icd10_autoencoder.tmp.keras"
-    result.model.save(tmp)
-    try:
-        atomic_write_bytes(model_path, _reproducible_keras_archive(tmp.read_bytes()))
-    finally:
-        tmp.unlink(missing_ok=True)
+    model_path = save_keras_model(result.model, folder / "icd10_autoencoder.keras")
     vocab_path = write_json(folder / "icd10_vocabulary.json", {
         **result.vocabulary.to_json(), "config": asdict(result.config),
         "reconstruction_accuracy": result.reconstruction_accuracy})
     return {"model": model_path, "vocabulary": vocab_path}
+
+
+def save_keras_model(model, path: str | Path) -> Path:
+    """Save a Keras model as `.keras`, atomically and reproducibly (equal weights give equal bytes)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(tmp)
+    try:
+        return atomic_write_bytes(path, _reproducible_keras_archive(tmp.read_bytes()))
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _reproducible_keras_archive(data: bytes) -> bytes:
@@ -250,6 +256,6 @@ def embedding_projection(embedding: CodeEmbedding, n_components: int = 2) -> np.
 
 __all__ = [
     "AutoencoderConfig", "AutoencoderResult", "build_autoencoder", "code_embedding", "embedding_projection",
-    "encoder_weights", "load_autoencoder", "load_code_embedding", "reconstruction_accuracy", "save_autoencoder",
+    "encoder_weights", "load_autoencoder", "load_code_embedding", "reconstruction_accuracy", "save_autoencoder", "save_keras_model",
     "train_autoencoder",
 ]
