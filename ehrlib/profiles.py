@@ -34,6 +34,11 @@ class Profile:
     # Synthetic hospital EHR and stroke cohort (chapter 05).
     stroke_patients: int = 0  # 0: the generator's default population size
     autoencoder_epochs: int = 200
+    # Stroke networks (chapters 06, 07): the paper's 500/100 epochs are a ceiling here, with early stopping.
+    stroke_max_epochs: int = 6
+    stroke_patience: int = 2
+    stroke_grid: str = "small"  # "small": the documented grid per model; "one": its first point only
+    stroke_ablation_epochs: int = 3
 
     @property
     def data_dir(self) -> Path:
@@ -80,6 +85,10 @@ PROFILES: dict[str, Profile] = {
         n_bootstrap=200,
         stroke_patients=20_000,
         autoencoder_epochs=40,
+        stroke_max_epochs=2,
+        stroke_patience=1,
+        stroke_grid="one",
+        stroke_ablation_epochs=1,
     ),
 }
 
