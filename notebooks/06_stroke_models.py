@@ -51,6 +51,13 @@ from ehrlib.stroke.results import StrokeMetrics
 
 logging.getLogger("ehrlib").setLevel(logging.WARNING)
 setup_notebook()
+
+
+def put(name: str, value) -> None:
+    """Glue a number or text for the prose (numpy scalars as plain Python values)."""
+    glue(name, value.item() if hasattr(value, "item") else value, display=False)
+
+
 P = get_profile(profile)
 timings: dict[str, float] = {}
 t = time.perf_counter()
@@ -62,11 +69,11 @@ prevalence = population_incidence(data.tables.hazard, data.tables.patients)
 TC = TrainConfig(max_epochs=P.stroke_max_epochs, patience=P.stroke_patience, seed=P.seed)
 eval_kw = dict(n_boot=P.n_bootstrap, seed=P.seed, prevalence=prevalence, predictions_dir=pred_dir)
 n_train = {k: len(data.encoded[k]["train"]) for k in ("diagnosis", "exam")}
-glue("n_train_dx", n_train["diagnosis"], display=False)
-glue("n_train_ex", n_train["exam"], display=False)
-glue("load_seconds", timings["load_and_encode"], display=False)
-glue("max_epochs", P.stroke_max_epochs, display=False)
-glue("patience", P.stroke_patience, display=False)
+put("n_train_dx", n_train["diagnosis"])
+put("n_train_ex", n_train["exam"])
+put("load_seconds", timings["load_and_encode"])
+put("max_epochs", P.stroke_max_epochs)
+put("patience", P.stroke_patience)
 
 # %% [markdown]
 # The cohort, the autoencoder's code embedding and the encodings are those of chapter 05 (rebuilt from the
@@ -114,9 +121,9 @@ equivalence = pd.DataFrame({name: {"largest weight difference to the paper's los
                                    "validation F1": r.val_f1}
                             for name, r in runs.items()}).T
 timings["loss_equivalence"] = time.perf_counter() - t
-glue("eq_diff_ce", equivalence.loc["plain CE (1, 0, 0)"].iloc[0], display=False)
-glue("eq_diff_asym", equivalence.loc["asymmetric (0.2, 1, 9)"].iloc[0], display=False)
-glue("eq_epochs", P.stroke_ablation_epochs, display=False)
+put("eq_diff_ce", equivalence.loc["plain CE (1, 0, 0)"].iloc[0])
+put("eq_diff_asym", equivalence.loc["asymmetric (0.2, 1, 9)"].iloc[0])
+put("eq_epochs", P.stroke_ablation_epochs)
 equivalence
 
 # %% [markdown]
@@ -184,11 +191,11 @@ transfer = pd.DataFrame({
                              "largest difference to the donors before training": max(nets["dual"].transferred.values())},
     "from random weights": {"best epoch": no_transfer.best_epoch, "validation F1": no_transfer.val_f1,
                             "largest difference to the donors before training": float("nan")}}).T
-glue("transferred_layers", ", ".join(sorted(nets["dual"].transferred)), display=False)
-glue("tr_f1", nets["dual"].val_f1, display=False)
-glue("tr_epoch", nets["dual"].best_epoch, display=False)
-glue("rand_f1", no_transfer.val_f1, display=False)
-glue("rand_epoch", no_transfer.best_epoch, display=False)
+put("transferred_layers", ", ".join(sorted(nets["dual"].transferred)))
+put("tr_f1", nets["dual"].val_f1)
+put("tr_epoch", nets["dual"].best_epoch)
+put("rand_f1", no_transfer.val_f1)
+put("rand_epoch", no_transfer.best_epoch)
 pd.concat({"grid": grids["dual"].set_index("architecture")}, axis=1).round(3)
 
 # %%
@@ -240,14 +247,14 @@ def view_table(view: str) -> pd.DataFrame:
 m3 = results.models[MODEL_NAMES["dual"]]
 best_base_paper = max((m for m in results.models.values() if m.family == "baseline" and m.samples == "exam"),
                       key=lambda m: m.views["paper"].value("auroc"))
-glue("m3_paper_auroc", m3.views["paper"].value("auroc"), display=False)
-glue("m3_paper_lo", m3.views["paper"].metrics["auroc"].ci_low, display=False)
-glue("m3_paper_hi", m3.views["paper"].metrics["auroc"].ci_high, display=False)
-glue("paper_auroc", PAPER_AUROC, display=False)
-glue("truth_paper_auroc", results.models["true risk (exam)"].views["paper"].value("auroc"), display=False)
-glue("best_base_name", best_base_paper.name, display=False)
-glue("best_base_auroc", best_base_paper.views["paper"].value("auroc"), display=False)
-glue("len_auroc", results.models["length (exam)"].views["paper"].value("auroc"), display=False)
+put("m3_paper_auroc", m3.views["paper"].value("auroc"))
+put("m3_paper_lo", m3.views["paper"].metrics["auroc"].ci_low)
+put("m3_paper_hi", m3.views["paper"].metrics["auroc"].ci_high)
+put("paper_auroc", PAPER_AUROC)
+put("truth_paper_auroc", results.models["true risk (exam)"].views["paper"].value("auroc"))
+put("best_base_name", best_base_paper.name)
+put("best_base_auroc", best_base_paper.views["paper"].value("auroc"))
+put("len_auroc", results.models["length (exam)"].views["paper"].value("auroc"))
 
 # %% [markdown]
 # ### View 1: the paper's samples (every history prefix)
@@ -283,9 +290,9 @@ for name, m in results.models.items():
         mv = m.views[view].metrics["auroc"]
         rows.append({"model": name, "view": view, "value": mv.value, "ci_low": mv.ci_low, "ci_high": mv.ci_high})
 auroc_long = pd.DataFrame(rows)
-glue("m3_patient_auroc", m3.views["patient"].value("auroc"), display=False)
-glue("m3_matched_auroc", m3.views["matched"].value("auroc"), display=False)
-glue("truth_matched_auroc", results.models["true risk (exam)"].views["matched"].value("auroc"), display=False)
+put("m3_patient_auroc", m3.views["patient"].value("auroc"))
+put("m3_matched_auroc", m3.views["matched"].value("auroc"))
+put("truth_matched_auroc", results.models["true risk (exam)"].views["matched"].value("auroc"))
 
 # %% tags=["hide-input"]
 stroke_plots.view_auroc_figure(auroc_long)
@@ -309,8 +316,8 @@ ppv = pd.DataFrame({n: {"recall": m.views["paper"].value("recall"), "specificity
                         "precision in the cohort": m.views["paper"].value("precision"),
                         "PPV at population prevalence": m.views["paper"].ppv_population}
                     for n, m in results.models.items()}).T
-glue("prevalence_pct", 100 * prevalence, display=False)
-glue("m3_ppv_pct", 100 * (m3.views["paper"].ppv_population or float("nan")), display=False)
+put("prevalence_pct", 100 * prevalence)
+put("m3_ppv_pct", 100 * (m3.views["paper"].ppv_population or float("nan")))
 ppv.astype(float).round(3)
 
 # %% [markdown]
@@ -382,7 +389,7 @@ controls = pd.DataFrame({"never a stroke (paper)": {**ex.quick_fit(data, nets["e
                                                               "cases": int((loose.cohort["role"] == "case").sum())}}).T
 later = loose.cohort.loc[loose.cohort["role"] == "control", "patient_id"].isin(
     data.tables.diagnoses.loc[data.tables.diagnoses["icd10"].str.startswith("I6"), "patient_id"])
-glue("later_stroke_controls", int(later.sum()), display=False)
+put("later_stroke_controls", int(later.sum()))
 timings["ablation_controls"] = time.perf_counter() - t
 controls.round(3)
 
@@ -403,7 +410,7 @@ for kind, net in nets.items():
     save_keras_model(net.model, out_dir / f"{net.model.name}.keras")
 results.timings_seconds = {k: round(v, 2) for k, v in timings.items()}
 path = results.save(P.results_dir / "stroke_metrics.json")
-glue("total_minutes", sum(timings.values()) / 60, display=False)
+put("total_minutes", sum(timings.values()) / 60)
 pd.Series(results.timings_seconds).to_frame("seconds")
 
 # %% [markdown]

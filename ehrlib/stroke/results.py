@@ -120,6 +120,31 @@ class StrokeMetrics(Record):
         return pd.DataFrame(rows).T
 
 
+def comparison_table(metrics: StrokeMetrics, metric: str = "auroc", digits: int = 3) -> pd.DataFrame:
+    """Models (rows: samples, family, name) x views: "value (low-high)" of `metric` on the test split."""
+    rows = {}
+    for name, m in metrics.models.items():
+        cells = {}
+        for view, r in m.views.items():
+            mv = r.metrics.get(metric)
+            ok = mv is not None and mv.value is not None and mv.ci_low is not None and mv.ci_high is not None
+            cells[view] = f"{mv.value:.{digits}f} ({mv.ci_low:.{digits}f}-{mv.ci_high:.{digits}f})" if ok else "-"
+        rows[(m.samples, m.family, name)] = cells
+    out = pd.DataFrame(rows).T
+    out.index.names = ["samples", "family", "model"]
+    return out.sort_index(level=["samples", "family"], sort_remaining=False)
+
+
+def best_of(metrics: StrokeMetrics, view: str, family: str, samples: str, metric: str = "auroc") -> tuple[str, float]:
+    """(name, value) of the best model of a family on one sample type in one view, by `metric`."""
+    cands = [(n, m.views[view].value(metric)) for n, m in metrics.models.items()
+             if m.family == family and m.samples == samples and view in m.views]
+    cands = [c for c in cands if np.isfinite(c[1])]
+    if not cands:
+        raise ValueError(f"no {family} on {samples} samples with a finite {metric} in view {view!r}")
+    return max(cands, key=lambda c: c[1])
+
+
 def view_result(score, ppv_prevalence: float | None = None) -> ViewResult:
     """A `ViewResult` from an `ehrlib.stroke.evaluation.ViewScore` (PPV at `ppv_prevalence` if given)."""
     from ehrlib.stroke.evaluation import ppv_at_prevalence
@@ -142,5 +167,31 @@ def write_predictions(path: str | Path, rows: pd.DataFrame) -> Path:
     return atomic_write_text(path, out.to_csv(index=False, float_format="%.8g"))
 
 
-__all__ = ["MetricValue", "ModelResult", "StrokeCohortResults", "StrokeMetrics", "ViewResult", "view_result",
+__all__ = ["MetricValue", "ModelResult", "StrokeCohortResults", "StrokeMetrics", "ViewResult", "best_of", "cohort_results",
+           "comparison_table", "view_result",
            "write_predictions"]
+
+
+def cohort_results(*, profile, population: int, counts: dict[str, int], prevalence: pd.DataFrame,
+                   vocabulary_size: int, autoencoder, knn_chapter: float, true_risk_auroc: dict,
+                   config, timings: dict[str, float]) -> StrokeCohortResults:
+    """Assemble chapter 05's `StrokeCohortResults` from its pieces (`cohort_counts`, `prevalence_table`,
+    the `AutoencoderResult`, `true_risk_auroc`, the `EncodingConfig` and the step timings)."""
+    splits = {s: {"cases": counts[f"{s}_cases"], "controls": counts[f"{s}_controls"],
+                  "patients": counts[f"{s}_cases"] + counts[f"{s}_controls"]} for s in ("train", "val", "test")}
+    samples = {inp: {s: {"samples": int(r["samples"]), "positives": int(r["positives"]),
+                         "prevalence": float(r["prevalence"]), "patients": int(r["patients"])}
+                     for s, r in grp.set_index("split").iterrows()} for inp, grp in prevalence.groupby("input")}
+    ae = autoencoder
+    return StrokeCohortResults(
+        profile=profile.name, seed=profile.seed, population=int(population), cases=counts["cases"],
+        controls=counts["controls"], splits=splits, samples=samples, vocabulary_size=int(vocabulary_size),
+        autoencoder={"reconstruction_accuracy": float(ae.reconstruction_accuracy), "epochs": len(ae.history["loss"]),
+                     "max_epochs": ae.config.epochs, "final_loss": float(ae.history["loss"][-1]),
+                     "chapter_knn_accuracy": float(knn_chapter)},
+        true_risk_auroc={k: {s: (None if not np.isfinite(v) else float(v)) for s, v in d.items()}
+                         for k, d in true_risk_auroc.items()},
+        encoding={"missing_strategy": config.missing_strategy, "max_diagnoses": config.max_diagnoses,
+                  "max_exam_years": config.max_exam_years},
+        paper={"cases": 2725, "controls": 5450, "diagnosis_one_in": 8, "exam_one_in": 9, "auroc_best_model": 0.669},
+        timings_seconds={k: round(float(v), 2) for k, v in timings.items()})
