@@ -38,7 +38,7 @@ class Profile:
     stroke_max_epochs: int = 6
     stroke_patience: int = 2
     stroke_grid: str = "small"  # "small": the documented grid per model; "one": its first point only
-    stroke_ablation_epochs: int = 3
+    stroke_ablation_epochs: int = 2
 
     @property
     def data_dir(self) -> Path:

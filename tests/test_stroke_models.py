@@ -106,9 +106,12 @@ def test_beta_equal_gamma_trains_like_plain_cross_entropy():
     X, y = _data()
     Xv, yv = _data(80, seed=5)
     cfg = NetworkConfig("exam", td_units=(4,), head_units=4, dropout=0.0)
-    paper = train_network(cfg, X, y, Xv, yv, TrainConfig(max_epochs=2, patience=5, alpha=0.2, beta=5, gamma=5))
-    plain = train_network(cfg, X, y, Xv, yv, TrainConfig(max_epochs=2, patience=5, alpha=1.0, beta=0, gamma=0))
-    skew = train_network(cfg, X, y, Xv, yv, TrainConfig(max_epochs=2, patience=5, alpha=0.2, beta=1, gamma=9))
+    paper = train_network(cfg, X, y, Xv, yv, TrainConfig(max_epochs=2, patience=5, alpha=0.2, beta=5, gamma=5,
+                                                         restore_best=False))
+    plain = train_network(cfg, X, y, Xv, yv, TrainConfig(max_epochs=2, patience=5, alpha=1.0, beta=0, gamma=0,
+                                                         restore_best=False))
+    skew = train_network(cfg, X, y, Xv, yv, TrainConfig(max_epochs=2, patience=5, alpha=0.2, beta=1, gamma=9,
+                                                        restore_best=False))
     d_plain = max(np.abs(a - b).max() for a, b in zip(paper.model.get_weights(), plain.model.get_weights()))
     d_skew = max(np.abs(a - b).max() for a, b in zip(paper.model.get_weights(), skew.model.get_weights()))
     assert d_plain < 1e-3 < d_skew

@@ -26,7 +26,7 @@ is seeded from the run's seed through `np.random.SeedSequence`; the training row
 by `np.random.default_rng(seed)`; the last, partial batch is padded with weight-0 rows so the compiled step
 sees one shape. After each epoch the validation F1 at the F1-optimal validation threshold (`val_f1`) is
 computed; training stops after `patience` epochs without improvement and the best epoch's weights are
-restored (early stopping on validation).
+restored (early stopping on validation; `restore_best=False` keeps the last epoch instead).
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ class TrainConfig(Record):
     beta: float = 5.0
     gamma: float = 5.0
     seed: int = 0
+    restore_best: bool = True  # False: keep the last epoch's weights (the loss-equivalence experiment)
     jit_compile: bool = True  # XLA: about 2.5x faster GRU epochs on CPU (benchmarks/bench_stroke.py)
 
     def validate(self) -> None:
@@ -327,7 +328,10 @@ def train_network(cfg: NetworkConfig, train: Mapping[str, np.ndarray], y_train: 
                      epoch_seconds[-1])
         if waited >= tc.patience:
             break
-    model.set_weights(best_weights)
+    if tc.restore_best:
+        model.set_weights(best_weights)
+    else:
+        best_epoch = len(history["loss"])
     return TrainedNetwork(model, cfg, tc, history, best_epoch, time.perf_counter() - start, epoch_seconds,
                           transferred)
 
