@@ -1,6 +1,7 @@
 """Benchmark of the stroke data pipeline: generation, reading, cohort, split (and encodings if available).
 
-Usage: `python benchmarks/bench_stroke.py [--patients N] [--seed S] [--no-determinism] [--no-encodings]`.
+Usage: `python benchmarks/bench_stroke.py [--patients N] [--seed S] [--no-determinism] [--no-encodings]
+[--no-networks]`. The networks step prints seconds per epoch of models 1-3 (random embedding, untuned).
 Prints wall-clock seconds per step, peak resident memory, row counts, cases and controls, the true-risk
 AUROC of the labelled samples and whether two generations with the same seed give byte-identical
 Parquet files. The encodings step (if `ehrlib.stroke.encoding.encode_cohort` exists) uses a seeded random
@@ -42,7 +43,7 @@ def _encodings(tables, cohort, seed: int) -> None:
         print("encodings: ehrlib.stroke.encoding not found, skipped")
         return
     import ehrlib.stroke.encoding as enc
-    from ehrlib.stroke.icd10 import CodeEmbedding, build_vocabulary
+    from ehrlib.stroke.icd10 import CodeEmbedding, build_vocabulary  # noqa: F401
 
     if not hasattr(enc, "encode_cohort"):
         print("encodings: no encode_cohort entry point, skipped")
@@ -52,11 +53,33 @@ def _encodings(tables, cohort, seed: int) -> None:
     emb = CodeEmbedding(vocab, np.random.default_rng(seed).uniform(-1, 1, (len(vocab), 32)).astype(np.float32))
     encoded = enc.encode_cohort(tables, cohort, emb)
     secs = time.perf_counter() - t
+    _ENCODED["value"] = encoded
     print(f"encodings: {secs:6.1f} s (vocabulary {len(vocab):,} codes, random embedding)")
     print(enc.prevalence_table(encoded).to_string(index=False))
     auroc = enc.true_risk_auroc(encoded)
     print("true-risk AUROC of the labelled samples: "
           + ", ".join(f"{k} {v['all']:.3f}" for k, v in auroc.items()))
+
+
+_ENCODED: dict = {}
+
+
+def _networks(epochs: int = 3) -> None:
+    """Seconds per epoch of each stroke network (models 1-3, first grid point, batch 32, XLA) on the
+    encoded training split; the first epoch includes compilation and is reported apart."""
+    from ehrlib.stroke.models import NetworkConfig, TrainConfig, train_network
+
+    encoded = _ENCODED.get("value")
+    if encoded is None:
+        print("networks: no encodings, skipped")
+        return
+    for kind in ("diagnosis", "exam", "dual"):
+        tr, va = encoded[kind]["train"], encoded[kind]["val"]
+        net = train_network(NetworkConfig(kind), tr.inputs(), tr.y, va.inputs(), va.y,
+                            TrainConfig(max_epochs=epochs, patience=epochs + 1))
+        rest = net.epoch_seconds[1:] or net.epoch_seconds
+        print(f"network {kind:9s}: {len(tr.y):,} training samples; first epoch {net.epoch_seconds[0]:5.1f} s "
+              f"(with compilation), then {sum(rest) / len(rest):5.1f} s per epoch")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--patients", type=int, default=DEFAULT_N_PATIENTS)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-determinism", action="store_true", help="skip the second generation")
-    ap.add_argument("--no-encodings", action="store_true", help="skip timing the encodings")
+    ap.add_argument("--no-encodings", action="store_true", help="skip timing the encodings (and the networks)")
+    ap.add_argument("--no-networks", action="store_true", help="skip timing the networks' epochs")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench_stroke_") as tmp:
         tmp = Path(tmp)
@@ -98,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
         if not args.no_encodings:
             _encodings(tables, cohort, args.seed)
+            if not args.no_networks:
+                _networks()
     return 0
 
 

@@ -39,6 +39,11 @@ class Profile:
     # Synthetic hospital EHR and stroke cohort (chapter 05).
     stroke_patients: int = 0  # 0: the generator's default population size
     autoencoder_epochs: int = 200
+    # Stroke networks (chapters 06, 07): the paper's 500/100 epochs are a ceiling here, with early stopping.
+    stroke_max_epochs: int = 6
+    stroke_patience: int = 2
+    stroke_grid: str = "small"  # "small": the documented grid per model; "one": its first point only
+    stroke_ablation_epochs: int = 2
 
     @property
     def data_dir(self) -> Path:
@@ -71,6 +76,12 @@ class Profile:
         suffix = "-external" if self.icu_external else ""
         return project_root() / "data" / "results" / f"{self.name}{suffix}"
 
+    @property
+    def stroke_results_dir(self) -> Path:
+        """Where the stroke chapters write and read their results: `data/results/<profile>`, whatever
+        `$EHRLIB_ICU_DIR` says (the stroke study always runs on its synthetic EHR)."""
+        return project_root() / "data" / "results" / self.name
+
 
 PROFILES: dict[str, Profile] = {
     "full": Profile(name="full"),
@@ -88,6 +99,10 @@ PROFILES: dict[str, Profile] = {
         ablation_episodes=1_000,
         stroke_patients=20_000,
         autoencoder_epochs=40,
+        stroke_max_epochs=2,
+        stroke_patience=1,
+        stroke_grid="one",
+        stroke_ablation_epochs=1,
     ),
 }
 

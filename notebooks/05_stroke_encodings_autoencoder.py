@@ -28,18 +28,19 @@
 # %% tags=["parameters"]
 profile = "quick"
 
-# %%
+# %% tags=["remove-input"]
 import time
 
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
+from myst_nb import glue
 
-from ehrlib.stroke import icd10, plots as stroke_plots
-from ehrlib.io import read_timings, write_json
+from ehrlib.stroke import autoencoder, icd10, plots as stroke_plots
+from ehrlib.io import read_json, write_json
+from ehrlib.stroke.results import cohort_results
 from ehrlib.plots import setup_notebook
 from ehrlib.profiles import get_profile, project_root
-from ehrlib.stroke.cohort import build_cohort, cohort_counts, split_cohort
+from ehrlib.stroke.cohort import build_cohort, cohort_counts, matching_checks, split_cohort
 from ehrlib.stroke.encoding import (
     EncodingConfig, encode_cohort, fit_encoding_state, prepare_records, prevalence_table, roll_forward,
     true_risk_auroc,
@@ -49,6 +50,13 @@ from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 
 setup_notebook()
+
+
+def put(name: str, value) -> None:
+    """Glue a number or text for the prose (numpy scalars as plain Python values)."""
+    glue(name, value.item() if hasattr(value, "item") else value, display=False)
+
+
 P = get_profile(profile)
 timings: dict[str, float] = {}
 
@@ -56,22 +64,27 @@ timings: dict[str, float] = {}
 # ## The hospital tables
 #
 # The tables were generated beforehand by `python -m ehrlib data --profile quick` (or `full`); the
-# generator's own timing is read from the timings file it keeps beside the dataset.
+# generator's own timing is read from the dataset's `metadata.json`.
 
 # %%
 t = time.perf_counter()
 tables = read_stroke_tables(P.stroke_dir)
 timings["read_tables"] = time.perf_counter() - t
-timings["generation"] = read_timings(P.stroke_dir).get("generation_seconds", float("nan"))
+metadata = read_json(P.stroke_dir / "metadata.json")
+timings["generation"] = float(metadata["generation_seconds"])
 sizes = pd.Series({"patients": len(tables.patients), "diagnoses": len(tables.diagnoses),
                    "exam values": len(tables.exams), "distinct ICD-10 codes": tables.diagnoses["icd10"].nunique()})
+put("n_patients", len(tables.patients))
+put("n_diagnoses", len(tables.diagnoses))
+put("n_exam_values", len(tables.exams))
+put("t_generation", timings["generation"])
+put("t_read", timings["read_tables"])
 sizes.to_frame("rows")
 
-# %%
-display(Markdown(
-    f"The population has {len(tables.patients):,} patients with {len(tables.diagnoses):,} diagnoses and "
-    f"{len(tables.exams):,} exam values; generating it took {timings['generation']:.1f} s and reading and "
-    f"validating the Parquet tables {timings['read_tables']:.1f} s."))
+# %% [markdown]
+# The population has {glue:text}`n_patients:,` patients with {glue:text}`n_diagnoses:,` diagnoses and
+# {glue:text}`n_exam_values:,` exam values; generating it took {glue:text}`t_generation:.1f` s and reading
+# and validating the Parquet tables {glue:text}`t_read:.1f` s.
 
 # %% [markdown]
 # ## The case-control cohort
@@ -90,31 +103,21 @@ split_table = (cohort.groupby(["split", "role"]).size().unstack("role")
 split_table
 
 # %% [markdown]
-# The matching rules are checked on the result, not assumed:
+# The matching rules are checked on the result, not assumed (`ehrlib.stroke.cohort.matching_checks`):
 
 # %%
-case_rows = cohort[cohort["role"] == "case"].set_index("case_id")
-ctrl = cohort[cohort["role"] == "control"].merge(case_rows[["birth_year", "gender"]].add_suffix("_case"),
-                                                 left_on="case_id", right_index=True)
-stroke_patients = set(tables.diagnoses.loc[tables.diagnoses["icd10"].str[:3].between("I60", "I69"), "patient_id"])
-age = case_rows["index_date"].dt.year - case_rows["birth_year"]
-checks = pd.Series({
-    "cases with exactly two controls": (ctrl.groupby("case_id").size() == 2).mean(),
-    "controls with the case's birth year": (ctrl["birth_year"] == ctrl["birth_year_case"]).mean(),
-    "controls with the case's gender": (ctrl["gender"] == ctrl["gender_case"]).mean(),
-    "patients used once": 1 - cohort["patient_id"].duplicated().mean(),
-    "controls never diagnosed with stroke": 1 - ctrl["patient_id"].isin(stroke_patients).mean(),
-    "cases aged 45-95 at the stroke": age.between(45, 95).mean(),
-    "splits holding whole case groups": (cohort.groupby("case_id")["split"].nunique() == 1).mean(),
-})
-checks.to_frame("share satisfied")
-
-# %%
+checks = matching_checks(cohort, tables)
 counts = cohort_counts(cohort)
-display(Markdown(
-    f"The cohort has {counts['cases']:,} cases and {counts['controls']:,} controls (the paper: 2,725 and "
-    f"5,450); every rule above holds for {checks.min():.0%} of the rows it applies to, and building and "
-    f"splitting the cohort took {timings['cohort']:.1f} s."))
+put("n_cases", counts["cases"])
+put("n_controls", counts["controls"])
+put("checks_min_pct", 100 * checks.min())
+put("t_cohort", timings["cohort"])
+checks.to_frame()
+
+# %% [markdown]
+# The cohort has {glue:text}`n_cases:,` cases and {glue:text}`n_controls:,` controls (the paper: 2,725
+# and 5,450); every rule above holds for {glue:text}`checks_min_pct:.0f` % of the rows it applies to, and
+# building and splitting the cohort took {glue:text}`t_cohort:.1f` s.
 
 # %% [markdown]
 # ## Records, day categories and exam summaries
@@ -126,11 +129,13 @@ display(Markdown(
 # days since the previous record become the six categories of Eq. 5. Exams are summarised by age: one row
 # per (patient, year of age), holding the newest value of each metric at that age.
 
-# %%
+# %% tags=["remove-input"]
 config = EncodingConfig()
 t = time.perf_counter()
 prepared = prepare_records(tables, cohort, config)
 timings["records"] = time.perf_counter() - t
+
+# %%
 prepared.diagnoses[["patient_id", "date", "icd10", "age", "day_cat", "split"]].head(3)
 
 # %% tags=["hide-input"]
@@ -146,20 +151,22 @@ per_patient = pd.DataFrame({
     "exam-years per patient": prepared.exams.groupby("patient_id").size().describe()}).T
 cover35 = (prepared.diagnoses.groupby("patient_id").size() <= 35).mean()
 cover20 = (prepared.exams.groupby("patient_id").size() <= 20).mean()
+put("t_records", timings["records"])
+put("cover35_pct", 100 * cover35)
+put("cover20_pct", 100 * cover20)
 per_patient.round(1)
 
-# %%
-display(Markdown(
-    f"Summarising took {timings['records']:.1f} s. A window of 35 diagnoses holds the whole history of "
-    f"{cover35:.0%} of the cohort (the paper chose 35 to cover 99 %), and 20 exam-years that of {cover20:.0%}; "
-    "longer histories keep their most recent records in each window."))
+# %% [markdown]
+# Summarising took {glue:text}`t_records:.1f` s. A window of 35 diagnoses holds the whole history of
+# {glue:text}`cover35_pct:.0f` % of the cohort (the paper chose 35 to cover 99 %), and 20 exam-years that
+# of {glue:text}`cover20_pct:.0f` %; longer histories keep their most recent records in each window.
 
 # %% [markdown]
 # ### One example patient
 #
 # A training case with a short history shows each step. Its records over time:
 
-# %%
+# %% tags=["remove-input"]
 dcount = prepared.diagnoses.groupby("patient_id").size()
 ecount = prepared.exams.groupby("patient_id").size()
 train_cases = cohort.loc[(cohort["role"] == "case") & (cohort["split"] == "train"), "patient_id"]
@@ -200,14 +207,18 @@ imputed = state.impute_exams(ex_ex)
 steps = pd.concat({"raw": ex_ex[gappy], "rolled forward": roll_forward(ex_ex)[gappy],
                    "then gender mean": imputed[gappy]}, axis=1)
 steps.index = ex_ex["age_year"].rename("age")
+gender = cohort.set_index("patient_id").loc[example, "gender"]
+put("ex_gender", gender)
+put("ex_metric", gappy[0])
+put("ex_metric_mean", state.gender_means[gender][gappy[0]])
+put("n_train_patients", state.n_train_patients)
 steps.round(2)
 
-# %%
-gender = cohort.set_index("patient_id").loc[example, "gender"]
-display(Markdown(
-    f"Values carried forward fill the later gaps; a metric this patient had not yet had measured takes the "
-    f"training mean for gender {gender} (e.g. {gappy[0]}: {state.gender_means[gender][gappy[0]]:.2f}). "
-    f"The state was fitted on {state.n_train_patients:,} training patients and is saved as JSON."))
+# %% [markdown]
+# Values carried forward fill the later gaps; a metric this patient had not yet had measured takes the
+# training mean for gender {glue:text}`ex_gender` (e.g. {glue:text}`ex_metric`:
+# {glue:text}`ex_metric_mean:.2f`). The state was fitted on {glue:text}`n_train_patients:,` training
+# patients and is saved as JSON.
 
 # %% [markdown]
 # ## The ICD-10 autoencoder
@@ -220,13 +231,13 @@ display(Markdown(
 # epoch count as the ceiling. The input layer gathers row i of W_in instead of multiplying by a one-hot
 # vector: the same numbers, without a V x V matrix (the tests check both identities).
 
-# %%
+# %% tags=["remove-input"]
 vocab = icd10.build_vocabulary(tables.diagnoses["icd10"].unique())
-ae_config = icd10.AutoencoderConfig(epochs=P.autoencoder_epochs, seed=P.seed)
-ae = icd10.train_autoencoder(vocab, ae_config)
+ae_config = autoencoder.AutoencoderConfig(epochs=P.autoencoder_epochs, seed=P.seed)
+ae = autoencoder.train_autoencoder(vocab, ae_config)
 timings["autoencoder"] = ae.seconds
-stroke_dir = P.results_dir / "stroke"
-saved = icd10.save_autoencoder(ae, stroke_dir)
+stroke_dir = P.stroke_results_dir / "stroke"
+saved = autoencoder.save_autoencoder(ae, stroke_dir)
 
 # %% tags=["hide-input"]
 stroke_plots.autoencoder_history_figure(ae.history)
@@ -234,17 +245,22 @@ stroke_plots.autoencoder_history_figure(ae.history)
 # %% [markdown]
 # **Figure 3.** Cross-entropy loss (log scale) and training accuracy of the autoencoder per epoch.
 
-# %%
-display(Markdown(
-    f"Over the {len(vocab):,} codes, {ae.reconstruction_accuracy:.2%} are reconstructed "
-    f"(argmax of the decoding equals the input; the paper reports a perfect reconstruction) after "
-    f"{len(ae.history['loss'])} epochs and {ae.seconds:.0f} s. The model is saved as "
-    f"`{saved['model'].name}` with the vocabulary in `{saved['vocabulary'].name}`."))
+# %% tags=["remove-input"]
+put("vocab_size", len(vocab))
+put("recon_pct", 100 * ae.reconstruction_accuracy)
+put("ae_epochs", len(ae.history["loss"]))
+put("ae_seconds", ae.seconds)
 
-# %%
+# %% [markdown]
+# Over the {glue:text}`vocab_size:,` codes, {glue:text}`recon_pct:.2f` % are reconstructed (argmax of the
+# decoding equals the input; the paper reports a perfect reconstruction) after {glue:text}`ae_epochs`
+# epochs and {glue:text}`ae_seconds:.0f` s. The model is saved as `icd10_autoencoder.keras` with the
+# vocabulary in `icd10_vocabulary.json`.
+
+# %% tags=["remove-input"]
 embedding = ae.embedding()
 chapters = icd10.icd10_chapter(vocab.codes)
-projection = icd10.embedding_projection(embedding)
+projection = autoencoder.embedding_projection(embedding)
 codes = np.asarray(vocab.codes)
 
 # %% tags=["hide-input"]
@@ -254,16 +270,21 @@ stroke_plots.embedding_figure(projection, codes, chapters, icd10.icd10_descripti
 # **Figure 4.** The 32-dimensional code vectors projected on their first two principal components, one point
 # per code, coloured by ICD-10 chapter (hover for the code).
 
-# %%
+# %% tags=["remove-input"]
 knn_chapter = cross_val_score(KNeighborsClassifier(5), embedding.vectors, chapters, cv=5).mean()
 majority = pd.Series(chapters).value_counts(normalize=True).iloc[0]
 verdict = ("so the vectors carry little of the ICD-10 hierarchy: the embedding is a compact, lossless code "
            "book rather than a semantic map" if knn_chapter < majority + 0.1 else
            "so codes of a chapter do sit near each other")
-display(Markdown(
-    f"The autoencoder is trained on the identity alone, so nothing asks it to place related codes together. "
-    f"A 5-nearest-neighbour classifier predicts a code's chapter from its vector with accuracy "
-    f"{knn_chapter:.2f}, against {majority:.2f} for always naming the largest chapter, {verdict}."))
+put("knn_chapter", knn_chapter)
+put("majority_chapter", majority)
+put("knn_verdict", verdict)
+
+# %% [markdown]
+# The autoencoder is trained on the identity alone, so nothing asks it to place related codes together. A
+# 5-nearest-neighbour classifier predicts a code's chapter from its vector with accuracy
+# {glue:text}`knn_chapter:.2f`, against {glue:text}`majority_chapter:.2f` for always naming the largest
+# chapter, {glue:text}`knn_verdict`.
 
 # %% [markdown]
 # ## Samples per history prefix
@@ -277,20 +298,26 @@ display(Markdown(
 # beside each sample (never as a feature). A third, "dual" input pairs each exam sample with the diagnoses
 # dated on or before its exam-year, for the dual-input model.
 
-# %%
+# %% tags=["remove-input"]
 t = time.perf_counter()
-encoded = encode_cohort(tables, cohort, embedding, config, state=state, prepared=prepared, progress=True)
+encoded = encode_cohort(tables, cohort, embedding, config, state=state, prepared=prepared)
 timings["encodings"] = time.perf_counter() - t + timings["records"]
 sample = encoded["diagnosis"]["train"]
 row = int(np.flatnonzero(sample.patient_id == example)[-1])
 vec = pd.Series(sample.X[row][-1], index=sample.feature_names)
-vec.iloc[:12].round(3).to_frame(f"last diagnosis of patient {example}")
+put("vec_gender", int(vec["gender"]))
+put("vec_age", float(vec["age"]))
+put("vec_daycat", int(np.argmax(vec.iloc[2:8])))
+put("vec_len", int(sample.mask[row].sum()))
+put("vec_label", int(sample.y[row]))
 
 # %%
-display(Markdown(
-    f"The example's last diagnosis vector: gender {vec['gender']:.0f}, standardised age {vec['age']:.2f}, "
-    f"day category {int(np.argmax(vec.iloc[2:8]))}, then the 32 code coordinates (the first four shown). Its "
-    f"sample holds {int(sample.mask[row].sum())} diagnoses and has label {int(sample.y[row])}."))
+vec.iloc[:12].round(3).to_frame(f"last diagnosis of patient {example}")
+
+# %% [markdown]
+# The example's last diagnosis vector: gender {glue:text}`vec_gender`, standardised age
+# {glue:text}`vec_age:.2f`, day category {glue:text}`vec_daycat`, then the 32 code coordinates (the first
+# four shown). Its sample holds {glue:text}`vec_len` diagnoses and has label {glue:text}`vec_label`.
 
 # %%
 prev = prevalence_table(encoded)
@@ -304,15 +331,20 @@ stroke_plots.prevalence_figure(prev[prev["input"] != "dual"])
 # **Figure 5.** Samples per positive sample ("1 in k") per input type and split; diamonds mark the paper's
 # 1 in 8 diagnosis inputs and 1 in 9 exam inputs.
 
-# %%
+# %% tags=["remove-input"]
 auc = true_risk_auroc(encoded)
 allp = prev.set_index(["input", "split"])
-display(Markdown(
-    f"Our data give one positive in {allp.loc[('diagnosis', 'all'), 'one_in']:.1f} diagnosis inputs and one in "
-    f"{allp.loc[('exam', 'all'), 'one_in']:.1f} exam inputs (the paper: 8 and 9). Ranking the samples by the "
-    f"generator's true one-year risk gives AUROC {auc['diagnosis']['all']:.3f} (diagnosis samples) and "
-    f"{auc['exam']['all']:.3f} (exam samples): the best any model can reach on these labels, to compare with "
-    "the models of the next chapter and the paper's 0.669."))
+put("dx_one_in", allp.loc[("diagnosis", "all"), "one_in"])
+put("ex_one_in", allp.loc[("exam", "all"), "one_in"])
+put("auc_dx", auc["diagnosis"]["all"])
+put("auc_ex", auc["exam"]["all"])
+
+# %% [markdown]
+# Our data give one positive in {glue:text}`dx_one_in:.1f` diagnosis inputs and one in
+# {glue:text}`ex_one_in:.1f` exam inputs (the paper: 8 and 9). Ranking the samples by the generator's true
+# one-year risk gives AUROC {glue:text}`auc_dx:.3f` (diagnosis samples) and {glue:text}`auc_ex:.3f` (exam
+# samples). This is a reference for the models of the next chapter and the paper's 0.669, not a ceiling:
+# on samples drawn by a case-control design a model can also learn the design (chapter 06 shows it).
 
 # %% [markdown]
 # ## Results file
@@ -321,33 +353,21 @@ display(Markdown(
 # results folder; the fitted encoding state goes beside the autoencoder.
 
 # %%
-splits = {s: {"cases": counts[f"{s}_cases"], "controls": counts[f"{s}_controls"],
-              "patients": counts[f"{s}_cases"] + counts[f"{s}_controls"]} for s in ("train", "val", "test")}
-samples = {inp: {s: {"samples": int(r["samples"]), "positives": int(r["positives"]),
-                     "prevalence": float(r["prevalence"]), "patients": int(r["patients"])}
-                 for s, r in grp.set_index("split").iterrows()} for inp, grp in prev.groupby("input")}
 write_json(stroke_dir / "encoding_state.json", state.to_json())
-results = {
-    "profile": P.name, "seed": P.seed, "population": len(tables.patients), "cases": counts["cases"],
-    "controls": counts["controls"], "splits": splits, "samples": samples, "vocabulary_size": len(vocab),
-    "autoencoder": {"reconstruction_accuracy": ae.reconstruction_accuracy, "epochs": len(ae.history["loss"]),
-                    "max_epochs": ae_config.epochs, "final_loss": ae.history["loss"][-1],
-                    "chapter_knn_accuracy": knn_chapter},
-    "true_risk_auroc": auc, "encoding": {"missing_strategy": config.missing_strategy,
-                                         "max_diagnoses": config.max_diagnoses,
-                                         "max_exam_years": config.max_exam_years},
-    "paper": {"cases": 2725, "controls": 5450, "diagnosis_one_in": 8, "exam_one_in": 9, "auroc_best_model": 0.669},
-    "timings_seconds": {k: round(v, 2) for k, v in timings.items()},
-}
-path = write_json(P.results_dir / "stroke_cohort.json", results)
-pd.Series(results["timings_seconds"]).to_frame("seconds")
-
-# %%
+results = cohort_results(profile=P, population=len(tables.patients), counts=counts, prevalence=prev,
+                         vocabulary_size=len(vocab), autoencoder=ae, knn_chapter=knn_chapter, true_risk_auroc=auc,
+                         config=config, timings=timings)
+path = results.save(P.stroke_results_dir / "stroke_cohort.json")
 pipeline = timings["generation"] + timings["read_tables"] + timings["cohort"] + timings["encodings"]
-display(Markdown(
-    f"Written to `{path.relative_to(project_root())}`. Generation, reading, cohort and encodings together "
-    f"took {pipeline:.0f} s on this machine (shared CPU, so an upper bound); the autoencoder added "
-    f"{timings['autoencoder']:.0f} s."))
+put("results_path", str(path.relative_to(project_root())))
+put("t_pipeline", pipeline)
+put("t_autoencoder", timings["autoencoder"])
+pd.Series(results.timings_seconds).to_frame("seconds")
+
+# %% [markdown]
+# Written to {glue:text}`results_path` (typed: `ehrlib.stroke.results.StrokeCohortResults`). Generation,
+# reading, cohort and encodings together took {glue:text}`t_pipeline:.0f` s on this machine (shared CPU,
+# so an upper bound); the autoencoder added {glue:text}`t_autoencoder:.0f` s.
 
 # %% [markdown]
 # ## Conclusion
@@ -356,5 +376,5 @@ display(Markdown(
 # categories, ages, code vectors and exam summaries with roll-forward then training-set gender means,
 # standardised with training statistics only. The autoencoder turns every code into a 32-d vector from which
 # it can be read back (its accuracy, and what the vectors say about chapters, are measured above). The
-# prevalence of positive samples and the ceiling set by the true risk are whatever the synthetic data give;
+# prevalence of positive samples and the reference set by the true risk are whatever the synthetic data give;
 # the next chapter trains the paper's three models on these samples.

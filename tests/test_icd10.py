@@ -9,10 +9,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import pytest
 
-from ehrlib.stroke.icd10 import (
-    AutoencoderConfig, Vocabulary, build_autoencoder, build_vocabulary, code_embedding, embedding_projection,
-    encoder_weights, icd10_chapter, load_autoencoder, save_autoencoder, train_autoencoder, who_vocabulary,
+from ehrlib.stroke.autoencoder import (
+    AutoencoderConfig, build_autoencoder, code_embedding, embedding_projection, encoder_weights, load_autoencoder,
+    save_autoencoder, train_autoencoder,
 )
+from ehrlib.stroke.icd10 import Vocabulary, build_vocabulary, icd10_chapter, who_vocabulary
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +92,7 @@ def test_training_reaches_perfect_reconstruction(trained, small_vocab):
 
 def test_untrained_model_does_not_reconstruct(small_vocab):
     """The accuracy check can fail: a freshly initialised model reconstructs few codes."""
-    from ehrlib.stroke.icd10 import reconstruction_accuracy
+    from ehrlib.stroke.autoencoder import reconstruction_accuracy
     assert reconstruction_accuracy(build_autoencoder(len(small_vocab)), small_vocab) < 0.5
 
 
@@ -120,3 +121,30 @@ def test_saved_model_is_byte_identical_for_equal_weights(trained, tmp_path):
     time.sleep(1.1)  # Keras stamps the save time; the archive must not depend on it
     b = save_autoencoder(trained, tmp_path / "b")["model"].read_bytes()
     assert a == b
+
+
+def test_one_wrapper_one_truncation_rule():
+    """The schema, the generator and the vocabularies share icd10.who_codes (four characters, no dot)."""
+    from ehrlib.stroke import schema, synth
+    from ehrlib.stroke.icd10 import is_known_icd10, is_stroke_code, truncate, who_codes
+
+    assert schema.is_known_icd10 is is_known_icd10
+    codes = who_codes()
+    assert all(len(c) <= 4 and "." not in c for c in codes)
+    assert tuple(synth.build_catalogue().codes) == codes
+    assert who_vocabulary().codes == codes
+    assert is_known_icd10(["I639", "I63.9", "I6390", None, 5, "E11"]).tolist() == [True, False, False, False,
+                                                                                   False, True]
+    assert truncate(["I63.90", "E11"]).tolist() == ["I639", "E11"]
+    assert is_known_icd10(truncate(["M0000", "I63.9"])).all()
+    assert is_stroke_code(["I600", "I69", "I59", "I70", "G45"]).tolist() == [True, True, False, False, False]
+
+
+def test_random_embedding_seeded_and_bounded():
+    from ehrlib.stroke.icd10 import random_embedding
+
+    v = build_vocabulary(["E11", "I10", "I639"])
+    a, b = random_embedding(v, 8, seed=1), random_embedding(v, 8, seed=1)
+    assert a.vectors.shape == (3, 8) and np.array_equal(a.vectors, b.vectors)
+    assert not np.array_equal(a.vectors, random_embedding(v, 8, seed=2).vectors)
+    assert np.abs(a.vectors).max() < 1

@@ -248,3 +248,43 @@ def test_records_of_unknown_patients_are_rejected():
     t.exams.loc[0, "patient_id"] = 99
     with pytest.raises(ValueError, match="exams table: row 0: patient_id 99 is not in the patients table"):
         build_cohort(t)
+
+
+def test_matching_checks_pass_on_the_cohort_and_catch_violations(synthetic):
+    from ehrlib.stroke.cohort import matching_checks
+
+    t, cohort = synthetic
+    split = split_cohort(cohort)
+    checks = matching_checks(split, t)
+    assert (checks == 1.0).all() and len(checks) == 7
+    broken = split.copy()
+    ctrl = broken.index[broken["role"] == "control"]
+    broken.loc[ctrl[0], "gender"] = "F" if broken.loc[ctrl[0], "gender"] == "M" else "M"
+    broken.loc[ctrl[1], "split"] = "test" if broken.loc[ctrl[1], "split"] != "test" else "train"
+    stroke_pids = set(t.diagnoses.loc[t.diagnoses["icd10"].str.startswith("I6"), "patient_id"])
+    broken.loc[ctrl[2], "patient_id"] = min(stroke_pids - set(broken["patient_id"]))
+    bad = matching_checks(broken, t)
+    assert bad["controls with the case's gender"] < 1
+    assert bad["splits holding whole case groups"] < 1
+    assert bad["controls never diagnosed with stroke"] < 1
+    assert bad["cases with exactly 2 controls"] == 1.0
+
+
+def test_controls_stroke_free_only_until_the_index_date():
+    b = Builder()
+    b.case(1, "2008-06-15")
+    b.control(10)
+    b.add(11, 1940, "M", dx=[("2003-01-01", "E119"), ("2010-01-01", "I639"), ("2014-01-01", "E119")],
+          exams=["2003-01-01", "2014-01-01"])  # a stroke after the case's index date
+    t = b.tables()
+    assert _cases(build_cohort(t)) == set()  # the paper's rule: 11 can never be a control
+    loose = build_cohort(t, controls="until_index")
+    assert set(loose["patient_id"]) == {1, 10, 11}
+    b.add(12, 1940, "M", dx=[("2003-01-01", "E119"), ("2007-01-01", "I639"), ("2014-01-01", "E119")],
+          exams=["2003-01-01", "2014-01-01"])  # a stroke before the index date: never a control
+    b.patients = [p for p in b.patients if p[0] != 11]
+    b.dx = [r for r in b.dx if r[0] != 11]
+    b.ex = [r for r in b.ex if r[0] != 11]
+    assert _cases(build_cohort(b.tables(), controls="until_index")) == set()
+    with pytest.raises(ValueError, match="controls must be one of"):
+        build_cohort(t, controls="sometimes")

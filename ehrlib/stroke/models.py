@@ -1,0 +1,342 @@
+"""The three stroke networks of Teoh (2018), their deterministic training loop and the weight transfer.
+
+The paper's Listings 1-3 are lost; these architectures follow its text and are chosen from a small grid on
+validation F1 (`grid`), as the paper chose its own:
+
+- **Model 1** (Eq. 1, 4), input "diagnosis" (n, 35, 40): `Masking(0)` -> `GRU(gru_units)` (the last
+  state, padded steps skipped) -> `Dense(head_units, relu)` -> `Dropout` -> `Dense(2, softmax)`.
+- **Model 2** (Eq. 2, 6), input "exam" (n, 20, 28): `Masking(0)` -> `TimeDistributed(Dense(u, relu))` for
+  each `u` of `td_units` (the same fully connected network applied to every exam-year) -> pooling ->
+  `Dense(head_units, relu)` -> `Dropout` -> `Dense(2, softmax)`. **Pooling**: the per-year outputs are
+  averaged over the real (unmasked) exam-years and concatenated with the output of the most recent
+  exam-year (sequences are pre-padded, so that is the last step): the mean summarises the history, the
+  last year carries the current state.
+- **Model 3** (Eq. 3), inputs "diagnosis" and "exam": the diagnosis branch of model 1 (up to the GRU) and
+  the exam branch of model 2 (up to the pooling), concatenated, then `Dense(head_units, relu)` ->
+  `Dropout` -> `Dense(2, softmax)`. **Weight transfer**: layers with the same name and weight shapes
+  (`dx_gru`, `ex_td_1`, ...) start from the trained weights of models 1 and 2 (`transfer_weights`, which
+  also checks that the copied weights equal the donors').
+
+A padded step is all zeros; a real record never is (its day-category one-hot holds a 1), so `Masking(0)`
+masks exactly the padding. Output: two-class softmax (class 1 = stroke within a year); loss: Eq. 11
+(`ehrlib.stroke.losses`); Adam with Keras' defaults; batch 32.
+
+Training (`train_network`) is deterministic without any global seed: every initializer and dropout layer
+is seeded from the run's seed through `np.random.SeedSequence`; the training rows are shuffled each epoch
+by `np.random.default_rng(seed)`; the last, partial batch is padded with weight-0 rows so the compiled step
+sees one shape. After each epoch the validation F1 at the F1-optimal validation threshold (`val_f1`) is
+computed; training stops after `patience` epochs without improvement and the best epoch's weights are
+restored (early stopping on validation; `restore_best=False` keeps the last epoch instead).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping
+
+import numpy as np
+
+from ehrlib.io import Record
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["diagnosis", "exam", "dual"]
+MODEL_NAMES: dict[str, str] = {"diagnosis": "model 1 (GRU, diagnoses)", "exam": "model 2 (TimeDistributed, exams)",
+                               "dual": "model 3 (dual input)"}
+
+
+@dataclass(frozen=True)
+class NetworkConfig(Record):
+    """Architecture of one network (see the module docstring); `kind` picks model 1, 2 or 3."""
+
+    kind: Kind
+    gru_units: int = 32
+    td_units: tuple[int, ...] = (32, 16)
+    head_units: int = 16
+    dropout: float = 0.2
+
+    def validate(self) -> None:
+        """Positive widths and a dropout rate in [0, 1)."""
+        if self.gru_units < 1 or self.head_units < 1 or not self.td_units or min(self.td_units) < 1:
+            raise ValueError("layer widths must be >= 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+
+    @property
+    def label(self) -> str:
+        """Short description of the grid point."""
+        parts = {"diagnosis": f"GRU {self.gru_units}", "exam": f"TD {'-'.join(map(str, self.td_units))}",
+                 "dual": f"GRU {self.gru_units} + TD {'-'.join(map(str, self.td_units))}"}[self.kind]
+        return f"{parts}, head {self.head_units}, dropout {self.dropout:g}"
+
+
+@dataclass(frozen=True)
+class TrainConfig(Record):
+    """Training settings: the paper's batch 32, Adam defaults and Eq. 11 weights; epochs from the profile."""
+
+    max_epochs: int = 20
+    patience: int = 3
+    batch_size: int = 32
+    learning_rate: float = 0.001
+    alpha: float = 0.2
+    beta: float = 5.0
+    gamma: float = 5.0
+    seed: int = 0
+    restore_best: bool = True  # False: keep the last epoch's weights (the loss-equivalence experiment)
+    jit_compile: bool = True  # XLA: about 2.5x faster GRU epochs on CPU (benchmarks/bench_stroke.py)
+
+    def validate(self) -> None:
+        """Positive epochs, patience and batch size."""
+        if self.max_epochs < 1 or self.patience < 1 or self.batch_size < 1:
+            raise ValueError("max_epochs, patience and batch_size must be >= 1")
+
+
+def grid(kind: Kind, size: str = "small", base: Mapping[str, NetworkConfig] | None = None) -> list[NetworkConfig]:
+    """The documented architecture grid of one model; `size="one"` gives the first point only.
+
+    Model 1 varies the GRU width (16, 32), model 2 the per-year network ((32, 16), (64, 32)); model 3 keeps
+    the branches chosen for models 1 and 2 (`base`, so that their weights can be transferred) and varies
+    the width of the fusion layer (16, 32).
+    """
+    if kind == "diagnosis":
+        points = [NetworkConfig("diagnosis", gru_units=u) for u in (16, 32)]
+    elif kind == "exam":
+        points = [NetworkConfig("exam", td_units=t) for t in ((32, 16), (64, 32))]
+    else:
+        d = (base or {}).get("diagnosis", NetworkConfig("diagnosis"))
+        e = (base or {}).get("exam", NetworkConfig("exam"))
+        points = [NetworkConfig("dual", gru_units=d.gru_units, td_units=e.td_units, head_units=h) for h in (16, 32)]
+    return points[:1] if size == "one" else points
+
+
+def _seeds(seed: int, n: int) -> list[int]:
+    """`n` independent 31-bit seeds derived from `seed` (stable across processes)."""
+    return [int(s) for s in np.random.SeedSequence([seed, 20181127]).generate_state(n) % (2**31 - 1)]
+
+
+@functools.lru_cache(maxsize=1)
+def _pooling_class():
+    import keras
+
+    @keras.saving.register_keras_serializable(package="ehrlib")
+    class MeanAndLast(keras.layers.Layer):
+        """Concatenate the mean over the real (unmasked) steps and the last step of a pre-padded sequence.
+
+        A sequence with no real step pools to zeros (the mean's denominator is at least 1).
+        """
+
+        def compute_mask(self, inputs, mask=None):
+            return None
+
+        def call(self, x, mask=None):
+            ops = keras.ops
+            m = ops.ones(ops.shape(x)[:2], dtype=x.dtype) if mask is None else ops.cast(mask, x.dtype)
+            total = ops.sum(x * m[:, :, None], axis=1)
+            mean = total / ops.maximum(ops.sum(m, axis=1, keepdims=True), 1.0)
+            return ops.concatenate([mean, x[:, -1, :] * m[:, -1:]], axis=-1)
+
+        def compute_output_shape(self, input_shape):
+            return (input_shape[0], 2 * input_shape[-1])
+
+    return MeanAndLast
+
+
+def _diagnosis_branch(keras, x, cfg: NetworkConfig, seeds):
+    x = keras.layers.Masking(0.0, name="dx_mask")(x)
+    return keras.layers.GRU(cfg.gru_units, name="dx_gru", seed=next(seeds),
+                            kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
+                            recurrent_initializer=keras.initializers.Orthogonal(seed=next(seeds)))(x)
+
+
+def _exam_branch(keras, x, cfg: NetworkConfig, seeds):
+    x = keras.layers.Masking(0.0, name="ex_mask")(x)
+    for i, units in enumerate(cfg.td_units, start=1):
+        dense = keras.layers.Dense(units, activation="relu",
+                                   kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)))
+        x = keras.layers.TimeDistributed(dense, name=f"ex_td_{i}")(x)
+    return _pooling_class()(name="ex_pool")(x)
+
+
+def build_network(cfg: NetworkConfig, shapes: Mapping[str, tuple[int, int]], seed: int = 0):
+    """The (uncompiled) Keras model for `cfg`; `shapes` maps "diagnosis"/"exam" to (steps, features)."""
+    import keras
+
+    seeds = iter(_seeds(seed, 16))
+    inputs, parts = {}, []
+    if cfg.kind in ("diagnosis", "dual"):
+        inputs["diagnosis"] = keras.Input(shape=shapes["diagnosis"], name="diagnosis")
+        parts.append(_diagnosis_branch(keras, inputs["diagnosis"], cfg, seeds))
+    if cfg.kind in ("exam", "dual"):
+        inputs["exam"] = keras.Input(shape=shapes["exam"], name="exam")
+        parts.append(_exam_branch(keras, inputs["exam"], cfg, seeds))
+    x = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="fusion")(parts)
+    head = {"diagnosis": "dx_head", "exam": "ex_head", "dual": "fusion_dense"}[cfg.kind]
+    x = keras.layers.Dense(cfg.head_units, activation="relu", name=head,
+                           kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)))(x)
+    x = keras.layers.Dropout(cfg.dropout, seed=next(seeds), name="dropout")(x)
+    out = keras.layers.Dense(2, activation="softmax", name="output",
+                             kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)))(x)
+    name = {"diagnosis": "model_1_gru", "exam": "model_2_time_distributed", "dual": "model_3_dual"}[cfg.kind]
+    return keras.Model(inputs, out, name=name)
+
+
+def transfer_weights(target, donors, prefixes: tuple[str, ...] = ("dx_", "ex_")) -> dict[str, float]:
+    """Copy the weights of every donor branch layer (name starting with one of `prefixes`) whose name and
+    weight shapes match a layer of `target`. The heads are not transferred: model 3's fusion layer has
+    another input, and the donors' output layers read different features even where shapes agree.
+
+    Returns {layer name: largest absolute difference between the target's weights after the copy and the
+    donor's} (0.0 when the transfer happened); raises if nothing was transferred or a copy differs.
+    """
+    diffs: dict[str, float] = {}
+    names = {layer.name: layer for layer in target.layers}
+    for donor in donors:
+        for layer in donor.layers:
+            w = layer.get_weights()
+            t = names.get(layer.name)
+            if not w or t is None or not layer.name.startswith(prefixes) or [a.shape for a in t.get_weights()] != [a.shape for a in w]:
+                continue
+            t.set_weights(w)
+            diffs[layer.name] = float(max(np.max(np.abs(a - b)) for a, b in zip(t.get_weights(), w)))
+    if not diffs:
+        raise ValueError("no layer of the donors matches a layer of the target (name and shapes)")
+    if max(diffs.values()) != 0.0:
+        raise AssertionError(f"transferred weights differ from the donors': {diffs}")
+    return diffs
+
+
+@dataclass
+class TrainedNetwork:
+    """A trained network with its configs, history (per epoch), best epoch, timings and validation threshold."""
+
+    model: Any
+    config: NetworkConfig
+    train_config: TrainConfig
+    history: dict[str, list[float]]
+    best_epoch: int
+    seconds: float
+    epoch_seconds: list[float]
+    transferred: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def val_f1(self) -> float:
+        """Validation F1 (at the F1-optimal validation threshold) of the best epoch."""
+        return self.history["val_f1"][self.best_epoch - 1]
+
+
+def best_f1_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """(threshold, F1) maximising F1 of `p >= threshold` (scikit-learn's precision-recall curve)."""
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, thresholds = precision_recall_curve(np.asarray(y), np.asarray(p))
+    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)[:-1]
+    if not len(thresholds):
+        return 0.5, 0.0
+    k = int(np.argmax(f1))
+    return float(thresholds[k]), float(f1[k])
+
+
+def predict(model, inputs: Mapping[str, np.ndarray], batch_size: int = 2048) -> np.ndarray:
+    """Stroke probability (softmax class 1) for every sample, in float64."""
+    n = len(next(iter(inputs.values())))
+    out = np.empty(n, dtype=np.float64)
+    for b in range(0, n, batch_size):
+        batch = {k: v[b:b + batch_size] for k, v in inputs.items()}
+        out[b:b + batch_size] = np.asarray(model(batch, training=False))[:, 1]
+    return out
+
+
+def _input_names(cfg: NetworkConfig) -> tuple[str, ...]:
+    return {"diagnosis": ("diagnosis",), "exam": ("exam",), "dual": ("diagnosis", "exam")}[cfg.kind]
+
+
+def _make_step(model, loss_fn, optimizer, jit: bool):
+    import tensorflow as tf
+
+    variables = model.trainable_variables
+
+    @tf.function(jit_compile=jit, reduce_retracing=True)
+    def step(xb, yb, wb):
+        with tf.GradientTape() as tape:
+            p = model(xb, training=True)
+            loss = tf.reduce_sum(loss_fn(yb, p) * wb) / tf.reduce_sum(wb)
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    return step
+
+
+def _epoch(step, X: Mapping[str, np.ndarray], y1h: np.ndarray, order: np.ndarray, bs: int) -> float:
+    """One pass over `order` in batches of `bs` (the last one padded with weight-0 rows); mean loss."""
+    n, total = len(order), 0.0
+    for b in range(0, n, bs):
+        idx = order[b:b + bs]
+        m = len(idx)
+        w = np.ones(bs, dtype=np.float32)
+        if m < bs:
+            w[m:] = 0.0
+            idx = np.concatenate([idx, np.repeat(idx[-1:], bs - m)])
+        total += float(step({k: v[idx] for k, v in X.items()}, y1h[idx], w)) * m
+    return total / n
+
+
+def train_network(cfg: NetworkConfig, train: Mapping[str, np.ndarray], y_train: np.ndarray,
+                  val: Mapping[str, np.ndarray], y_val: np.ndarray, tc: TrainConfig = TrainConfig(),
+                  donors: tuple = (), model=None, progress: bool = False) -> TrainedNetwork:
+    """Train `cfg` with the Eq. 11 loss and early stopping on validation F1 (see the module docstring).
+
+    `train`/`val` map input names to dense (n, T, D) arrays. `donors` (trained models 1 and 2) give their
+    matching layers' weights to the new model before training (`transfer_weights`). A prebuilt `model`
+    may be passed instead of building one from `cfg` (for the loss-equivalence experiment).
+    """
+    import keras
+
+    from ehrlib.stroke.losses import teoh_loss
+
+    start = time.perf_counter()
+    names = _input_names(cfg)
+    X = {k: np.asarray(train[k], dtype=np.float32) for k in names}
+    Xv = {k: np.asarray(val[k], dtype=np.float32) for k in names}
+    shapes = {k: X[k].shape[1:] for k in names}
+    model = model or build_network(cfg, shapes, seed=tc.seed)
+    transferred = transfer_weights(model, donors) if donors else {}
+    loss_fn = teoh_loss(tc.alpha, tc.beta, tc.gamma, reduction=None)
+    optimizer = keras.optimizers.Adam(learning_rate=tc.learning_rate)
+    optimizer.build(model.trainable_variables)
+    step = _make_step(model, loss_fn, optimizer, tc.jit_compile)
+    y1h = np.eye(2, dtype=np.float32)[np.asarray(y_train, dtype=int)]
+    rng = np.random.default_rng(tc.seed)
+    history: dict[str, list[float]] = {"loss": [], "val_f1": [], "val_threshold": []}
+    epoch_seconds: list[float] = []
+    best, best_epoch, best_weights, waited = -np.inf, 0, None, 0
+    for epoch in range(1, tc.max_epochs + 1):
+        t0 = time.perf_counter()
+        loss = _epoch(step, X, y1h, rng.permutation(len(y1h)), tc.batch_size)
+        threshold, f1 = best_f1_threshold(y_val, predict(model, Xv))
+        for k, v in zip(history, (loss, f1, threshold)):
+            history[k].append(float(v))
+        epoch_seconds.append(time.perf_counter() - t0)
+        if f1 > best:
+            best, best_epoch, best_weights, waited = f1, epoch, model.get_weights(), 0
+        else:
+            waited += 1
+        if progress:
+            log.info("%s epoch %d/%d loss %.4f val_f1 %.4f (%.1f s)", model.name, epoch, tc.max_epochs, loss, f1,
+                     epoch_seconds[-1])
+        if waited >= tc.patience:
+            break
+    if tc.restore_best:
+        model.set_weights(best_weights)
+    else:
+        best_epoch = len(history["loss"])
+    return TrainedNetwork(model, cfg, tc, history, best_epoch, time.perf_counter() - start, epoch_seconds,
+                          transferred)
+
+
+__all__ = [
+    "MODEL_NAMES", "NetworkConfig", "TrainConfig", "TrainedNetwork", "best_f1_threshold", "build_network", "grid",
+    "predict", "train_network", "transfer_weights",
+]
