@@ -23,23 +23,25 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
 from ehrlib.evaluation.metrics import ranking_metrics
 from ehrlib.evaluation.protocol import fit_protocol, point_scores
-from ehrlib.icu.episodes import EpisodeSet as Episodes
 from ehrlib.logs import get_logger
+
+if TYPE_CHECKING:  # any dataset with `y`, `subject_ids` and `take(idx)`; the ICU's EpisodeSet is one
+    from ehrlib.icu.episodes import EpisodeSet as Episodes
 
 FOLD_METRICS = ("auroc", "auprc", "recall", "precision", "specificity", "f1", "accuracy", "brier", "ece",
                 "ici", "threshold")
 
 log = get_logger(__name__)
 
-Predictor = Callable[[Episodes], np.ndarray]
-Fitter = Callable[[Episodes, Episodes], Predictor]
+Predictor = Callable[["Episodes"], np.ndarray]
+Fitter = Callable[["Episodes", "Episodes"], Predictor]
 
 
 @dataclass(frozen=True)
