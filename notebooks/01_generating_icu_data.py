@@ -239,8 +239,9 @@ care.round(1)
 # {glue:text}`pct_limited:.1f` % of episodes, of whom {glue:text}`mort_limited:.0f` % die;
 # post-operative patients die in {glue:text}`mort_postop:.1f` % of episodes against
 # {glue:text}`mort_not_postop:.1f` % of the others. Treatment changes what a nurse charts: oxygen
-# keeps the saturation of patients in respiratory failure near normal, vasopressors keep their
-# blood pressure up, so a normal chart does not mean a well patient.
+# raises the saturation of patients in respiratory failure and vasopressors their blood pressure
+# (Figure 7 shows the size of the first effect in the demo cohort; it is modest, because the
+# 48-hour mean includes the hours before and after treatment).
 
 # %% tags=["remove-input"]
 no_treat = ablate(demo_cfg, "oxygen_therapy", "vasopressors")
