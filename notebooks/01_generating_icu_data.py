@@ -240,8 +240,7 @@ care.round(1)
 # post-operative patients die in {glue:text}`mort_postop:.1f` % of episodes against
 # {glue:text}`mort_not_postop:.1f` % of the others. Treatment changes what a nurse charts: oxygen
 # raises the saturation of patients in respiratory failure and vasopressors their blood pressure
-# (Figure 7 shows the size of the first effect in the demo cohort; it is modest, because the
-# 48-hour mean includes the hours before and after treatment).
+# (Figure 7 shows the size of the first effect on the 48-hour mean in the demo cohort).
 
 # %% tags=["remove-input"]
 no_treat = ablate(demo_cfg, "oxygen_therapy", "vasopressors")
