@@ -341,7 +341,7 @@ idesc.table_one(lat_all, all_values)
 #
 # Before any model of the book is trained, the table measures on the test split (every model fitted
 # on the train split) what the data allow. The true risk is the best score any model can produce.
-# Gradient-boosted trees given the *exact latent trajectory* (severity and organ factors every 4
+# Gradient-boosted trees given the *exact latent trajectory* (severity and organ factors every 2
 # hours, age, admission category) and given only the *latent state at hour 48* show how much the
 # course adds to the end state: the generator puts weight on the course by design. The remaining rows
 # use only what is charted: the MIMIC-III benchmark's logistic regression on 7 sub-windows x 6
