@@ -381,7 +381,7 @@ room.round(3)
 # and on observation counts alone {glue:text}`auc_counts:.3f`. (The in-memory re-simulation of this
 # dataset used for the latent rows took {glue:text}`t_simulate:.1f` s; it reproduces the files' stays.)
 #
-# Single variables separate the outcomes far less than the whole record: a regression on one
+# Single variables separate the outcomes less than the whole record: a regression on one
 # variable's 48-hour mean reaches between {glue:text}`worst_single_auc:.3f`
 # ({glue:text}`worst_single`) and {glue:text}`best_single_auc:.3f` ({glue:text}`best_single`):
 
