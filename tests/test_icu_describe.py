@@ -72,7 +72,7 @@ def test_headroom_table_on_a_small_cohort():
     assert table.iloc[0]["test AUROC"] == table["test AUROC"].max(), "nothing beats the true risk"
     x48 = latent_features(c, test.stays[:3], trajectory=False)
     traj = latent_features(c, test.stays[:3], trajectory=True)
-    assert x48.shape == (3, 2 + 1 + 4) and traj.shape == (3, 2 + 13 * 5)
+    assert x48.shape == (3, 2 + 1 + 4) and traj.shape == (3, 2 + 25 * 5 + 24 * 5)
     i = int(np.flatnonzero(c.latent["stay"].to_numpy() == test.stays[0])[0])
     np.testing.assert_allclose(x48[0, 2:], np.r_[c.severity[i, -1], c.organ[i, -1]])
     single = single_variable_aurocs(train, test)

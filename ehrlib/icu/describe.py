@@ -162,10 +162,10 @@ def cohort_split(cohort: IcuCohort, split: str) -> HourlyEpisodes:
                           stays=lat["stay"].to_numpy(), true_risk=lat["true_risk"].to_numpy())
 
 
-def latent_features(cohort: IcuCohort, stays: np.ndarray, trajectory: bool, every: int = 4) -> np.ndarray:
+def latent_features(cohort: IcuCohort, stays: np.ndarray, trajectory: bool, every: int = 2) -> np.ndarray:
     """Latent inputs of the stays: age and admission category with either the latent state at
     hour 48 (severity and the four organ factors) or the whole latent trajectory (the same every
-    `every` hours from admission to hour 48)."""
+    `every` hours from admission to hour 48, as levels and as changes since admission)."""
     if cohort.organ is None:
         raise ValueError("the cohort carries no organ trajectories")
     pos = pd.Series(np.arange(len(cohort.latent)), index=cohort.latent["stay"]).loc[stays].to_numpy()
@@ -174,8 +174,13 @@ def latent_features(cohort: IcuCohort, stays: np.ndarray, trajectory: bool, ever
     hours = np.arange(0, cohort.severity.shape[1], every) if trajectory else np.array([cohort.severity.shape[1] - 1])
     if trajectory and hours[-1] != cohort.severity.shape[1] - 1:
         hours = np.r_[hours, cohort.severity.shape[1] - 1]
-    organ = cohort.organ[pos][:, hours, :].reshape(len(pos), -1)
-    return np.c_[static, cohort.severity[pos][:, hours], organ]
+    sev = cohort.severity[pos][:, hours]
+    organ = cohort.organ[pos][:, hours, :]
+    if not trajectory:
+        return np.c_[static, sev, organ.reshape(len(pos), -1)]
+    # the same trajectory also as changes since admission, which trees cannot form from levels
+    change = np.c_[sev[:, 1:] - sev[:, :1], (organ[:, 1:] - organ[:, :1]).reshape(len(pos), -1)]
+    return np.c_[static, sev, organ.reshape(len(pos), -1), change]
 
 
 def _gbt_auroc(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> float:
@@ -210,7 +215,7 @@ def headroom(cohort: IcuCohort, train, test) -> pd.DataFrame:
 
     ytr, yte = np.asarray(train.y).astype(int), np.asarray(test.y).astype(int)
     rows = [("true risk (the ceiling)", "the generator's latent risk", float(roc_auc_score(yte, test.true_risk)))]
-    for traj, name in ((True, "latent trajectory (every 4 h)"), (False, "latent state at hour 48")):
+    for traj, name in ((True, "latent trajectory (every 2 h)"), (False, "latent state at hour 48")):
         x = [latent_features(cohort, s.stays, traj) for s in (train, test)]
         rows.append((f"gradient boosting on the {name}", "age, admission, severity and organ factors",
                      _gbt_auroc(x[0], ytr, x[1], yte)))

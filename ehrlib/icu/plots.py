@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ehrlib.icu.describe import fluctuation_correlation, hours_since_last, shift_of_clock
+from ehrlib.icu.describe import hours_since_last, shift_of_clock
 from ehrlib.icu.synth import SHIFTS, UNITS, VARIABLES, IcuCohort
 
 OUTCOME_COLORS = {"survived": "#1f77b4", "died": "#d62728"}
