@@ -42,6 +42,7 @@ from ehrlib.icu import describe as idesc
 from ehrlib.icu import plots as ip
 from ehrlib.icu.layout import SPLITS
 from ehrlib.icu.reader import read_dataset
+from ehrlib.mortality.headroom import headroom
 from ehrlib.icu.synth import VARIABLES, IcuConfig, ablate, proportional_split, risk_model_text, simulate_icu
 from ehrlib.io import read_json
 from ehrlib.plots import setup_notebook
@@ -356,7 +357,7 @@ cohort = simulate_icu(IcuConfig(n_episodes=meta["config"]["n_episodes"], split=t
                                 mortality=meta["config"]["mortality"], seed=meta["config"]["seed"]))
 put("t_simulate", time.perf_counter() - t0)
 assert (np.sort(cohort.latent["stay"].to_numpy()) == np.sort(all_stays)).all(), "in-memory cohort differs from the files"
-room = idesc.headroom(cohort, data["train"], data["test"])
+room = headroom(cohort, data["train"], data["test"])
 single = idesc.single_variable_aurocs(data["train"], data["test"])
 auc = room["test AUROC"].to_numpy()
 put("auc_true", auc[0])

@@ -247,7 +247,7 @@ glue_values({
 save_artifacts(RESULTS, result.model, prep)
 save_predictions(RESULTS, {"val": (val, p_val), "test": (test, p_test)})
 record = training_record(result, prep, len(train), masked, val_scores, oracle_val)
-update_results(P.results_dir, training=record, timings={"data_load_seconds": load_seconds})
+update_results(P.results_dir, fresh=True, training=record, timings={"data_load_seconds": load_seconds})
 sorted(p.name for p in RESULTS.iterdir() if not p.name.startswith("."))
 
 # %% [markdown]

@@ -61,7 +61,8 @@ def test_lr_auroc_fits_on_train_only():
 def test_headroom_table_on_a_small_cohort():
     from sklearn.metrics import roc_auc_score
 
-    from ehrlib.icu.describe import cohort_split, headroom, last_values, latent_features, single_variable_aurocs
+    from ehrlib.icu.describe import cohort_split, last_values, latent_features, single_variable_aurocs
+    from ehrlib.mortality.headroom import headroom
     from ehrlib.icu.synth import IcuConfig, proportional_split, simulate_icu
 
     c = simulate_icu(IcuConfig(n_episodes=1200, split=proportional_split(1200), seed=1))

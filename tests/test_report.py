@@ -190,3 +190,12 @@ def test_report_without_an_oracle_shows_no_ceiling(written) -> None:
     text = render_report(results)
     assert no_ceiling_sentence(results.lstm.n) in text and "no known true risk" in text
     assert "oracle" not in text.lower() and "Synthetic" not in text
+
+
+def test_fresh_results_replace_an_older_file(tmp_path) -> None:
+    """Chapter 03 starts a new results file: an older run's file (here an unknown section) is replaced."""
+    (tmp_path / "mortality_metrics.json").write_text('{"lstm_training": {}}')
+    with pytest.raises(RecordError, match="unknown field"):
+        update_results(tmp_path, timings={"a": 1.0})
+    fresh = update_results(tmp_path, fresh=True, timings={"a": 1.0})
+    assert fresh.timings == {"a": 1.0} and load_results(tmp_path).timings == {"a": 1.0}

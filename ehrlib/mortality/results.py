@@ -233,17 +233,19 @@ def load_results(results_dir: str | os.PathLike) -> MortalityResults:
 
 
 def update_results(results_dir: str | os.PathLike, timings: dict[str, float] | None = None,
-                   **sections: Record | dict | None) -> MortalityResults:
+                   fresh: bool = False, **sections: Record | dict | None) -> MortalityResults:
     """Replace some sections of the results file (created empty if absent) and merge `timings`.
 
     The existing file is validated first and the new record before writing, so neither a stale
-    file nor a wrong section passes silently.
+    file nor a wrong section passes silently. `fresh` starts from an empty file instead: chapter 03,
+    whose model every later section depends on, begins a new results file (an older run's file, of
+    this or an earlier format, is replaced, not merged).
     """
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
         raise ValueError(f"unknown results section(s) {unknown}; known: {list(SECTIONS)}")
     path = results_path(results_dir)
-    current = MortalityResults.load(path) if path.exists() else MortalityResults.empty()
+    current = MortalityResults.load(path) if path.exists() and not fresh else MortalityResults.empty()
     merged = dataclasses.replace(current, **sections, timings={**current.timings, **(timings or {})})
     MortalityResults.from_dict(merged.to_dict(), where=f"{path} (being written)")
     merged.save(path)
