@@ -44,6 +44,7 @@ class Profile:
     stroke_patience: int = 2
     stroke_grid: str = "small"  # "small": the documented grid per model; "one": its first point only
     stroke_ablation_epochs: int = 2
+    stroke_xla: bool = True  # XLA-compile the training step: faster epochs, a few seconds' compile per training
 
     @property
     def data_dir(self) -> Path:
@@ -103,6 +104,7 @@ PROFILES: dict[str, Profile] = {
         stroke_patience=1,
         stroke_grid="one",
         stroke_ablation_epochs=1,
+        stroke_xla=False,
     ),
 }
 

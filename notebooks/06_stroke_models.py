@@ -66,7 +66,7 @@ timings["load_and_encode"] = time.perf_counter() - t
 out_dir = P.stroke_results_dir / "stroke"
 pred_dir = P.stroke_results_dir / "stroke_predictions"
 prevalence = population_incidence(data.tables.hazard, data.tables.patients)
-TC = TrainConfig(max_epochs=P.stroke_max_epochs, patience=P.stroke_patience, seed=P.seed)
+TC = TrainConfig(max_epochs=P.stroke_max_epochs, patience=P.stroke_patience, seed=P.seed, jit_compile=P.stroke_xla)
 eval_kw = dict(n_boot=P.n_bootstrap, seed=P.seed, prevalence=prevalence, predictions_dir=pred_dir)
 n_train = {k: len(data.encoded[k]["train"]) for k in ("diagnosis", "exam")}
 put("n_train_dx", n_train["diagnosis"])
@@ -112,7 +112,7 @@ small = NetworkConfig("exam", td_units=(32, 16))
 X, y = ex.split_inputs(data, "exam", "train")
 Xv, yv = ex.split_inputs(data, "exam", "val")
 eq_tc = TrainConfig(max_epochs=P.stroke_ablation_epochs, patience=P.stroke_ablation_epochs + 1, seed=P.seed,
-                    restore_best=False)
+                    restore_best=False, jit_compile=P.stroke_xla)
 runs = {name: train_network(small, X, y, Xv, yv, TrainConfig(**{**eq_tc.to_dict(), **w}))
         for name, w in {"paper (0.2, 5, 5)": {}, "plain CE (1, 0, 0)": dict(alpha=1.0, beta=0.0, gamma=0.0),
                         "asymmetric (0.2, 1, 9)": dict(beta=1.0, gamma=9.0)}.items()}
@@ -336,7 +336,8 @@ ppv.astype(float).round(3)
 
 # %% tags=["remove-input"]
 t = time.perf_counter()
-abl_tc = TrainConfig(max_epochs=P.stroke_ablation_epochs, patience=P.stroke_ablation_epochs + 1, seed=P.seed)
+abl_tc = TrainConfig(max_epochs=P.stroke_ablation_epochs, patience=P.stroke_ablation_epochs + 1, seed=P.seed,
+                     jit_compile=P.stroke_xla)
 reference_fit = ex.quick_fit(data, nets["exam"].config, abl_tc)  # the paper's setting, reused below
 asym = pd.DataFrame({"alpha 0.2, beta 5, gamma 5 (paper)": reference_fit, **{
     f"alpha {a}, beta {b}, gamma {g}": ex.quick_fit(data, nets["exam"].config,
