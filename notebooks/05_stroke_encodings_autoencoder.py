@@ -36,7 +36,7 @@ import pandas as pd
 from myst_nb import glue
 
 from ehrlib.stroke import autoencoder, icd10, plots as stroke_plots
-from ehrlib.io import read_json, write_json
+from ehrlib.io import read_json, read_timings, write_json
 from ehrlib.stroke.results import cohort_results
 from ehrlib.plots import setup_notebook
 from ehrlib.profiles import get_profile, project_root
@@ -71,7 +71,7 @@ t = time.perf_counter()
 tables = read_stroke_tables(P.stroke_dir)
 timings["read_tables"] = time.perf_counter() - t
 metadata = read_json(P.stroke_dir / "metadata.json")
-timings["generation"] = float(metadata["generation_seconds"])
+timings["generation"] = read_timings(P.stroke_dir).get("generation_seconds", float("nan"))  # kept beside the data
 sizes = pd.Series({"patients": len(tables.patients), "diagnoses": len(tables.diagnoses),
                    "exam values": len(tables.exams), "distinct ICD-10 codes": tables.diagnoses["icd10"].nunique()})
 put("n_patients", len(tables.patients))
