@@ -25,7 +25,8 @@
 # several seeds, repeats the comparison in a k-fold validation by patient, and asks what the models are
 # worth for decisions (decision curves), how they grow with data (learning curves), how they do in
 # subgroups, and how much of their skill is the care process rather than the physiology. At full scale
-# this chapter takes roughly 10-20 minutes on two CPU cores, almost all of it LSTM trainings.
+# this chapter took about 31 minutes on a busy shared two-core machine, almost all of it the LSTM
+# trainings of the seeds, the learning curve and the k-fold validation (about 3 minutes in quick mode).
 
 # %% tags=["parameters"]
 profile = "quick"
