@@ -247,15 +247,15 @@ dmean, dsd, dlo, dhi = seeds.spread("diff_auroc")
 n_above = sum(d.ci_low > 0 for d in seeds.diff_auroc)
 n_below = sum(d.ci_high < 0 for d in seeds.diff_auroc)
 glue_values({"n_seeds": len(seeds.seeds), "seed_mean": mean, "seed_sd": sd, "seed_lo": lo, "seed_hi": hi,
-             "dmean": f"{dmean:+.3f}", "dsd": dsd,
+             "dmean": f"{dmean:+.4f}", "dsd": dsd,
              "seed_verdict": f"{n_above} of the {len(seeds.seeds)} seeds give an interval above zero and {n_below} one "
                              "below zero"}, "ch7_")
 
 # %% [markdown]
 # Over {glue:text}`ch7_n_seeds` seeds the LSTM's raw test AUROC is {glue:text}`ch7_seed_mean:.3f` ±
-# {glue:text}`ch7_seed_sd:.3f` (mean ± SD; range {glue:text}`ch7_seed_lo:.3f` to
-# {glue:text}`ch7_seed_hi:.3f`). Its difference from the regression averages {glue:text}`ch7_dmean` ±
-# {glue:text}`ch7_dsd:.3f`; {glue:text}`ch7_seed_verdict`.
+# {glue:text}`ch7_seed_sd:.4f` (mean ± SD; range {glue:text}`ch7_seed_lo:.4f` to
+# {glue:text}`ch7_seed_hi:.4f`). Its difference from the regression averages {glue:text}`ch7_dmean` ±
+# {glue:text}`ch7_dsd:.4f`; {glue:text}`ch7_seed_verdict`.
 
 # %% tags=["hide-input"]
 plots.seeds_figure(seeds.seeds, {"LSTM": seeds.auroc,
