@@ -22,8 +22,9 @@
 # through a Masking layer that really skips the hours in which nothing was measured, into an LSTM with
 # two regularised dense layers, trained with the focal loss of Lin et al. It saves the model, the fitted
 # preprocessor, the learning history and the raw validation and test predictions for the calibration
-# chapter. At full scale (about 17,000 training episodes) the chapter runs in one to three minutes
-# on two CPU cores (an epoch takes roughly 4 to 8 seconds; early stopping decides how many run).
+# chapter. At full scale (about 17,000 training episodes) the chapter runs in two to six minutes on two
+# CPU cores (an epoch takes roughly 5 to 18 seconds depending on the load; early stopping decides how
+# many run).
 
 # %% tags=["parameters"]
 profile = "quick"

@@ -25,7 +25,8 @@
 # several seeds, repeats the comparison in a k-fold validation by patient, and asks what the models are
 # worth for decisions (decision curves), how they grow with data (learning curves), how they do in
 # subgroups, and how much of their skill is the care process rather than the physiology. At full scale
-# this chapter takes roughly 10-20 minutes on two CPU cores, almost all of it LSTM trainings.
+# this chapter took about 31 minutes on a busy shared two-core machine, almost all of it the LSTM
+# trainings of the seeds, the learning curve and the k-fold validation (about 3 minutes in quick mode).
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -247,15 +248,15 @@ dmean, dsd, dlo, dhi = seeds.spread("diff_auroc")
 n_above = sum(d.ci_low > 0 for d in seeds.diff_auroc)
 n_below = sum(d.ci_high < 0 for d in seeds.diff_auroc)
 glue_values({"n_seeds": len(seeds.seeds), "seed_mean": mean, "seed_sd": sd, "seed_lo": lo, "seed_hi": hi,
-             "dmean": f"{dmean:+.3f}", "dsd": dsd,
+             "dmean": f"{dmean:+.4f}", "dsd": dsd,
              "seed_verdict": f"{n_above} of the {len(seeds.seeds)} seeds give an interval above zero and {n_below} one "
                              "below zero"}, "ch7_")
 
 # %% [markdown]
 # Over {glue:text}`ch7_n_seeds` seeds the LSTM's raw test AUROC is {glue:text}`ch7_seed_mean:.3f` ±
-# {glue:text}`ch7_seed_sd:.3f` (mean ± SD; range {glue:text}`ch7_seed_lo:.3f` to
-# {glue:text}`ch7_seed_hi:.3f`). Its difference from the regression averages {glue:text}`ch7_dmean` ±
-# {glue:text}`ch7_dsd:.3f`; {glue:text}`ch7_seed_verdict`.
+# {glue:text}`ch7_seed_sd:.4f` (mean ± SD; range {glue:text}`ch7_seed_lo:.4f` to
+# {glue:text}`ch7_seed_hi:.4f`). Its difference from the regression averages {glue:text}`ch7_dmean` ±
+# {glue:text}`ch7_dsd:.4f`; {glue:text}`ch7_seed_verdict`.
 
 # %% tags=["hide-input"]
 plots.seeds_figure(seeds.seeds, {"LSTM": seeds.auroc,

@@ -256,8 +256,8 @@ def _section_seeds(r: MortalityResults, level: int) -> str:
     rows = [[str(seed), f"{a:.3f}", f"{p:.3f}", f"{d.value:+.3f} ({d.ci_low:+.3f} to {d.ci_high:+.3f})"]
             for seed, a, p, d in zip(s.seeds, s.auroc, s.auprc, s.diff_auroc)]
     out.append(f"The LSTM retrained with {len(s.seeds)} seeds (same data and configuration) reaches a raw test "
-               f"AUROC of {mean:.3f} ± {sd:.3f} (mean ± SD; range {lo:.3f}-{hi:.3f}); minus the regression, "
-               f"{dmean:+.3f} ± {dsd:.3f} (range {dlo:+.3f} to {dhi:+.3f}).\n")
+               f"AUROC of {mean:.4f} ± {sd:.4f} (mean ± SD; range {lo:.4f}-{hi:.4f}); minus the regression, "
+               f"{dmean:+.4f} ± {dsd:.4f} (range {dlo:+.4f} to {dhi:+.4f}).\n")
     out.append(_table(["seed", "AUROC", "AUPRC", "LSTM - LR AUROC (95 % CI)"], rows))
     return "\n".join(out) + "\n"
 
