@@ -19,7 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ehrlib.icu.synth import (_DEC, _HI, _LO, EXTRA_SPECS, GCS_TEXT, SPLITS, UNITS, VARIABLES, IcuCohort, IcuConfig,
+from ehrlib.icu.layout import SPLITS
+from ehrlib.icu.synth import (_DEC, _HI, _LO, EXTRA_SPECS, GCS_TEXT, UNITS, VARIABLES, IcuCohort, IcuConfig,
                               proportional_split, risk_model_text, simulate_icu)
 from ehrlib.io import atomic_directory
 

@@ -119,7 +119,8 @@ def missingness_ablation(n_episodes: int, fitters: dict[str, Any], seed: int = 0
     """Generate small datasets with the `mar`/`mnar` realism switches off (`ehrlib.icu.synth.RealismFlags`),
     fit each model on train (validation for early stopping), and score raw test AUROC (subject bootstrap)."""
     from ehrlib.icu.reader import read_dataset
-    from ehrlib.icu.synth import IcuConfig, RealismFlags, generate_icu_dataset, proportional_split
+    from ehrlib.icu.synth import IcuConfig, RealismFlags, proportional_split
+    from ehrlib.icu.writer import generate_icu_dataset
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="ehrlib-ablation-") as tmp:
