@@ -15,9 +15,10 @@ ALLOWED = {
     "profiles": {"icu"},  # icu.defaults only: the full profile's sizes are the generator's defaults
     "evaluation": {"io", "logs"},
     "icu": {"io", "logs", "profiles"},
-    "stroke": {"io", "logs", "profiles", "evaluation", "plots"},
+    "batches": set(),
+    "stroke": {"io", "logs", "profiles", "evaluation", "plots", "batches"},
     "plots": {"evaluation", "io", "logs"},
-    "mortality": {"io", "logs", "profiles", "evaluation", "icu", "plots"},
+    "mortality": {"io", "logs", "profiles", "evaluation", "icu", "plots", "batches"},
 }
 
 
@@ -58,3 +59,4 @@ def test_the_check_sees_an_upward_import(tmp_path):
     bad = tmp_path / "m.py"
     bad.write_text("from ehrlib.mortality.lstm import build_lstm\nif TYPE_CHECKING:\n    from ehrlib.icu import x\n")
     assert _imports(bad) == {"mortality"}
+

@@ -45,6 +45,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ehrlib.batches import padded_batches
 from ehrlib.evaluation.calibration import Calibrator, load_calibrator
 from ehrlib.evaluation.thresholds import ThresholdChoice
 from ehrlib.io import Record, atomic_directory, load_keras_model
@@ -274,13 +275,7 @@ def train_lstm(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_va
         order = rng.permutation(n)
         p_train = np.empty(n, dtype=np.float64)
         loss_sum = 0.0
-        for b in range(0, n, bs):
-            idx = order[b:b + bs]
-            m = len(idx)
-            w = np.ones(bs, dtype=np.float32)
-            if m < bs:
-                w[m:] = 0.0
-                idx = np.concatenate([idx, np.repeat(idx[-1:], bs - m)])
+        for b, (idx, m, w) in zip(range(0, n, bs), padded_batches(order, bs)):
             loss, p = train_step(X_train[idx], y_train[idx], w)
             loss_sum += float(loss) * m
             p_train[b:b + m] = np.asarray(p)[:m]
@@ -397,12 +392,7 @@ def save_artifacts(directory: str | os.PathLike, model, preprocessor: MortalityP
     with atomic_directory(final, overwrite=True) as tmp:
         model.save(tmp / BUNDLE_FILES["model"])
         preprocessor.save(tmp / BUNDLE_FILES["preprocessor"])
-        if calibrator is not None:
-            calibrator.save(tmp / BUNDLE_FILES["calibrator"])
-        if threshold is not None:
-            threshold.save(tmp / BUNDLE_FILES["threshold"])
-        names = sorted(p.name for p in tmp.iterdir() if p.name in BUNDLE_FILES.values())
-        BundleManifest(files={n: _sha256(tmp / n) for n in names}).save(tmp / MANIFEST)
+        _finish_bundle(tmp, calibrator, threshold)
     return {part: final / name for part, name in BUNDLE_FILES.items() if (final / name).exists()}
 
 
@@ -417,13 +407,18 @@ def update_artifacts(directory: str | os.PathLike, calibrator: Calibrator | None
     with atomic_directory(final, overwrite=True) as tmp:
         for name in manifest.files:
             shutil.copyfile(src / name, tmp / name)
-        if calibrator is not None:
-            calibrator.save(tmp / BUNDLE_FILES["calibrator"])
-        if threshold is not None:
-            threshold.save(tmp / BUNDLE_FILES["threshold"])
-        names = sorted(p.name for p in tmp.iterdir() if p.name in BUNDLE_FILES.values())
-        BundleManifest(files={n: _sha256(tmp / n) for n in names}).save(tmp / MANIFEST)
+        _finish_bundle(tmp, calibrator, threshold)
     return {part: final / name for part, name in BUNDLE_FILES.items() if (final / name).exists()}
+
+
+def _finish_bundle(tmp: Path, calibrator: Calibrator | None, threshold: ThresholdChoice | None) -> None:
+    """Write the optional calibrator and threshold into a bundle being built, then its manifest."""
+    if calibrator is not None:
+        calibrator.save(tmp / BUNDLE_FILES["calibrator"])
+    if threshold is not None:
+        threshold.save(tmp / BUNDLE_FILES["threshold"])
+    names = sorted(p.name for p in tmp.iterdir() if p.name in BUNDLE_FILES.values())
+    BundleManifest(files={n: _sha256(tmp / n) for n in names}).save(tmp / MANIFEST)
 
 
 def _check_bundle(folder: Path) -> BundleManifest:

@@ -39,6 +39,7 @@ from typing import Any, Literal, Mapping
 
 import numpy as np
 
+from ehrlib.batches import padded_batches
 from ehrlib.io import Record
 
 log = logging.getLogger(__name__)
@@ -271,16 +272,10 @@ def _make_step(model, loss_fn, optimizer, jit: bool):
 
 def _epoch(step, X: Mapping[str, np.ndarray], y1h: np.ndarray, order: np.ndarray, bs: int) -> float:
     """One pass over `order` in batches of `bs` (the last one padded with weight-0 rows); mean loss."""
-    n, total = len(order), 0.0
-    for b in range(0, n, bs):
-        idx = order[b:b + bs]
-        m = len(idx)
-        w = np.ones(bs, dtype=np.float32)
-        if m < bs:
-            w[m:] = 0.0
-            idx = np.concatenate([idx, np.repeat(idx[-1:], bs - m)])
+    total = 0.0
+    for idx, m, w in padded_batches(order, bs):
         total += float(step({k: v[idx] for k, v in X.items()}, y1h[idx], w)) * m
-    return total / n
+    return total / len(order)
 
 
 def train_network(cfg: NetworkConfig, train: Mapping[str, np.ndarray], y_train: np.ndarray,
