@@ -224,24 +224,15 @@ def _check_xy(X: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray, np.n
     return X, y.astype(np.float32)
 
 
-def train_lstm(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
-               config: LstmConfig = LstmConfig(), seed: int = 0, progress: bool = True,
-               mask_value: float = PreprocessConfig().mask_value) -> TrainResult:
-    """Train the LSTM with early stopping on validation; deterministic for a given `seed`.
+def _train_step(model, config: LstmConfig, xla: bool):
+    """The compiled training step (focal loss with Adam) of `model`: (x, y, weights) -> (loss, p).
 
-    See the module docstring for the loop. Prints one line per epoch when `progress` is true.
+    The last, partial batch is padded to the batch size with weight-0 rows (`ehrlib.batches`), so
+    the compiled step sees one shape only; the weighted mean equals the mean over the real rows.
     """
     import keras
     import tensorflow as tf
 
-    from ehrlib.mortality.losses import focal_loss
-
-    start = time.perf_counter()
-    X_train, y_train = _check_xy(X_train, y_train, "train")
-    X_val, y_val = _check_xy(X_val, y_val, "val")
-    model = build_lstm(X_train.shape[1], X_train.shape[2], config, mask_value=mask_value, seed=seed)
-    xla = config.use_xla(X_train.shape[0])
-    loss_fn = focal_loss(gamma=config.gamma, alpha=config.alpha)
     per_example = keras.losses.BinaryFocalCrossentropy(
         apply_class_balancing=True, alpha=config.alpha, gamma=config.gamma, reduction=None)
     optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
@@ -250,8 +241,6 @@ def train_lstm(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_va
 
     @tf.function(jit_compile=xla, reduce_retracing=True)
     def train_step(xb, yb, wb):
-        # The last, partial batch is padded to the batch size with weight-0 rows, so the compiled
-        # step sees one shape only; the weighted mean equals the mean over the real rows.
         with tf.GradientTape() as tape:
             p = model(xb, training=True)
             data_loss = tf.reduce_sum(per_example(yb[:, None], p) * wb) / tf.reduce_sum(wb)
@@ -259,6 +248,26 @@ def train_lstm(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_va
         grads = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(grads, variables))
         return loss, p[:, 0]
+
+    return train_step
+
+
+def train_lstm(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
+               config: LstmConfig = LstmConfig(), seed: int = 0, progress: bool = True,
+               mask_value: float = PreprocessConfig().mask_value) -> TrainResult:
+    """Train the LSTM with early stopping on validation; deterministic for a given `seed`.
+
+    See the module docstring for the loop. Prints one line per epoch when `progress` is true.
+    """
+    from ehrlib.mortality.losses import focal_loss
+
+    start = time.perf_counter()
+    X_train, y_train = _check_xy(X_train, y_train, "train")
+    X_val, y_val = _check_xy(X_val, y_val, "val")
+    model = build_lstm(X_train.shape[1], X_train.shape[2], config, mask_value=mask_value, seed=seed)
+    xla = config.use_xla(X_train.shape[0])
+    loss_fn = focal_loss(gamma=config.gamma, alpha=config.alpha)
+    train_step = _train_step(model, config, xla)
 
     def penalty() -> float:
         return float(sum(np.asarray(l) for l in model.losses)) if model.losses else 0.0
