@@ -38,6 +38,7 @@ notebooks: data
 html: venv
 	@echo "== Building the HTML book (warnings are errors) =="
 	mkdir -p book/_assets
+	rm -f book/_static/plotly.min.js book/_static/mathjax-tex-svg.js  # copies older builds made there (loaded twice)
 	cp $(VENV)/lib/python3*/site-packages/plotly/package_data/plotly.min.js book/_assets/plotly.min.js
 	cp $(VENV)/lib/python3*/site-packages/mathjax/static/mathjax/es5/tex-svg.js book/_assets/mathjax-tex-svg.js
 	rm -rf _build/html

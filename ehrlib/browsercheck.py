@@ -194,8 +194,14 @@ def chromium_driver(width: int = VIEWPORT[0], height: int = VIEWPORT[1]):
 def check_page(drv, site: Path, base_url: str, page: Path, screenshots: Path | None,
                timeout: float = 20.0) -> PageReport:
     """Open one page, wait for math and figures, collect its problems and save its screenshot."""
+    from selenium.common.exceptions import TimeoutException
+
     drv.get(base_url + page.as_posix())
-    drv.execute_async_script(WAIT_MATHJAX_JS)
+    drv.set_script_timeout(timeout)
+    try:
+        mathjax = drv.execute_async_script(WAIT_MATHJAX_JS)
+    except TimeoutException:
+        mathjax = f"MathJax did not finish starting within {timeout:.0f} s"
     deadline = time.monotonic() + timeout
     state = drv.execute_script(PAGE_STATE_JS)
     while (state["undrawn"] or state["unrendered"]) and time.monotonic() < deadline:
@@ -203,6 +209,8 @@ def check_page(drv, site: Path, base_url: str, page: Path, screenshots: Path | N
         state = drv.execute_script(PAGE_STATE_JS)
     report = PageReport(page.as_posix(), state["figures"], state["math"], warnings=page_warnings(state))
     report.problems = page_problems(state, drv.get_log("browser")) + broken_links(site, base_url, state["links"])
+    if isinstance(mathjax, str):  # the startup promise failed or never settled
+        report.problems.append(f"math: {mathjax}")
     if screenshots is not None:
         shot = screenshots / (page.with_suffix("").as_posix().replace("/", "__") + ".png")
         shot.parent.mkdir(parents=True, exist_ok=True)
