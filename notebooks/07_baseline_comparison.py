@@ -529,6 +529,6 @@ stroke_best.round(3)
 # chapter's mortality part took {glue:text}`ch7_chapter_seconds` s.)
 #
 # In the stroke study the best network beats the best simple baseline on {glue:text}`stroke_paper_wins` of
-# the two sample types in the paper's view, but on {glue:text}`stroke_patient_wins` in the patient view and
-# {glue:text}`stroke_matched_wins` within matched sets: the views that the case-control sampling cannot
-# flatter decide whether a network is worth its training.
+# the two sample types in the paper's view, on {glue:text}`stroke_patient_wins` in the patient view and on
+# {glue:text}`stroke_matched_wins` within matched sets; the last two views, which the case-control sampling
+# cannot flatter, are the ones that say whether a network is worth its training.
