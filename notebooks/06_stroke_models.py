@@ -22,7 +22,7 @@
 # dual-input network that starts from the weights of both (model 3). It takes the paper's loss apart
 # (analytically and by running it), scores every model beside simple baselines in three views of the test
 # set (the paper's every-prefix samples, one prediction per patient at a landmark date, and within matched
-# case sets), and runs the ablations the paper invites. At full scale the chapter runs in about fifteen minutes
+# case sets), and runs the ablations the paper invites. At full scale the chapter runs in about nine minutes
 # on a 2-core CPU; the quick profile trains each network for two epochs and is only a smoke test.
 
 # %% tags=["parameters"]
