@@ -469,7 +469,21 @@ def _convert(value: Any, hint: Any, where: str, path: str) -> Any:
     raise TypeError(f"Record cannot load fields of type {hint!r} ({path})")
 
 
-class Record:
+class JsonFile:
+    """Mixin giving `save`/`load` to a class with `to_dict()` and `from_dict(data, where=...)` (a fitted
+    model whose state is a `Record`): atomic JSON writes, and load errors naming the file and field."""
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the state as JSON, atomically."""
+        return write_json(path, self.to_dict())  # type: ignore[attr-defined]
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Any:
+        """Read a state written by `save`; errors name the file, the field and the problem."""
+        return cls.from_dict(read_json(path), where=str(path))  # type: ignore[attr-defined]
+
+
+class Record(JsonFile):
     """Base for dataclasses that are saved as JSON and checked when they are read back.
 
     `to_dict` gives plain JSON values (nested records, numpy arrays and scalars converted);
@@ -526,11 +540,6 @@ class Record:
         """Write the record as JSON, atomically."""
         self.validate()
         return write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> Any:
-        """Read and validate a record saved by `save`; errors name the file, the field and the problem."""
-        return cls.from_dict(read_json(path), where=str(path))
 
 
 def _record_value(value: Any) -> Any:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -33,7 +32,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from ehrlib.evaluation.metrics import check_labels_scores
-from ehrlib.io import Record, read_json, write_json
+from ehrlib.io import JsonFile, Record, read_json
 
 _EPS = 1e-6
 PLATT_EPS = 1e-6
@@ -41,7 +40,7 @@ CALIBRATORS = ("isotonic", "platt")
 
 
 @dataclass
-class IsotonicCalibrator:
+class IsotonicCalibrator(JsonFile):
     """Isotonic-regression calibrator of risk scores, with JSON state (no pickle).
 
     `fit(p_val, y_val)` must be given validation predictions only; `transform(p)` maps any scores to
@@ -93,15 +92,6 @@ class IsotonicCalibrator:
         """Rebuild a calibrator from `to_dict` output (checked: `CalibratorState`) by refitting on its knots."""
         st = CalibratorState.from_dict(state, where=where)
         return cls(model=cls._new().fit(st.x_thresholds, st.y_thresholds), n_fit=st.n_fit)
-
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the state as JSON (atomically)."""
-        return write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "IsotonicCalibrator":
-        """Read a calibrator written by `save`; errors name the file, the field and the problem."""
-        return cls.from_dict(read_json(path), where=str(path))
 
 
 @dataclass

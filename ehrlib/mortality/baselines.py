@@ -24,9 +24,7 @@ under the evaluation protocol is `ehrlib.mortality.pipelines.run_baselines`.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, Sequence
 
 import numpy as np
@@ -36,7 +34,7 @@ from threadpoolctl import threadpool_limits
 
 from ehrlib.evaluation.calibration import CalibratorState, IsotonicCalibrator
 from ehrlib.icu.episodes import EpisodeSet as Episodes
-from ehrlib.io import Record, read_json, write_json
+from ehrlib.io import JsonFile, Record
 from ehrlib.logs import get_logger
 from ehrlib.mortality.hourly import observation_counts
 
@@ -180,7 +178,7 @@ class StandardiserState(Record):
 
 
 @dataclass
-class LogisticBaseline:
+class LogisticBaseline(JsonFile):
     """The MIMIC-III benchmark's logistic regression: sub-window features, mean-impute, standardise,
     L2 with C = 0.001. Fitted state (variables, scaler, coefficients) round-trips through JSON."""
 
@@ -229,15 +227,6 @@ class LogisticBaseline:
         lr.n_features_in_ = lr.coef_.shape[1]
         return cls(C=st.C, variables=list(st.variables),
                    standardiser=FeatureStandardiser(mean=st.standardiser.mean, scale=st.standardiser.scale), model=lr)
-
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the state as JSON (atomically)."""
-        return write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "LogisticBaseline":
-        """Read a baseline written by `save`; errors name the file, the field and the problem."""
-        return cls.from_dict(read_json(path), where=str(path))
 
 
 @dataclass

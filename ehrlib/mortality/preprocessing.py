@@ -24,15 +24,13 @@ indicator equal to 1, so with the indicators on it can never be all equal to `ma
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from ehrlib.icu.episodes import EpisodeSet
-from ehrlib.io import Record, atomic_write_text, read_json, write_json
+from ehrlib.io import JsonFile, Record
 from ehrlib.mortality.hourly import forward_fill
 
 STATE_VERSION = 1
@@ -73,7 +71,7 @@ def _check_episodes(episodes: EpisodeSet, variables: list[str] | None = None) ->
     return values, mask
 
 
-class MortalityPreprocessor:
+class MortalityPreprocessor(JsonFile):
     """Forward fill, training-median imputation, standardisation and step masking (see module doc)."""
 
     def __init__(self, config: PreprocessConfig = PreprocessConfig()) -> None:
@@ -206,15 +204,6 @@ class MortalityPreprocessor:
 
     to_json = to_dict  # aliases kept for callers written before the Record convention
     from_json = from_dict
-
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the fitted state as JSON, atomically."""
-        return write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "MortalityPreprocessor":
-        """Read a state written by `save`; errors name the file, the field and the problem."""
-        return cls.from_dict(read_json(path), where=str(path))
 
 
 @dataclass
