@@ -6,8 +6,9 @@ serves the built book on a loopback port, opens each page with Debian's `chromiu
 `chromedriver` (selenium; nothing is downloaded), waits for MathJax and plotly, and reports, per page:
 a JavaScript error or a resource that failed to load (the browser console's SEVERE entries), an
 internal link to a missing page or a missing anchor, a plotly figure that did not draw, math that did
-not render, a page wider than the viewport, and log or error text in an output (stderr streams,
-tracebacks, TensorFlow warnings, the reader's log lines). It saves a screenshot of every page and
+not render, a figure without a numbered caption, a page wider than the viewport, a code line longer
+than the column (it would scroll), a whole number printed as a float in a table (`2100.0`), and log
+or error text in an output (stderr streams, tracebacks, TensorFlow warnings, the reader's log lines). It saves a screenshot of every page and
 exits 1 if any page has a problem. Links are checked against the built files (every `id` and `name`
 of the target page), so an anchor is found even in a page the browser did not open.
 """
@@ -37,7 +38,25 @@ LOG_LINE = re.compile(r"^ehrlib(\.\w+)*: ", re.MULTILINE)  # the format of ehrli
 # Console messages known to be harmless: the theme logs this once in a fresh browser profile, whose
 # local storage holds no light/dark choice yet (pydata-sphinx-theme then uses "auto").
 BENIGN_CONSOLE = ("favicon.ico", "Got invalid theme mode: . Resetting to auto.")
-PAGE_STATE_JS = """
+# Whole numbers printed as floats: a table row or column whose numeric cells (two or more) all end in
+# ".0" holds counts printed as floats ("2100.0"); a lone "9.0" among "9.3" and "7.7" is a rounded decimal.
+FLOAT_INTS_JS = """
+function floatInts() {
+  const num = /^-?[\\d,]+(\\.\\d+)?$/, whole = /^-?[\\d,]+\\.0+$/, bad = new Set();
+  for (const t of document.querySelectorAll('.cell_output table, .output table')) {
+    const rows = [...t.querySelectorAll('tr')].map(tr => [...tr.querySelectorAll('td')]);
+    const lines = [...rows];
+    const width = Math.max(0, ...rows.map(r => r.length));
+    for (let j = 0; j < width; j++) lines.push(rows.map(r => r[j]).filter(Boolean));
+    for (const line of lines) {
+      const cells = line.filter(td => num.test(td.innerText.trim()));
+      if (cells.length >= 2 && cells.every(td => whole.test(td.innerText.trim()))) cells.forEach(td => bad.add(td));
+    }
+  }
+  return [...bad].map(td => td.innerText.trim());
+}
+"""
+PAGE_STATE_JS = FLOAT_INTS_JS + """
 const figs = [...document.querySelectorAll('.plotly-graph-div')];
 const math = [...document.querySelectorAll('.math')];
 const outputs = [...document.querySelectorAll('.cell_output, .output')];
@@ -45,6 +64,7 @@ return {
   figures: figs.length,
   undrawn: figs.filter(d => !d.querySelector('svg.main-svg')).map(d => d.id || '(no id)'),
   math: math.length,
+  captions: document.querySelectorAll('figcaption .caption-number').length,
   unrendered: math.filter(m => !m.querySelector('mjx-container')).length,
   math_errors: document.querySelectorAll('mjx-merror').length,
   scroll_width: document.documentElement.scrollWidth,
@@ -54,8 +74,7 @@ return {
   output_text: outputs.map(o => o.innerText).join('\\n'),
   wide_code: [...document.querySelectorAll('.cell_input pre, div.highlight pre')]
     .filter(p => p.scrollWidth > p.clientWidth + 1).length,
-  float_ints: [...document.querySelectorAll('.cell_output td, .output td')].map(td => td.innerText.trim())
-    .filter(t => /^-?\\d{2,}\\.0$/.test(t)),
+  float_ints: floatInts(),
 };
 """
 WAIT_MATHJAX_JS = """
@@ -74,7 +93,6 @@ class PageReport:
     figures: int = 0
     math: int = 0
     problems: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
 
 
 class _Ids(HTMLParser):
@@ -123,29 +141,25 @@ def broken_links(site: Path, base_url: str, links: list[str]) -> list[str]:
     return problems
 
 
-def page_warnings(state: dict) -> list[str]:
-    """What reads badly but does not fail the test: code lines that run past the column (they scroll)
-    and whole numbers printed with a trailing `.0` in output tables."""
-    warnings = []
-    if state.get("wide_code"):
-        warnings.append(f"{state['wide_code']} code cells have lines longer than the column (they scroll)")
-    if state.get("float_ints"):
-        warnings.append(f"{len(state['float_ints'])} table cells print a whole number as a float, "
-                        f"e.g. {state['float_ints'][:4]}")
-    return warnings
-
-
 def page_problems(state: dict, console: list[dict]) -> list[str]:
     """The problems in one page's state (from `PAGE_STATE_JS`) and browser console entries."""
     problems = [f"console error: {e.get('message', '')[:300]}" for e in console
                 if e.get("level") == "SEVERE" and not any(ok in e.get("message", "") for ok in BENIGN_CONSOLE)]
     if state["undrawn"]:
         problems.append(f"{len(state['undrawn'])} of {state['figures']} plotly figures did not draw: {state['undrawn'][:5]}")
+    if state["figures"] > state.get("captions", 0):
+        problems.append(f"{state['figures']} plotly figures but {state.get('captions', 0)} numbered captions "
+                        "(place each with a `{glue:figure}` directive)")
     if state["unrendered"] or state["math_errors"]:
         problems.append(f"math not rendered: {state['unrendered']} of {state['math']} elements, "
                         f"{state['math_errors']} MathJax errors")
     if state["scroll_width"] > state["view_width"] + 1:
         problems.append(f"page wider than the viewport: {state['scroll_width']} px > {state['view_width']} px")
+    if state.get("wide_code"):
+        problems.append(f"{state['wide_code']} code cells have lines longer than the column (they scroll)")
+    if state.get("float_ints"):
+        problems.append(f"{len(state['float_ints'])} table cells print a whole number as a float, "
+                        f"e.g. {state['float_ints'][:4]}")
     if state["stderr"]:
         problems.append(f"{state['stderr']} standard-error outputs shown")
     problems += [f"output contains {text!r}" for text in FORBIDDEN_OUTPUT if text in state["output_text"]]
@@ -207,7 +221,7 @@ def check_page(drv, site: Path, base_url: str, page: Path, screenshots: Path | N
     while (state["undrawn"] or state["unrendered"]) and time.monotonic() < deadline:
         time.sleep(0.25)
         state = drv.execute_script(PAGE_STATE_JS)
-    report = PageReport(page.as_posix(), state["figures"], state["math"], warnings=page_warnings(state))
+    report = PageReport(page.as_posix(), state["figures"], state["math"])
     report.problems = page_problems(state, drv.get_log("browser")) + broken_links(site, base_url, state["links"])
     if isinstance(mathjax, str):  # the startup promise failed or never settled
         report.problems.append(f"math: {mathjax}")
@@ -252,8 +266,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'FAIL' if r.problems else 'ok  '} {r.page} ({r.figures} figures, {r.math} math)")
         for problem in r.problems:
             print(f"       {problem}")
-        for warning in r.warnings:
-            print(f"       (warning) {warning}")
     print(f"browser test: {len(reports)} pages, {len(bad)} with problems, {time.perf_counter() - start:.0f} s; "
           f"screenshots in {args.screenshots}")
     return 1 if bad else 0

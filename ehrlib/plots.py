@@ -17,8 +17,10 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
+from myst_nb import glue
 from plotly.io.base_renderers import MimetypeRenderer
 from plotly.subplots import make_subplots
 from sklearn import metrics as skm
@@ -43,11 +45,33 @@ class BookRenderer(MimetypeRenderer):
 
 
 def setup_notebook() -> None:
-    """Use the `plotly_white` template, and the book's renderer when building the book."""
-    if os.environ.get("EHRLIB_BOOK") == "1":
+    """Set up a chapter's kernel: the `plotly_white` template, the book's renderer when building the
+    book, and pandas tables that print whole numbers as integers (`number_text`)."""
+    if in_book():
         pio.renderers[BOOK_RENDERER] = BookRenderer()
         pio.renderers.default = BOOK_RENDERER
     pio.templates.default = TEMPLATE
+    pd.set_option("display.float_format", number_text)
+
+
+def in_book() -> bool:
+    """Whether the book runner is executing this kernel (it sets `EHRLIB_BOOK=1`)."""
+    return os.environ.get("EHRLIB_BOOK") == "1"
+
+
+def number_text(value: float) -> str:
+    """A table cell's text for a float: whole numbers without a decimal point (a count of 2100 reads
+    `2100`, not `2100.0`), other values with up to six significant digits (tables round beforehand)."""
+    if np.isfinite(value) and float(value).is_integer() and abs(value) < 1e15:
+        return f"{value:.0f}"
+    return f"{value:.6g}"
+
+
+def show_figure(name: str, fig: go.Figure) -> None:
+    """Show a chapter's figure under the label `name`. In the book the figure appears only where the
+    Markdown places it with a `{glue:figure}` directive of that name (numbered, captioned and
+    referable with `{numref}`); in Jupyter it shows below the cell as usual."""
+    glue(name, fig, display=not in_book())
 
 
 # ---------------------------------------------------------------- mortality figures (the source's 14)

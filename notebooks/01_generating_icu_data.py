@@ -17,7 +17,7 @@
 # %% [markdown]
 # # Generating synthetic ICU data
 #
-# The public replication this book starts from drew each patient's measurements *from* the
+# The public replication this book starts from (a simplification of {cite:t}`rajkomar2018`) drew each patient's measurements *from* the
 # mortality label, so a logistic regression on variable means scored an AUROC of 0.9998 and every
 # model comparison was meaningless. This chapter builds the replacement: a mechanistic generator
 # in which a latent patient state drives physiology, treatment and charting, and the label is drawn
@@ -43,17 +43,26 @@ from ehrlib.icu import plots as ip
 from ehrlib.icu.layout import SPLITS
 from ehrlib.icu.reader import read_dataset
 from ehrlib.mortality.headroom import headroom
-from ehrlib.icu.synth import VARIABLES, IcuConfig, ablate, proportional_split, risk_model_text, simulate_icu
+from ehrlib.icu.synth import (
+    VARIABLES,
+    IcuConfig,
+    ablate,
+    proportional_split,
+    risk_model_text,
+    simulate_icu,
+)
 from ehrlib.io import read_json
-from ehrlib.plots import setup_notebook
+from ehrlib.plots import setup_notebook, show_figure
 from ehrlib.profiles import get_profile
 
 setup_notebook()
 
 
 def put(name: str, value) -> None:
-    """Glue a number or text for the prose (numpy scalars as plain Python values)."""
-    glue(name, value.item() if hasattr(value, "item") else value, display=False)
+    """Glue a number or text for the prose (numpy scalars as Python values)."""
+    glue(
+        name, value.item() if hasattr(value, "item") else value, display=False
+    )
 
 
 p = get_profile(profile)
@@ -100,11 +109,13 @@ put("risk_model", risk_model_text())
 # temperature, glucose and sodium in either direction. The intercept $b_0$ is solved so that the
 # mean risk equals the target mortality, and the label is one Bernoulli draw from its own random
 # stream; changing the target mortality changes labels but no observed value (a test checks this).
-# A subject's in-hospital death ends their history: no later episode exists for them (tested).
+# A subject's in-hospital death ends their history: no later episode exists for them (tested). See {numref}`fig-01-1`.
 
 # %% tags=["remove-input"]
 N_DEMO = 1500
-demo_cfg = IcuConfig(n_episodes=N_DEMO, split=proportional_split(N_DEMO), seed=p.seed)
+demo_cfg = IcuConfig(
+    n_episodes=N_DEMO, split=proportional_split(N_DEMO), seed=p.seed
+)
 base = simulate_icu(demo_cfg)
 put("n_demo", N_DEMO)
 sev, y_demo = base.severity, base.latent["y"].to_numpy()
@@ -115,11 +126,15 @@ put("sev48_died", sev[y_demo == 1, -1].mean())
 put("deteriorating_pct", 100 * np.mean(base.latent["trajectory_rate"] > 0))
 
 # %% tags=["hide-input"]
-ip.severity_trajectories(base).show()
+show_figure("fig-01-1", ip.severity_trajectories(base))
 
 # %% [markdown]
-# **Figure 1.** Latent severity $S(t)$ of twelve survivors (blue) and twelve non-survivors (red)
+# ```{glue:figure} fig-01-1
+# :name: fig-01-1
+#
+# Latent severity $S(t)$ of twelve survivors (blue) and twelve non-survivors (red)
 # of a {glue:text}`n_demo:,`-episode demo cohort, with the mean of each group (thick lines).
+# ```
 #
 # Mean severity at admission is {glue:text}`sev0_surv:.2f` in survivors and
 # {glue:text}`sev0_died:.2f` in non-survivors; at 48 h {glue:text}`sev48_surv:.2f` and
@@ -136,57 +151,95 @@ ip.severity_trajectories(base).show()
 #
 # Heart rate, blood pressure, respiratory rate and temperature follow 24-hour cosines phased by
 # the real clock time, damped in sicker patients. Between about 23:00 and 06:00 patients sleep in
-# fragments, which lowers heart rate and blood pressure (and makes nurses skip checks).
+# fragments, which lowers heart rate and blood pressure (and makes nurses skip checks). See {numref}`fig-01-2`.
 
 # %% tags=["remove-input"]
-rhythm = {"all features": base, "no circadian rhythm": ablate(demo_cfg, "circadian"),
-          "no sleep": ablate(demo_cfg, "sleep"), "neither": ablate(demo_cfg, "circadian", "sleep")}
+rhythm = {
+    "all features": base,
+    "no circadian rhythm": ablate(demo_cfg, "circadian"),
+    "no sleep": ablate(demo_cfg, "sleep"),
+    "neither": ablate(demo_cfg, "circadian", "sleep"),
+}
 for key, c in zip(("all", "nocirc", "nosleep", "neither"), rhythm.values()):
     put(f"hr_range_{key}", idesc.clock_profile_range(c))
 
 # %% tags=["hide-input"]
-ip.clock_profile(rhythm, "Heart Rate").show()
+show_figure("fig-01-2", ip.clock_profile(rhythm, "Heart Rate"))
 
 # %% [markdown]
-# **Figure 2.** Survivors' mean charted heart rate by clock hour, with both features, without each
+# ```{glue:figure} fig-01-2
+# :name: fig-01-2
+#
+# Survivors' mean charted heart rate by clock hour, with both features, without each
 # and without either. The day-night range of the profile is {glue:text}`hr_range_all:.1f` bpm
 # with all features, {glue:text}`hr_range_nocirc:.1f` without the circadian rhythm,
 # {glue:text}`hr_range_nosleep:.1f` without sleep and {glue:text}`hr_range_neither:.1f` without either.
+# ```
 #
 # ### Meals
 #
 # Patients who eat (fewer of the sicker ones) have glucose excursions after breakfast, lunch and
-# dinner (08:00, 12:30, 18:00), twice as large in diabetics.
+# dinner (08:00, 12:30, 18:00), twice as large in diabetics. See {numref}`fig-01-3`.
 
 # %% tags=["hide-input"]
-ip.clock_profile({"all features": base, "no meals": ablate(demo_cfg, "meals")}, "Glucose").show()
+show_figure(
+    "fig-01-3",
+    ip.clock_profile(
+        {"all features": base, "no meals": ablate(demo_cfg, "meals")},
+        "Glucose",
+    ),
+)
 
 # %% [markdown]
-# **Figure 3.** Survivors' mean charted glucose by clock hour, with and without meals.
+# ```{glue:figure} fig-01-3
+# :name: fig-01-3
+#
+# Survivors' mean charted glucose by clock hour, with and without meals.
+# ```
 #
 # ### Temporal variability: noise, jitter, dropouts, artifacts
 #
 # Physiological fluctuation (autocorrelated from hour to hour), measurement noise, charting times
 # scattered over the minutes after the hour, runs of missed hours and occasional artifacts (motion,
 # probe off, transducer flush). Switched off, every chart falls on the hour and shows the noiseless
-# physiology.
+# physiology. See {numref}`fig-01-4`.
 
 # %% tags=["remove-input"]
-sick = int(np.argmax(base.latent["true_risk"].to_numpy() * (base.latent["trajectory_rate"].to_numpy() > 0.5)))
+sick = int(
+    np.argmax(
+        base.latent["true_risk"].to_numpy()
+        * (base.latent["trajectory_rate"].to_numpy() > 0.5)
+    )
+)
 
 # %% tags=["hide-input"]
-ip.compare_episode({"all features": base, "no temporal variability": ablate(demo_cfg, "temporal_variability")}, sick,
-                   title="A deteriorating patient, with and without temporal variability").show()
+show_figure(
+    "fig-01-4",
+    ip.compare_episode(
+        {
+            "all features": base,
+            "no temporal variability": ablate(
+                demo_cfg, "temporal_variability"
+            ),
+        },
+        sick,
+        title="A deteriorating patient, with and without temporal variability",
+    ),
+)
 
 # %% [markdown]
-# **Figure 4.** The highest-risk demo patient whose trajectory rate exceeds 0.5, charted with and
+# ```{glue:figure} fig-01-4
+# :name: fig-01-4
+#
+# The highest-risk demo patient whose trajectory rate exceeds 0.5, charted with and
 # without temporal variability.
+# ```
 #
 # ### Individual variability
 #
 # Every subject has personal set points for each variable, personal response gains and a personal
 # circadian amplitude (shared by a subject's repeated episodes): 95 bpm is normal for one patient and
-# alarming for another.
+# alarming for another. See {numref}`fig-01-5`.
 
 # %% tags=["remove-input"]
 no_indiv = ablate(demo_cfg, "individual_variability")
@@ -196,28 +249,54 @@ put("hr_sd_indiv", np.nanstd(base.means()[surv, hr]))
 put("hr_sd_noindiv", np.nanstd(no_indiv.means()[surv, hr]))
 
 # %% tags=["hide-input"]
-ip.distribution_by_setting({"all features": base.means()[surv, hr], "no individual variability": no_indiv.means()[surv, hr]},
-                           "48-hour mean heart rate (bpm)", "Survivors' mean heart rate, with and without individual set points").show()
+show_figure(
+    "fig-01-5",
+    ip.distribution_by_setting(
+        {
+            "all features": base.means()[surv, hr],
+            "no individual variability": no_indiv.means()[surv, hr],
+        },
+        "48-hour mean heart rate (bpm)",
+        "Survivors' mean heart rate, with and without individual set points",
+    ),
+)
 
 # %% [markdown]
-# **Figure 5.** Survivors' 48-hour mean heart rate with and without patient-specific set points;
+# ```{glue:figure} fig-01-5
+# :name: fig-01-5
+#
+# Survivors' 48-hour mean heart rate with and without patient-specific set points;
 # its standard deviation is {glue:text}`hr_sd_indiv:.1f` bpm with individual variability and
 # {glue:text}`hr_sd_noindiv:.1f` bpm without it.
+# ```
 #
 # ### Multivariate correlations
 #
 # Beyond the shared organ factors, the short-term fluctuations of the variables are correlated
 # (systolic with diastolic pressure, heart rate with respiratory rate and temperature, creatinine
-# with urea).
+# with urea). See {numref}`fig-01-6`.
 
 # %% tags=["hide-input"]
-ip.correlation_heatmaps({"correlations on": idesc.fluctuation_correlation(base),
-                         "correlations off": idesc.fluctuation_correlation(ablate(demo_cfg, "correlations"))}).show()
+show_figure(
+    "fig-01-6",
+    ip.correlation_heatmaps(
+        {
+            "correlations on": idesc.fluctuation_correlation(base),
+            "correlations off": idesc.fluctuation_correlation(
+                ablate(demo_cfg, "correlations")
+            ),
+        }
+    ),
+)
 
 # %% [markdown]
-# **Figure 6.** Correlation of within-patient fluctuations (hourly values minus the patient's own
+# ```{glue:figure} fig-01-6
+# :name: fig-01-6
+#
+# Correlation of within-patient fluctuations (hourly values minus the patient's own
 # mean) of the six vitals, with the feature on and off. What remains when it is off comes from the
 # organ factors, which move the variables together.
+# ```
 #
 # ### Acute events, surgery, treatment and its limitation
 #
@@ -232,7 +311,10 @@ put("pct_vaso", care.loc["vasopressors", "episodes, %"])
 put("pct_limited", care.loc["treatment limited", "episodes, %"])
 put("mort_limited", care.loc["treatment limited", "mortality with, %"])
 put("mort_postop", care.loc["post-operative (elective)", "mortality with, %"])
-put("mort_not_postop", care.loc["post-operative (elective)", "mortality without, %"])
+put(
+    "mort_not_postop",
+    care.loc["post-operative (elective)", "mortality without, %"],
+)
 care.round(1)
 
 # %% [markdown]
@@ -242,7 +324,7 @@ care.round(1)
 # post-operative patients die in {glue:text}`mort_postop:.1f` % of episodes against
 # {glue:text}`mort_not_postop:.1f` % of the others. Treatment changes what a nurse charts: oxygen
 # raises the saturation of patients in respiratory failure and vasopressors their blood pressure
-# (Figure 7 shows the size of the first effect on the 48-hour mean in the demo cohort).
+# ({numref}`fig-01-7` shows the size of the first effect on the 48-hour mean in the demo cohort).
 
 # %% tags=["remove-input"]
 no_treat = ablate(demo_cfg, "oxygen_therapy", "vasopressors")
@@ -252,28 +334,70 @@ put("spo2_treated", np.nanmedian(base.means()[treated, spo2]))
 put("spo2_untreated", np.nanmedian(no_treat.means()[treated, spo2]))
 
 # %% tags=["hide-input"]
-ip.distribution_by_setting({"with oxygen and vasopressors": base.means()[treated, spo2],
-                            "the same patients untreated": no_treat.means()[treated, spo2]},
-                           "48-hour mean SpO2 (%)", "SpO2 of the patients who receive oxygen, treated and untreated").show()
+show_figure(
+    "fig-01-7",
+    ip.distribution_by_setting(
+        {
+            "with oxygen and vasopressors": base.means()[treated, spo2],
+            "the same patients untreated": no_treat.means()[treated, spo2],
+        },
+        "48-hour mean SpO2 (%)",
+        "SpO2 of the patients who receive oxygen, treated and untreated",
+    ),
+)
 
 # %% [markdown]
-# **Figure 7.** 48-hour mean SpO2 of the demo patients who receive supplemental oxygen, as charted
+# ```{glue:figure} fig-01-7
+# :name: fig-01-7
+#
+# 48-hour mean SpO2 of the demo patients who receive supplemental oxygen, as charted
 # (treated) and as the same patients would chart without treatment. Median
 # {glue:text}`spo2_treated:.1f` % treated against {glue:text}`spo2_untreated:.1f` % untreated.
+# ```
+#
+# {numref}`fig-01-8` follows one patient with an acute event.
 
 # %% tags=["remove-input"]
-event = base.latent["event_hour"].notna().to_numpy() & (base.latent["event_hour"].to_numpy() < 24)
-ev_patient = int(np.flatnonzero(event & (base.latent["event_responder"].to_numpy() == 0))[0]) if (event & (base.latent["event_responder"].to_numpy() == 0)).any() else int(np.flatnonzero(event)[0])
+event = base.latent["event_hour"].notna().to_numpy() & (
+    base.latent["event_hour"].to_numpy() < 24
+)
+ev_patient = (
+    int(
+        np.flatnonzero(
+            event & (base.latent["event_responder"].to_numpy() == 0)
+        )[0]
+    )
+    if (event & (base.latent["event_responder"].to_numpy() == 0)).any()
+    else int(np.flatnonzero(event)[0])
+)
 put("ev_hour", base.latent["event_hour"].iloc[ev_patient])
 
 # %% tags=["hide-input"]
-ip.compare_episode({"all features": base, "no acute events": ablate(demo_cfg, "acute_events")}, ev_patient,
-                   variables=("Heart Rate", "Systolic blood pressure", "Temperature", "Lactate"),
-                   title="A patient with an acute event, with and without it").show()
+show_figure(
+    "fig-01-8",
+    ip.compare_episode(
+        {
+            "all features": base,
+            "no acute events": ablate(demo_cfg, "acute_events"),
+        },
+        ev_patient,
+        variables=(
+            "Heart Rate",
+            "Systolic blood pressure",
+            "Temperature",
+            "Lactate",
+        ),
+        title="A patient with an acute event, with and without it",
+    ),
+)
 
 # %% [markdown]
-# **Figure 8.** A demo patient with an acute event at hour {glue:text}`ev_hour:.1f`, charted with
+# ```{glue:figure} fig-01-8
+# :name: fig-01-8
+#
+# A demo patient with an acute event at hour {glue:text}`ev_hour:.1f`, charted with
 # and without acute events (same patient otherwise).
+# ```
 
 # %% tags=["remove-input"]
 uni = ablate(demo_cfg, "multivariate_mortality")
@@ -281,7 +405,13 @@ no_u = ablate(demo_cfg, "u_shaped_risk")
 put("auc_demo", roc_auc_score(base.latent["y"], base.latent["true_risk"]))
 put("auc_no_u", roc_auc_score(no_u.latent["y"], no_u.latent["true_risk"]))
 put("auc_uni", roc_auc_score(uni.latent["y"], uni.latent["true_risk"]))
-put("same_obs", str(np.array_equal(base.values, uni.values, equal_nan=True) and np.array_equal(base.values, no_u.values, equal_nan=True)))
+put(
+    "same_obs",
+    str(
+        np.array_equal(base.values, uni.values, equal_nan=True)
+        and np.array_equal(base.values, no_u.values, equal_nan=True)
+    ),
+)
 
 # %% [markdown]
 # The U-shaped terms change only the risk. In the demo cohort the true risk's AUROC against the
@@ -298,22 +428,39 @@ put("same_obs", str(np.array_equal(base.values, uni.values, equal_nan=True) and 
 # a single value at random, *MAR* thins checks in stable patients and adds labs when the charted
 # shock index is high, *MNAR* makes a value's own abnormality change its chance of being recorded;
 # evening and night shifts check less often, chart later and round blood pressures to 5. Chapter 2
-# studies these in detail.
+# studies these in detail. See {numref}`fig-01-9`.
 
 # %% tags=["remove-input"]
-miss_settings = {"all features": base, "no MCAR": ablate(demo_cfg, "mcar"), "no MAR": ablate(demo_cfg, "mar"),
-                 "no MNAR": ablate(demo_cfg, "mnar"), "no shift effect": ablate(demo_cfg, "shift_quality")}
-observed = pd.DataFrame({name: c.observed_fraction() for name, c in miss_settings.items()})
+miss_settings = {
+    "all features": base,
+    "no MCAR": ablate(demo_cfg, "mcar"),
+    "no MAR": ablate(demo_cfg, "mar"),
+    "no MNAR": ablate(demo_cfg, "mnar"),
+    "no shift effect": ablate(demo_cfg, "shift_quality"),
+}
+observed = pd.DataFrame(
+    {name: c.observed_fraction() for name, c in miss_settings.items()}
+)
 
 # %% tags=["hide-input"]
-fig = go.Figure([go.Bar(x=observed.index, y=observed[c], name=c) for c in observed.columns])
-fig.update_layout(title="Share of hourly bins with a value, under each missingness ablation", barmode="group",
-                  yaxis_tickformat=".0%", xaxis_tickangle=-35)
-fig.show()
+fig = go.Figure(
+    [go.Bar(x=observed.index, y=observed[c], name=c) for c in observed.columns]
+)
+fig.update_layout(
+    title="Share of hourly bins with a value, under each missingness ablation",
+    barmode="group",
+    yaxis_tickformat=".0%",
+    xaxis_tickangle=-35,
+)
+show_figure("fig-01-9", fig)
 
 # %% [markdown]
-# **Figure 9.** Observed share of hourly bins per variable with all features on and with each
+# ```{glue:figure} fig-01-9
+# :name: fig-01-9
+#
+# Observed share of hourly bins per variable with all features on and with each
 # missingness mechanism (or the shift effect) switched off.
+# ```
 #
 # ## The cohort: Table 1
 #
@@ -325,11 +472,30 @@ fig.show()
 all_values = np.concatenate([data[s].values for s in SPLITS])
 all_stays = np.concatenate([data[s].stays for s in SPLITS])
 lat_all = latent.loc[all_stays].reset_index()
-surv_mean = pd.DataFrame(idesc.window_means(all_values), columns=VARIABLES)[lat_all["y"].to_numpy() == 0].median()
-for key, var in (("hr", "Heart Rate"), ("sbp", "Systolic blood pressure"), ("rr", "Respiratory rate"),
-                 ("spo2", "Oxygen saturation"), ("temp", "Temperature"), ("glu", "Glucose")):
+surv_mean = pd.DataFrame(idesc.window_means(all_values), columns=VARIABLES)[
+    lat_all["y"].to_numpy() == 0
+].median()
+for key, var in (
+    ("hr", "Heart Rate"),
+    ("sbp", "Systolic blood pressure"),
+    ("rr", "Respiratory rate"),
+    ("spo2", "Oxygen saturation"),
+    ("temp", "Temperature"),
+    ("glu", "Glucose"),
+):
     put(f"surv_{key}", surv_mean[var])
-put("lactate_stays_pct", 100 * np.mean(np.concatenate([data[s].mask[:, :, VARIABLES.index("Lactate")].any(axis=1) for s in SPLITS])))
+put(
+    "lactate_stays_pct",
+    100
+    * np.mean(
+        np.concatenate(
+            [
+                data[s].mask[:, :, VARIABLES.index("Lactate")].any(axis=1)
+                for s in SPLITS
+            ]
+        )
+    ),
+)
 idesc.table_one(lat_all, all_values)
 
 # %% [markdown]
@@ -349,14 +515,22 @@ idesc.table_one(lat_all, all_values)
 # use only what is charted: the MIMIC-III benchmark's logistic regression on 7 sub-windows x 6
 # statistics, regressions on each variable's last value and 48-hour mean, and one on how often each
 # variable was charted (missingness alone). For comparison, on real MIMIC-III data the benchmark's
-# regression reaches 0.848 and its best recurrent model 0.870.
+# regression reaches 0.848 and its best recurrent model 0.870 {cite:p}`harutyunyan2019`.
 
 # %% tags=["remove-input"]
 t0 = time.perf_counter()
-cohort = simulate_icu(IcuConfig(n_episodes=meta["config"]["n_episodes"], split=tuple(meta["config"]["split"]),
-                                mortality=meta["config"]["mortality"], seed=meta["config"]["seed"]))
+cohort = simulate_icu(
+    IcuConfig(
+        n_episodes=meta["config"]["n_episodes"],
+        split=tuple(meta["config"]["split"]),
+        mortality=meta["config"]["mortality"],
+        seed=meta["config"]["seed"],
+    )
+)
 put("t_simulate", time.perf_counter() - t0)
-assert (np.sort(cohort.latent["stay"].to_numpy()) == np.sort(all_stays)).all(), "in-memory cohort differs from the files"
+assert (
+    np.sort(cohort.latent["stay"].to_numpy()) == np.sort(all_stays)
+).all(), "in-memory cohort differs from the files"
 room = headroom(cohort, data["train"], data["test"])
 single = idesc.single_variable_aurocs(data["train"], data["test"])
 auc = room["test AUROC"].to_numpy()
@@ -390,13 +564,25 @@ room.round(3)
 # %% tags=["remove-input"]
 single.round(3).to_frame()
 
+# %% [markdown]
+# {numref}`fig-01-10` shows how the true risk itself is spread among survivors and non-survivors.
+
 # %% tags=["hide-input"]
-ip.risk_by_outcome(lat_all["true_risk"].to_numpy(), lat_all["y"].to_numpy()).show()
+show_figure(
+    "fig-01-10",
+    ip.risk_by_outcome(
+        lat_all["true_risk"].to_numpy(), lat_all["y"].to_numpy()
+    ),
+)
 
 # %% [markdown]
-# **Figure 10.** Distribution of the true risk among survivors and non-survivors. The overlap is
+# ```{glue:figure} fig-01-10
+# :name: fig-01-10
+#
+# Distribution of the true risk among survivors and non-survivors. The overlap is
 # irreducible: even a perfect model cannot separate deaths drawn from moderate risks. Its 90th
 # percentile is {glue:text}`risk_q90:.2f` and its 99th {glue:text}`risk_q99:.2f`.
+# ```
 
 # %% tags=["remove-input"]
 put("risk_q90", np.quantile(lat_all["true_risk"], 0.9))

@@ -19,7 +19,7 @@
 #
 # In an ICU record most cells are empty, and *why* they are empty carries information. This
 # chapter measures missingness in the synthetic ICU data (per variable, by hour since admission,
-# by nursing shift and by outcome), makes the three mechanisms of the generator (MCAR, MAR, MNAR)
+# by nursing shift and by outcome), makes the three mechanisms of the generator (MCAR, MAR, MNAR; {cite:t}`rubin1976`)
 # visible by switching each off in an in-memory cohort, and draws the consequences for modelling:
 # masks, forward filling and missingness indicators. Run time: under a minute at full scale.
 
@@ -35,16 +35,25 @@ from ehrlib.icu import describe as idesc
 from ehrlib.icu import plots as ip
 from ehrlib.icu.describe import lr_auroc, window_means
 from ehrlib.icu.reader import read_dataset
-from ehrlib.icu.synth import VARIABLES, IcuConfig, ablate, proportional_split, simulate_icu
-from ehrlib.plots import setup_notebook
+from ehrlib.icu.synth import (
+    VARIABLES,
+    IcuConfig,
+    ablate,
+    proportional_split,
+    simulate_icu,
+)
+from ehrlib.plots import setup_notebook, show_figure
 from ehrlib.profiles import get_profile
 
 setup_notebook()
 
 
 def put(name: str, value) -> None:
-    """Glue a number or text for the prose (numpy scalars as plain Python values)."""
-    glue(name, value.item() if hasattr(value, "item") else value, display=False)
+    """Glue a number or text for the prose (numpy scalars as Python values)."""
+    glue(
+        name, value.item() if hasattr(value, "item") else value, display=False
+    )
+
 
 p = get_profile(profile)
 data = read_dataset(p.icu_dir, progress=False)
@@ -67,18 +76,27 @@ put("pct_cells", 100 * mask.mean())
 # ## How much is missing, per variable and by outcome
 #
 # The unit is the hourly bin the models see (the reader keeps the last value charted in each
-# hour). Vitals are charted about hourly, laboratory values a few times a day.
+# hour). Vitals are charted about hourly, laboratory values a few times a day. See {numref}`fig-02-1`.
 
 # %% tags=["hide-input"]
-ip.missing_rate_by_variable(mask, y).show()
+show_figure("fig-02-1", ip.missing_rate_by_variable(mask, y))
 
 # %% [markdown]
-# **Figure 1.** Share of hourly bins without a value, per variable, among survivors and
+# ```{glue:figure} fig-02-1
+# :name: fig-02-1
+#
+# Share of hourly bins without a value, per variable, among survivors and
 # non-survivors.
+# ```
 
 # %% tags=["remove-input"]
-miss = pd.DataFrame({"survived": 1 - mask[y == 0].mean(axis=(0, 1)), "died": 1 - mask[y == 1].mean(axis=(0, 1))},
-                    index=list(VARIABLES))
+miss = pd.DataFrame(
+    {
+        "survived": 1 - mask[y == 0].mean(axis=(0, 1)),
+        "died": 1 - mask[y == 1].mean(axis=(0, 1)),
+    },
+    index=list(VARIABLES),
+)
 miss["difference"] = miss["died"] - miss["survived"]
 lab_draws = mask[:, :, VARIABLES.index("Creatinine")].sum(axis=1)
 lac_draws = mask[:, :, VARIABLES.index("Lactate")].sum(axis=1)
@@ -105,35 +123,64 @@ miss.style.format("{:.1%}")
 
 # %% [markdown]
 # ## By hour since admission and by nursing shift
+#
+# {numref}`fig-02-2` shows the share of episodes with a value at each hour since admission.
 
 # %% tags=["hide-input"]
-ip.missing_by_hour(mask).show()
+show_figure("fig-02-2", ip.missing_by_hour(mask))
 
 # %% [markdown]
-# **Figure 2.** Share of episodes with a value, per variable and hour. Admission labs fill the
+# ```{glue:figure} fig-02-2
+# :name: fig-02-2
+#
+# Share of episodes with a value, per variable and hour. Admission labs fill the
 # first hour; the morning round (about 04:00) falls at a different hour for every patient, so later
 # lab hours are spread out; the temperature is charted every four clock hours.
+# ```
+#
+# {numref}`fig-02-3` splits the charted vitals by nursing shift.
 
 # %% tags=["remove-input"]
 sh = idesc.shift_of_clock(clock)
-by_shift = pd.DataFrame({s: mask[:, :, :6][sh == k].mean(axis=0) for k, s in enumerate(("day", "evening", "night"))},
-                        index=list(VARIABLES[:6]))
+by_shift = pd.DataFrame(
+    {
+        s: mask[:, :, :6][sh == k].mean(axis=0)
+        for k, s in enumerate(("day", "evening", "night"))
+    },
+    index=list(VARIABLES[:6]),
+)
 demo_n = 1500
-demo_cfg = IcuConfig(n_episodes=demo_n, split=proportional_split(demo_n), seed=p.seed)
+demo_cfg = IcuConfig(
+    n_episodes=demo_n, split=proportional_split(demo_n), seed=p.seed
+)
 base = simulate_icu(demo_cfg)
 no_shift = ablate(demo_cfg, "shift_quality")
 for k in ("day", "evening", "night"):
     put(f"hr_{k}", 100 * by_shift.loc["Heart Rate", k])
 
 # %% tags=["hide-input"]
-ip.observed_by_shift({"generated dataset": (mask, clock),
-                      "demo: no shift effect": (no_shift.hourly()[1], idesc.clock_hours(no_shift.latent))}).show()
+show_figure(
+    "fig-02-3",
+    ip.observed_by_shift(
+        {
+            "generated dataset": (mask, clock),
+            "demo: no shift effect": (
+                no_shift.hourly()[1],
+                idesc.clock_hours(no_shift.latent),
+            ),
+        }
+    ),
+)
 
 # %% [markdown]
-# **Figure 3.** Share of hourly bins with a charted vital, by nursing shift (day 07-15, evening
+# ```{glue:figure} fig-02-3
+# :name: fig-02-3
+#
+# Share of hourly bins with a charted vital, by nursing shift (day 07-15, evening
 # 15-23, night 23-07), in the generated dataset and in a demo cohort without the shift effect.
 # Night also includes sleep, which makes nurses skip checks; that is why night stays a little
 # lower even without the shift effect.
+# ```
 #
 #
 # Heart rate is charted in {glue:text}`hr_day:.0f` % of day-shift hours, {glue:text}`hr_evening:.0f` %
@@ -155,19 +202,29 @@ ip.observed_by_shift({"generated dataset": (mask, clock),
 #   alone; it can only exploit it.
 
 # %% tags=["remove-input"]
-settings = {"all mechanisms": base, "no MCAR": ablate(demo_cfg, "mcar"), "no MAR": ablate(demo_cfg, "mar"),
-            "no MNAR": ablate(demo_cfg, "mnar")}
-observed = pd.DataFrame({k: c.observed_fraction() for k, c in settings.items()})
+settings = {
+    "all mechanisms": base,
+    "no MCAR": ablate(demo_cfg, "mcar"),
+    "no MAR": ablate(demo_cfg, "mar"),
+    "no MNAR": ablate(demo_cfg, "mnar"),
+}
+observed = pd.DataFrame(
+    {k: c.observed_fraction() for k, c in settings.items()}
+)
 observed.style.format("{:.1%}")
 
 # %% [markdown]
 # Each column is the share of hourly bins with a value in the demo cohort under one setting.
 # The MAR dependence appears when the chance of a creatinine draw is plotted against the latent
-# severity at that hour:
+# severity at that hour ({numref}`fig-02-4`):
 
 # %% tags=["remove-input"]
 cre = VARIABLES.index("Creatinine")
-curves_mar = {k: (c.severity[:, :48], c.hourly()[1][:, :, cre]) for k, c in settings.items() if k in ("all mechanisms", "no MAR", "no MCAR")}
+curves_mar = {
+    k: (c.severity[:, :48], c.hourly()[1][:, :, cre])
+    for k, c in settings.items()
+    if k in ("all mechanisms", "no MAR", "no MCAR")
+}
 
 # %% tags=["remove-input"]
 for key, name in (("all", "all mechanisms"), ("nomar", "no MAR")):
@@ -176,18 +233,35 @@ for key, name in (("all", "all mechanisms"), ("nomar", "no MAR")):
     put(f"cr_lo_{key}", 100 * ob[sv < 0].mean())
 
 # %% tags=["hide-input"]
-ip.observation_rate_by(curves_mar, np.linspace(-3, 4, 15), "latent severity S(t) in the hour",
-                       "MAR: a creatinine is drawn more often when the patient is sicker").show()
+show_figure(
+    "fig-02-4",
+    ip.observation_rate_by(
+        curves_mar,
+        np.linspace(-3, 4, 15),
+        "latent severity S(t) in the hour",
+        "MAR: a creatinine is drawn more often when the patient is sicker",
+    ),
+)
 
 # %% [markdown]
-# **Figure 4.** Share of hours with a creatinine against the latent severity in that hour. With all
+# ```{glue:figure} fig-02-4
+# :name: fig-02-4
+#
+# Share of hours with a creatinine against the latent severity in that hour. With all
 # mechanisms, a creatinine is charted in {glue:text}`cr_hi_all:.1f` % of the hours with severity
 # above 2 and {glue:text}`cr_lo_all:.1f` % of those below 0; without MAR, {glue:text}`cr_hi_nomar:.1f` %
 # and {glue:text}`cr_lo_nomar:.1f` %.
+# ```
+#
+# {numref}`fig-02-5` does the same for lactate, whose measurement depends on its own value.
 
 # %% tags=["remove-input"]
 lac = VARIABLES.index("Lactate")
-curves_mnar = {k: (c.truth[:, :48, lac], c.hourly()[1][:, :, lac]) for k, c in settings.items() if k in ("all mechanisms", "no MNAR")}
+curves_mnar = {
+    k: (c.truth[:, :48, lac], c.hourly()[1][:, :, lac])
+    for k, c in settings.items()
+    if k in ("all mechanisms", "no MNAR")
+}
 
 # %% tags=["remove-input"]
 for key, name in (("all", "all mechanisms"), ("nomnar", "no MNAR")):
@@ -196,15 +270,26 @@ for key, name in (("all", "all mechanisms"), ("nomnar", "no MNAR")):
     put(f"lac_lo_{key}", 100 * ob[tv < 2].mean())
 
 # %% tags=["hide-input"]
-ip.observation_rate_by(curves_mnar, np.linspace(0.5, 8, 16), "true (noiseless) lactate in the hour, mmol/L",
-                       "MNAR: a high lactate makes its own measurement more likely").show()
+show_figure(
+    "fig-02-5",
+    ip.observation_rate_by(
+        curves_mnar,
+        np.linspace(0.5, 8, 16),
+        "true (noiseless) lactate in the hour, mmol/L",
+        "MNAR: a high lactate makes its own measurement more likely",
+    ),
+)
 
 # %% [markdown]
-# **Figure 5.** Share of hours with a charted lactate against the true lactate in that hour. A
+# ```{glue:figure} fig-02-5
+# :name: fig-02-5
+#
+# Share of hours with a charted lactate against the true lactate in that hour. A
 # lactate is charted in {glue:text}`lac_hi_all:.1f` % of the hours with a true lactate above 4 mmol/L
 # and {glue:text}`lac_lo_all:.1f` % of those below 2 with all mechanisms; without MNAR,
 # {glue:text}`lac_hi_nomnar:.1f` % and {glue:text}`lac_lo_nomnar:.1f` % (what remains is MAR: lactate
 # is drawn when indicated, in shock, on vasopressors, after an acute event).
+# ```
 
 # %% tags=["remove-input"]
 truth_lac = base.truth[:, :48, lac]
@@ -234,23 +319,35 @@ put("lac_nomar", truth_lac[m_nomar].mean())
 # 2. **Forward fill has an age.** Carrying the last value forward is what a clinician does, but
 #    a lab value is often many hours old; the time since the last observation is a useful input.
 # 3. **Missingness is informative.** Because of MAR and MNAR, *when* something was measured
-#    predicts the outcome on its own.
+#    predicts the outcome on its own. See {numref}`fig-02-6`.
 
 # %% tags=["hide-input"]
-ip.staleness_figure(mask).show()
+show_figure("fig-02-6", ip.staleness_figure(mask))
 
 # %% [markdown]
-# **Figure 6.** How old a forward-filled value is, in hours since it was last observed (after its
+# ```{glue:figure} fig-02-6
+# :name: fig-02-6
+#
+# How old a forward-filled value is, in hours since it was last observed (after its
 # first observation), for a vital, the temperature and two labs.
+# ```
 
 # %% tags=["remove-input"]
 stale = idesc.hours_since_last(mask)
 counts = {s: data[s].mask.mean(axis=1) for s in splits}
 means = {s: window_means(data[s].values) for s in splits}
-auc_counts = lr_auroc(counts["train"], data["train"].y, counts["test"], data["test"].y)
-auc_means = lr_auroc(means["train"], data["train"].y, means["test"], data["test"].y)
-auc_both = lr_auroc(np.hstack([means["train"], counts["train"]]), data["train"].y,
-                    np.hstack([means["test"], counts["test"]]), data["test"].y)
+auc_counts = lr_auroc(
+    counts["train"], data["train"].y, counts["test"], data["test"].y
+)
+auc_means = lr_auroc(
+    means["train"], data["train"].y, means["test"], data["test"].y
+)
+auc_both = lr_auroc(
+    np.hstack([means["train"], counts["train"]]),
+    data["train"].y,
+    np.hstack([means["test"], counts["test"]]),
+    data["test"].y,
+)
 put("stale_cr", np.nanmedian(stale[:, :, cre]))
 put("stale_hr", np.nanmedian(stale[:, :, 0]))
 put("auc_counts", auc_counts)

@@ -19,8 +19,8 @@
 #
 # This chapter trains the source document's model on the synthetic ICU episodes: 48 hourly steps of
 # vitals and labs, forward-filled and standardised with statistics of the training split only, fed
-# through a Masking layer that really skips the hours in which nothing was measured, into an LSTM with
-# two regularised dense layers, trained with the focal loss of Lin et al. It saves the model, the fitted
+# through a Masking layer that really skips the hours in which nothing was measured, into an LSTM {cite:p}`hochreiter1997` with
+# two regularised dense layers, trained with the focal loss of {cite:t}`lin2017`. It saves the model, the fitted
 # preprocessor, the learning history and the raw validation and test predictions for the calibration
 # chapter. At full scale (about 17,000 training episodes) the chapter runs in two to six minutes on two
 # CPU cores (an epoch takes roughly 5 to 18 seconds depending on the load; early stopping decides how
@@ -36,12 +36,19 @@ import numpy as np
 import pandas as pd
 
 from ehrlib import plots
+from ehrlib.plots import show_figure
 from ehrlib.evaluation.metrics import ranking_metrics
 from ehrlib.icu.ranges import cleaning_table
 from ehrlib.icu.reader import read_dataset
 from ehrlib.mortality.assemble import save_predictions, training_record
 from ehrlib.mortality.losses import focal_loss_numpy
-from ehrlib.mortality.lstm import LstmConfig, build_lstm, fit_lstm_pipeline, predict_proba, save_artifacts
+from ehrlib.mortality.lstm import (
+    LstmConfig,
+    build_lstm,
+    fit_lstm_pipeline,
+    predict_proba,
+    save_artifacts,
+)
 from ehrlib.mortality.plots import episode_figure, focal_loss_figure
 from ehrlib.mortality.preprocessing import MortalityPreprocessor
 from ehrlib.mortality.prose import compare_word, glue_values
@@ -65,22 +72,45 @@ t0 = time.perf_counter()
 data = read_dataset(P.icu_dir, progress=False)
 load_seconds = time.perf_counter() - t0
 train, val, test = data["train"], data["val"], data["test"]
-pd.DataFrame.from_dict({name: {"episodes": len(es), "deaths": int(es.y.sum()), "mortality": round(float(es.y.mean()), 3)}
-                        for name, es in data.items()}, orient="index")
+pd.DataFrame.from_dict(
+    {
+        name: {
+            "episodes": len(es),
+            "deaths": int(es.y.sum()),
+            "mortality": round(float(es.y.mean()), 3),
+        }
+        for name, es in data.items()
+    },
+    orient="index",
+)
 
 # %% tags=["remove-input"]
-cleaning = cleaning_table(data)  # values outside the plausible ranges: removed or clipped (external data only)
-glue_values({"n_cleaned": f"{int(cleaning[['removed', 'clipped']].to_numpy().sum()):,}"}, "ch3_")
+cleaning = cleaning_table(
+    data
+)  # values outside the plausible ranges: removed or clipped (external data only)
+glue_values(
+    {
+        "n_cleaned": f"{int(cleaning[['removed', 'clipped']].to_numpy().sum()):,}"
+    },
+    "ch3_",
+)
 cleaning if len(cleaning) else None
 
 # %% tags=["remove-input"]
-glue_values({"n_episodes": f"{sum(len(es) for es in data.values()):,}", "n_hours": train.n_hours,
-             "n_variables": len(train.variables), "load_seconds": load_seconds}, "ch3_")
+glue_values(
+    {
+        "n_episodes": f"{sum(len(es) for es in data.values()):,}",
+        "n_hours": train.n_hours,
+        "n_variables": len(train.variables),
+        "load_seconds": load_seconds,
+    },
+    "ch3_",
+)
 
 # %% [markdown]
 # Loading {glue:text}`ch3_n_episodes` episodes of {glue:text}`ch3_n_hours` hours and
 # {glue:text}`ch3_n_variables` variables took {glue:text}`ch3_load_seconds:.1f` s.
-# Values outside the plausible ranges the MIMIC-III benchmark uses (`ehrlib.icu.ranges`) are an error in
+# Values outside the plausible ranges the MIMIC-III benchmark {cite:p}`harutyunyan2019` uses (`ehrlib.icu.ranges`) are an error in
 # the synthetic data; in external data, outliers are removed and values beyond the valid bounds clipped,
 # and the table above then lists the counts per variable and split. Here {glue:text}`ch3_n_cleaned`
 # values were removed or clipped.
@@ -96,13 +126,27 @@ glue_values({"n_episodes": f"{sum(len(es) for es in data.values()):,}", "n_hours
 
 # %% tags=["remove-input"]
 prep = MortalityPreprocessor().fit(train)
-masked = {name: float(MortalityPreprocessor.masked_steps(es).mean()) for name, es in data.items()}
-pd.DataFrame({"median": prep.medians, "mean": prep.means, "std": prep.stds}, index=prep.variables).round(2)
+masked = {
+    name: float(MortalityPreprocessor.masked_steps(es).mean())
+    for name, es in data.items()
+}
+pd.DataFrame(
+    {"median": prep.medians, "mean": prep.means, "std": prep.stds},
+    index=prep.variables,
+).round(2)
 
 # %% tags=["remove-input"]
-glue_values({"observed": f"{train.mask.mean():.1%}", "masked_train": f"{masked['train']:.1%}",
-             "masked_val": f"{masked['val']:.1%}", "masked_test": f"{masked['test']:.1%}",
-             "n_features": prep.n_features, "mask_value": f"{prep.mask_value:g}"}, "ch3_")
+glue_values(
+    {
+        "observed": f"{train.mask.mean():.1%}",
+        "masked_train": f"{masked['train']:.1%}",
+        "masked_val": f"{masked['val']:.1%}",
+        "masked_test": f"{masked['test']:.1%}",
+        "n_features": prep.n_features,
+        "mask_value": f"{prep.mask_value:g}",
+    },
+    "ch3_",
+)
 
 # %% [markdown]
 # In the training split {glue:text}`ch3_observed` of the hour-by-variable cells hold a measurement, and
@@ -110,20 +154,42 @@ glue_values({"observed": f"{train.mask.mean():.1%}", "masked_train": f"{masked['
 # {glue:text}`ch3_masked_val`, test {glue:text}`ch3_masked_test`): those hours are masked. The model
 # input has {glue:text}`ch3_n_features` features per hour (the standardised variables and as many
 # observation indicators), and the mask value is {glue:text}`ch3_mask_value`, outside the clipped
-# range of any real input.
+# range of any real input. See {numref}`fig-03-1`.
 
 # %% tags=["hide-input"]
 i = int(np.argmax(MortalityPreprocessor.masked_steps(train).sum(axis=1) > 3))
 x_one = prep.transform(train.take([i]))[0]
-show = [v for v in ("Heart Rate", "Systolic blood pressure", "Respiratory rate", "Oxygen saturation")
-        if v in train.variables] or train.variables[:4]
-episode_figure(train.values[i], train.mask[i], x_one, train.variables, prep.mask_value, show=show,
-               title=f"Training episode {train.stays[i]} before and after preprocessing")
+show = [
+    v
+    for v in (
+        "Heart Rate",
+        "Systolic blood pressure",
+        "Respiratory rate",
+        "Oxygen saturation",
+    )
+    if v in train.variables
+] or train.variables[:4]
+show_figure(
+    "fig-03-1",
+    episode_figure(
+        train.values[i],
+        train.mask[i],
+        x_one,
+        train.variables,
+        prep.mask_value,
+        show=show,
+        title=f"Training episode {train.stays[i]}: raw and preprocessed",
+    ),
+)
 
 # %% [markdown]
-# **Figure 1.** One training episode: the raw measurements (top) and the model input for the same
+# ```{glue:figure} fig-03-1
+# :name: fig-03-1
+#
+# One training episode: the raw measurements (top) and the model input for the same
 # variables (bottom), forward-filled and standardised. Grey hours had no measurement at all and are
 # skipped by the LSTM.
+# ```
 #
 # ## The focal loss
 #
@@ -131,20 +197,33 @@ episode_figure(train.values[i], train.mask[i], x_one, train.variables, prep.mask
 # probability the model gives to the true class, so well-classified examples contribute little and
 # training focuses on the hard ones; $\alpha$ weights the positive class and $1 - \alpha$ the negative
 # one. We use Keras' `BinaryFocalCrossentropy` with `apply_class_balancing=True`: without that flag Keras
-# silently ignores $\alpha$ (the test suite checks both against the formula computed by hand).
+# silently ignores $\alpha$ (the test suite checks both against the formula computed by hand). See {numref}`fig-03-2`.
 
 # %% tags=["hide-input"]
-focal_loss_figure(alpha=0.25)
+show_figure("fig-03-2", focal_loss_figure(alpha=0.25))
 
 # %% [markdown]
-# **Figure 2.** Left: cross-entropy and focal loss against the probability of the true class; the larger
+# ```{glue:figure} fig-03-2
+# :name: fig-03-2
+#
+# Left: cross-entropy and focal loss against the probability of the true class; the larger
 # $\gamma$, the less an easy example counts. Right: with $\gamma = 2$ and $\alpha = 0.25$, a death
 # (positive) is weighted 0.25 and a survivor 0.75, against the unweighted cross-entropy (dotted).
+# ```
 
 # %% tags=["remove-input"]
-easy = float(focal_loss_numpy(np.array([0]), np.array([0.1]), gamma=2.0, alpha=0.25)[0])
+easy = float(
+    focal_loss_numpy(np.array([0]), np.array([0.1]), gamma=2.0, alpha=0.25)[0]
+)
 ce_easy = float(-np.log(0.9))
-glue_values({"ce_easy": ce_easy, "focal_easy": easy, "easy_ratio": f"{ce_easy / easy:.0f}"}, "ch3_")
+glue_values(
+    {
+        "ce_easy": ce_easy,
+        "focal_easy": easy,
+        "easy_ratio": f"{ce_easy / easy:.0f}",
+    },
+    "ch3_",
+)
 
 # %% [markdown]
 # A survivor given a 10 % risk costs {glue:text}`ch3_ce_easy:.4f` under cross-entropy but
@@ -158,8 +237,18 @@ glue_values({"ce_easy": ce_easy, "focal_easy": easy, "easy_ratio": f"{ce_easy / 
 # initializer and dropout layer is seeded.
 
 # %%
-config = LstmConfig(max_epochs=P.lstm_max_epochs, patience=P.lstm_patience, batch_size=P.batch_size)
-build_lstm(train.n_hours, prep.n_features, config, mask_value=prep.mask_value, seed=P.seed).summary()
+config = LstmConfig(
+    max_epochs=P.lstm_max_epochs,
+    patience=P.lstm_patience,
+    batch_size=P.batch_size,
+)
+build_lstm(
+    train.n_hours,
+    prep.n_features,
+    config,
+    mask_value=prep.mask_value,
+    seed=P.seed,
+).summary()
 
 # %% [markdown]
 # ## Training
@@ -169,15 +258,26 @@ build_lstm(train.n_hours, prep.n_features, config, mask_value=prep.mask_value, s
 # seeded too, so running this cell twice gives the same model.
 
 # %% tags=["remove-output"]
-prep, result = fit_lstm_pipeline(train, val, config, seed=P.seed, progress=False)
+prep, result = fit_lstm_pipeline(
+    train, val, config, seed=P.seed, progress=False
+)
 history = result.history
 
 # %% tags=["remove-input"]
 best = result.best
-glue_values({"epochs_run": result.epochs_run, "train_seconds": f"{result.seconds:.0f}",
-             "seconds_per_epoch": result.seconds_per_epoch, "xla": "with" if result.xla else "without",
-             "n_train": f"{len(train):,}", "best_epoch": result.best_epoch, "best_val_auroc": best["val_auroc"],
-             "best_val_auprc": best["val_auprc"]}, "ch3_")
+glue_values(
+    {
+        "epochs_run": result.epochs_run,
+        "train_seconds": f"{result.seconds:.0f}",
+        "seconds_per_epoch": result.seconds_per_epoch,
+        "xla": "with" if result.xla else "without",
+        "n_train": f"{len(train):,}",
+        "best_epoch": result.best_epoch,
+        "best_val_auroc": best["val_auroc"],
+        "best_val_auprc": best["val_auprc"],
+    },
+    "ch3_",
+)
 
 # %% [markdown]
 # Training ran {glue:text}`ch3_epochs_run` epochs in {glue:text}`ch3_train_seconds` s
@@ -189,20 +289,37 @@ glue_values({"epochs_run": result.epochs_run, "train_seconds": f"{result.seconds
 #
 # Loss, AUROC and AUPRC per epoch on the training and validation splits. The training figures come from
 # the predictions made during each epoch, with dropout active and the weights still moving (the usual
-# Keras convention), so they can sit below the validation figures; the loss includes the L2 penalty.
+# Keras convention), so they can sit below the validation figures; the loss includes the L2 penalty. See {numref}`fig-03-3`.
 
 # %% tags=["hide-input"]
-plots.learning_curves_figure(history, best_epoch=result.best_epoch, title="LSTM learning curves")
+show_figure(
+    "fig-03-3",
+    plots.learning_curves_figure(
+        history, best_epoch=result.best_epoch, title="LSTM learning curves"
+    ),
+)
 
 # %% [markdown]
-# **Figure 3.** Learning curves of the LSTM; the dotted line marks the epoch whose weights were kept.
+# ```{glue:figure} fig-03-3
+# :name: fig-03-3
+#
+# Learning curves of the LSTM; the dotted line marks the epoch whose weights were kept.
+# ```
 
 # %% tags=["remove-input"]
 k = result.best_epoch - 1
-glue_values({"loss_first": history["loss"][0], "loss_last": history["loss"][-1],
-             "val_loss_first": history["val_loss"][0], "val_loss_last": history["val_loss"][-1],
-             "gap": f"{history['auroc'][k] - history['val_auroc'][k]:+.3f}",
-             "val_auroc_first": history["val_auroc"][0], "val_auroc_max": max(history["val_auroc"])}, "ch3_")
+glue_values(
+    {
+        "loss_first": history["loss"][0],
+        "loss_last": history["loss"][-1],
+        "val_loss_first": history["val_loss"][0],
+        "val_loss_last": history["val_loss"][-1],
+        "gap": f"{history['auroc'][k] - history['val_auroc'][k]:+.3f}",
+        "val_auroc_first": history["val_auroc"][0],
+        "val_auroc_max": max(history["val_auroc"]),
+    },
+    "ch3_",
+)
 
 # %% [markdown]
 # The loss (focal loss plus the L2 penalty, which shrinks as the dense weights decay) goes from
@@ -223,21 +340,36 @@ glue_values({"loss_first": history["loss"][0], "loss_last": history["loss"][-1],
 p_val = predict_proba(result.model, prep.transform(val))
 p_test = predict_proba(result.model, prep.transform(test))
 val_scores = ranking_metrics(val.y, p_val)
-columns = {"LSTM (raw)": [val_scores["auroc"], val_scores["auprc"], p_val.mean()]}
+columns = {
+    "LSTM (raw)": [val_scores["auroc"], val_scores["auprc"], p_val.mean()]
+}
 oracle_val = None
 if val.true_risk is not None:
     oracle = ranking_metrics(val.y, val.true_risk)
     oracle_val = oracle["auroc"]
-    columns["true risk (oracle)"] = [oracle["auroc"], oracle["auprc"], val.true_risk.mean()]
+    columns["true risk (oracle)"] = [
+        oracle["auroc"],
+        oracle["auprc"],
+        val.true_risk.mean(),
+    ]
 pd.DataFrame(columns, index=["AUROC", "AUPRC", "mean prediction"]).round(3)
 
 # %% tags=["remove-input"]
-glue_values({
-    "val_auroc": val_scores["auroc"], "val_auprc": val_scores["auprc"],
-    "ceiling": (f"against {oracle_val:.3f} for the true risk, {oracle_val - val_scores['auroc']:.3f} below that ceiling"
-                if oracle_val is not None else no_ceiling_sentence(len(val), "validation episodes")),
-    "mean_p": p_val.mean(), "side": compare_word(p_val.mean(), val.y.mean()), "val_mortality": f"{val.y.mean():.1%}",
-}, "ch3_")
+glue_values(
+    {
+        "val_auroc": val_scores["auroc"],
+        "val_auprc": val_scores["auprc"],
+        "ceiling": (
+            f"against {oracle_val:.3f} for the true risk, {oracle_val - val_scores['auroc']:.3f} below that ceiling"
+            if oracle_val is not None
+            else no_ceiling_sentence(len(val), "validation episodes")
+        ),
+        "mean_p": p_val.mean(),
+        "side": compare_word(p_val.mean(), val.y.mean()),
+        "val_mortality": f"{val.y.mean():.1%}",
+    },
+    "ch3_",
+)
 
 # %% [markdown]
 # On validation the raw LSTM reaches AUROC {glue:text}`ch3_val_auroc:.3f` and AUPRC
@@ -257,8 +389,15 @@ glue_values({
 # %% tags=["remove-input"]
 save_artifacts(RESULTS, result.model, prep)
 save_predictions(RESULTS, {"val": (val, p_val), "test": (test, p_test)})
-record = training_record(result, prep, len(train), masked, val_scores, oracle_val)
-update_results(P.results_dir, fresh=True, training=record, timings={"data_load_seconds": load_seconds})
+record = training_record(
+    result, prep, len(train), masked, val_scores, oracle_val
+)
+update_results(
+    P.results_dir,
+    fresh=True,
+    training=record,
+    timings={"data_load_seconds": load_seconds},
+)
 sorted(p.name for p in RESULTS.iterdir() if not p.name.startswith("."))
 
 # %% [markdown]

@@ -20,7 +20,7 @@
 # A network trained with focal loss ranks patients but its outputs are not probabilities: focal loss
 # down-weights easy cases and alpha re-weights the classes, so the scores are systematically off. This
 # chapter takes the LSTM's raw predictions from chapter 3, chooses and fits a calibrator (Platt scaling or
-# isotonic regression) on the **validation** split, chooses the decision threshold that maximises F1 on
+# isotonic regression, {cite:t}`zadrozny2002`) on the **validation** split, chooses the decision threshold that maximises F1 on
 # validation (and a 90 % sensitivity operating point), and only then scores the test split, once.
 # Discrimination is measured on the raw scores, calibration on the calibrated probabilities, and every
 # interval resamples patients (subjects), not episodes. Runs in well under a minute at full scale.
@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ehrlib import plots
+from ehrlib.plots import show_figure
 from ehrlib.evaluation.metrics import ranking_metrics, reliability_bins
 from ehrlib.evaluation.protocol import evaluate_model, metric_entries
 from ehrlib.icu.reader import read_dataset
@@ -59,15 +60,35 @@ started = time.perf_counter()
 # %% tags=["remove-input"]
 data = read_dataset(P.icu_dir, progress=False)
 val, test = data["val"], data["test"]
-p_val, p_test = load_predictions(R, val, "val"), load_predictions(R, test, "test")
-pd.DataFrame({name: {"episodes": len(es), "subjects": len(np.unique(es.subject_ids)), "deaths": int(es.y.sum()),
-                     "mortality": round(float(es.y.mean()), 3), "mean raw p": round(float(p.mean()), 3)}
-              for name, es, p in (("val", val, p_val), ("test", test, p_test))}).T
+p_val, p_test = load_predictions(R, val, "val"), load_predictions(
+    R, test, "test"
+)
+pd.DataFrame(
+    {
+        name: {
+            "episodes": len(es),
+            "subjects": len(np.unique(es.subject_ids)),
+            "deaths": int(es.y.sum()),
+            "mortality": round(float(es.y.mean()), 3),
+            "mean raw p": round(float(p.mean()), 3),
+        }
+        for name, es, p in (("val", val, p_val), ("test", test, p_test))
+    }
+).T
 
 # %% tags=["remove-input"]
 multi = float(np.mean(np.unique(test.subject_ids, return_counts=True)[1] > 1))
-glue_values({"n_val": f"{len(val):,}", "val_mort": f"{val.y.mean():.1%}", "n_test": f"{len(test):,}",
-             "test_mort": f"{test.y.mean():.1%}", "mean_raw": p_val.mean(), "multi": f"{multi:.1%}"}, "ch4_")
+glue_values(
+    {
+        "n_val": f"{len(val):,}",
+        "val_mort": f"{val.y.mean():.1%}",
+        "n_test": f"{len(test):,}",
+        "test_mort": f"{test.y.mean():.1%}",
+        "mean_raw": p_val.mean(),
+        "multi": f"{multi:.1%}",
+    },
+    "ch4_",
+)
 
 # %% [markdown]
 # The validation split has {glue:text}`ch4_n_val` episodes ({glue:text}`ch4_val_mort` died) and the test
@@ -86,34 +107,72 @@ glue_values({"n_val": f"{len(val):,}", "val_mort": f"{val.y.mean():.1%}", "n_tes
 # split is scored once.
 
 # %% tags=["remove-input"]
-ev = evaluate_model(p_val, val.y, p_test, test.y, test.subject_ids, n_boot=P.n_bootstrap, seed=P.seed)
+ev = evaluate_model(
+    p_val,
+    val.y,
+    p_test,
+    test.y,
+    test.subject_ids,
+    n_boot=P.n_bootstrap,
+    seed=P.seed,
+)
 m, p_cal = ev.metrics, ev.p_test
 ev.fitted.calibrator.save(R / "calibrator.json")
 ev.fitted.choice.save(R / "threshold.json")
-update_artifacts(R, calibrator=ev.fitted.calibrator, threshold=ev.fitted.choice)  # with the model: one checked bundle
+update_artifacts(
+    R, calibrator=ev.fitted.calibrator, threshold=ev.fitted.choice
+)  # with the model: one checked bundle
 oracle = oracle_record(test, P.n_bootstrap, P.seed)
-pd.Series(m.calibrator_cv_log_loss, name="cross-validated log loss on validation").round(4).to_frame()
+pd.Series(
+    m.calibrator_cv_log_loss, name="cross-validated log loss on validation"
+).round(4).to_frame()
 
 # %% tags=["remove-input"]
-rows = {"raw (focal loss)": m.raw, f"{m.calibrator} (fitted on validation)": m.calibrated}
-pd.DataFrame({name: {"Brier": interval_text(c.brier, 4), "ECE": interval_text(c.ece, 4), "ICI": round(c.ici, 4),
-                     "slope": round(c.slope, 2), "intercept": round(c.intercept, 2),
-                     "exactly 0 or 1": c.n_exact_zero + c.n_exact_one}
-              for name, c in rows.items() if c is not None}).T
+rows = {
+    "raw (focal loss)": m.raw,
+    f"{m.calibrator} (fitted on validation)": m.calibrated,
+}
+pd.DataFrame(
+    {
+        name: {
+            "Brier": interval_text(c.brier, 4),
+            "ECE": interval_text(c.ece, 4),
+            "ICI": round(c.ici, 4),
+            "slope": round(c.slope, 2),
+            "intercept": round(c.intercept, 2),
+            "exactly 0 or 1": c.n_exact_zero + c.n_exact_one,
+        }
+        for name, c in rows.items()
+        if c is not None
+    }
+).T
 
 # %% tags=["remove-input"]
 other = [k for k in m.calibrator_cv_log_loss if k != m.calibrator][0]
-glue_values({
-    "calibrator": m.calibrator, "other": other, "loss_best": m.calibrator_cv_log_loss[m.calibrator],
-    "loss_other": m.calibrator_cv_log_loss[other],
-    "raw_ece": interval_text(m.raw.ece, 4), "cal_ece": interval_text(m.calibrated.ece, 4),
-    "raw_ici": m.raw.ici, "cal_ici": m.calibrated.ici, "raw_slope": m.raw.slope, "cal_slope": m.calibrated.slope,
-    "raw_int": m.raw.intercept, "cal_int": m.calibrated.intercept,
-    "floor": (f"The generator's true risk, scored the same way, has ECE {interval_text(oracle.ece, 4)} and ICI "
-              f"{oracle.ici:.4f}: even perfect probabilities show this much miscalibration on a test set of this "
-              "size, so an ECE inside that range is as good as the data can show." if oracle is not None
-              else "This dataset has no known true risk, so the ECE noise floor cannot be shown."),
-}, "ch4_")
+glue_values(
+    {
+        "calibrator": m.calibrator,
+        "other": other,
+        "loss_best": m.calibrator_cv_log_loss[m.calibrator],
+        "loss_other": m.calibrator_cv_log_loss[other],
+        "raw_ece": interval_text(m.raw.ece, 4),
+        "cal_ece": interval_text(m.calibrated.ece, 4),
+        "raw_ici": m.raw.ici,
+        "cal_ici": m.calibrated.ici,
+        "raw_slope": m.raw.slope,
+        "cal_slope": m.calibrated.slope,
+        "raw_int": m.raw.intercept,
+        "cal_int": m.calibrated.intercept,
+        "floor": (
+            f"The generator's true risk, scored the same way, has ECE {interval_text(oracle.ece, 4)} and ICI "
+            f"{oracle.ici:.4f}: even perfect probabilities show this much miscalibration on a test set of this "
+            "size, so an ECE inside that range is as good as the data can show."
+            if oracle is not None
+            else "This dataset has no known true risk, so the ECE noise floor cannot be shown."
+        ),
+    },
+    "ch4_",
+)
 
 # %% [markdown]
 # The cross-validated log loss on validation is {glue:text}`ch4_loss_best:.4f` for
@@ -121,28 +180,49 @@ glue_values({
 # **{glue:text}`ch4_calibrator`** calibrates the test scores. On test, the expected calibration error
 # (10 equal-width bins) goes from {glue:text}`ch4_raw_ece` for the raw outputs to
 # {glue:text}`ch4_cal_ece`, the integrated calibration index (the mean distance between the smoothed
-# calibration curve and the diagonal) from {glue:text}`ch4_raw_ici:.4f` to {glue:text}`ch4_cal_ici:.4f`,
+# calibration curve and the diagonal; see {cite:t}`vancalster2019` on these measures) from {glue:text}`ch4_raw_ici:.4f` to {glue:text}`ch4_cal_ici:.4f`,
 # the calibration slope from {glue:text}`ch4_raw_slope:.2f` to {glue:text}`ch4_cal_slope:.2f` (1 is
 # ideal) and the intercept from {glue:text}`ch4_raw_int:.2f` to {glue:text}`ch4_cal_int:.2f` (0 is
-# ideal). {glue:text}`ch4_floor`
+# ideal). {glue:text}`ch4_floor` {numref}`fig-04-1` shows the reliability diagram.
 
 # %% tags=["hide-input"]
-curves = {"raw LSTM output": p_test, f"{m.calibrator} (fitted on validation)": p_cal}
+curves = {
+    "raw LSTM output": p_test,
+    f"{m.calibrator} (fitted on validation)": p_cal,
+}
 if test.true_risk is not None:
     curves["true risk"] = test.true_risk
-plots.calibration_figure(test.y, curves, title="Reliability diagram on the test split")
+show_figure(
+    "fig-04-1",
+    plots.calibration_figure(
+        test.y, curves, title="Reliability diagram on the test split"
+    ),
+)
 
 # %% [markdown]
-# **Figure 1.** Reliability diagram on the test split: mean predicted probability against the observed
+# ```{glue:figure} fig-04-1
+# :name: fig-04-1
+#
+# Reliability diagram on the test split: mean predicted probability against the observed
 # fraction of deaths in 10 equal-width bins (marker size grows with the bin's count), and the smoothed
 # calibration curve of each (dotted; local linear regression of the outcome on the prediction). Points on
 # the diagonal are perfectly calibrated; the true risk shows how far chance alone moves them.
+# ```
 
 # %% tags=["remove-input"]
 bins = reliability_bins(test.y, p_test)
-worst = int(np.argmax(np.abs(bins["mean_predicted"] - bins["fraction_positive"])))
-glue_values({"worst_left": bins["bin_left"][worst], "worst_pred": bins["mean_predicted"][worst],
-             "worst_obs": bins["fraction_positive"][worst], "worst_n": int(bins["count"][worst])}, "ch4_")
+worst = int(
+    np.argmax(np.abs(bins["mean_predicted"] - bins["fraction_positive"]))
+)
+glue_values(
+    {
+        "worst_left": bins["bin_left"][worst],
+        "worst_pred": bins["mean_predicted"][worst],
+        "worst_obs": bins["fraction_positive"][worst],
+        "worst_n": int(bins["count"][worst]),
+    },
+    "ch4_",
+)
 
 # %% [markdown]
 # The raw outputs are furthest from the diagonal in the bin starting at {glue:text}`ch4_worst_left:.1f`:
@@ -157,8 +237,15 @@ glue_values({"worst_left": bins["bin_left"][worst], "worst_pred": bins["mean_pre
 
 # %% tags=["remove-input"]
 cal_auroc = ranking_metrics(test.y, p_cal)["auroc"]
-glue_values({"auroc": interval_text(m.auroc), "auprc": interval_text(m.auprc), "cal_auroc": cal_auroc,
-             "tie_effect": f"{cal_auroc - m.auroc.value:+.4f}"}, "ch4_")
+glue_values(
+    {
+        "auroc": interval_text(m.auroc),
+        "auprc": interval_text(m.auprc),
+        "cal_auroc": cal_auroc,
+        "tie_effect": f"{cal_auroc - m.auroc.value:+.4f}",
+    },
+    "ch4_",
+)
 
 # %% [markdown]
 # On the raw test scores the LSTM's AUROC is {glue:text}`ch4_auroc` and its AUPRC {glue:text}`ch4_auprc`.
@@ -173,55 +260,125 @@ glue_values({"auroc": interval_text(m.auroc), "auprc": interval_text(m.auprc), "
 
 # %% tags=["remove-input"]
 t, s = m.at_threshold, m.at_sensitivity
-glue_values({"threshold": m.threshold, "val_f1": m.validation_f1, "sens_threshold": m.sensitivity_threshold,
-             "recall": t["recall"].value, "precision": t["precision"].value, "op_recall": s["recall"],
-             "op_precision": s["precision"], "op_specificity": s["specificity"]}, "ch4_")
+glue_values(
+    {
+        "threshold": m.threshold,
+        "val_f1": m.validation_f1,
+        "sens_threshold": m.sensitivity_threshold,
+        "recall": t["recall"].value,
+        "precision": t["precision"].value,
+        "op_recall": s["recall"],
+        "op_precision": s["precision"],
+        "op_specificity": s["specificity"],
+    },
+    "ch4_",
+)
 
 # %% [markdown]
 # The F1-optimal threshold is **{glue:text}`ch4_threshold:.3f`** (validation F1
 # {glue:text}`ch4_val_f1:.3f`); the 90 % sensitivity threshold is {glue:text}`ch4_sens_threshold:.3f`. On
 # test, the first gives recall {glue:text}`ch4_recall:.3f` and precision {glue:text}`ch4_precision:.3f`;
 # the second recall {glue:text}`ch4_op_recall:.3f`, precision {glue:text}`ch4_op_precision:.3f` and
-# specificity {glue:text}`ch4_op_specificity:.3f`.
+# specificity {glue:text}`ch4_op_specificity:.3f`. See {numref}`fig-04-2`.
 
 # %% tags=["hide-input"]
-plots.threshold_metrics_figure(val.y, ev.fitted.calibrate(p_val),
-                               {"max F1": m.threshold, "90 % sensitivity": m.sensitivity_threshold},
-                               title="Metrics against the threshold (calibrated validation probabilities)")
+show_figure(
+    "fig-04-2",
+    plots.threshold_metrics_figure(
+        val.y,
+        ev.fitted.calibrate(p_val),
+        {"max F1": m.threshold, "90 % sensitivity": m.sensitivity_threshold},
+        title="Metrics against the threshold (calibrated validation scores)",
+    ),
+)
 
 # %% [markdown]
-# **Figure 2.** Recall, precision, specificity, F1 and accuracy on the validation split as the threshold
+# ```{glue:figure} fig-04-2
+# :name: fig-04-2
+#
+# Recall, precision, specificity, F1 and accuracy on the validation split as the threshold
 # moves; dotted lines mark the two thresholds chosen there.
+# ```
+#
+# {numref}`fig-04-3` shows where survivors and deaths fall against the chosen threshold.
 
 # %% tags=["hide-input"]
-plots.probability_distribution_figure(test.y, p_cal, m.threshold, title="Calibrated test probabilities by outcome")
+show_figure(
+    "fig-04-3",
+    plots.probability_distribution_figure(
+        test.y,
+        p_cal,
+        m.threshold,
+        title="Calibrated test probabilities by outcome",
+    ),
+)
 
 # %% [markdown]
-# **Figure 3.** Distribution of the calibrated test probabilities for survivors and deaths (each
+# ```{glue:figure} fig-04-3
+# :name: fig-04-3
+#
+# Distribution of the calibrated test probabilities for survivors and deaths (each
 # normalised to its class), with the F1-optimal threshold.
+# ```
 #
 # ## Test metrics
 #
 # Everything below is computed once on the test split with the calibrator and threshold fixed above; the
-# intervals come from resampling test subjects.
+# intervals come from resampling test subjects. See {numref}`fig-04-4`.
 
 # %% tags=["remove-input"]
 entries = metric_entries(m)
-pd.DataFrame({"value": {k: round(float(getattr(v, "value", v)), 4) for k, v in entries.items()},
-              "95 % CI": {k: f"{v.ci_low:.3f}-{v.ci_high:.3f}" if hasattr(v, "ci_low") else "" for k, v in entries.items()}})
+pd.DataFrame(
+    {
+        "value": {
+            k: round(float(getattr(v, "value", v)), 4)
+            for k, v in entries.items()
+        },
+        "95 % CI": {
+            k: (
+                f"{v.ci_low:.3f}-{v.ci_high:.3f}"
+                if hasattr(v, "ci_low")
+                else ""
+            )
+            for k, v in entries.items()
+        },
+    }
+)
 
 # %% tags=["hide-input"]
-plots.summary_metrics_figure(entries, title="LSTM test metrics (raw-score ranking; threshold from validation)")
+show_figure(
+    "fig-04-4",
+    plots.summary_metrics_figure(
+        entries,
+        title="LSTM test metrics (threshold from validation)",
+    ),
+)
 
 # %% [markdown]
-# **Figure 4.** The LSTM's test metrics; whiskers are 95 % subject-bootstrap intervals.
+# ```{glue:figure} fig-04-4
+# :name: fig-04-4
+#
+# The LSTM's test metrics; whiskers are 95 % subject-bootstrap intervals.
+# ```
+#
+# {numref}`fig-04-5` counts the test episodes in each cell at the F1-optimal threshold.
 
 # %% tags=["hide-input"]
-plots.confusion_matrix_figure(m.confusion_matrix, title=f"Test confusion matrix at threshold {m.threshold:.3f}")
+show_figure(
+    "fig-04-5",
+    plots.confusion_matrix_figure(
+        m.confusion_matrix,
+        title=f"Test confusion matrix at threshold {m.threshold:.3f}",
+    ),
+)
 
 # %% [markdown]
-# **Figure 5.** Confusion matrix on the test split at the F1-optimal threshold; percentages are of each
+# ```{glue:figure} fig-04-5
+# :name: fig-04-5
+#
+# Confusion matrix on the test split at the F1-optimal threshold; percentages are of each
 # actual outcome (row).
+# ```
 #
 # ## How far from the best achievable?
 #
@@ -230,29 +387,57 @@ plots.confusion_matrix_figure(m.confusion_matrix, title=f"Test confusion matrix 
 # have no known true risk; then no ceiling is shown.)
 
 # %% tags=["remove-input"]
-glue_values({"ceiling": (f"The true risk reaches AUROC {interval_text(oracle.auroc)} and AUPRC "
-                         f"{oracle.auprc.value:.3f} on test; the LSTM's raw scores reach {m.auroc.value:.3f} and "
-                         f"{m.auprc.value:.3f}." if oracle is not None else no_ceiling_sentence(len(test)))}, "ch4_")
+glue_values(
+    {
+        "ceiling": (
+            f"The true risk reaches AUROC {interval_text(oracle.auroc)} and AUPRC "
+            f"{oracle.auprc.value:.3f} on test; the LSTM's raw scores reach {m.auroc.value:.3f} and "
+            f"{m.auprc.value:.3f}."
+            if oracle is not None
+            else no_ceiling_sentence(len(test))
+        )
+    },
+    "ch4_",
+)
 
 # %% [markdown]
-# {glue:text}`ch4_ceiling`
+# {glue:text}`ch4_ceiling` {numref}`fig-04-6` shows the ROC curve.
 
 # %% tags=["hide-input"]
 roc_curves = {"LSTM (raw scores)": (test.y, p_test)}
 if test.true_risk is not None:
     roc_curves["true risk (oracle)"] = (test.y, test.true_risk)
-plots.roc_figure(roc_curves, title="ROC curve on the test split")
+show_figure(
+    "fig-04-6",
+    plots.roc_figure(roc_curves, title="ROC curve on the test split"),
+)
 
 # %% [markdown]
-# **Figure 6.** ROC curve of the LSTM's raw test scores, beside the oracle that ranks by the generator's
+# ```{glue:figure} fig-04-6
+# :name: fig-04-6
+#
+# ROC curve of the LSTM's raw test scores, beside the oracle that ranks by the generator's
 # true risk when the data have one.
+# ```
+#
+# {numref}`fig-04-7` gives the precision-recall view of the same scores, the more informative one when
+# deaths are rare {cite:p}`saito2015`.
 
 # %% tags=["hide-input"]
-plots.pr_figure(roc_curves, title="Precision-recall curve on the test split")
+show_figure(
+    "fig-04-7",
+    plots.pr_figure(
+        roc_curves, title="Precision-recall curve on the test split"
+    ),
+)
 
 # %% [markdown]
-# **Figure 7.** Precision-recall curve on the test split; the dashed line is the test mortality (a
+# ```{glue:figure} fig-04-7
+# :name: fig-04-7
+#
+# Precision-recall curve on the test split; the dashed line is the test mortality (a
 # classifier without skill).
+# ```
 #
 # ## Saving the results
 #
@@ -261,7 +446,12 @@ plots.pr_figure(roc_curves, title="Precision-recall curve on the test split")
 
 # %% tags=["remove-input"]
 elapsed = time.perf_counter() - started
-update_results(P.results_dir, lstm=m, oracle=oracle, timings={"calibration_threshold_seconds": elapsed})
+update_results(
+    P.results_dir,
+    lstm=m,
+    oracle=oracle,
+    timings={"calibration_threshold_seconds": elapsed},
+)
 glue_values({"elapsed": elapsed}, "ch4_")
 
 # %% [markdown]

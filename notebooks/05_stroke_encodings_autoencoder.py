@@ -17,7 +17,7 @@
 # %% [markdown]
 # # Stroke: cohort, encodings and the ICD-10 autoencoder
 #
-# This chapter prepares the second study, Teoh (2018), "Towards stroke prediction using electronic health
+# This chapter prepares the second study, {cite:t}`teoh2018`, "Towards stroke prediction using electronic health
 # records": from the synthetic hospital tables (patients, ICD-10 diagnoses, blood and biochemical exams) it
 # builds the case-control cohort, encodes each patient's diagnoses and exams exactly as the paper's Eq. 4-6
 # describe, trains the single-hidden-layer autoencoder that turns ICD-10 codes into 32-dimensional vectors
@@ -38,11 +38,21 @@ from myst_nb import glue
 from ehrlib.stroke import autoencoder, icd10, plots as stroke_plots
 from ehrlib.io import read_json, read_timings, write_json
 from ehrlib.stroke.results import cohort_results
-from ehrlib.plots import setup_notebook
+from ehrlib.plots import setup_notebook, show_figure
 from ehrlib.profiles import get_profile, project_root
-from ehrlib.stroke.cohort import build_cohort, cohort_counts, matching_checks, split_cohort
+from ehrlib.stroke.cohort import (
+    build_cohort,
+    cohort_counts,
+    matching_checks,
+    split_cohort,
+)
 from ehrlib.stroke.encoding import (
-    EncodingConfig, encode_cohort, fit_encoding_state, prepare_records, prevalence_table, roll_forward,
+    EncodingConfig,
+    encode_cohort,
+    fit_encoding_state,
+    prepare_records,
+    prevalence_table,
+    roll_forward,
     true_risk_auroc,
 )
 from ehrlib.stroke.schema import METRICS, read_stroke_tables
@@ -53,8 +63,10 @@ setup_notebook()
 
 
 def put(name: str, value) -> None:
-    """Glue a number or text for the prose (numpy scalars as plain Python values)."""
-    glue(name, value.item() if hasattr(value, "item") else value, display=False)
+    """Glue a number or text for the prose (numpy scalars as Python values)."""
+    glue(
+        name, value.item() if hasattr(value, "item") else value, display=False
+    )
 
 
 P = get_profile(profile)
@@ -71,9 +83,17 @@ t = time.perf_counter()
 tables = read_stroke_tables(P.stroke_dir)
 timings["read_tables"] = time.perf_counter() - t
 metadata = read_json(P.stroke_dir / "metadata.json")
-timings["generation"] = read_timings(P.stroke_dir).get("generation_seconds", float("nan"))  # kept beside the data
-sizes = pd.Series({"patients": len(tables.patients), "diagnoses": len(tables.diagnoses),
-                   "exam values": len(tables.exams), "distinct ICD-10 codes": tables.diagnoses["icd10"].nunique()})
+timings["generation"] = read_timings(P.stroke_dir).get(
+    "generation_seconds", float("nan")
+)  # kept beside the data
+sizes = pd.Series(
+    {
+        "patients": len(tables.patients),
+        "diagnoses": len(tables.diagnoses),
+        "exam values": len(tables.exams),
+        "distinct ICD-10 codes": tables.diagnoses["icd10"].nunique(),
+    }
+)
 put("n_patients", len(tables.patients))
 put("n_diagnoses", len(tables.diagnoses))
 put("n_exam_values", len(tables.exams))
@@ -98,8 +118,13 @@ sizes.to_frame("rows")
 t = time.perf_counter()
 cohort = split_cohort(build_cohort(tables, seed=P.seed), seed=P.seed)
 timings["cohort"] = time.perf_counter() - t
-split_table = (cohort.groupby(["split", "role"]).size().unstack("role")
-               .reindex(["train", "val", "test"]).assign(patients=lambda f: f.sum(axis=1)))
+split_table = (
+    cohort.groupby(["split", "role"])
+    .size()
+    .unstack("role")
+    .reindex(["train", "val", "test"])
+    .assign(patients=lambda f: f.sum(axis=1))
+)
 split_table
 
 # %% [markdown]
@@ -127,7 +152,7 @@ checks.to_frame()
 # time tells cases from controls). Diagnoses on the same day are ordered by ICD-10 code and exact
 # duplicates dropped. Age is fractional years from 1 July of the birth year (only the year is known). The
 # days since the previous record become the six categories of Eq. 5. Exams are summarised by age: one row
-# per (patient, year of age), holding the newest value of each metric at that age.
+# per (patient, year of age), holding the newest value of each metric at that age. See {numref}`fig-05-1`.
 
 # %% tags=["remove-input"]
 config = EncodingConfig()
@@ -136,19 +161,35 @@ prepared = prepare_records(tables, cohort, config)
 timings["records"] = time.perf_counter() - t
 
 # %%
-prepared.diagnoses[["patient_id", "date", "icd10", "age", "day_cat", "split"]].head(3)
+prepared.diagnoses[
+    ["patient_id", "date", "icd10", "age", "day_cat", "split"]
+].head(3)
 
 # %% tags=["hide-input"]
-stroke_plots.day_category_figure(prepared.diagnoses, prepared.exams)
+show_figure(
+    "fig-05-1",
+    stroke_plots.day_category_figure(prepared.diagnoses, prepared.exams),
+)
 
 # %% [markdown]
-# **Figure 1.** Share of diagnoses and of exam-years in each Eq. 5 category of days since the patient's
+# ```{glue:figure} fig-05-1
+# :name: fig-05-1
+#
+# Share of diagnoses and of exam-years in each Eq. 5 category of days since the patient's
 # previous record of the same kind (the first record counts as category 0).
+# ```
 
 # %%
-per_patient = pd.DataFrame({
-    "diagnoses per patient": prepared.diagnoses.groupby("patient_id").size().describe(),
-    "exam-years per patient": prepared.exams.groupby("patient_id").size().describe()}).T
+per_patient = pd.DataFrame(
+    {
+        "diagnoses per patient": prepared.diagnoses.groupby("patient_id")
+        .size()
+        .describe(),
+        "exam-years per patient": prepared.exams.groupby("patient_id")
+        .size()
+        .describe(),
+    }
+).T
 cover35 = (prepared.diagnoses.groupby("patient_id").size() <= 35).mean()
 cover20 = (prepared.exams.groupby("patient_id").size() <= 20).mean()
 put("t_records", timings["records"])
@@ -164,25 +205,49 @@ per_patient.round(1)
 # %% [markdown]
 # ### One example patient
 #
-# A training case with a short history shows each step. Its records over time:
+# A training case with a short history shows each step. Its records over time ({numref}`fig-05-2`):
 
 # %% tags=["remove-input"]
 dcount = prepared.diagnoses.groupby("patient_id").size()
 ecount = prepared.exams.groupby("patient_id").size()
-train_cases = cohort.loc[(cohort["role"] == "case") & (cohort["split"] == "train"), "patient_id"]
-has_gap = prepared.exams[list(METRICS)].isna().any(axis=1).groupby(prepared.exams["patient_id"]).any()
-candidates = [p for p in train_cases if 6 <= dcount.get(p, 0) <= 15 and ecount.get(p, 0) >= 3 and has_gap.get(p)]
+train_cases = cohort.loc[
+    (cohort["role"] == "case") & (cohort["split"] == "train"), "patient_id"
+]
+has_gap = (
+    prepared.exams[list(METRICS)]
+    .isna()
+    .any(axis=1)
+    .groupby(prepared.exams["patient_id"])
+    .any()
+)
+candidates = [
+    p
+    for p in train_cases
+    if 6 <= dcount.get(p, 0) <= 15 and ecount.get(p, 0) >= 3 and has_gap.get(p)
+]
 example = min(candidates) if candidates else int(train_cases.min())
 ex_dx = prepared.diagnoses[prepared.diagnoses["patient_id"] == example]
 ex_ex = prepared.exams[prepared.exams["patient_id"] == example]
 index_date = cohort.set_index("patient_id").loc[example, "index_date"]
 
 # %% tags=["hide-input"]
-stroke_plots.patient_timeline_figure(ex_dx, ex_ex, index_date, title=f"Patient {example}: records before the stroke")
+show_figure(
+    "fig-05-2",
+    stroke_plots.patient_timeline_figure(
+        ex_dx,
+        ex_ex,
+        index_date,
+        title=f"Patient {example}: records before the stroke",
+    ),
+)
 
 # %% [markdown]
-# **Figure 2.** The example patient's diagnoses (by ICD-10 chapter) and exam-years; the dashed line is the
+# ```{glue:figure} fig-05-2
+# :name: fig-05-2
+#
+# The example patient's diagnoses (by ICD-10 chapter) and exam-years; the dashed line is the
 # first stroke, after which nothing is used.
+# ```
 
 # %%
 ex_dx[["date", "icd10", "age", "days_since_prev", "day_cat"]].round({"age": 2})
@@ -204,8 +269,14 @@ ex_ex[["date", "age_year", *gappy]].round(dict.fromkeys(gappy, 2))
 # %%
 state = fit_encoding_state(prepared, config)
 imputed = state.impute_exams(ex_ex)
-steps = pd.concat({"raw": ex_ex[gappy], "rolled forward": roll_forward(ex_ex)[gappy],
-                   "then gender mean": imputed[gappy]}, axis=1)
+steps = pd.concat(
+    {
+        "raw": ex_ex[gappy],
+        "rolled forward": roll_forward(ex_ex)[gappy],
+        "then gender mean": imputed[gappy],
+    },
+    axis=1,
+)
 steps.index = ex_ex["age_year"].rename("age")
 gender = cohort.set_index("patient_id").loc[example, "gender"]
 put("ex_gender", gender)
@@ -229,21 +300,27 @@ steps.round(2)
 # "supported" 6,905 codes were likewise its own data's). Each epoch presents every code once; Adam; seeded
 # initialisers; training stops at the first epoch whose weights reconstruct every code, with the profile's
 # epoch count as the ceiling. The input layer gathers row i of W_in instead of multiplying by a one-hot
-# vector: the same numbers, without a V x V matrix (the tests check both identities).
+# vector: the same numbers, without a V x V matrix (the tests check both identities). See {numref}`fig-05-3`.
 
 # %% tags=["remove-input"]
 vocab = icd10.build_vocabulary(tables.diagnoses["icd10"].unique())
-ae_config = autoencoder.AutoencoderConfig(epochs=P.autoencoder_epochs, seed=P.seed)
+ae_config = autoencoder.AutoencoderConfig(
+    epochs=P.autoencoder_epochs, seed=P.seed
+)
 ae = autoencoder.train_autoencoder(vocab, ae_config)
 timings["autoencoder"] = ae.seconds
 stroke_dir = P.stroke_results_dir / "stroke"
 saved = autoencoder.save_autoencoder(ae, stroke_dir)
 
 # %% tags=["hide-input"]
-stroke_plots.autoencoder_history_figure(ae.history)
+show_figure("fig-05-3", stroke_plots.autoencoder_history_figure(ae.history))
 
 # %% [markdown]
-# **Figure 3.** Cross-entropy loss (log scale) and training accuracy of the autoencoder per epoch.
+# ```{glue:figure} fig-05-3
+# :name: fig-05-3
+#
+# Cross-entropy loss (log scale) and training accuracy of the autoencoder per epoch.
+# ```
 
 # %% tags=["remove-input"]
 put("vocab_size", len(vocab))
@@ -255,7 +332,7 @@ put("ae_seconds", ae.seconds)
 # Over the {glue:text}`vocab_size:,` codes, {glue:text}`recon_pct:.2f` % are reconstructed (argmax of the
 # decoding equals the input; the paper reports a perfect reconstruction) after {glue:text}`ae_epochs`
 # epochs and {glue:text}`ae_seconds:.0f` s. The model is saved as `icd10_autoencoder.keras` with the
-# vocabulary in `icd10_vocabulary.json`.
+# vocabulary in `icd10_vocabulary.json`. See {numref}`fig-05-4`.
 
 # %% tags=["remove-input"]
 embedding = ae.embedding()
@@ -264,18 +341,32 @@ projection = autoencoder.embedding_projection(embedding)
 codes = np.asarray(vocab.codes)
 
 # %% tags=["hide-input"]
-stroke_plots.embedding_figure(projection, codes, chapters, icd10.icd10_description(codes))
+show_figure(
+    "fig-05-4",
+    stroke_plots.embedding_figure(
+        projection, codes, chapters, icd10.icd10_description(codes)
+    ),
+)
 
 # %% [markdown]
-# **Figure 4.** The 32-dimensional code vectors projected on their first two principal components, one point
+# ```{glue:figure} fig-05-4
+# :name: fig-05-4
+#
+# The 32-dimensional code vectors projected on their first two principal components, one point
 # per code, coloured by ICD-10 chapter (hover for the code).
+# ```
 
 # %% tags=["remove-input"]
-knn_chapter = cross_val_score(KNeighborsClassifier(5), embedding.vectors, chapters, cv=5).mean()
+knn_chapter = cross_val_score(
+    KNeighborsClassifier(5), embedding.vectors, chapters, cv=5
+).mean()
 majority = pd.Series(chapters).value_counts(normalize=True).iloc[0]
-verdict = ("so the vectors carry little of the ICD-10 hierarchy: the embedding is a compact, lossless code "
-           "book rather than a semantic map" if knn_chapter < majority + 0.1 else
-           "so codes of a chapter do sit near each other")
+verdict = (
+    "so the vectors carry little of the ICD-10 hierarchy: the embedding is a compact, lossless code "
+    "book rather than a semantic map"
+    if knn_chapter < majority + 0.1
+    else "so codes of a chapter do sit near each other"
+)
 put("knn_chapter", knn_chapter)
 put("majority_chapter", majority)
 put("knn_verdict", verdict)
@@ -300,7 +391,9 @@ put("knn_verdict", verdict)
 
 # %% tags=["remove-input"]
 t = time.perf_counter()
-encoded = encode_cohort(tables, cohort, embedding, config, state=state, prepared=prepared)
+encoded = encode_cohort(
+    tables, cohort, embedding, config, state=state, prepared=prepared
+)
 timings["encodings"] = time.perf_counter() - t + timings["records"]
 sample = encoded["diagnosis"]["train"]
 row = int(np.flatnonzero(sample.patient_id == example)[-1])
@@ -317,19 +410,27 @@ vec.iloc[:12].round(3).to_frame(f"last diagnosis of patient {example}")
 # %% [markdown]
 # The example's last diagnosis vector: gender {glue:text}`vec_gender`, standardised age
 # {glue:text}`vec_age:.2f`, day category {glue:text}`vec_daycat`, then the 32 code coordinates (the first
-# four shown). Its sample holds {glue:text}`vec_len` diagnoses and has label {glue:text}`vec_label`.
+# four shown). Its sample holds {glue:text}`vec_len` diagnoses and has label {glue:text}`vec_label`. See {numref}`fig-05-5`.
 
 # %%
 prev = prevalence_table(encoded)
-prev_view = prev[prev["input"] != "dual"].assign(paper_one_in=lambda f: f["input"].map({"diagnosis": 8, "exam": 9}))
+prev_view = prev[prev["input"] != "dual"].assign(
+    paper_one_in=lambda f: f["input"].map({"diagnosis": 8, "exam": 9})
+)
 prev_view.round({"prevalence": 4, "one_in": 1})
 
 # %% tags=["hide-input"]
-stroke_plots.prevalence_figure(prev[prev["input"] != "dual"])
+show_figure(
+    "fig-05-5", stroke_plots.prevalence_figure(prev[prev["input"] != "dual"])
+)
 
 # %% [markdown]
-# **Figure 5.** Samples per positive sample ("1 in k") per input type and split; diamonds mark the paper's
+# ```{glue:figure} fig-05-5
+# :name: fig-05-5
+#
+# Samples per positive sample ("1 in k") per input type and split; diamonds mark the paper's
 # 1 in 8 diagnosis inputs and 1 in 9 exam inputs.
+# ```
 
 # %% tags=["remove-input"]
 auc = true_risk_auroc(encoded)
@@ -354,11 +455,25 @@ put("auc_ex", auc["exam"]["all"])
 
 # %%
 write_json(stroke_dir / "encoding_state.json", state.to_json())
-results = cohort_results(profile=P, population=len(tables.patients), counts=counts, prevalence=prev,
-                         vocabulary_size=len(vocab), autoencoder=ae, knn_chapter=knn_chapter, true_risk_auroc=auc,
-                         config=config, timings=timings)
+results = cohort_results(
+    profile=P,
+    population=len(tables.patients),
+    counts=counts,
+    prevalence=prev,
+    vocabulary_size=len(vocab),
+    autoencoder=ae,
+    knn_chapter=knn_chapter,
+    true_risk_auroc=auc,
+    config=config,
+    timings=timings,
+)
 path = results.save(P.stroke_results_dir / "stroke_cohort.json")
-pipeline = timings["generation"] + timings["read_tables"] + timings["cohort"] + timings["encodings"]
+pipeline = (
+    timings["generation"]
+    + timings["read_tables"]
+    + timings["cohort"]
+    + timings["encodings"]
+)
 put("results_path", str(path.relative_to(project_root())))
 put("t_pipeline", pipeline)
 put("t_autoencoder", timings["autoencoder"])

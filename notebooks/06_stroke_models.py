@@ -17,7 +17,7 @@
 # %% [markdown]
 # # Stroke within a year: the three networks, the paper's loss, and three views of the test set
 #
-# This chapter trains the three models of Teoh (2018) on the samples built in chapter 05: a GRU over the
+# This chapter trains the three models of {cite:t}`teoh2018` on the samples built in chapter 05: a GRU over the
 # diagnosis sequence (model 1), a fully connected network applied to every exam-year (model 2) and a
 # dual-input network that starts from the weights of both (model 3). It takes the paper's loss apart
 # (analytically and by running it), scores every model beside simple baselines in three views of the test
@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from myst_nb import glue
 
-from ehrlib.plots import setup_notebook
+from ehrlib.plots import setup_notebook, show_figure
 from ehrlib.profiles import get_profile
 from ehrlib.stroke import experiment as ex
 from ehrlib.stroke import plots as stroke_plots
@@ -46,7 +46,14 @@ from ehrlib.stroke.encoding import EncodingConfig
 from ehrlib.stroke.evaluation import PAPER_AUROC, population_incidence
 from ehrlib.stroke.icd10 import random_embedding
 from ehrlib.stroke.losses import teoh_loss, teoh_loss_numpy
-from ehrlib.stroke.models import MODEL_NAMES, NetworkConfig, TrainConfig, build_network, grid, train_network
+from ehrlib.stroke.models import (
+    MODEL_NAMES,
+    NetworkConfig,
+    TrainConfig,
+    build_network,
+    grid,
+    train_network,
+)
 from ehrlib.stroke.results import StrokeMetrics
 
 logging.getLogger("ehrlib").setLevel(logging.WARNING)
@@ -54,8 +61,10 @@ setup_notebook()
 
 
 def put(name: str, value) -> None:
-    """Glue a number or text for the prose (numpy scalars as plain Python values)."""
-    glue(name, value.item() if hasattr(value, "item") else value, display=False)
+    """Glue a number or text for the prose (numpy scalars as Python values)."""
+    glue(
+        name, value.item() if hasattr(value, "item") else value, display=False
+    )
 
 
 P = get_profile(profile)
@@ -66,8 +75,18 @@ timings["load_and_encode"] = time.perf_counter() - t
 out_dir = P.stroke_results_dir / "stroke"
 pred_dir = P.stroke_results_dir / "stroke_predictions"
 prevalence = population_incidence(data.tables.hazard, data.tables.patients)
-TC = TrainConfig(max_epochs=P.stroke_max_epochs, patience=P.stroke_patience, seed=P.seed, jit_compile=P.stroke_xla)
-eval_kw = dict(n_boot=P.n_bootstrap, seed=P.seed, prevalence=prevalence, predictions_dir=pred_dir)
+TC = TrainConfig(
+    max_epochs=P.stroke_max_epochs,
+    patience=P.stroke_patience,
+    seed=P.seed,
+    jit_compile=P.stroke_xla,
+)
+eval_kw = dict(
+    n_boot=P.n_bootstrap,
+    seed=P.seed,
+    prevalence=prevalence,
+    predictions_dir=pred_dir,
+)
 n_train = {k: len(data.encoded[k]["train"]) for k in ("diagnosis", "exam")}
 put("n_train_dx", n_train["diagnosis"])
 put("n_train_ex", n_train["exam"])
@@ -95,10 +114,20 @@ rng = np.random.default_rng(0)
 y_demo = np.array([0, 0, 1, 0, 1, 0, 0, 0])
 f_demo = rng.dirichlet([2, 1], size=len(y_demo)).astype(np.float32)
 hand = teoh_loss_numpy(y_demo, f_demo, 0.2, 5.0, 5.0)
-keras_value = float(teoh_loss(0.2, 5.0, 5.0)(np.eye(2, dtype=np.float32)[y_demo], f_demo))
-pd.Series({"CE (sum)": hand["ce"], "FP_u": hand["fp_u"], "FN_u": hand["fn_u"], "FP_u + FN_u": hand["fp_u"] + hand["fn_u"],
-           "Eq. 11 total / n (hand)": hand["mean"], "Keras teoh_loss": keras_value,
-           "5.2 * CE / n": 5.2 * hand["ce"] / len(y_demo)}).to_frame("value").round(6)
+keras_value = float(
+    teoh_loss(0.2, 5.0, 5.0)(np.eye(2, dtype=np.float32)[y_demo], f_demo)
+)
+pd.Series(
+    {
+        "CE (sum)": hand["ce"],
+        "FP_u": hand["fp_u"],
+        "FN_u": hand["fn_u"],
+        "FP_u + FN_u": hand["fp_u"] + hand["fn_u"],
+        "Eq. 11 total / n (hand)": hand["mean"],
+        "Keras teoh_loss": keras_value,
+        "5.2 * CE / n": 5.2 * hand["ce"] / len(y_demo),
+    }
+).to_frame("value").round(6)
 
 # %% [markdown]
 # Adam divides the running mean of the gradient by the square root of its running squared mean, so a
@@ -111,16 +140,36 @@ t = time.perf_counter()
 small = NetworkConfig("exam", td_units=(32, 16))
 X, y = ex.split_inputs(data, "exam", "train")
 Xv, yv = ex.split_inputs(data, "exam", "val")
-eq_tc = TrainConfig(max_epochs=P.stroke_ablation_epochs, patience=P.stroke_ablation_epochs + 1, seed=P.seed,
-                    restore_best=False, jit_compile=P.stroke_xla)
-runs = {name: train_network(small, X, y, Xv, yv, TrainConfig(**{**eq_tc.to_dict(), **w}))
-        for name, w in {"paper (0.2, 5, 5)": {}, "plain CE (1, 0, 0)": dict(alpha=1.0, beta=0.0, gamma=0.0),
-                        "asymmetric (0.2, 1, 9)": dict(beta=1.0, gamma=9.0)}.items()}
+eq_tc = TrainConfig(
+    max_epochs=P.stroke_ablation_epochs,
+    patience=P.stroke_ablation_epochs + 1,
+    seed=P.seed,
+    restore_best=False,
+    jit_compile=P.stroke_xla,
+)
+runs = {
+    name: train_network(
+        small, X, y, Xv, yv, TrainConfig(**{**eq_tc.to_dict(), **w})
+    )
+    for name, w in {
+        "paper (0.2, 5, 5)": {},
+        "plain CE (1, 0, 0)": dict(alpha=1.0, beta=0.0, gamma=0.0),
+        "asymmetric (0.2, 1, 9)": dict(beta=1.0, gamma=9.0),
+    }.items()
+}
 ref = runs["paper (0.2, 5, 5)"].model.get_weights()
-equivalence = pd.DataFrame({name: {"largest weight difference to the paper's loss":
-                                   max(float(np.abs(a - b).max()) for a, b in zip(ref, r.model.get_weights())),
-                                   "validation F1": r.val_f1}
-                            for name, r in runs.items()}).T
+equivalence = pd.DataFrame(
+    {
+        name: {
+            "largest weight difference to the paper's loss": max(
+                float(np.abs(a - b).max())
+                for a, b in zip(ref, r.model.get_weights())
+            ),
+            "validation F1": r.val_f1,
+        }
+        for name, r in runs.items()
+    }
+).T
 timings["loss_equivalence"] = time.perf_counter() - t
 put("eq_diff_ce", equivalence.loc["plain CE (1, 0, 0)"].iloc[0])
 put("eq_diff_asym", equivalence.loc["asymmetric (0.2, 1, 9)"].iloc[0])
@@ -143,7 +192,10 @@ equivalence
 # a small dense head and a two-class softmax. The first point of the grid, before training:
 
 # %%
-shapes = {k: data.encoded["dual"]["train"].blocks[k].dense(slice(0, 1)).shape[1:] for k in ("diagnosis", "exam")}
+shapes = {
+    k: data.encoded["dual"]["train"].blocks[k].dense(slice(0, 1)).shape[1:]
+    for k in ("diagnosis", "exam")
+}
 build_network(grid("diagnosis")[0], shapes, seed=P.seed).summary()
 
 # %% [markdown]
@@ -152,7 +204,9 @@ build_network(grid("diagnosis")[0], shapes, seed=P.seed).summary()
 # %% tags=["remove-input"]
 t = time.perf_counter()
 nets, grids = {}, {}
-nets["diagnosis"], grids["diagnosis"] = ex.select_network(data, grid("diagnosis", P.stroke_grid), TC)
+nets["diagnosis"], grids["diagnosis"] = ex.select_network(
+    data, grid("diagnosis", P.stroke_grid), TC
+)
 timings["model_1"] = time.perf_counter() - t
 grids["diagnosis"].round(3)
 
@@ -168,7 +222,9 @@ build_network(grid("exam")[0], shapes, seed=P.seed).summary()
 
 # %% tags=["remove-input"]
 t = time.perf_counter()
-nets["exam"], grids["exam"] = ex.select_network(data, grid("exam", P.stroke_grid), TC)
+nets["exam"], grids["exam"] = ex.select_network(
+    data, grid("exam", P.stroke_grid), TC
+)
 timings["model_2"] = time.perf_counter() - t
 grids["exam"].round(3)
 
@@ -185,14 +241,27 @@ build_network(grid("dual", base=base)[0], shapes, seed=P.seed).summary()
 
 # %% tags=["remove-input"]
 t = time.perf_counter()
-nets["dual"], grids["dual"] = ex.select_network(data, grid("dual", P.stroke_grid, base=base), TC, donors=nets)
+nets["dual"], grids["dual"] = ex.select_network(
+    data, grid("dual", P.stroke_grid, base=base), TC, donors=nets
+)
 timings["model_3"] = time.perf_counter() - t
 no_transfer, _ = ex.select_network(data, [nets["dual"].config], TC)
-transfer = pd.DataFrame({
-    "with weight transfer": {"best epoch": nets["dual"].best_epoch, "validation F1": nets["dual"].val_f1,
-                             "largest difference to the donors before training": max(nets["dual"].transferred.values())},
-    "from random weights": {"best epoch": no_transfer.best_epoch, "validation F1": no_transfer.val_f1,
-                            "largest difference to the donors before training": float("nan")}}).T
+transfer = pd.DataFrame(
+    {
+        "with weight transfer": {
+            "best epoch": nets["dual"].best_epoch,
+            "validation F1": nets["dual"].val_f1,
+            "largest difference to the donors before training": max(
+                nets["dual"].transferred.values()
+            ),
+        },
+        "from random weights": {
+            "best epoch": no_transfer.best_epoch,
+            "validation F1": no_transfer.val_f1,
+            "largest difference to the donors before training": float("nan"),
+        },
+    }
+).T
 put("transferred_layers", ", ".join(sorted(nets["dual"].transferred)))
 put("tr_f1", nets["dual"].val_f1)
 put("tr_epoch", nets["dual"].best_epoch)
@@ -221,39 +290,86 @@ transfer.round(4)
 t = time.perf_counter()
 models = {}
 for kind in ("diagnosis", "exam", "dual"):
-    models[MODEL_NAMES[kind]] = ex.network_result(data, MODEL_NAMES[kind], nets[kind], grids[kind], **eval_kw)
+    models[MODEL_NAMES[kind]] = ex.network_result(
+        data, MODEL_NAMES[kind], nets[kind], grids[kind], **eval_kw
+    )
 for kind in ("diagnosis", "exam"):
-    fitted = fit_baselines(data.encoded[kind]["train"], data.prepared, data.state, seed=P.seed)
+    fitted = fit_baselines(
+        data.encoded[kind]["train"], data.prepared, data.state, seed=P.seed
+    )
     scores = {s: fitted.score(data.encoded[kind][s]) for s in ("val", "test")}
     for name in BASELINES:
-        models[f"{name} ({kind})"] = ex.score_model(data, f"{name} ({kind})", "baseline", kind,
-                                                    {s: scores[s][name] for s in scores}, **eval_kw)
+        models[f"{name} ({kind})"] = ex.score_model(
+            data,
+            f"{name} ({kind})",
+            "baseline",
+            kind,
+            {s: scores[s][name] for s in scores},
+            **eval_kw,
+        )
     truth = {s: data.encoded[kind][s].true_risk for s in ("val", "test")}
-    models[f"true risk ({kind})"] = ex.score_model(data, f"true risk ({kind})", "reference", kind, truth, **eval_kw)
+    models[f"true risk ({kind})"] = ex.score_model(
+        data, f"true risk ({kind})", "reference", kind, truth, **eval_kw
+    )
 timings["evaluation"] = time.perf_counter() - t
-results = StrokeMetrics(profile=P.name, seed=P.seed, paper_auroc=PAPER_AUROC, population_prevalence=prevalence,
-                        n_boot=P.n_bootstrap, models=models, ablations={}, timings_seconds={})
+results = StrokeMetrics(
+    profile=P.name,
+    seed=P.seed,
+    paper_auroc=PAPER_AUROC,
+    population_prevalence=prevalence,
+    n_boot=P.n_bootstrap,
+    models=models,
+    ablations={},
+    timings_seconds={},
+)
 
 
 def view_table(view: str) -> pd.DataFrame:
     rows = {}
     for name, m in results.models.items():
         r = m.views[view]
-        rows[name] = {"samples": m.samples, "n": r.n_samples,
-                      **{k: f"{r.value(k):.3f} ({r.metrics[k].ci_low:.3f}-{r.metrics[k].ci_high:.3f})"
-                         if r.metrics[k].value is not None and r.metrics[k].ci_low is not None else "-"
-                         for k in ("f1", "precision", "recall", "specificity", "accuracy", "auroc", "auprc")}}
+        rows[name] = {
+            "samples": m.samples,
+            "n": r.n_samples,
+            **{
+                k: (
+                    f"{r.value(k):.3f} ({r.metrics[k].ci_low:.3f}-{r.metrics[k].ci_high:.3f})"
+                    if r.metrics[k].value is not None
+                    and r.metrics[k].ci_low is not None
+                    else "-"
+                )
+                for k in (
+                    "f1",
+                    "precision",
+                    "recall",
+                    "specificity",
+                    "accuracy",
+                    "auroc",
+                    "auprc",
+                    *(("top1",) if view == "matched" else ()),
+                )
+            },
+        }
     return pd.DataFrame(rows).T
 
 
 m3 = results.models[MODEL_NAMES["dual"]]
-best_base_paper = max((m for m in results.models.values() if m.family == "baseline" and m.samples == "exam"),
-                      key=lambda m: m.views["paper"].value("auroc"))
+best_base_paper = max(
+    (
+        m
+        for m in results.models.values()
+        if m.family == "baseline" and m.samples == "exam"
+    ),
+    key=lambda m: m.views["paper"].value("auroc"),
+)
 put("m3_paper_auroc", m3.views["paper"].value("auroc"))
 put("m3_paper_lo", m3.views["paper"].metrics["auroc"].ci_low)
 put("m3_paper_hi", m3.views["paper"].metrics["auroc"].ci_high)
 put("paper_auroc", PAPER_AUROC)
-put("truth_paper_auroc", results.models["true risk (exam)"].views["paper"].value("auroc"))
+put(
+    "truth_paper_auroc",
+    results.models["true risk (exam)"].views["paper"].value("auroc"),
+)
 put("best_base_name", best_base_paper.name)
 put("best_base_auroc", best_base_paper.views["paper"].value("auroc"))
 put("len_auroc", results.models["length (exam)"].views["paper"].value("auroc"))
@@ -266,7 +382,7 @@ view_table("paper")
 
 # %% [markdown]
 # Model 3 reaches a test AUROC of {glue:text}`m3_paper_auroc:.3f` ({glue:text}`m3_paper_lo:.3f` to
-# {glue:text}`m3_paper_hi:.3f`) on the paper's samples, beside the paper's {glue:text}`paper_auroc:.3f`.
+# {glue:text}`m3_paper_hi:.3f`) on the paper's samples, beside the paper's {glue:text}`paper_auroc:.3f` {cite:p}`teoh2018`.
 # The history length alone reaches {glue:text}`len_auroc:.3f` on the exam samples and the best exam
 # baseline ({glue:text}`best_base_name`) {glue:text}`best_base_auroc:.3f`. The generator's true one-year
 # risk reaches {glue:text}`truth_paper_auroc:.3f`: a reference, not a ceiling. On these samples a case's
@@ -280,28 +396,52 @@ view_table("paper")
 view_table("patient")
 
 # %% [markdown]
-# ### View 3: within matched sets (conditional AUROC; "top-ranked member is the case")
+# ### View 3: within matched sets
+#
+# Here each case meets only its own controls, at the same landmark date. AUROC is the conditional AUROC
+# (how often the case outranks one of its controls) and AUPRC its within-set counterpart (each set's
+# average precision, 1 / the case's rank, averaged over sets); the threshold metrics apply the threshold
+# chosen on the validation split's matched sets to every member of the test sets, and `top1` is the share
+# of sets whose case scores highest.
 
 # %%
 view_table("matched")
+
+# %% [markdown]
+# {numref}`fig-06-1` puts the test AUROC of every model in the three views side by side.
 
 # %% tags=["remove-input"]
 rows = []
 for name, m in results.models.items():
     for view in ("paper", "patient", "matched"):
         mv = m.views[view].metrics["auroc"]
-        rows.append({"model": name, "view": view, "value": mv.value, "ci_low": mv.ci_low, "ci_high": mv.ci_high})
+        rows.append(
+            {
+                "model": name,
+                "view": view,
+                "value": mv.value,
+                "ci_low": mv.ci_low,
+                "ci_high": mv.ci_high,
+            }
+        )
 auroc_long = pd.DataFrame(rows)
 put("m3_patient_auroc", m3.views["patient"].value("auroc"))
 put("m3_matched_auroc", m3.views["matched"].value("auroc"))
-put("truth_matched_auroc", results.models["true risk (exam)"].views["matched"].value("auroc"))
+put(
+    "truth_matched_auroc",
+    results.models["true risk (exam)"].views["matched"].value("auroc"),
+)
 
 # %% tags=["hide-input"]
-stroke_plots.view_auroc_figure(auroc_long)
+show_figure("fig-06-1", stroke_plots.view_auroc_figure(auroc_long))
 
 # %% [markdown]
-# **Figure 1.** Test AUROC of every model, baseline and the true risk in the three views, with 95 %
+# ```{glue:figure} fig-06-1
+# :name: fig-06-1
+#
+# Test AUROC of every model, baseline and the true risk in the three views, with 95 %
 # intervals from a bootstrap that resamples matched case sets; dashed: the paper's 0.669.
+# ```
 #
 # For one prediction per patient a year before the stroke, model 3's AUROC is
 # {glue:text}`m3_patient_auroc:.3f`; within matched sets it ranks the case above a control with probability
@@ -314,10 +454,17 @@ stroke_plots.view_auroc_figure(auroc_long)
 # each rule (its recall and specificity at the validation threshold, paper's view) becomes:
 
 # %% tags=["remove-input"]
-ppv = pd.DataFrame({n: {"recall": m.views["paper"].value("recall"), "specificity": m.views["paper"].value("specificity"),
-                        "precision in the cohort": m.views["paper"].value("precision"),
-                        "PPV at population prevalence": m.views["paper"].ppv_population}
-                    for n, m in results.models.items()}).T
+ppv = pd.DataFrame(
+    {
+        n: {
+            "recall": m.views["paper"].value("recall"),
+            "specificity": m.views["paper"].value("specificity"),
+            "precision in the cohort": m.views["paper"].value("precision"),
+            "PPV at population prevalence": m.views["paper"].ppv_population,
+        }
+        for n, m in results.models.items()
+    }
+).T
 put("prevalence_pct", 100 * prevalence)
 put("m3_ppv_pct", 100 * (m3.views["paper"].ppv_population or float("nan")))
 ppv.astype(float).round(3)
@@ -336,13 +483,30 @@ ppv.astype(float).round(3)
 
 # %% tags=["remove-input"]
 t = time.perf_counter()
-abl_tc = TrainConfig(max_epochs=P.stroke_ablation_epochs, patience=P.stroke_ablation_epochs + 1, seed=P.seed,
-                     jit_compile=P.stroke_xla)
-reference_fit = ex.quick_fit(data, nets["exam"].config, abl_tc)  # the paper's setting, reused below
-asym = pd.DataFrame({"alpha 0.2, beta 5, gamma 5 (paper)": reference_fit, **{
-    f"alpha {a}, beta {b}, gamma {g}": ex.quick_fit(data, nets["exam"].config,
-                                                    TrainConfig(**{**abl_tc.to_dict(), "alpha": a, "beta": b, "gamma": g}))
-    for a, b, g in ((0.2, 1, 9), (0.2, 9, 1))}}).T
+abl_tc = TrainConfig(
+    max_epochs=P.stroke_ablation_epochs,
+    patience=P.stroke_ablation_epochs + 1,
+    seed=P.seed,
+    jit_compile=P.stroke_xla,
+)
+reference_fit = ex.quick_fit(
+    data, nets["exam"].config, abl_tc
+)  # the paper's setting, reused below
+asym = pd.DataFrame(
+    {
+        "alpha 0.2, beta 5, gamma 5 (paper)": reference_fit,
+        **{
+            f"alpha {a}, beta {b}, gamma {g}": ex.quick_fit(
+                data,
+                nets["exam"].config,
+                TrainConfig(
+                    **{**abl_tc.to_dict(), "alpha": a, "beta": b, "gamma": g}
+                ),
+            )
+            for a, b, g in ((0.2, 1, 9), (0.2, 9, 1))
+        },
+    }
+).T
 timings["ablation_loss"] = time.perf_counter() - t
 asym.round(3)
 
@@ -355,11 +519,19 @@ asym.round(3)
 # %% tags=["remove-input"]
 t = time.perf_counter()
 missing = {}
-for strategy in ("roll_forward_gender_mean", "roll_forward", "absent_indicator"):
+for strategy in (
+    "roll_forward_gender_mean",
+    "roll_forward",
+    "absent_indicator",
+):
     if strategy == data.config.missing_strategy:
         missing[strategy] = reference_fit
         continue
-    d = ex.load_stroke_data(P, embedding=data.embedding, config=EncodingConfig(missing_strategy=strategy))
+    d = ex.load_stroke_data(
+        P,
+        embedding=data.embedding,
+        config=EncodingConfig(missing_strategy=strategy),
+    )
     missing[strategy] = ex.quick_fit(d, nets["exam"].config, abl_tc)
 missing = pd.DataFrame(missing).T
 timings["ablation_missing"] = time.perf_counter() - t
@@ -373,9 +545,18 @@ missing.round(3)
 
 # %% tags=["remove-input"]
 t = time.perf_counter()
-emb = {"autoencoder (Eq. 7)": ex.quick_fit(data, nets["diagnosis"].config, abl_tc)}
-rand = ex.load_stroke_data(P, embedding=random_embedding(data.embedding.vocabulary, data.embedding.dim, seed=P.seed))
-emb["random 32-d projection"] = ex.quick_fit(rand, nets["diagnosis"].config, abl_tc)
+emb = {
+    "autoencoder (Eq. 7)": ex.quick_fit(data, nets["diagnosis"].config, abl_tc)
+}
+rand = ex.load_stroke_data(
+    P,
+    embedding=random_embedding(
+        data.embedding.vocabulary, data.embedding.dim, seed=P.seed
+    ),
+)
+emb["random 32-d projection"] = ex.quick_fit(
+    rand, nets["diagnosis"].config, abl_tc
+)
 emb = pd.DataFrame(emb).T
 timings["ablation_embedding"] = time.perf_counter() - t
 emb.round(3)
@@ -388,13 +569,26 @@ emb.round(3)
 
 # %% tags=["remove-input"]
 t = time.perf_counter()
-loose = ex.load_stroke_data(P, embedding=data.embedding, controls="until_index")
-controls = pd.DataFrame({"never a stroke (paper)": {**reference_fit,
-                                                    "cases": int((data.cohort["role"] == "case").sum())},
-                         "stroke-free up to the index date": {**ex.quick_fit(loose, nets["exam"].config, abl_tc),
-                                                              "cases": int((loose.cohort["role"] == "case").sum())}}).T
+loose = ex.load_stroke_data(
+    P, embedding=data.embedding, controls="until_index"
+)
+controls = pd.DataFrame(
+    {
+        "never a stroke (paper)": {
+            **reference_fit,
+            "cases": int((data.cohort["role"] == "case").sum()),
+        },
+        "stroke-free up to the index date": {
+            **ex.quick_fit(loose, nets["exam"].config, abl_tc),
+            "cases": int((loose.cohort["role"] == "case").sum()),
+        },
+    }
+).T
 later = loose.cohort.loc[loose.cohort["role"] == "control", "patient_id"].isin(
-    data.tables.diagnoses.loc[data.tables.diagnoses["icd10"].str.startswith("I6"), "patient_id"])
+    data.tables.diagnoses.loc[
+        data.tables.diagnoses["icd10"].str.startswith("I6"), "patient_id"
+    ]
+)
 put("later_stroke_controls", int(later.sum()))
 timings["ablation_controls"] = time.perf_counter() - t
 controls.round(3)
@@ -408,10 +602,15 @@ controls.round(3)
 # ## Results files
 
 # %% tags=["remove-input"]
-results.ablations = {"loss_equivalence": equivalence.to_dict(orient="index"), "asymmetric_loss": asym.to_dict(orient="index"),
-                     "missing_values": missing.to_dict(orient="index"), "embedding": emb.to_dict(orient="index"),
-                     "controls": controls.to_dict(orient="index"),
-                     "weight_transfer": transfer.to_dict(orient="index"), "epochs": P.stroke_ablation_epochs}
+results.ablations = {
+    "loss_equivalence": equivalence.to_dict(orient="index"),
+    "asymmetric_loss": asym.to_dict(orient="index"),
+    "missing_values": missing.to_dict(orient="index"),
+    "embedding": emb.to_dict(orient="index"),
+    "controls": controls.to_dict(orient="index"),
+    "weight_transfer": transfer.to_dict(orient="index"),
+    "epochs": P.stroke_ablation_epochs,
+}
 for kind, net in nets.items():
     save_keras_model(net.model, out_dir / f"{net.model.name}.keras")
 results.timings_seconds = {k: round(v, 2) for k, v in timings.items()}

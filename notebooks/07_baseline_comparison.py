@@ -17,16 +17,17 @@
 # %% [markdown]
 # # Baselines and comparison
 #
-# Is the LSTM worth it? This chapter fits what a user would pick instead (the MIMIC-III benchmark's
+# Is the LSTM worth it? This chapter fits what a user would pick instead (the MIMIC-III benchmark's {cite:p}`harutyunyan2019`
 # logistic regression on sub-window statistics, gradient-boosted trees on the same statistics, a
-# NEWS2-style early-warning score, and a regression that sees only *how often* each variable was
+# NEWS2-style early-warning score {cite:p}`rcp2017news2`, and a regression that sees only *how often* each variable was
 # charted), puts each model's test AUROC beside the best achievable one (the generator's true risk),
 # compares the LSTM with the logistic regression on paired resamples of patients, retrains the LSTM with
 # several seeds, repeats the comparison in a k-fold validation by patient, and asks what the models are
-# worth for decisions (decision curves), how they grow with data (learning curves), how they do in
+# worth for decisions (decision curves, {cite:t}`vickers2006`), how they grow with data (learning curves), how they do in
 # subgroups, and how much of their skill is the care process rather than the physiology. At full scale
-# this chapter took about 31 minutes on a busy shared two-core machine, almost all of it the LSTM
-# trainings of the seeds, the learning curve and the k-fold validation (about 3 minutes in quick mode).
+# this chapter takes about 11 minutes on an idle two-core machine (over 15 under load), almost all of it
+# the model trainings of the seeds, the learning curve, the ablation and the k-fold validation (about a
+# minute in quick mode).
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -38,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from ehrlib import plots
+from ehrlib.plots import show_figure
 from ehrlib.evaluation.kfold import KFoldConfig, run_kfold
 from ehrlib.evaluation.protocol import fit_protocol, metric_entries
 from ehrlib.evaluation.subgroups import subgroup_rows
@@ -45,15 +47,46 @@ from ehrlib.evaluation.thresholds import ThresholdChoice, decision_curve
 from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.icu.reader import read_dataset
 from ehrlib.io import write_json
-from ehrlib.mortality.assemble import (comparison, data_summary, episode_attributes, kfold_result, load_predictions,
-                                       missingness_ablation)
+from ehrlib.mortality.assemble import (
+    comparison,
+    data_summary,
+    episode_attributes,
+    kfold_result,
+    load_predictions,
+    missingness_ablation,
+)
 from ehrlib.mortality.lstm import LstmConfig
-from ehrlib.mortality.pipelines import (gbt_fitter, learning_curve, logistic_fitter, lstm_fitter, missingness_fitter,
-                                        run_baselines, seed_run, train_seed)
-from ehrlib.mortality.prose import difference_verdict, glue_values, interval_text
-from ehrlib.mortality.report import MODEL_NAMES, comparison_rows, improvement_rows, metrics_summary, no_ceiling_sentence
-from ehrlib.mortality.results import (BaselineRecord, DecisionCurve, LearningCurve, SeedSummary, Subgroups,
-                                      load_results, update_results)
+from ehrlib.mortality.pipelines import (
+    gbt_fitter,
+    learning_curve,
+    logistic_fitter,
+    lstm_fitter,
+    missingness_fitter,
+    run_baselines,
+    seed_run,
+    train_seed,
+)
+from ehrlib.mortality.prose import (
+    difference_verdict,
+    glue_values,
+    interval_text,
+)
+from ehrlib.mortality.report import (
+    MODEL_NAMES,
+    comparison_rows,
+    improvement_rows,
+    metrics_summary,
+    no_ceiling_sentence,
+)
+from ehrlib.mortality.results import (
+    BaselineRecord,
+    DecisionCurve,
+    LearningCurve,
+    SeedSummary,
+    Subgroups,
+    load_results,
+    update_results,
+)
 from ehrlib.profiles import get_profile
 
 plots.setup_notebook()
@@ -74,11 +107,21 @@ data = read_dataset(P.icu_dir, progress=False)
 train, val, test = data["train"], data["val"], data["test"]
 timings["load_seconds"] = time.perf_counter() - t
 summary = data_summary(data, P.icu_external)
-pd.DataFrame.from_dict({s: c.to_dict() for s, c in summary.splits.items()}, orient="index")
+pd.DataFrame.from_dict(
+    {s: c.to_dict() for s, c in summary.splits.items()}, orient="index"
+)
 
 # %% tags=["remove-input"]
-glue_values({"n_train": f"{len(train):,}", "n_val": f"{len(val):,}", "n_test": f"{len(test):,}",
-             "n_vars": len(train.variables), "n_hours": train.n_hours}, "ch7_")
+glue_values(
+    {
+        "n_train": f"{len(train):,}",
+        "n_val": f"{len(val):,}",
+        "n_test": f"{len(test):,}",
+        "n_vars": len(train.variables),
+        "n_hours": train.n_hours,
+    },
+    "ch7_",
+)
 
 # %% [markdown]
 # {glue:text}`ch7_n_train` training, {glue:text}`ch7_n_val` validation and {glue:text}`ch7_n_test` test
@@ -109,12 +152,27 @@ runs["logistic_regression"].model.save(R / "logistic_regression.json")
 runs["news2"].model.save(R / "news2.json")
 timings.update({f"{k}_seconds": r.seconds for k, r in runs.items()})
 news = runs["news2"].notes
-glue_values({"news_window": news["window_hours"],
-             "news_windows": ", ".join(f"{v:.3f} for {k} h" for k, v in news["validation_auroc_by_window"].items()),
-             "news_items": ("consciousness is scored from the Glasgow coma scale" if news["consciousness_from_gcs"]
-                            else "the data chart no consciousness item")
-             + (" and supplemental oxygen from FiO2" if news["oxygen_from_fio2"] else ", nor supplemental oxygen"),
-             "gbt_iter": runs["gbt"].notes["iterations"]}, "ch7_")
+glue_values(
+    {
+        "news_window": news["window_hours"],
+        "news_windows": ", ".join(
+            f"{v:.3f} for {k} h"
+            for k, v in news["validation_auroc_by_window"].items()
+        ),
+        "news_items": (
+            "consciousness is scored from the Glasgow coma scale"
+            if news["consciousness_from_gcs"]
+            else "the data chart no consciousness item"
+        )
+        + (
+            " and supplemental oxygen from FiO2"
+            if news["oxygen_from_fio2"]
+            else ", nor supplemental oxygen"
+        ),
+        "gbt_iter": runs["gbt"].notes["iterations"],
+    },
+    "ch7_",
+)
 
 # %% [markdown]
 # The NEWS2-style score uses the worst hour of the last {glue:text}`ch7_news_window` h (validation AUROC
@@ -128,17 +186,29 @@ glue_values({"news_window": news["window_hours"],
 # the threshold is checked against the one chapter 4 saved.
 
 # %% tags=["remove-input"]
-p_lstm_val, p_lstm_test = load_predictions(R, val, "val"), load_predictions(R, test, "test")
+p_lstm_val, p_lstm_test = load_predictions(R, val, "val"), load_predictions(
+    R, test, "test"
+)
 lstm_protocol = fit_protocol(p_lstm_val, val.y, seed=P.seed)
 saved = ThresholdChoice.load(R / "threshold.json")
 if not np.isclose(saved.threshold, lstm_protocol.choice.threshold):
-    raise ValueError(f"{R / 'threshold.json'}: threshold {saved.threshold} differs from the refitted protocol's")
+    raise ValueError(
+        f"{R / 'threshold.json'}: threshold {saved.threshold} differs from the refitted protocol's"
+    )
 previous = load_results(P.results_dir)
 if previous.lstm is None:
-    raise RuntimeError("the results file has no LSTM evaluation; run chapters 03 and 04 first")
-models = {"lstm": previous.lstm, **{k: r.evaluated.metrics for k, r in runs.items()}}
+    raise RuntimeError(
+        "the results file has no LSTM evaluation; run chapters 03 and 04 first"
+    )
+models = {
+    "lstm": previous.lstm,
+    **{k: r.evaluated.metrics for k, r in runs.items()},
+}
 raw = {"lstm": p_lstm_test, **{k: r.p_test for k, r in runs.items()}}
-calibrated = {"lstm": lstm_protocol.calibrate(p_lstm_test), **{k: r.evaluated.p_test for k, r in runs.items()}}
+calibrated = {
+    "lstm": lstm_protocol.calibrate(p_lstm_test),
+    **{k: r.evaluated.p_test for k, r in runs.items()},
+}
 oracle = previous.oracle
 
 # %% [markdown]
@@ -149,45 +219,89 @@ oracle = previous.oracle
 # without a known true risk, such as the real MIMIC-III benchmark, that column is left out).
 
 # %% tags=["remove-input"]
-rows = comparison_rows(models, oracle.auroc.value if oracle is not None else None)
+rows = comparison_rows(
+    models, oracle.auroc.value if oracle is not None else None
+)
 pd.DataFrame(rows).set_index("model").round(3)
 
 # %% tags=["remove-input"]
 best = max(models, key=lambda k: models[k].auroc.value)
-glue_values({"ceiling": (f"On the {len(test):,} test episodes the true risk reaches AUROC {oracle.auroc.value:.3f}."
-                         if oracle is not None else no_ceiling_sentence(len(test))),
-             "best": MODEL_NAMES[best].lower(), "best_auroc": models[best].auroc.value,
-             "news_auroc": models["news2"].auroc.value, "miss_auroc": models["missingness"].auroc.value}, "ch7_")
+glue_values(
+    {
+        "ceiling": (
+            f"On the {len(test):,} test episodes the true risk reaches AUROC {oracle.auroc.value:.3f}."
+            if oracle is not None
+            else no_ceiling_sentence(len(test))
+        ),
+        "best": MODEL_NAMES[best].lower(),
+        "best_auroc": models[best].auroc.value,
+        "news_auroc": models["news2"].auroc.value,
+        "miss_auroc": models["missingness"].auroc.value,
+    },
+    "ch7_",
+)
 
 # %% [markdown]
 # {glue:text}`ch7_ceiling` The highest point AUROC here is the {glue:text}`ch7_best`'s,
 # {glue:text}`ch7_best_auroc:.3f` (the intervals in the table say how much that ranking can be trusted);
 # the NEWS2-style score, the only one not learnt from the data, reaches {glue:text}`ch7_news_auroc:.3f`,
-# and the regression on observation counts alone {glue:text}`ch7_miss_auroc:.3f`.
+# and the regression on observation counts alone {glue:text}`ch7_miss_auroc:.3f`. See {numref}`fig-07-1`.
 
 # %% tags=["hide-input"]
 curves = {MODEL_NAMES[k]: (test.y, p) for k, p in raw.items()}
 if test.true_risk is not None:
     curves["true risk (oracle)"] = (test.y, test.true_risk)
-plots.roc_figure(curves, title="ROC comparison on the test split (raw scores)")
+show_figure(
+    "fig-07-1",
+    plots.roc_figure(
+        curves, title="ROC comparison on the test split (raw scores)"
+    ),
+)
 
 # %% [markdown]
-# **Figure 1.** ROC curves of all models' raw test scores, and of the true-risk oracle when the data have
+# ```{glue:figure} fig-07-1
+# :name: fig-07-1
+#
+# ROC curves of all models' raw test scores, and of the true-risk oracle when the data have
 # one.
+# ```
+#
+# {numref}`fig-07-2` shows the same scores as precision-recall curves.
 
 # %% tags=["hide-input"]
-plots.pr_figure(curves, title="Precision-recall comparison on the test split (raw scores)")
+show_figure(
+    "fig-07-2",
+    plots.pr_figure(
+        curves,
+        title="Precision-recall comparison on the test split (raw scores)",
+    ),
+)
 
 # %% [markdown]
-# **Figure 2.** Precision-recall curves on the test split; the dashed line is the test mortality.
+# ```{glue:figure} fig-07-2
+# :name: fig-07-2
+#
+# Precision-recall curves on the test split; the dashed line is the test mortality.
+# ```
+#
+# {numref}`fig-07-3` compares every metric at each model's own threshold.
 
 # %% tags=["hide-input"]
-plots.metric_comparison_figure({MODEL_NAMES[k]: metric_entries(m) for k, m in models.items()},
-                               title="Test metrics by model")
+show_figure(
+    "fig-07-3",
+    plots.metric_comparison_figure(
+        {MODEL_NAMES[k]: metric_entries(m) for k, m in models.items()},
+        title="Test metrics by model",
+    ),
+)
 
 # %% [markdown]
-# **Figure 3.** Test metrics of every model at its own validation-chosen threshold (whiskers: 95 %
+# ```{glue:figure} fig-07-3
+# :name: fig-07-3
+#
+# Test metrics of every model at its own validation-chosen threshold (whiskers: 95 %
 # subject-bootstrap intervals).
+# ```
 #
 # ## LSTM against the logistic regression, paired
 #
@@ -196,29 +310,59 @@ plots.metric_comparison_figure({MODEL_NAMES[k]: metric_entries(m) for k, m in mo
 
 # %% tags=["remove-input"]
 t = time.perf_counter()
-paired = comparison(test, p_lstm_test, raw["logistic_regression"], P.n_bootstrap, P.seed)
+paired = comparison(
+    test, p_lstm_test, raw["logistic_regression"], P.n_bootstrap, P.seed
+)
 timings["paired_bootstrap_seconds"] = time.perf_counter() - t
-pd.DataFrame({k: {"LSTM": d.a, "logistic regression": d.b, "difference": interval_text(d.difference, signed=True),
-                  "p": d.p_value} for k, d in (("AUROC", paired.auroc), ("AUPRC", paired.auprc))}).T
+pd.DataFrame(
+    {
+        k: {
+            "LSTM": d.a,
+            "logistic regression": d.b,
+            "difference": interval_text(d.difference, signed=True),
+            "p": d.p_value,
+        }
+        for k, d in (("AUROC", paired.auroc), ("AUPRC", paired.auprc))
+    }
+).T
 
 # %% tags=["remove-input"]
-glue_values({"diff": interval_text(paired.auroc.difference, signed=True),
-             "verdict": difference_verdict(paired.auroc.difference, "LSTM", "logistic regression")}, "ch7_")
+glue_values(
+    {
+        "diff": interval_text(paired.auroc.difference, signed=True),
+        "verdict": difference_verdict(
+            paired.auroc.difference, "LSTM", "logistic regression"
+        ),
+    },
+    "ch7_",
+)
 
 # %% [markdown]
-# The LSTM's AUROC minus the regression's is {glue:text}`ch7_diff`: {glue:text}`ch7_verdict`.
+# The LSTM's AUROC minus the regression's is {glue:text}`ch7_diff`: {glue:text}`ch7_verdict`. See {numref}`fig-07-4`.
 
 # %% tags=["remove-input"]
-pd.DataFrame(improvement_rows(models["lstm"], models["logistic_regression"]),
-             columns=["metric", "LSTM", "logistic regression", "improvement"]).set_index("metric")
+pd.DataFrame(
+    improvement_rows(models["lstm"], models["logistic_regression"]),
+    columns=["metric", "LSTM", "logistic regression", "improvement"],
+).set_index("metric")
 
 # %% tags=["hide-input"]
-plots.improvement_figure(metric_entries(models["lstm"]), metric_entries(models["logistic_regression"]))
+show_figure(
+    "fig-07-4",
+    plots.improvement_figure(
+        metric_entries(models["lstm"]),
+        metric_entries(models["logistic_regression"]),
+    ),
+)
 
 # %% [markdown]
-# **Figure 4.** Improvement of each test metric, LSTM over the benchmark logistic regression, signed so
+# ```{glue:figure} fig-07-4
+# :name: fig-07-4
+#
+# Improvement of each test metric, LSTM over the benchmark logistic regression, signed so
 # that positive is better (for Brier and ECE, lower values are better). Threshold metrics depend on each
 # model's own threshold, so they trade off against each other.
+# ```
 #
 # ## Seeds
 #
@@ -228,43 +372,88 @@ plots.improvement_figure(metric_entries(models["lstm"]), metric_entries(models["
 
 # %% tags=["remove-input", "remove-output"]
 t = time.perf_counter()
-lstm_cfg = LstmConfig(max_epochs=P.lstm_max_epochs, patience=P.lstm_patience, batch_size=P.batch_size)
-seed_runs = [seed_run(P.seed, p_lstm_test, test, raw["logistic_regression"], P.n_bootstrap)]
+lstm_cfg = LstmConfig(
+    max_epochs=P.lstm_max_epochs,
+    patience=P.lstm_patience,
+    batch_size=P.batch_size,
+)
+seed_runs = [
+    seed_run(
+        P.seed, p_lstm_test, test, raw["logistic_regression"], P.n_bootstrap
+    )
+]
 for s in range(P.seed + 1, P.seed + P.lstm_seeds):
     p, secs = train_seed(train, val, test, lstm_cfg, s)
-    seed_runs.append(seed_run(s, p, test, raw["logistic_regression"], P.n_bootstrap, secs))
-seeds = SeedSummary(seeds=[r.seed for r in seed_runs], auroc=[r.auroc for r in seed_runs],
-                    auprc=[r.auprc for r in seed_runs], diff_auroc=[r.diff_auroc for r in seed_runs],
-                    seconds=[r.seconds for r in seed_runs])
+    seed_runs.append(
+        seed_run(s, p, test, raw["logistic_regression"], P.n_bootstrap, secs)
+    )
+seeds = SeedSummary(
+    seeds=[r.seed for r in seed_runs],
+    auroc=[r.auroc for r in seed_runs],
+    auprc=[r.auprc for r in seed_runs],
+    diff_auroc=[r.diff_auroc for r in seed_runs],
+    seconds=[r.seconds for r in seed_runs],
+)
 timings["seeds_seconds"] = time.perf_counter() - t
 
 # %% tags=["remove-input"]
-pd.DataFrame({"AUROC": seeds.auroc, "AUPRC": seeds.auprc,
-              "LSTM - LR AUROC": [interval_text(d, signed=True) for d in seeds.diff_auroc]}, index=seeds.seeds).round(4)
+pd.DataFrame(
+    {
+        "AUROC": seeds.auroc,
+        "AUPRC": seeds.auprc,
+        "LSTM - LR AUROC": [
+            interval_text(d, signed=True) for d in seeds.diff_auroc
+        ],
+    },
+    index=seeds.seeds,
+).round(4)
 
 # %% tags=["remove-input"]
 mean, sd, lo, hi = seeds.spread("auroc")
 dmean, dsd, dlo, dhi = seeds.spread("diff_auroc")
 n_above = sum(d.ci_low > 0 for d in seeds.diff_auroc)
 n_below = sum(d.ci_high < 0 for d in seeds.diff_auroc)
-glue_values({"n_seeds": len(seeds.seeds), "seed_mean": mean, "seed_sd": sd, "seed_lo": lo, "seed_hi": hi,
-             "dmean": f"{dmean:+.4f}", "dsd": dsd,
-             "seed_verdict": f"{n_above} of the {len(seeds.seeds)} seeds give an interval above zero and {n_below} one "
-                             "below zero"}, "ch7_")
+glue_values(
+    {
+        "n_seeds": len(seeds.seeds),
+        "seed_mean": mean,
+        "seed_sd": sd,
+        "seed_lo": lo,
+        "seed_hi": hi,
+        "dmean": f"{dmean:+.4f}",
+        "dsd": dsd,
+        "seed_verdict": f"{n_above} of the {len(seeds.seeds)} seeds give an interval above zero and {n_below} one "
+        "below zero",
+    },
+    "ch7_",
+)
 
 # %% [markdown]
 # Over {glue:text}`ch7_n_seeds` seeds the LSTM's raw test AUROC is {glue:text}`ch7_seed_mean:.3f` ±
 # {glue:text}`ch7_seed_sd:.4f` (mean ± SD; range {glue:text}`ch7_seed_lo:.4f` to
 # {glue:text}`ch7_seed_hi:.4f`). Its difference from the regression averages {glue:text}`ch7_dmean` ±
-# {glue:text}`ch7_dsd:.4f`; {glue:text}`ch7_seed_verdict`.
+# {glue:text}`ch7_dsd:.4f`; {glue:text}`ch7_seed_verdict`. See {numref}`fig-07-5`.
 
 # %% tags=["hide-input"]
-plots.seeds_figure(seeds.seeds, {"LSTM": seeds.auroc,
-                                 "logistic regression": [models["logistic_regression"].auroc.value] * len(seeds.seeds)},
-                   title="Raw test AUROC of the LSTM by seed")
+show_figure(
+    "fig-07-5",
+    plots.seeds_figure(
+        seeds.seeds,
+        {
+            "LSTM": seeds.auroc,
+            "logistic regression": [models["logistic_regression"].auroc.value]
+            * len(seeds.seeds),
+        },
+        title="Raw test AUROC of the LSTM by seed",
+    ),
+)
 
 # %% [markdown]
-# **Figure 5.** The LSTM's raw test AUROC for each seed, against the (seed-free) logistic regression.
+# ```{glue:figure} fig-07-5
+# :name: fig-07-5
+#
+# The LSTM's raw test AUROC for each seed, against the (seed-free) logistic regression.
+# ```
 #
 # ## Decision curves
 #
@@ -275,64 +464,143 @@ plots.seeds_figure(seeds.seeds, {"LSTM": seeds.auroc,
 # sensitivity thresholds.
 
 # %% tags=["remove-input"]
-marks = {"max F1": models["lstm"].threshold, "90 % sensitivity": models["lstm"].sensitivity_threshold}
+marks = {
+    "max F1": models["lstm"].threshold,
+    "90 % sensitivity": models["lstm"].sensitivity_threshold,
+}
 top = min(0.95, max(0.6, 1.5 * max(marks.values())))
 grid = np.round(np.arange(0.01, top + 1e-9, 0.01), 4)
-dc = decision_curve(test.y, {MODEL_NAMES[k]: p for k, p in calibrated.items()}, grid)
-decision = DecisionCurve(thresholds=grid, net_benefit={k: v for k, v in dc.items() if k != "threshold"}, marks=marks)
+dc = decision_curve(
+    test.y, {MODEL_NAMES[k]: p for k, p in calibrated.items()}, grid
+)
+decision = DecisionCurve(
+    thresholds=grid,
+    net_benefit={k: v for k, v in dc.items() if k != "threshold"},
+    marks=marks,
+)
 at = {name: int(np.abs(grid - x).argmin()) for name, x in marks.items()}
-pd.DataFrame({f"{n} (t = {grid[i]:.2f})": {k: round(float(v[i]), 4) for k, v in decision.net_benefit.items()}
-              for n, i in at.items()})
+pd.DataFrame(
+    {
+        f"{n} (t = {grid[i]:.2f})": {
+            k: round(float(v[i]), 4) for k, v in decision.net_benefit.items()
+        }
+        for n, i in at.items()
+    }
+)
 
 # %% tags=["remove-input"]
 i = at["max F1"]
-nb_lstm, nb_all = decision.net_benefit[MODEL_NAMES["lstm"]][i], decision.net_benefit["treat all"][i]
-glue_values({"t_f1": grid[i], "nb_lstm": nb_lstm, "nb_all": nb_all,
-             "nb_verdict": ("acting on the LSTM beats both treating everyone and treating no one" if nb_lstm > max(nb_all, 0)
-                            else "acting on the LSTM does not beat the simpler policies")}, "ch7_")
+nb_lstm, nb_all = (
+    decision.net_benefit[MODEL_NAMES["lstm"]][i],
+    decision.net_benefit["treat all"][i],
+)
+glue_values(
+    {
+        "t_f1": grid[i],
+        "nb_lstm": nb_lstm,
+        "nb_all": nb_all,
+        "nb_verdict": (
+            "acting on the LSTM beats both treating everyone and treating no one"
+            if nb_lstm > max(nb_all, 0)
+            else "acting on the LSTM does not beat the simpler policies"
+        ),
+    },
+    "ch7_",
+)
 
 # %% [markdown]
 # At the F1-optimal threshold ({glue:text}`ch7_t_f1:.2f`) the LSTM's net benefit is
 # {glue:text}`ch7_nb_lstm:.4f` per patient against {glue:text}`ch7_nb_all:.4f` for treating everyone:
-# {glue:text}`ch7_nb_verdict`.
+# {glue:text}`ch7_nb_verdict`. See {numref}`fig-07-6`.
 
 # %% tags=["hide-input"]
-plots.decision_curve_figure(dc, marks, title="Decision curves on the test split (calibrated probabilities)")
+show_figure(
+    "fig-07-6",
+    plots.decision_curve_figure(
+        dc,
+        marks,
+        title="Decision curves on the test split (calibrated probabilities)",
+    ),
+)
 
 # %% [markdown]
-# **Figure 6.** Net benefit against threshold probability for every model, treat-all and treat-none;
+# ```{glue:figure} fig-07-6
+# :name: fig-07-6
+#
+# Net benefit against threshold probability for every model, treat-all and treat-none;
 # dotted lines mark the LSTM's two validation-chosen thresholds.
+# ```
 #
 # ## Learning curves
 #
 # Where does each model stop gaining from more data? The LSTM, the regression and the boosted trees are
 # refitted on nested subsets of whole training subjects (validation and test fixed); the last point is the
-# whole training split.
+# whole training split. See {numref}`fig-07-7`.
 
 # %% tags=["remove-input", "remove-output"]
 t = time.perf_counter()
-lc_fitters = {"lstm": lstm_fitter(lstm_cfg, seed=P.seed), "logistic_regression": logistic_fitter(),
-              "gbt": gbt_fitter(P.seed)}
-sizes, lc_auroc = learning_curve(train, val, test, lc_fitters, P.learning_curve_sizes,
-                                 {k: raw[k] for k in lc_fitters}, n_boot=P.n_bootstrap, seed=P.seed)
+lc_fitters = {
+    "lstm": lstm_fitter(lstm_cfg, seed=P.seed),
+    "logistic_regression": logistic_fitter(),
+    "gbt": gbt_fitter(P.seed),
+}
+sizes, lc_auroc = learning_curve(
+    train,
+    val,
+    test,
+    lc_fitters,
+    P.learning_curve_sizes,
+    {k: raw[k] for k in lc_fitters},
+    n_boot=P.n_bootstrap,
+    seed=P.seed,
+)
 learning = LearningCurve(sizes=sizes, auroc=lc_auroc)
 timings["learning_curve_seconds"] = time.perf_counter() - t
 
 # %% tags=["remove-input"]
-pd.DataFrame({MODEL_NAMES[k]: [interval_text(iv) for iv in v] for k, v in learning.auroc.items()}, index=learning.sizes)
+pd.DataFrame(
+    {
+        MODEL_NAMES[k]: [interval_text(iv) for iv in v]
+        for k, v in learning.auroc.items()
+    },
+    index=learning.sizes,
+)
 
 # %% tags=["hide-input"]
-plots.learning_size_figure(learning.sizes, {MODEL_NAMES[k]: v for k, v in learning.auroc.items()})
+show_figure(
+    "fig-07-7",
+    plots.learning_size_figure(
+        learning.sizes, {MODEL_NAMES[k]: v for k, v in learning.auroc.items()}
+    ),
+)
 
 # %% [markdown]
-# **Figure 7.** Raw test AUROC against the number of training episodes (log scale), with 95 %
+# ```{glue:figure} fig-07-7
+# :name: fig-07-7
+#
+# Raw test AUROC against the number of training episodes (log scale), with 95 %
 # subject-bootstrap intervals.
+# ```
 
 # %% tags=["remove-input"]
-gain = {k: v[-1].value - v[-2].value for k, v in learning.auroc.items()} if len(learning.sizes) > 1 else {}
-glue_values({"lc_gain": "; ".join(f"{MODEL_NAMES[k]} {g:+.3f}" for k, g in gain.items()) or "only one size was run",
-             "lc_last": f"{learning.sizes[-2]:,}" if len(learning.sizes) > 1 else "-",
-             "lc_all": f"{learning.sizes[-1]:,}"}, "ch7_")
+gain = (
+    {k: v[-1].value - v[-2].value for k, v in learning.auroc.items()}
+    if len(learning.sizes) > 1
+    else {}
+)
+glue_values(
+    {
+        "lc_gain": "; ".join(
+            f"{MODEL_NAMES[k]} {g:+.3f}" for k, g in gain.items()
+        )
+        or "only one size was run",
+        "lc_last": (
+            f"{learning.sizes[-2]:,}" if len(learning.sizes) > 1 else "-"
+        ),
+        "lc_all": f"{learning.sizes[-1]:,}",
+    },
+    "ch7_",
+)
 
 # %% [markdown]
 # From {glue:text}`ch7_lc_last` to all {glue:text}`ch7_lc_all` training episodes the test AUROC changes
@@ -348,27 +616,62 @@ glue_values({"lc_gain": "; ".join(f"{MODEL_NAMES[k]} {g:+.3f}" for k, g in gain.
 # %% tags=["remove-input"]
 attributes = episode_attributes(P.icu_dir, test.stays)
 if attributes is None:
-    subgroups = Subgroups(available=False, reason="This dataset has no age, sex or admission type per stay (the "
-                          "benchmark files lack them), so no subgroup analysis is possible.", rows=[])
+    subgroups = Subgroups(
+        available=False,
+        reason="This dataset has no age, sex or admission type per stay (the "
+        "benchmark files lack them), so no subgroup analysis is possible.",
+        rows=[],
+    )
 else:
     keep = ("lstm", "logistic_regression")
-    subgroups = Subgroups(available=True, reason="", rows=subgroup_rows(
-        test.y, {k: raw[k] for k in keep}, {k: calibrated[k] for k in keep}, attributes, test.subject_ids,
-        n_boot=P.n_bootstrap, seed=P.seed))
-pd.DataFrame([{"attribute": r.attribute, "level": r.level, "model": MODEL_NAMES[r.model], "episodes": r.n,
-               "deaths": r.deaths, "AUROC": interval_text(r.auroc) if r.auroc is not None else "too few deaths",
-               "calibration-in-the-large": interval_text(r.citl, signed=True)} for r in subgroups.rows]
-             or [{"note": subgroups.reason}])
+    subgroups = Subgroups(
+        available=True,
+        reason="",
+        rows=subgroup_rows(
+            test.y,
+            {k: raw[k] for k in keep},
+            {k: calibrated[k] for k in keep},
+            attributes,
+            test.subject_ids,
+            n_boot=P.n_bootstrap,
+            seed=P.seed,
+        ),
+    )
+pd.DataFrame(
+    [
+        {
+            "attribute": r.attribute,
+            "level": r.level,
+            "model": MODEL_NAMES[r.model],
+            "episodes": r.n,
+            "deaths": r.deaths,
+            "AUROC": (
+                interval_text(r.auroc)
+                if r.auroc is not None
+                else "too few deaths"
+            ),
+            "calibration-in-the-large": interval_text(r.citl, signed=True),
+        }
+        for r in subgroups.rows
+    ]
+    or [{"note": subgroups.reason}]
+)
 
 # %% tags=["remove-input"]
-lstm_rows = [r for r in subgroups.rows if r.model == "lstm" and r.auroc is not None]
+lstm_rows = [
+    r for r in subgroups.rows if r.model == "lstm" and r.auroc is not None
+]
 if lstm_rows:
-    lo_row, hi_row = min(lstm_rows, key=lambda r: r.auroc.value), max(lstm_rows, key=lambda r: r.auroc.value)
-    sub_text = (f"The LSTM's subgroup AUROC ranges from {lo_row.auroc.value:.3f} ({lo_row.attribute} {lo_row.level}) "
-                f"to {hi_row.auroc.value:.3f} ({hi_row.attribute} {hi_row.level}); "
-                f"{sum(r.citl.excludes(0) for r in subgroups.rows if r.model == 'lstm')} of its "
-                f"{sum(r.model == 'lstm' for r in subgroups.rows)} subgroups have a calibration-in-the-large "
-                "interval that excludes zero.")
+    lo_row, hi_row = min(lstm_rows, key=lambda r: r.auroc.value), max(
+        lstm_rows, key=lambda r: r.auroc.value
+    )
+    sub_text = (
+        f"The LSTM's subgroup AUROC ranges from {lo_row.auroc.value:.3f} ({lo_row.attribute} {lo_row.level}) "
+        f"to {hi_row.auroc.value:.3f} ({hi_row.attribute} {hi_row.level}); "
+        f"{sum(r.citl.excludes(0) for r in subgroups.rows if r.model == 'lstm')} of its "
+        f"{sum(r.model == 'lstm' for r in subgroups.rows)} subgroups have a calibration-in-the-large "
+        "interval that excludes zero."
+    )
 else:
     sub_text = subgroups.reason
 glue_values({"subgroups": sub_text}, "ch7_")
@@ -386,28 +689,63 @@ glue_values({"subgroups": sub_text}, "ch7_")
 
 # %% tags=["remove-input", "remove-output"]
 t = time.perf_counter()
-ablation_fitters = {"lstm": lstm_fitter(lstm_cfg, seed=P.seed), "logistic_regression": logistic_fitter(),
-                    "gbt": gbt_fitter(seed=P.seed), "missingness": missingness_fitter()}
-ablation = (missingness_ablation(P.ablation_episodes, ablation_fitters, seed=P.seed, n_boot=P.n_bootstrap)
-            if not P.icu_external else None)
+ablation_fitters = {
+    "lstm": lstm_fitter(lstm_cfg, seed=P.seed),
+    "logistic_regression": logistic_fitter(),
+    "gbt": gbt_fitter(seed=P.seed),
+    "missingness": missingness_fitter(),
+}
+ablation = (
+    missingness_ablation(
+        P.ablation_episodes,
+        ablation_fitters,
+        seed=P.seed,
+        n_boot=P.n_bootstrap,
+    )
+    if not P.icu_external
+    else None
+)
 timings["ablation_seconds"] = time.perf_counter() - t
 
 # %% tags=["remove-input"]
-(pd.DataFrame([{"setting": r.setting, "model": MODEL_NAMES[r.model], "AUROC": interval_text(r.auroc)}
-               for r in ablation.rows]).pivot(index="setting", columns="model", values="AUROC")
- if ablation is not None else pd.DataFrame({"note": ["not run on external data"]}))
+(
+    pd.DataFrame(
+        [
+            {
+                "setting": r.setting,
+                "model": MODEL_NAMES[r.model],
+                "AUROC": interval_text(r.auroc),
+            }
+            for r in ablation.rows
+        ]
+    ).pivot(index="setting", columns="model", values="AUROC")
+    if ablation is not None
+    else pd.DataFrame({"note": ["not run on external data"]})
+)
 
 # %% tags=["remove-input"]
 if ablation is not None:
     cell = {(r.setting, r.model): r.auroc for r in ablation.rows}
-    on, off = cell[("all mechanisms on", "missingness")], cell[("MAR and MNAR off", "missingness")]
-    moves = "; ".join(f"{MODEL_NAMES[m]} {cell[('all mechanisms on', m)].value:.3f} to "
-                      f"{cell[('MAR and MNAR off', m)].value:.3f}" for m in ("lstm", "logistic_regression", "gbt"))
-    abl_text = (f"With every mechanism on, observation counts alone reach AUROC {interval_text(on)}; with MAR and "
-                f"MNAR off, {interval_text(off)}. The models on measured values move as follows: {moves}.")
+    on, off = (
+        cell[("all mechanisms on", "missingness")],
+        cell[("MAR and MNAR off", "missingness")],
+    )
+    moves = "; ".join(
+        f"{MODEL_NAMES[m]} {cell[('all mechanisms on', m)].value:.3f} to "
+        f"{cell[('MAR and MNAR off', m)].value:.3f}"
+        for m in ("lstm", "logistic_regression", "gbt")
+    )
+    abl_text = (
+        f"With every mechanism on, observation counts alone reach AUROC {interval_text(on)}; with MAR and "
+        f"MNAR off, {interval_text(off)}. The models on measured values move as follows: {moves}."
+    )
 else:
-    abl_text = "The ablation needs the generator, so it is not run on external data."
-glue_values({"ablation": abl_text, "abl_n": f"{P.ablation_episodes:,}"}, "ch7_")
+    abl_text = (
+        "The ablation needs the generator, so it is not run on external data."
+    )
+glue_values(
+    {"ablation": abl_text, "abl_n": f"{P.ablation_episodes:,}"}, "ch7_"
+)
 
 # %% [markdown]
 # On datasets of {glue:text}`ch7_abl_n` episodes: {glue:text}`ch7_ablation`
@@ -424,37 +762,75 @@ glue_values({"ablation": abl_text, "abl_n": f"{P.ablation_episodes:,}"}, "ch7_")
 # %% tags=["remove-input", "remove-output"]
 t = time.perf_counter()
 pool = EpisodeSet.concat([train, val])
-kcfg = LstmConfig(max_epochs=P.kfold_max_epochs, patience=P.lstm_patience, batch_size=P.batch_size)
-kfold = kfold_result(run_kfold(pool, {"lstm": lstm_fitter(kcfg, seed=P.seed), "logistic_regression": logistic_fitter()},
-                               KFoldConfig(n_splits=P.kfold_splits, seed=P.seed), progress=False))
+kcfg = LstmConfig(
+    max_epochs=P.kfold_max_epochs,
+    patience=P.lstm_patience,
+    batch_size=P.batch_size,
+)
+kfold = kfold_result(
+    run_kfold(
+        pool,
+        {
+            "lstm": lstm_fitter(kcfg, seed=P.seed),
+            "logistic_regression": logistic_fitter(),
+        },
+        KFoldConfig(n_splits=P.kfold_splits, seed=P.seed),
+        progress=False,
+    )
+)
 timings["kfold_seconds"] = time.perf_counter() - t
 
 # %% tags=["remove-input"]
 keys = ["auroc", "auprc", "recall", "precision", "f1", "brier", "ece"]
-pd.DataFrame({MODEL_NAMES.get(k, "true-risk oracle"): {m: f"{s[m]['mean']:.3f} ± {s[m]['sd']:.3f}" for m in keys if m in s}
-              for k, s in kfold.summary.items()}).T.fillna("-")
+pd.DataFrame(
+    {
+        MODEL_NAMES.get(k, "true-risk oracle"): {
+            m: f"{s[m]['mean']:.3f} ± {s[m]['sd']:.3f}" for m in keys if m in s
+        }
+        for k, s in kfold.summary.items()
+    }
+).T.fillna("-")
 
 # %% tags=["remove-input"]
 ks = kfold.summary
-glue_values({"k": kfold.n_splits, "k_lstm": f"{ks['lstm']['auroc']['mean']:.3f} ± {ks['lstm']['auroc']['sd']:.3f}",
-             "k_lr": f"{ks['logistic_regression']['auroc']['mean']:.3f} ± {ks['logistic_regression']['auroc']['sd']:.3f}",
-             "k_diffs": ", ".join(f"{d:+.3f}" for d in kfold.diff_auroc),
-             "k_pos": f"{sum(d > 0 for d in kfold.diff_auroc)} of {len(kfold.diff_auroc)}",
-             "k_oracle": (f"; the oracle's is {ks['oracle']['auroc']['mean']:.3f}" if "oracle" in ks
-                          else " (no known true risk here)"),
-             "k_seconds": f"{kfold.seconds:.0f}"}, "ch7_")
+glue_values(
+    {
+        "k": kfold.n_splits,
+        "k_lstm": f"{ks['lstm']['auroc']['mean']:.3f} ± {ks['lstm']['auroc']['sd']:.3f}",
+        "k_lr": f"{ks['logistic_regression']['auroc']['mean']:.3f} ± {ks['logistic_regression']['auroc']['sd']:.3f}",
+        "k_diffs": ", ".join(f"{d:+.3f}" for d in kfold.diff_auroc),
+        "k_pos": f"{sum(d > 0 for d in kfold.diff_auroc)} of {len(kfold.diff_auroc)}",
+        "k_oracle": (
+            f"; the oracle's is {ks['oracle']['auroc']['mean']:.3f}"
+            if "oracle" in ks
+            else " (no known true risk here)"
+        ),
+        "k_seconds": f"{kfold.seconds:.0f}",
+    },
+    "ch7_",
+)
 
 # %% [markdown]
 # Across {glue:text}`ch7_k` folds the LSTM's AUROC is {glue:text}`ch7_k_lstm` (mean ± SD) and the
 # logistic regression's {glue:text}`ch7_k_lr`{glue:text}`ch7_k_oracle`. Per fold, the LSTM minus the
 # regression is {glue:text}`ch7_k_diffs` (positive in {glue:text}`ch7_k_pos` folds). The k-fold run took
-# {glue:text}`ch7_k_seconds` s.
+# {glue:text}`ch7_k_seconds` s. See {numref}`fig-07-8`.
 
 # %% tags=["hide-input"]
-plots.kfold_figure(kfold.folds, title="Per-fold test metrics (k-fold validation by patient)")
+show_figure(
+    "fig-07-8",
+    plots.kfold_figure(
+        kfold.folds,
+        title="Per-fold test metrics (k-fold validation by patient)",
+    ),
+)
 
 # %% [markdown]
-# **Figure 8.** Each fold's held-out AUROC, AUPRC and F1 for the LSTM and the logistic regression.
+# ```{glue:figure} fig-07-8
+# :name: fig-07-8
+#
+# Each fold's held-out AUROC, AUPRC and F1 for the LSTM and the logistic regression.
+# ```
 #
 # ## Saving the results
 #
@@ -465,17 +841,36 @@ plots.kfold_figure(kfold.folds, title="Per-fold test metrics (k-fold validation 
 # %% tags=["remove-input"]
 timings["baseline_comparison_seconds"] = time.perf_counter() - started
 update_results(
-    P.results_dir, data=summary, comparison=paired, seeds=seeds, kfold=kfold, decision_curve=decision,
-    learning_curve=learning, subgroups=subgroups, ablation=ablation, timings=timings,
-    baselines={k: BaselineRecord(evaluation=r.evaluated.metrics, notes=r.notes, seconds=r.seconds)
-               for k, r in runs.items()})
-write_json(R / "metrics_summary.json", metrics_summary(models["lstm"], models["logistic_regression"]))
-glue_values({"chapter_seconds": f"{timings['baseline_comparison_seconds']:.0f}"}, "ch7_")
+    P.results_dir,
+    data=summary,
+    comparison=paired,
+    seeds=seeds,
+    kfold=kfold,
+    decision_curve=decision,
+    learning_curve=learning,
+    subgroups=subgroups,
+    ablation=ablation,
+    timings=timings,
+    baselines={
+        k: BaselineRecord(
+            evaluation=r.evaluated.metrics, notes=r.notes, seconds=r.seconds
+        )
+        for k, r in runs.items()
+    },
+)
+write_json(
+    R / "metrics_summary.json",
+    metrics_summary(models["lstm"], models["logistic_regression"]),
+)
+glue_values(
+    {"chapter_seconds": f"{timings['baseline_comparison_seconds']:.0f}"},
+    "ch7_",
+)
 
 # %% [markdown]
 # ## The stroke study: networks against baselines in three views
 #
-# Chapter 06 trained the three networks of Teoh (2018) and scored them beside simple baselines and the
+# Chapter 06 trained the three networks of {cite:t}`teoh2018` and scored them beside simple baselines and the
 # generator's true risk on the same samples, in three views of the test set: the paper's every-prefix
 # samples, one prediction per patient a year before the case's stroke, and the ranking within matched case
 # sets. Read back from its typed results file (`stroke_metrics.json`), the test AUROC with 95 % intervals
@@ -486,21 +881,44 @@ from myst_nb import glue
 
 from ehrlib.stroke.results import StrokeMetrics, best_of, comparison_table
 
-stroke = StrokeMetrics.load(P.stroke_results_dir / "stroke_metrics.json")  # written by chapter 06
+stroke = StrokeMetrics.load(
+    P.stroke_results_dir / "stroke_metrics.json"
+)  # written by chapter 06
 stroke_rows = []
 for view in ("paper", "patient", "matched"):
     for samples in ("diagnosis", "exam"):
         net, net_auc = best_of(stroke, view, "network", samples)
         base, base_auc = best_of(stroke, view, "baseline", samples)
-        stroke_rows.append({"view": view, "samples": samples, "best network": net, "network AUROC": net_auc,
-                            "best baseline": base, "baseline AUROC": base_auc, "network minus baseline": net_auc - base_auc})
+        stroke_rows.append(
+            {
+                "view": view,
+                "samples": samples,
+                "best network": net,
+                "network AUROC": net_auc,
+                "best baseline": base,
+                "baseline AUROC": base_auc,
+                "network minus baseline": net_auc - base_auc,
+            }
+        )
 stroke_best = pd.DataFrame(stroke_rows)
 for view in ("paper", "patient", "matched"):
     part = stroke_best[stroke_best["view"] == view]
-    glue(f"stroke_{view}_wins", int((part["network minus baseline"] > 0).sum()), display=False)
-    glue(f"stroke_{view}_gap", float(part["network minus baseline"].max()), display=False)
+    glue(
+        f"stroke_{view}_wins",
+        int((part["network minus baseline"] > 0).sum()),
+        display=False,
+    )
+    glue(
+        f"stroke_{view}_gap",
+        float(part["network minus baseline"].max()),
+        display=False,
+    )
 glue("stroke_paper_auroc", float(stroke.paper_auroc), display=False)
-glue("stroke_m3_paper", float(stroke.models["model 3 (dual input)"].views["paper"].value("auroc")), display=False)
+glue(
+    "stroke_m3_paper",
+    float(stroke.models["model 3 (dual input)"].views["paper"].value("auroc")),
+    display=False,
+)
 
 # %%
 comparison_table(stroke)

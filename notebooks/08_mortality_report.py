@@ -30,6 +30,7 @@ profile = "quick"
 from IPython.display import Markdown
 
 from ehrlib import plots
+from ehrlib.plots import show_figure
 from ehrlib.mortality.prose import glue_values, interval_text
 from ehrlib.mortality.report import PUBLISHED_ANCHORS, render_report
 from ehrlib.mortality.results import load_results
@@ -44,7 +45,7 @@ Markdown(render_report(results, PUBLISHED_ANCHORS, level=2))
 # %% [markdown]
 # ## TRIPOD+AI checklist
 #
-# The TRIPOD+AI statement (Collins et al., BMJ 2024) lists what a report of a clinical prediction model
+# The TRIPOD+AI statement {cite:p}`collins2024` lists what a report of a clinical prediction model
 # must state. The table is generated from the same results: each item, where the book answers it, and
 # what this run reports.
 
@@ -55,26 +56,54 @@ Markdown(tripod_checklist(results))
 # ## Appendix: training history
 #
 # The LSTM's per-epoch training history from chapter 3 (in the results file): focal loss, AUROC and AUPRC
-# on the training and validation splits, and the gap between them.
+# on the training and validation splits, and the gap between them. See {numref}`fig-08-1`.
 
 # %% tags=["hide-input"]
 history = results.training.history
-plots.learning_curves_figure(history, best_epoch=results.training.best_epoch, title="LSTM learning curves")
+show_figure(
+    "fig-08-1",
+    plots.learning_curves_figure(
+        history,
+        best_epoch=results.training.best_epoch,
+        title="LSTM learning curves",
+    ),
+)
 
 # %% [markdown]
-# **Figure 1.** Learning curves of the LSTM: training against validation loss, AUROC and AUPRC per epoch,
+# ```{glue:figure} fig-08-1
+# :name: fig-08-1
+#
+# Learning curves of the LSTM: training against validation loss, AUROC and AUPRC per epoch,
 # and the training-minus-validation gap; the dotted line marks the epoch whose weights were kept.
+# ```
 
 # %% tags=["remove-input"]
 lstm, oracle, base = results.lstm, results.oracle, results.baselines
-glue_values({
-    "epochs": len(history["loss"]), "train_auroc": history["auroc"][-1], "val_auroc": history["val_auroc"][-1],
-    "gap": f"{history['auroc'][-1] - history['val_auroc'][-1]:+.3f}", "auroc": interval_text(lstm.auroc),
-    "others": "".join([f" against {oracle.auroc.value:.3f} for the generator's true risk" if oracle is not None
-                       else " (this dataset has no known true risk, so no ceiling is shown)",
-                       f" and {base['logistic_regression'].evaluation.auroc.value:.3f} for the benchmark logistic "
-                       "regression" if base is not None else ""]),
-}, "ch8_")
+glue_values(
+    {
+        "epochs": len(history["loss"]),
+        "train_auroc": history["auroc"][-1],
+        "val_auroc": history["val_auroc"][-1],
+        "gap": f"{history['auroc'][-1] - history['val_auroc'][-1]:+.3f}",
+        "auroc": interval_text(lstm.auroc),
+        "others": "".join(
+            [
+                (
+                    f" against {oracle.auroc.value:.3f} for the generator's true risk"
+                    if oracle is not None
+                    else " (this dataset has no known true risk, so no ceiling is shown)"
+                ),
+                (
+                    f" and {base['logistic_regression'].evaluation.auroc.value:.3f} for the benchmark logistic "
+                    "regression"
+                    if base is not None
+                    else ""
+                ),
+            ]
+        ),
+    },
+    "ch8_",
+)
 
 # %% [markdown]
 # Training ran {glue:text}`ch8_epochs` epochs; at the last one the training AUROC is

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ehrlib.browsercheck import broken_links, check_site, html_pages, page_problems, page_warnings
+from ehrlib.browsercheck import broken_links, check_site, html_pages, page_problems
 from ehrlib.sphinxext import dedupe_scripts
 
 BASE = "http://127.0.0.1:8000/"
-CLEAN_STATE = {"figures": 2, "undrawn": [], "math": 3, "unrendered": 0, "math_errors": 0, "scroll_width": 1366,
+CLEAN_STATE = {"figures": 2, "captions": 2, "undrawn": [], "math": 3, "unrendered": 0, "math_errors": 0, "scroll_width": 1366,
                "view_width": 1366, "links": [], "stderr": 0, "output_text": "AUROC 0.81\n"}
 
 
@@ -55,10 +55,11 @@ def test_page_problems_name_each_failure() -> None:
         assert expected in text, expected
 
 
-def test_warnings_name_long_code_and_floats_for_counts() -> None:
-    assert page_warnings(CLEAN_STATE) == []
-    warnings = page_warnings(dict(CLEAN_STATE, wide_code=2, float_ints=["2100.0", "419.0"]))
-    assert "2 code cells" in warnings[0] and "'2100.0'" in warnings[1]
+def test_long_code_floats_for_counts_and_uncaptioned_figures_fail() -> None:
+    bad = dict(CLEAN_STATE, wide_code=2, float_ints=["2100.0", "419.0"], captions=1)
+    text = "\n".join(page_problems(bad, []))
+    for expected in ("2 code cells have lines longer", "'2100.0'", "2 plotly figures but 1 numbered captions"):
+        assert expected in text, expected
 
 
 def test_sphinx_extension_removes_repeated_scripts() -> None:
@@ -77,10 +78,18 @@ def test_sphinx_extension_removes_repeated_scripts() -> None:
 def test_headless_chromium_finds_what_a_reader_would_see(site: Path, tmp_path: Path) -> None:
     (site / "chapters" / "02-bad.html").write_text(
         '<html><body><div style="width:3000px">wide</div><a href="01-a.html#gone">x</a>'
-        '<script>notDefinedAnywhere();</script></body></html>')
+        '<script>notDefinedAnywhere();</script>'
+        '<div class="cell_output"><table><tr><th>episodes</th><td>2100.0</td><td>450.0</td></tr>'
+        '<tr><th>urgent, %</th><td>9.3</td><td>7.7</td></tr></table></div></body></html>')
+    (site / "chapters" / "03-fine.html").write_text(
+        '<html><body><div class="cell_output"><table><tr><th>episodes</th><td>2100</td><td>450</td></tr>'
+        '<tr><th>urgent, %</th><td>9.3</td><td>7.7</td><td>9.0</td></tr></table></div></body></html>')
     shots = tmp_path / "shots"
     reports = {r.page: r for r in check_site(site, shots)}
     assert reports["index.html"].problems == [] and reports["chapters/01-a.html"].problems == []
     problems = "\n".join(reports["chapters/02-bad.html"].problems)
     assert "notDefinedAnywhere" in problems and "wider than the viewport" in problems and "'gone'" in problems
-    assert sorted(p.name for p in shots.iterdir()) == ["chapters__01-a.png", "chapters__02-bad.png", "index.png"]
+    assert "2 table cells print a whole number as a float, e.g. ['2100.0', '450.0']" in problems
+    assert reports["chapters/03-fine.html"].problems == []  # a rounded "9.0" beside "9.3" and "7.7" is fine
+    assert sorted(p.name for p in shots.iterdir()) == ["chapters__01-a.png", "chapters__02-bad.png",
+                                                       "chapters__03-fine.png", "index.png"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -163,3 +164,32 @@ def test_make_test_runs_the_browser_test_and_ci_installs_chromium() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert "command -v chromium" in ci and "apt-get install -y -qq chromium chromium-driver" in ci
     assert "selenium" in pinned_requirements(ROOT / "requirements.txt")
+
+
+@pytest.mark.parametrize("py", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_figure_is_numbered_captioned_and_referenced(py: Path) -> None:
+    """Each `show_figure(label, ...)` has a `{glue:figure}` directive of that label with a caption, and the
+    prose refers to it with `{numref}`; no figure is left as a bare output with a hand-typed number."""
+    nb = jupytext.read(py)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    shown = re.findall(r'show_figure\(\s*"([^"]+)"', code)
+    assert shown, f"{py.name} shows no figure through show_figure"
+    assert not re.search(r"\.show\(\)\s*$", code, re.M), f"{py.name}: a figure is shown without a label"
+    assert not re.search(r"\*\*Figure \d+\.\*\*", prose), f"{py.name}: a hand-numbered caption"
+    for label in shown:
+        directive = re.search(r"```\{glue:figure\} " + re.escape(label) + r"\n:name: " + re.escape(label)
+                              + r"\n\n(\S.*?)\n```", prose, re.S)
+        assert directive, f"{py.name}: no captioned {{glue:figure}} directive for {label}"
+        assert f"{{numref}}`{label}`" in prose, f"{py.name}: {label} is never referenced with {{numref}}"
+
+
+@pytest.mark.parametrize("py", NOTEBOOKS, ids=lambda p: p.stem)
+def test_shown_code_fits_the_book_column(py: Path) -> None:
+    """Code a reader sees (every cell but `remove-input` ones) fits the book's column of about 80
+    characters, so it never scrolls sideways (the browser test checks the rendered page too)."""
+    for cell in jupytext.read(py).cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "code" and not {"remove-input", "remove-cell"} & set(tags):
+            long = [line for line in cell.source.split("\n") if len(line) > 79]
+            assert not long, f"{py.name}: code line longer than 79 characters: {long[0]!r}"
