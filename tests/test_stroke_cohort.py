@@ -51,8 +51,10 @@ def test_a_case_gets_two_matching_controls():
     b.case(1, "2008-06-15")
     b.control(10), b.control(11)
     cohort = build_cohort(b.tables())
-    assert list(cohort.columns) == ["patient_id", "role", "case_id", "index_date", "birth_year", "gender"]
+    assert list(cohort.columns) == ["patient_id", "role", "case_id", "index_date", "birth_year", "gender",
+                                    "event_date"]
     assert list(cohort["role"]) == ["case", "control", "control"]
+    assert cohort["event_date"].iloc[0] == cohort["index_date"].iloc[0] and cohort["event_date"].iloc[1:].isna().all()
     assert set(cohort["patient_id"]) == {1, 10, 11}
     assert (cohort["case_id"] == 1).all()
     assert (cohort["index_date"] == pd.Timestamp("2008-06-15")).all()

@@ -298,6 +298,21 @@ def test_encode_hand_cohort_labels_and_windows():
     assert set(auc) == {"diagnosis", "exam", "dual"}
 
 
+def test_labels_follow_the_outcome_not_the_role():
+    """An "until_index" control whose own stroke comes within a year of a sample is a positive sample; with
+    no `event_date` column (the paper's controls) only the case's samples can be positive."""
+    tables, cohort = _hand_tables()
+    emb = _embedding(tables.diagnoses["icd10"])
+    with_event = cohort.assign(event_date=[T("2010-06-01"), T("2011-01-01"), pd.NaT, T("2012-12-01"), pd.NaT, pd.NaT])
+    tr = encode_cohort(tables, with_event, emb, risk_fn=_risk)["diagnosis"]["train"]
+    c2 = tr.patient_id == 2  # samples end 2004-03-08 and 2010-05-31; its stroke 2011-01-01 is 215 days later
+    assert tr.last_date[c2].astype(str).tolist() == ["2004-03-08", "2010-05-31"]
+    assert tr.y[c2].tolist() == [0, 1]
+    paper = encode_cohort(tables, cohort, emb, risk_fn=_risk)["diagnosis"]["train"]
+    assert paper.y[paper.patient_id == 2].tolist() == [0, 0]
+    assert np.array_equal(paper.y[paper.patient_id == 1], tr.y[tr.patient_id == 1])
+
+
 def _naive_windows(records: pd.DataFrame, features: np.ndarray, length: int, min_records: int):
     """Reference implementation: one Python loop per sample."""
     out = []

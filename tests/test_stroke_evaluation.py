@@ -8,7 +8,9 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import (
+    accuracy_score, average_precision_score, f1_score, precision_score, recall_score, roc_auc_score,
+)
 
 from ehrlib.stroke.evaluation import (
     Scored, evaluate_all_views, matched_bootstrap, ppv_at_prevalence, view_frame,
@@ -48,33 +50,53 @@ def test_views_select_the_right_rows():
     assert len(matched) == 5 and matched.groupby("case_id")["y"].sum().tolist() == [1, 1]
 
 
-def test_matched_view_conditional_auroc_and_top_ranked_rule():
+def test_patient_view_labels_by_the_outcome_in_the_year_after_the_landmark():
+    s = _scored()
+    s.frame["event_date"] = s.frame["index_date"].where(s.frame["role"] == "case")
+    assert view_frame(s, "patient")["y"].tolist() == [1, 0, 1, 0, 0]  # as by role
+    s.frame.loc[s.frame["patient_id"] == 5, "event_date"] = T("2011-06-01")  # control 5: stroke after the landmark
+    s.frame.loc[s.frame["patient_id"] == 6, "event_date"] = T("2013-01-01")  # control 6: more than a year later
+    patient = view_frame(s, "patient").set_index("patient_id")["y"]
+    assert patient.to_dict() == {1: 1, 2: 0, 4: 1, 5: 1, 6: 0}
+    assert view_frame(s, "matched")["case_id"].unique().tolist() == [1]  # set 4 has two positives: no matched pair
+
+
+def test_matched_view_conditional_auroc_within_set_auprc_and_threshold_metrics():
     f = pd.DataFrame({"patient_id": range(7), "case_id": [1, 1, 1, 2, 2, 3, 3], "key": "k",
                       "y": [1, 0, 0, 1, 0, 1, 0], "score": [0.9, 0.1, 0.95, 0.5, 0.5, 0.7, 0.2]})
-    m = matched_bootstrap(f, n_boot=200, seed=0)
+    m = matched_bootstrap(f, threshold=0.6, n_boot=200, seed=0)
     # set 1: wins 1 of 2; set 2: a tie (1/2 of 1); set 3: 1 of 1 -> (1 + 0.5 + 1) / 4
     assert m["auroc"].value == pytest.approx(2.5 / 4)
+    # within-set AUPRC: each set's average precision (sklearn's, ties included), averaged over sets
+    per_set = [average_precision_score(g["y"], g["score"]) for _, g in f.groupby("case_id")]
+    assert m["auprc"].value == pytest.approx(np.mean(per_set)) and per_set == pytest.approx([0.5, 0.5, 1.0])
     # case first: set 1 no, set 2 tie with one control -> 1/2, set 3 yes -> (0 + 0.5 + 1) / 3
-    assert m["recall"].value == pytest.approx(1.5 / 3) and m["precision"].value == m["recall"].value
-    assert m["specificity"].value == pytest.approx(1 - 1.5 / 4)
+    assert m["top1"].value == pytest.approx(1.5 / 3)
+    # at threshold 0.6 every member of every set is classified: the pooled confusion matrix
+    pred = (f["score"] >= 0.6).astype(int)
+    assert m["recall"].value == pytest.approx(recall_score(f["y"], pred))
+    assert m["precision"].value == pytest.approx(precision_score(f["y"], pred))
+    assert m["f1"].value == pytest.approx(f1_score(f["y"], pred))
+    assert m["specificity"].value == pytest.approx(recall_score(1 - f["y"], 1 - pred))
+    assert m["accuracy"].value == pytest.approx(accuracy_score(f["y"], pred))
     assert m["auroc"].ci_low <= m["auroc"].value <= m["auroc"].ci_high
-    assert np.isnan(m["auprc"].value)
     # a set is the resampling unit: every replicate is a weighted mean of per-set values
-    one_set = matched_bootstrap(f[f["case_id"] == 3], n_boot=50)
+    one_set = matched_bootstrap(f[f["case_id"] == 3], threshold=0.6, n_boot=50)
     assert one_set["auroc"].ci_low == one_set["auroc"].ci_high == 1.0
 
 
 def test_evaluate_all_views_threshold_from_validation_and_test_scored_as_given():
     val, test = _scored(), _scored(np.linspace(1, 0, 10))
     views, rows = evaluate_all_views(val, test, n_boot=100)
-    assert set(views) == {"paper", "patient", "matched"} and views["matched"].threshold is None
+    assert set(views) == {"paper", "patient", "matched"}
+    assert all(v.threshold is not None for v in views.values())
     paper = rows[rows["view"] == "paper"]
     assert views["paper"].metrics["auroc"].value == pytest.approx(roc_auc_score(paper["y"], paper["score"]))
     # the threshold depends on validation only: changing the test labels leaves it unchanged
     flipped = _scored(np.linspace(1, 0, 10))
     flipped.frame["y"] = 1 - flipped.frame["y"]
     views2, _ = evaluate_all_views(val, flipped, n_boot=100)
-    assert views2["paper"].threshold == views["paper"].threshold
+    assert all(views2[k].threshold == views[k].threshold for k in views)
     assert views["paper"].n_sets == 2
 
 

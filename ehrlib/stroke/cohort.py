@@ -121,7 +121,9 @@ def build_cohort(tables: StrokeTables, *, start: str = "2001-01-01", end: str = 
 
     Returns one row per cohort patient with `patient_id`, `role` ("case"/"control"), `case_id` (the
     case's patient_id, also on the case's own row), `index_date` (the case's first stroke date),
-    `birth_year`, `gender`; sorted by case_id, the case first, then its controls by patient_id.
+    `birth_year`, `gender` and `event_date` (the patient's own first stroke, NaT if none: the case's
+    index date, and for an "until_index" control a stroke after it, which labels its samples by outcome);
+    sorted by case_id, the case first, then its controls by patient_id.
     Deterministic for a seed, whatever the row order of the input tables.
     """
     if n_controls < 1:
@@ -176,6 +178,8 @@ def build_cohort(tables: StrokeTables, *, start: str = "2001-01-01", end: str = 
         "index_date": fs[owner].astype("datetime64[D]").astype("datetime64[ns]"),
         "birth_year": s["birth_year"].to_numpy()[members].astype(np.int32),
         "gender": pd.array(s["gender"].to_numpy()[members], dtype=STRING_DTYPE),
+        "event_date": pd.Series(np.where(fs[members] == none, np.iinfo(np.int64).min, fs[members]))
+        .astype("datetime64[D]").astype("datetime64[ns]").to_numpy(),
     })
     is_control = (out["role"] == "control").to_numpy(bool)
     order = np.lexsort((out["patient_id"].to_numpy(), is_control, out["case_id"].to_numpy()))

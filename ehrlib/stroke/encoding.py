@@ -158,6 +158,10 @@ def _cohort_frame(cohort: pd.DataFrame) -> pd.DataFrame:
     if bad_split.any():
         raise ValueError(f"cohort: row {int(np.flatnonzero(bad_split)[0])}: split must be one of {SPLITS}")
     c["index_date"] = pd.to_datetime(c["index_date"]).astype("datetime64[ns]")
+    if "event_date" in cohort.columns:  # the patient's own first stroke (NaT if none): labels by outcome
+        c["event_date"] = pd.to_datetime(cohort["event_date"].to_numpy()).astype("datetime64[ns]")
+    else:  # a cohort without it: the case's stroke is the only event
+        c["event_date"] = c["index_date"].where(c["role"].eq("case"))
     c["gender"] = c["gender"].astype(str)
     bad_gender = ~c["gender"].isin(["F", "M"])
     if bad_gender.any():
@@ -494,10 +498,12 @@ def window_index(positions: np.ndarray, ends: np.ndarray, length: int) -> np.nda
 
 
 def _labels(records: pd.DataFrame, rows: np.ndarray, horizon_days: int) -> np.ndarray:
-    role = records["role"].to_numpy()[rows]
-    gap = (records["index_date"].to_numpy()[rows] - records["date"].to_numpy()[rows]).astype("timedelta64[D]")
-    gap = gap.astype(np.int64)
-    return ((role == "case") & (gap >= 0) & (gap <= horizon_days)).astype(np.int8)
+    """1 where the patient's own first stroke (`event_date`) falls 0-`horizon_days` days after the sample's
+    last record: the outcome, whatever the patient's role (a case's event is its index date)."""
+    gap = (records["event_date"].to_numpy()[rows] - records["date"].to_numpy()[rows]).astype("timedelta64[D]")
+    known = ~np.isnat(gap)
+    days = np.where(known, gap.astype(np.int64), -1)
+    return (known & (days >= 0) & (days <= horizon_days)).astype(np.int8)
 
 
 def _samples(input_type: str, records: pd.DataFrame, ends: np.ndarray, blocks: dict[str, SequenceBlock],

@@ -8,16 +8,19 @@ samples are by construction its last prefixes before the stroke). Every model is
    stroke within 365 days of the prefix's last record). Comparable with the paper's AUROC 0.669.
 2. **patient**: one prediction per patient at a landmark date, `landmark_days` (365) before the case's
    index date, the same date for the case's controls: the latest sample whose last record is on or before
-   the landmark. The label is whether the patient is the case (its stroke comes within a year of the
-   landmark). Patients with no record before the landmark drop out (counted).
-3. **matched**: within each matched set of the patient view (a case and at least one of its controls), how
-   often the model ranks the case above a control (conditional AUROC, ties one half). The decision rule
-   within a set is "the highest-scoring member is the case": recall, precision and F1 are then the share
-   of sets whose case ranks first, specificity and accuracy follow from one predicted case per set. No
-   threshold and no AUPRC apply within sets (AUPRC is reported as NaN).
+   the landmark. The label is whether the patient's own first stroke comes within the year after the
+   landmark: the case's does, and so does that of an "until_index" control with a stroke in that year.
+   Patients with no record before the landmark drop out (counted).
+3. **matched**: within each matched set of the patient view (a case and at least one of its controls).
+   AUROC is the conditional AUROC: how often the model ranks the case above one of its own controls (ties
+   one half). AUPRC is its within-set counterpart: each set's average precision, which with one positive
+   is 1 / (the case's rank, tied controls ranked first), averaged over sets. The threshold metrics apply
+   the F1-optimal threshold of the validation split's matched view to every member of the test sets, so
+   they read like the patient view's on complete sets only. `top1` adds the share of sets whose case
+   scores highest (ties shared), the decision rule "flag one member per set".
 
 Intervals: percentile bootstrap that resamples matched case sets (`ehrlib.evaluation.bootstrap`), never
-single samples; the threshold of views 1 and 2 is the F1-optimal threshold on the validation split's
+single samples; the threshold of every view is the F1-optimal threshold on the validation split's
 same view. Positive predictive value at a population prevalence: `ppv_at_prevalence`.
 """
 
@@ -45,15 +48,17 @@ class Scored:
     sample; `index_date` is the matched case's stroke date.
     """
 
-    frame: pd.DataFrame  # patient_id, case_id, role, index_date, last_date, y, score
+    frame: pd.DataFrame  # patient_id, case_id, role, index_date, event_date, last_date, y, score
 
     @classmethod
     def build(cls, samples, cohort: pd.DataFrame, score: np.ndarray) -> "Scored":
         """From `EncodedSamples` of one split, its cohort and the scores of its samples."""
-        index = cohort.set_index("patient_id")["index_date"]
+        c = cohort.set_index("patient_id")
+        event = c["event_date"] if "event_date" in c.columns else c["index_date"].where(c["role"].eq("case"))
         frame = pd.DataFrame({
             "patient_id": samples.patient_id, "case_id": samples.case_id, "role": samples.role,
-            "index_date": pd.to_datetime(index.reindex(samples.patient_id).to_numpy()),
+            "index_date": pd.to_datetime(c["index_date"].reindex(samples.patient_id).to_numpy()),
+            "event_date": pd.to_datetime(event.reindex(samples.patient_id).to_numpy()),
             "last_date": pd.to_datetime(samples.last_date), "y": samples.y.astype(int),
             "score": np.asarray(score, dtype=np.float64)})
         if len(frame) != len(np.asarray(score)):
@@ -70,8 +75,10 @@ def view_frame(scored: Scored, view: str, landmark_days: int = 365) -> pd.DataFr
         landmark = f["index_date"] - pd.Timedelta(days=landmark_days)
         g = f.loc[f["last_date"] <= landmark]
         g = g.sort_values(["patient_id", "last_date"], kind="mergesort").groupby("patient_id").tail(1)
-        out = g.assign(y=(g["role"] == "case").astype(int),
-                       key=(g["index_date"] - pd.Timedelta(days=landmark_days)).dt.strftime("%Y-%m-%d"))
+        mark = g["index_date"] - pd.Timedelta(days=landmark_days)
+        event = g["event_date"] if "event_date" in g.columns else g["index_date"].where(g["role"] == "case")
+        within = (event > mark) & (event <= mark + pd.Timedelta(days=365))
+        out = g.assign(y=within.astype(int), key=mark.dt.strftime("%Y-%m-%d"))
         if view == "matched":
             sets = out.groupby("case_id")["y"].agg(["sum", "size"])
             ok = sets.index[(sets["sum"] == 1) & (sets["size"] >= 2)]
@@ -81,38 +88,48 @@ def view_frame(scored: Scored, view: str, landmark_days: int = 365) -> pd.DataFr
     return out.loc[:, ["patient_id", "case_id", "key", "y", "score"]].reset_index(drop=True)
 
 
-def _set_arrays(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per matched set: case-over-control wins (ties 1/2), number of controls, 1 if the case ranks first."""
+def _set_table(frame: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Per matched set (index case_id): case-over-control wins (ties 1/2), control count, the case's
+    top-rank share, its average precision, and the confusion counts at `threshold`."""
     case = frame.loc[frame["y"] == 1].set_index("case_id")["score"]
     ctrl = frame.loc[frame["y"] == 0]
     c_case = case.reindex(ctrl["case_id"]).to_numpy()
     s = ctrl["score"].to_numpy()
-    win = (c_case > s) + 0.5 * (c_case == s)
-    by = pd.DataFrame({"case_id": ctrl["case_id"].to_numpy(), "win": win, "beat": (c_case > s).astype(float),
-                       "tie": (c_case == s).astype(float)}).groupby("case_id", sort=True)
-    wins, pairs = by["win"].sum(), by["win"].size()
-    all_beaten = by["beat"].sum() == pairs
-    ties = by["tie"].sum()
-    first = np.where(all_beaten, 1.0, np.where(by["beat"].sum() + ties == pairs, 1.0 / (1.0 + ties), 0.0))
-    return wins.to_numpy(np.float64), pairs.to_numpy(np.float64), np.asarray(first, dtype=np.float64)
+    by = pd.DataFrame({"case_id": ctrl["case_id"].to_numpy(), "wins": (c_case > s) + 0.5 * (c_case == s),
+                       "beat": (c_case > s).astype(float), "tie": (c_case == s).astype(float),
+                       "fp": (s >= threshold).astype(float)}).groupby("case_id", sort=True)
+    t = by.sum()
+    t["pairs"] = by.size().astype(float)
+    t["top1"] = np.where(t["beat"] + t["tie"] == t["pairs"], 1.0 / (1.0 + t["tie"]), 0.0)
+    t["ap"] = 1.0 / (1.0 + t["pairs"] - t["beat"])
+    t["tp"] = (case.reindex(t.index) >= threshold).astype(float)
+    t["tn"] = t["pairs"] - t["fp"]
+    return t
 
 
-def _matched_rows(wins: np.ndarray, pairs: np.ndarray, first: np.ndarray, w: np.ndarray) -> dict[str, np.ndarray]:
+def _matched_rows(t: pd.DataFrame, w: np.ndarray) -> dict[str, np.ndarray]:
     """The matched-view metrics for each row of set weights `w` (n_rep, n_sets)."""
-    top1 = (w @ first) / w.sum(axis=1)
-    false_pos = w @ (1.0 - first)
-    return {"auroc": (w @ wins) / (w @ pairs), "auprc": np.full(len(w), np.nan), "recall": top1,
-            "precision": top1, "f1": top1, "specificity": 1.0 - false_pos / (w @ pairs),
-            "accuracy": (w @ (pairs + 1.0) - 2.0 * false_pos) / (w @ (pairs + 1.0))}
+    n = w.sum(axis=1)
+    tp, fp, tn = w @ t["tp"].to_numpy(), w @ t["fp"].to_numpy(), w @ t["tn"].to_numpy()
+    fn = n - tp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        recall = tp / n
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    return {"auroc": (w @ t["wins"].to_numpy()) / (w @ t["pairs"].to_numpy()), "auprc": (w @ t["ap"].to_numpy()) / n,
+            "top1": (w @ t["top1"].to_numpy()) / n, "recall": recall, "precision": precision, "f1": f1,
+            "specificity": tn / (tn + fp), "accuracy": (tp + tn) / (tp + fn + tn + fp)}
 
 
-def matched_bootstrap(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict[str, Interval]:
-    """Conditional AUROC and the top-ranked-is-case metrics with intervals resampling matched sets."""
-    wins, pairs, first = _set_arrays(frame)
-    if not len(wins):
+def matched_bootstrap(frame: pd.DataFrame, threshold: float, n_boot: int = 1000, seed: int = 0
+                      ) -> dict[str, Interval]:
+    """The matched view's metrics (conditional AUROC, within-set AUPRC, top-rank share and the threshold
+    metrics at `threshold`) with percentile intervals from resampling matched sets."""
+    t = _set_table(frame, threshold)
+    if not len(t):
         raise ValueError("no matched set with a case and a control")
-    point = {k: float(v[0]) for k, v in _matched_rows(wins, pairs, first, np.ones((1, len(wins)))).items()}
-    parts = [_matched_rows(wins, pairs, first, w) for w in weight_chunks(np.arange(len(wins)), n_boot, seed)]
+    point = {k: float(v[0]) for k, v in _matched_rows(t, np.ones((1, len(t)))).items()}
+    parts = [_matched_rows(t, w) for w in weight_chunks(np.arange(len(t)), n_boot, seed)]
     reps = {k: np.concatenate([p[k] for p in parts]) for k in point}
     return {k: percentile_interval(point[k], reps[k]) for k in point}
 
@@ -135,11 +152,11 @@ def population_incidence(hazard: pd.DataFrame, patients: pd.DataFrame, min_age: 
 
 @dataclass
 class ViewScore:
-    """A view's metrics with intervals, its threshold (None in the matched view) and sizes."""
+    """A view's metrics with intervals, its validation-chosen threshold and sizes."""
 
     view: str
     metrics: dict[str, Interval]
-    threshold: float | None
+    threshold: float
     n_samples: int
     n_sets: int
     prevalence: float
@@ -152,14 +169,14 @@ def evaluate_view(val: Scored, test: Scored, view: str, n_boot: int = 1000, seed
     from ehrlib.stroke.models import best_f1_threshold
 
     test_rows = view_frame(test, view)
+    v = view_frame(val, view)
+    threshold = best_f1_threshold(v["y"].to_numpy(), v["score"].to_numpy())[0]
     if view == "matched":
-        metrics, threshold = matched_bootstrap(test_rows, n_boot, seed), None
+        metrics = matched_bootstrap(test_rows, threshold, n_boot, seed)
     else:
-        v = view_frame(val, view)
-        threshold = best_f1_threshold(v["y"].to_numpy(), v["score"].to_numpy())[0]
         metrics = grouped_bootstrap(test_rows["y"].to_numpy(), test_rows["score"].to_numpy(), threshold=threshold,
                                     groups=test_rows["case_id"].to_numpy(), n_boot=n_boot, seed=seed)
-    metrics = {k: metrics[k] for k in METRICS if k in metrics}
+    metrics = {k: metrics[k] for k in (*METRICS, "top1") if k in metrics}
     score = ViewScore(view, metrics, threshold, len(test_rows), int(test_rows["case_id"].nunique()),
                       float(test_rows["y"].mean()) if len(test_rows) else float("nan"))
     return score, test_rows
