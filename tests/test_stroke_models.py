@@ -115,3 +115,37 @@ def test_beta_equal_gamma_trains_like_plain_cross_entropy():
     d_plain = max(np.abs(a - b).max() for a, b in zip(paper.model.get_weights(), plain.model.get_weights()))
     d_skew = max(np.abs(a - b).max() for a, b in zip(paper.model.get_weights(), skew.model.get_weights()))
     assert d_plain < 1e-3 < d_skew
+
+
+def test_learned_embedding_network_trains_its_own_code_vectors_and_round_trips(tmp_path):
+    """The end-to-end arm of the embedding ablation: the diagnosis input's last feature is a code number
+    (`icd10.index_embedding`), replaced inside the network by a trainable embedding that training moves;
+    training is bit-identical for a seed and the model saves and loads as `.keras`."""
+    from ehrlib.stroke.autoencoder import save_keras_model
+    from ehrlib.stroke.models import load_network
+    from ehrlib.stroke.icd10 import build_vocabulary, index_embedding
+
+    vocab = build_vocabulary(["I10", "E11", "E78", "N18", "J45"])
+    emb = index_embedding(vocab)
+    assert emb.dim == 1 and emb.lookup(["I10", "J45"]).ravel().tolist() == [vocab.index(["I10"])[0] + 1,
+                                                                          vocab.index(["J45"])[0] + 1]
+    X, y = _data()
+    rng = np.random.default_rng(1)
+    codes = rng.integers(1, len(vocab) + 1, size=X["diagnosis"].shape[:2]).astype(np.float32)
+    codes += y[:, None] * (codes < 3)  # codes 1-2 shift up for positives: the code itself carries signal
+    X["diagnosis"][..., -1] = np.where(np.any(X["diagnosis"][..., :-1] != 0, axis=-1), codes, 0.0)
+    Xv, yv = {"diagnosis": X["diagnosis"][:60]}, y[:60]
+    cfg = NetworkConfig("diagnosis", gru_units=4, head_units=4, learned_embedding=len(vocab), learned_dim=3)
+    model = build_network(cfg, {"diagnosis": (6, 5)}, seed=0)
+    table = model.get_layer("dx_codes").embedding.embeddings
+    assert tuple(table.shape) == (len(vocab) + 1, 3) and table.trainable
+    assert model.output_shape == (None, 2)
+    tc = TrainConfig(max_epochs=2, patience=2, batch_size=32, seed=3, jit_compile=False)
+    a = train_network(cfg, {"diagnosis": X["diagnosis"]}, y, Xv, yv, tc)
+    b = train_network(cfg, {"diagnosis": X["diagnosis"]}, y, Xv, yv, tc)
+    trained = a.model.get_layer("dx_codes").embedding.embeddings.numpy()
+    assert not np.array_equal(trained, table.numpy())  # the embedding was learned
+    assert np.array_equal(trained, b.model.get_layer("dx_codes").embedding.embeddings.numpy())
+    path = save_keras_model(a.model, tmp_path / "m.keras")
+    again = load_network(path)
+    assert np.allclose(predict(again, Xv), predict(a.model, Xv))

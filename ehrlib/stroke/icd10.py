@@ -206,8 +206,15 @@ def random_embedding(vocabulary: Vocabulary, dim: int = 32, seed: int = 0) -> Co
     return CodeEmbedding(vocabulary, np.tanh(w).astype(np.float32))
 
 
+def index_embedding(vocabulary: Vocabulary) -> CodeEmbedding:
+    """Each code's number in the vocabulary (1 to V) as its single feature: the input of a network that
+    learns its own embedding end to end (`NetworkConfig.learned_embedding`); 0 stays free for padding."""
+    return CodeEmbedding(vocabulary, np.arange(1, len(vocabulary) + 1, dtype=np.float32)[:, None])
+
+
 __all__ = [
     "CHAPTER_ORDER", "CodeEmbedding", "MAX_CODE_LENGTH", "STROKE_CODE_PREFIXES", "Vocabulary", "build_vocabulary",
-    "chapter_title", "has_subcategories", "icd10_chapter", "icd10_description", "is_known_icd10", "is_stroke_code",
+    "chapter_title", "has_subcategories", "icd10_chapter", "icd10_description", "index_embedding", "is_known_icd10",
+    "is_stroke_code",
     "random_embedding", "truncate", "who_codes", "who_vocabulary",
 ]

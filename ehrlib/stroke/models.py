@@ -35,12 +35,13 @@ import functools
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import numpy as np
 
 from ehrlib.batches import padded_batches
-from ehrlib.io import Record
+from ehrlib.io import Record, load_keras_model
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +59,17 @@ class NetworkConfig(Record):
     td_units: tuple[int, ...] = (32, 16)
     head_units: int = 16
     dropout: float = 0.2
+    # > 0: the diagnosis input's last feature is a code number (`icd10.index_embedding`) and the network
+    # learns a `learned_dim`-wide embedding of these `learned_embedding` codes end to end.
+    learned_embedding: int = 0
+    learned_dim: int = 32
 
     def validate(self) -> None:
         """Positive widths and a dropout rate in [0, 1)."""
         if self.gru_units < 1 or self.head_units < 1 or not self.td_units or min(self.td_units) < 1:
             raise ValueError("layer widths must be >= 1")
+        if self.learned_embedding < 0 or self.learned_dim < 1:
+            raise ValueError("learned_embedding must be >= 0 and learned_dim >= 1")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
 
@@ -71,7 +78,8 @@ class NetworkConfig(Record):
         """Short description of the grid point."""
         parts = {"diagnosis": f"GRU {self.gru_units}", "exam": f"TD {'-'.join(map(str, self.td_units))}",
                  "dual": f"GRU {self.gru_units} + TD {'-'.join(map(str, self.td_units))}"}[self.kind]
-        return f"{parts}, head {self.head_units}, dropout {self.dropout:g}"
+        learned = f", learned {self.learned_dim}-d code embedding" if self.learned_embedding else ""
+        return f"{parts}{learned}, head {self.head_units}, dropout {self.dropout:g}"
 
 
 @dataclass(frozen=True)
@@ -145,8 +153,44 @@ def _pooling_class():
     return MeanAndLast
 
 
+@functools.lru_cache(maxsize=1)
+def _code_lookup_class():
+    import keras
+
+    @keras.saving.register_keras_serializable(package="ehrlib")
+    class CodeLookup(keras.layers.Layer):
+        """Replace the last feature of each step (a code number, 1 to `n_codes`) by a trainable `dim`-wide
+        embedding of it, keeping the other features: the embedding is learned with the network."""
+
+        def __init__(self, n_codes: int, dim: int, seed: int | None = None, **kwargs):
+            super().__init__(**kwargs)
+            self.n_codes, self.dim, self.seed = n_codes, dim, seed
+            self.supports_masking = True
+            init = keras.initializers.RandomUniform(-0.05, 0.05, seed=seed)
+            self.embedding = keras.layers.Embedding(n_codes + 1, dim, embeddings_initializer=init, name="codes")
+
+        def build(self, input_shape):
+            self.embedding.build(tuple(input_shape[:-1]))
+            self.built = True
+
+        def call(self, x, mask=None):
+            ops = keras.ops
+            codes = ops.cast(ops.round(x[..., -1]), "int32")
+            return ops.concatenate([x[..., :-1], self.embedding(codes)], axis=-1)
+
+        def compute_output_shape(self, input_shape):
+            return (*input_shape[:-1], input_shape[-1] - 1 + self.dim)
+
+        def get_config(self):
+            return {**super().get_config(), "n_codes": self.n_codes, "dim": self.dim, "seed": self.seed}
+
+    return CodeLookup
+
+
 def _diagnosis_branch(keras, x, cfg: NetworkConfig, seeds):
     x = keras.layers.Masking(0.0, name="dx_mask")(x)
+    if cfg.learned_embedding:
+        x = _code_lookup_class()(cfg.learned_embedding, cfg.learned_dim, seed=next(seeds), name="dx_codes")(x)
     return keras.layers.GRU(cfg.gru_units, name="dx_gru", seed=next(seeds),
                             kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
                             recurrent_initializer=keras.initializers.Orthogonal(seed=next(seeds)))(x)
@@ -159,6 +203,12 @@ def _exam_branch(keras, x, cfg: NetworkConfig, seeds):
                                    kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)))
         x = keras.layers.TimeDistributed(dense, name=f"ex_td_{i}")(x)
     return _pooling_class()(name="ex_pool")(x)
+
+
+def load_network(path: str | Path):
+    """Load a saved stroke network (`.keras`), registering the package's custom layers first."""
+    _pooling_class(), _code_lookup_class()
+    return load_keras_model(path)
 
 
 def build_network(cfg: NetworkConfig, shapes: Mapping[str, tuple[int, int]], seed: int = 0):
@@ -333,5 +383,5 @@ def train_network(cfg: NetworkConfig, train: Mapping[str, np.ndarray], y_train: 
 
 __all__ = [
     "MODEL_NAMES", "NetworkConfig", "TrainConfig", "TrainedNetwork", "best_f1_threshold", "build_network", "grid",
-    "predict", "train_network", "transfer_weights",
+    "load_network", "predict", "train_network", "transfer_weights",
 ]
