@@ -383,6 +383,8 @@ def test_benchmark_variables_and_layout_read_by_the_project_reader(tmp_path):
         idx = mem.latent.reset_index().set_index("stay").loc[es.stays, "index"].to_numpy()
         np.testing.assert_array_equal(es.y, mem.latent["y"].to_numpy()[idx])
         np.testing.assert_array_equal(es.mask, mask[idx])
+        # the ground truth written at the root (`<split>_ground_truth.csv`) is read in this layout too
+        np.testing.assert_allclose(es.true_risk, mem.latent["true_risk"].to_numpy()[idx], atol=1e-6)
         for k in range(0, len(idx), 7):  # the reader keeps each hour's last value
             df = mem.episode_frame(int(idx[k]))
             df[verbal] = df[verbal].replace(0, 1)  # "1.0 ET/Trach" scores 1

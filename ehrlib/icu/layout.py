@@ -4,7 +4,8 @@ The one definition of the split names (`SPLITS`), the file names, the stay-name 
 type (`DataFormatError`) shared by the generator, the reader and its cache. Two layouts are accepted
 (`resolve_split`): this project's `ROOT/<split>/listfile.csv` (header `stay,y_true`) with the stay
 files and an optional `ground_truth.csv` (`stay,true_risk`) beside it, and the real benchmark's
-`ROOT/<split>_listfile.csv` with the stay files in `ROOT/train/` (train and val) or `ROOT/test/`.
+`ROOT/<split>_listfile.csv` with the stay files in `ROOT/train/` (train and val) or `ROOT/test/`
+(and, when this project's generator wrote it, `ROOT/<split>_ground_truth.csv`; real data has none).
 The small files (listfile, ground truth) are read here, each line checked, errors naming the file
 and the line. Every file is checked to be a regular file before it is opened (a FIFO would hang the
 reader, a link to `/dev/zero` would exhaust memory).
@@ -68,7 +69,8 @@ def resolve_split(root: str | os.PathLike, split: str) -> SplitPaths:
     bench = root / f"{split}_{LISTFILE}"
     if bench.is_file():
         data_dir = root / ("test" if split == "test" else "train")
-        return SplitPaths(bench, data_dir, None, "benchmark")
+        gt = root / f"{split}_{GROUND_TRUTH}"  # written by this project's generator; real data has none
+        return SplitPaths(bench, data_dir, gt if gt.exists() else None, "benchmark")
     data_dir = root / split
     listfile = data_dir / LISTFILE
     if not listfile.exists():
