@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
+from IPython import get_ipython
 from myst_nb import glue
 from plotly.io.base_renderers import MimetypeRenderer
 from plotly.subplots import make_subplots
@@ -46,12 +47,14 @@ class BookRenderer(MimetypeRenderer):
 
 def setup_notebook() -> None:
     """Set up a chapter's kernel: the `plotly_white` template, the book's renderer when building the
-    book, and pandas tables that print whole numbers as integers (`number_text`)."""
+    book, and data frames shown through `frame_html` (whole numbers as integers)."""
     if in_book():
         pio.renderers[BOOK_RENDERER] = BookRenderer()
         pio.renderers.default = BOOK_RENDERER
     pio.templates.default = TEMPLATE
-    pd.set_option("display.float_format", number_text)
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, frame_html)
 
 
 def in_book() -> bool:
@@ -59,12 +62,35 @@ def in_book() -> bool:
     return os.environ.get("EHRLIB_BOOK") == "1"
 
 
-def number_text(value: float) -> str:
-    """A table cell's text for a float: whole numbers without a decimal point (a count of 2100 reads
-    `2100`, not `2100.0`), other values with up to six significant digits (tables round beforehand)."""
-    if np.isfinite(value) and float(value).is_integer() and abs(value) < 1e15:
-        return f"{value:.0f}"
-    return f"{value:.6g}"
+def _decimals(values: np.ndarray, use: np.ndarray) -> np.ndarray:
+    """Per cell: the decimals its shortest form needs (at most 6) where `use`, else 0."""
+    out = np.zeros(values.shape, dtype=int)
+    for idx in zip(*np.nonzero(use)):
+        out[idx] = min(len(np.format_float_positional(values[idx], trim="-").partition(".")[2]), 6)
+    return out
+
+
+def frame_html(df: pd.DataFrame) -> str:
+    """A data frame's HTML with readable numbers. A float column or row whose values are all whole (counts
+    that became floats beside rates, or through a NaN) prints them as integers (`2100`, not `2100.0`);
+    other floats print with the decimals their column or row needs (`0.800` beside `0.856`)."""
+    cols = [j for j, dtype in enumerate(df.dtypes) if pd.api.types.is_float_dtype(dtype)]
+    if not cols or df.size > 20_000:
+        return df._repr_html_()
+    vals = df.iloc[:, cols].to_numpy(np.float64)
+    finite = np.isfinite(vals)
+    whole = finite & (np.abs(vals) < 1e15) & (vals == np.round(vals))
+    col_whole = np.all(whole | ~finite, axis=0) & finite.any(axis=0)
+    row_whole = np.all(whole | ~finite, axis=1) & finite.any(axis=1) & (len(cols) > 1)
+    places = _decimals(vals, finite & ~whole)
+    dec = np.maximum(np.maximum(places.max(axis=0)[None, :], places.max(axis=1)[:, None]), 1)
+    out = df.copy()
+    for k, j in enumerate(cols):
+        as_int = whole[:, k] & (col_whole[k] | row_whole)
+        text = [("NaN" if not f else f"{x:.0f}" if i else f"{x:.{d}f}")
+                for x, f, i, d in zip(vals[:, k], finite[:, k], as_int, dec[:, k])]
+        out.isetitem(j, pd.Series(text, index=df.index, dtype=object))
+    return out._repr_html_()
 
 
 def show_figure(name: str, fig: go.Figure) -> None:

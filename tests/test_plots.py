@@ -10,20 +10,18 @@ import pytest
 from ehrlib import plots
 
 
-@pytest.mark.parametrize(("value", "text"), [(2100.0, "2100"), (0.0, "0"), (-12.0, "-12"), (0.123, "0.123"),
-                                               (1234.5678, "1234.57"), (np.nan, "nan"), (np.inf, "inf")])
-def test_number_text_prints_whole_numbers_as_integers(value: float, text: str) -> None:
-    assert plots.number_text(value) == text
-
-
-def test_setup_notebook_makes_mixed_count_and_rate_tables_print_counts_as_integers() -> None:
+def test_frame_html_prints_whole_number_rows_and_columns_as_integers_and_keeps_column_decimals() -> None:
+    # counts and rates share a column, as in chapter 03's split table; one column has a NaN
     table = pd.DataFrame({"train": {"episodes": 2100, "mortality": 0.133}, "test": {"episodes": 450, "mortality": 0.12}})
-    assert table["train"].dtype == float  # counts and rates share a column, as in chapter 03's split table
-    with pd.option_context("display.float_format", None):
-        assert "2100.0" in table.to_html()
-        plots.setup_notebook()
-        html = table.to_html()
-    assert "2100.0" not in html and ">2100<" in html and ">0.133<" in html
+    table["n"] = [3.0, np.nan]
+    assert table["train"].dtype == float and "2100.0" in table.to_html()
+    html = plots.frame_html(table)
+    assert ">2100<" in html and ">450<" in html and ">0.133<" in html and ">0.120<" in html
+    assert ">3<" in html and ">NaN<" in html and "2100.0" not in html
+    # a rounded percentage keeps its decimal among decimals: 9.0 beside 9.3 and 7.7 (no whole row here)
+    pct = pd.DataFrame({"urgent, %": [9.3, 7.7, 9.0], "label": ["a", "b", "c"]})
+    assert ">9.0<" in plots.frame_html(pct) and ">9.3<" in plots.frame_html(pct)
+    assert ">0.800<" in plots.frame_html(pd.DataFrame({"auroc": [0.856, 0.8]}))
 
 
 @pytest.mark.parametrize(("book", "shown"), [("1", False), ("", True)])
