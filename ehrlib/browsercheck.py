@@ -39,17 +39,18 @@ LOG_LINE = re.compile(r"^ehrlib(\.\w+)*: ", re.MULTILINE)  # the format of ehrli
 # local storage holds no light/dark choice yet (pydata-sphinx-theme then uses "auto").
 BENIGN_CONSOLE = ("favicon.ico", "Got invalid theme mode: . Resetting to auto.")
 # Whole numbers printed as floats: a table row or column whose numeric cells (two or more) all end in
-# ".0" holds counts printed as floats ("2100.0"); a lone "9.0" among "9.3" and "7.7" is a rounded decimal.
+# ".0" holds counts printed as floats ("2100.0"); a lone "9.0" among "9.3" and "7.7" is a rounded decimal,
+# and zeros ("0.0000", a net benefit of treating no one) say nothing either way.
 FLOAT_INTS_JS = """
 function floatInts() {
-  const num = /^-?[\\d,]+(\\.\\d+)?$/, whole = /^-?[\\d,]+\\.0+$/, bad = new Set();
+  const num = /^-?[\\d,]+(\\.\\d+)?$/, whole = /^-?[\\d,]+\\.0+$/, zero = /^-?0(\\.0+)?$/, bad = new Set();
   for (const t of document.querySelectorAll('.cell_output table, .output table')) {
     const rows = [...t.querySelectorAll('tr')].map(tr => [...tr.querySelectorAll('td')]);
     const lines = [...rows];
     const width = Math.max(0, ...rows.map(r => r.length));
     for (let j = 0; j < width; j++) lines.push(rows.map(r => r[j]).filter(Boolean));
     for (const line of lines) {
-      const cells = line.filter(td => num.test(td.innerText.trim()));
+      const cells = line.filter(td => num.test(td.innerText.trim()) && !zero.test(td.innerText.trim()));
       if (cells.length >= 2 && cells.every(td => whole.test(td.innerText.trim()))) cells.forEach(td => bad.add(td));
     }
   }

@@ -83,7 +83,8 @@ def test_headless_chromium_finds_what_a_reader_would_see(site: Path, tmp_path: P
         '<tr><th>urgent, %</th><td>9.3</td><td>7.7</td></tr></table></div></body></html>')
     (site / "chapters" / "03-fine.html").write_text(
         '<html><body><div class="cell_output"><table><tr><th>episodes</th><td>2100</td><td>450</td></tr>'
-        '<tr><th>urgent, %</th><td>9.3</td><td>7.7</td><td>9.0</td></tr></table></div></body></html>')
+        '<tr><th>urgent, %</th><td>9.3</td><td>7.7</td><td>9.0</td></tr>'
+        '<tr><th>treat none</th><td>0.0000</td><td>0.0000</td><td>0.0000</td></tr></table></div></body></html>')
     shots = tmp_path / "shots"
     reports = {r.page: r for r in check_site(site, shots)}
     assert reports["index.html"].problems == [] and reports["chapters/01-a.html"].problems == []
