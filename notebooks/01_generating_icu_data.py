@@ -103,9 +103,11 @@ put("risk_model", risk_model_text())
 #
 # {glue:text}`risk_model`
 #
-# Most of the weight lies on the course: the trajectory rate $r$, the early shock burden (hours
-# 0-24), and the share of an acute event not yet cleared at hour 48, so the time since the event and
-# the response to treatment matter more than its size. The U-shaped terms penalise abnormal
+# Most of the weight lies on the course: the first day's circulatory load $C(0\text{-}24)$ (the
+# mean cardiovascular factor over hours 0-24; first-day severity and the mean SOFA score predict
+# death beyond the current state), and the share of an acute event not yet cleared at hour 48, so the
+# time since the event and the response to treatment matter more than its size. The state at hour 48
+# still counts, but with small weights. The U-shaped terms penalise abnormal
 # temperature, glucose and sodium in either direction. The intercept $b_0$ is solved so that the
 # mean risk equals the target mortality, and the label is one Bernoulli draw from its own random
 # stream; changing the target mortality changes labels but no observed value (a test checks this).

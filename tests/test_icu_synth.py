@@ -355,6 +355,54 @@ def test_risk_terms_are_those_of_the_weights():
     np.testing.assert_allclose(lin, sum(w * terms[k] for k, w in s.RISK_WEIGHTS.items()))
 
 
+def _course_and_care(cfg: IcuConfig, first_day_shift: float = 0.0):
+    """Subjects, course and events of `cfg`, with the cardiovascular factor of hours 0-24 shifted."""
+    from ehrlib.icu import synth as s
+
+    rng = s._streams(cfg.seed)
+    sub = s.draw_subjects(cfg, rng)
+    course = s.draw_course(sub, rng)
+    course.organ[:, :25, 0] += first_day_shift
+    return sub, course, s.draw_events(sub, course, cfg.realism, rng)
+
+
+def test_first_day_load_enters_the_risk_beyond_the_state_at_48h():
+    from ehrlib.icu import synth as s
+
+    cfg = small(300, seed=4)
+    truth = np.zeros((300, 49, 15), dtype=np.float32) + s._NORMAL.astype(np.float32)
+    sub, course, care = _course_and_care(cfg)
+    _, shifted, care2 = _course_and_care(cfg, first_day_shift=0.5)
+    np.testing.assert_array_equal(course.organ[:, 25:], shifted.organ[:, 25:])  # same course from hour 25
+    np.testing.assert_array_equal(course.sev, shifted.sev)
+    diff = s.risk_score(sub, shifted, care2, truth, cfg.realism) - s.risk_score(sub, course, care, truth, cfg.realism)
+    np.testing.assert_allclose(diff, 0.5 * s.RISK_WEIGHTS["C(0-24)"], rtol=1e-5)
+
+
+def test_true_risk_has_no_needlessly_extreme_tail():
+    from scipy.stats import skew
+
+    lat = simulate_icu(small(4000, seed=12)).latent
+    risk = lat["true_risk"].to_numpy()
+    logit = np.log(risk / (1 - risk))
+    assert abs(skew(logit)) < 0.5, f"skewed linear predictor ({skew(logit):.2f})"
+    assert np.quantile(risk, 0.99) < 0.96 and np.quantile(risk, 0.9) < 0.68
+    assert roc_auc_score(lat["y"], risk) > 0.84, "a less extreme risk must still separate the outcomes"
+
+
+def test_oxygen_hides_respiratory_failure_from_spo2():
+    cfg = small(1500, seed=7)
+    base, untreated = simulate_icu(cfg), ablate(cfg, "oxygen_therapy")
+    on_o2 = (base.latent["oxygen_hours"] > 0).to_numpy()
+    assert 0.2 < on_o2.mean() < 0.7
+    k = VARIABLES.index("Oxygen saturation")
+    treated, bare = base.means()[on_o2, k], untreated.means()[on_o2, k]
+    assert np.nanmedian(treated) - np.nanmedian(bare) > 0.7
+    assert np.nanquantile(treated, 0.1) - np.nanquantile(bare, 0.1) > 2.5, "the sickest desaturate untreated"
+    same = np.isclose(base.means()[~on_o2, k], untreated.means()[~on_o2, k], equal_nan=True)
+    assert same.mean() > 0.99, "patients without oxygen in hours 0-47 chart the same (a few start at hour 48)"
+
+
 def test_benchmark_variables_and_layout_read_by_the_project_reader(tmp_path):
     from ehrlib.icu.reader import read_dataset
     from ehrlib.icu.synth import BENCHMARK_VARIABLES
