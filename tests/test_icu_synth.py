@@ -403,6 +403,17 @@ def test_oxygen_hides_respiratory_failure_from_spo2():
     assert same.mean() > 0.99, "patients without oxygen in hours 0-47 chart the same (a few start at hour 48)"
 
 
+def test_vasopressors_lift_the_blood_pressure_of_patients_in_shock():
+    cfg = small(1500, seed=7)
+    base, untreated = simulate_icu(cfg), ablate(cfg, "vasopressors")
+    hours = base.latent["vasopressor_hours"].to_numpy()
+    assert 0.1 < np.mean(hours > 0) < 0.4
+    k = VARIABLES.index("Systolic blood pressure")
+    long = hours > 12  # most of the window on vasopressors
+    lift = np.nanmedian(base.means()[long, k]) - np.nanmedian(untreated.means()[long, k])
+    assert lift > 3.5, f"48-hour mean systolic pressure lifted by only {lift:.1f} mmHg"
+
+
 def test_benchmark_variables_and_layout_read_by_the_project_reader(tmp_path):
     from ehrlib.icu.reader import read_dataset
     from ehrlib.icu.synth import BENCHMARK_VARIABLES

@@ -31,8 +31,9 @@ Acute events, surgery, treatment and its limitation (step 2b-2c)
     hypothermia, lactate and glucose) that resolves over hours and carries no risk. Treatment
     normalises what is charted: supplemental oxygen (FiO2 titrated with the respiratory factor,
     mechanical ventilation beyond a higher threshold, the ventilator setting the respiratory rate)
-    removes most of the respiratory effect on SpO2; vasopressors restore most of the blood
-    pressure lost above their threshold. Some old, severely ill patients have a decision to limit
+    removes most of the respiratory effect on SpO2 (untreated respiratory failure desaturates to
+    about 90 %); vasopressors restore most of the blood pressure lost above their threshold (shock
+    is hypotension untreated). Some old, severely ill patients have a decision to limit
     treatment: escalation stops, monitoring is withdrawn (few vital checks, no labs) and the risk
     of death rises.
 
@@ -141,8 +142,8 @@ _BASE = np.array([87.5, 117.0, 59.0, 19.8, 36.75, np.log(2.0), np.log(1.45), np.
                   10.6, 117.0, 4.08, 139.0, 24.8, np.log(19.0)])
 #                          C      R      K      I
 _LOAD = _LOAD_SCALE * np.array([[4.5, 2.0, 0.0, 4.0],      # HR
-                  [-11.0, 0.0, 0.0, -2.0],   # SBP
-                  [-6.0, 0.0, 0.0, -1.5],    # DBP
+                  [-14.0, 0.0, 0.0, -2.0],   # SBP
+                  [-7.5, 0.0, 0.0, -1.5],    # DBP
                   [1.0, 3.2, 0.0, 1.0],      # RR
                   [-0.1, 0.0, 0.0, 0.45],    # Temp
                   [0.05, 0.9, 0.0, 0.0],     # log(100 - SpO2): untreated respiratory failure desaturates
@@ -688,7 +689,7 @@ def draw_treatment(course: _Course, care: _Care, fl: RealismFlags, rng: dict[str
     n = len(course.rate)
     g = rng["treatment"]
     thr_o2 = 0.9 + 0.3 * g.standard_normal(n)
-    thr_vp = 1.8 + 0.3 * g.standard_normal(n)
+    thr_vp = 2.0 + 0.3 * g.standard_normal(n)
     resp, cardio = course.organ[:, :, 1], course.organ[:, :, 0]
     active = ~care.withdrawn
     if fl.oxygen_therapy:
@@ -715,7 +716,7 @@ def care_offsets(course: _Course, care: _Care, person: _Person) -> np.ndarray:
     off[:, :, _V["Oxygen saturation"]] -= (on_o2 * 0.93 * gain * _LOAD[5, 1] * np.maximum(resp - 0.5, 0)).astype(np.float32)
     rr_load = np.einsum("njk,k->nj", course.organ, _LOAD[3])
     off[:, :, _V["Respiratory rate"]] -= (care.ventilated * 0.7 * gain * rr_load).astype(np.float32)
-    for name, share in (("Systolic blood pressure", 0.7), ("Diastolic blood pressure", 0.7), ("Heart Rate", -0.15)):
+    for name, share in (("Systolic blood pressure", 0.9), ("Diastolic blood pressure", 0.9), ("Heart Rate", -0.15)):
         k = _V[name]
         off[:, :, k] -= (share * gain * _LOAD[k, 0] * care.vaso).astype(np.float32)
     post = {"Heart Rate": 7.0, "Systolic blood pressure": -9.0, "Diastolic blood pressure": -5.0, "Temperature": -0.5,
