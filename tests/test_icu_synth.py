@@ -414,6 +414,52 @@ def test_vasopressors_lift_the_blood_pressure_of_patients_in_shock():
     assert lift > 3.5, f"48-hour mean systolic pressure lifted by only {lift:.1f} mmHg"
 
 
+def test_fluid_boluses_lift_responders_dilute_everyone_and_leave_the_risk_alone():
+    from ehrlib.icu.describe import window_means
+    from ehrlib.icu.synth import FLUID_NONRESPONDER_LIMIT
+
+    cfg = small(1500, seed=7)
+    base, dry = simulate_icu(cfg), ablate(cfg, "fluids")
+    lat = base.latent
+    boluses, responds = lat["fluid_boluses"].to_numpy(), lat["fluid_responder"].to_numpy() == 1
+    assert 0.2 < np.mean(boluses > 0) < 0.55 and 1 <= np.median(boluses[boluses > 0]) <= 4
+    assert boluses[~responds].max() <= FLUID_NONRESPONDER_LIMIT, "fluids stop in non-responders"
+    # a bolus is a treatment of failing circulation: given to those with the higher first-day load
+    load = lat["cardiovascular_0_24h"].to_numpy()
+    assert np.median(load[boluses > 0]) > np.median(load[boluses == 0]) + 0.5
+    k = VARIABLES.index("Systolic blood pressure")
+    day, day_dry = window_means(base.hourly()[0], 0, 24), window_means(dry.hourly()[0], 0, 24)
+    given_r, given_n = (boluses > 0) & responds, (boluses > 0) & ~responds
+    lift_r = np.nanmedian(day[given_r, k] - day_dry[given_r, k])
+    lift_n = np.nanmedian(day[given_n, k] - day_dry[given_n, k])
+    assert lift_r > 1.0 and lift_r > 3 * abs(lift_n), (lift_r, lift_n)
+    hb = VARIABLES.index("Hemoglobin")
+    assert np.nanmedian(base.means()[boluses >= 2, hb] - dry.means()[boluses >= 2, hb]) < -0.2
+    # fluids change only the chart: the same risks and labels, and no change without a bolus
+    np.testing.assert_array_equal(lat["true_risk"], dry.latent["true_risk"])
+    np.testing.assert_array_equal(lat["y"], dry.latent["y"])
+    none = boluses == 0
+    same = [np.array_equal(a, b, equal_nan=True) for a, b in zip(base.values[none], dry.values[none])]
+    assert np.mean(same) > 0.99, "patients without a bolus in hours 0-47 chart the same (a few get one at hour 48)"
+    assert (dry.latent["fluid_boluses"] == 0).all()
+
+
+def test_no_fluids_once_treatment_is_limited():
+    from ehrlib.icu import synth
+
+    cfg = small(3000, seed=5)
+    rng = synth._streams(cfg.seed)
+    sub = synth.draw_subjects(cfg, rng)
+    course = synth.draw_course(sub, rng)
+    care = synth.draw_events(sub, course, cfg.realism, rng)
+    synth.draw_treatment(course, care, cfg.realism, rng)
+    synth.draw_fluids(course, care, cfg.realism, rng)
+    failing = course.organ[:, :, 0] > 1.6  # above nearly every patient's threshold
+    assert (care.withdrawn & failing).sum() > 50, "the test needs limited patients whose circulation fails"
+    assert not (care.bolus & care.withdrawn).any()
+    assert care.bolus[failing & ~care.withdrawn].mean() > 0.03
+
+
 def test_benchmark_variables_and_layout_read_by_the_project_reader(tmp_path):
     from ehrlib.icu.reader import read_dataset
     from ehrlib.icu.synth import BENCHMARK_VARIABLES

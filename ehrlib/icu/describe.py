@@ -232,6 +232,7 @@ def care_summary(latent: pd.DataFrame) -> pd.DataFrame:
         "supplemental oxygen": latent["oxygen_hours"] > 0,
         "mechanical ventilation": latent["ventilated_hours"] > 0,
         "vasopressors": latent["vasopressor_hours"] > 0,
+        "fluid boluses": latent["fluid_boluses"] > 0,
         "treatment limited": latent["limitation_hour"].notna(),
     }
     y = latent["y"].to_numpy()

@@ -33,7 +33,9 @@ Acute events, surgery, treatment and its limitation (step 2b-2c)
     mechanical ventilation beyond a higher threshold, the ventilator setting the respiratory rate)
     removes most of the respiratory effect on SpO2 (untreated respiratory failure desaturates to
     about 90 %); vasopressors restore most of the blood pressure lost above their threshold (shock
-    is hypotension untreated). Some old, severely ill patients have a decision to limit
+    is hypotension untreated); fluid boluses, given while the circulation is failing (often on the
+    first day, rarely after), lift the pressure for a few hours in the half of patients who respond
+    and dilute haemoglobin and bicarbonate in all. Some old, severely ill patients have a decision to limit
     treatment: escalation stops, monitoring is withdrawn (few vital checks, no labs) and the risk
     of death rises.
 
@@ -84,7 +86,8 @@ Realism features (`RealismFlags`; every one can be switched off for ablation)
       and circadian amplitudes (shared by a subject's episodes).
     - ``multivariate_mortality``: the multivariate risk model above; off: risk from overall
       severity at 48 h only.
-    - ``oxygen_therapy``, ``vasopressors``: the treatments above (off: untreated physiology).
+    - ``oxygen_therapy``, ``vasopressors``, ``fluids``: the treatments above (off: untreated
+      physiology).
     - ``acute_events``, ``postoperative``, ``limitation_of_treatment``: the course events above.
     - ``u_shaped_risk``: the U-shaped risk terms (risk only; observations unchanged).
 
@@ -246,6 +249,7 @@ class RealismFlags:
     postoperative: bool = True
     u_shaped_risk: bool = True
     limitation_of_treatment: bool = True
+    fluids: bool = True
 
     def off(self, *names: str) -> "RealismFlags":
         """A copy with the named features switched off (unknown names raise `ValueError`)."""
@@ -400,7 +404,7 @@ class IcuCohort:
 
 _STREAMS = ("subjects", "latent", "trajectory", "individual", "circadian", "sleep", "meals", "noise",
             "timing", "vital_missing", "lab_missing", "artifacts", "split", "label", "events", "treatment",
-            "history", "extras")
+            "history", "extras", "fluids")
 
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:
@@ -645,6 +649,8 @@ class _Care:
     limitation_hour: np.ndarray  # (n,) hour of the decision (NaN without one)
     unresolved: np.ndarray       # (n,) share of the event's burden not cleared at 48 h (0 without one)
     cardio_burden: np.ndarray    # (n,) mean cardiovascular factor over hours 0-24 (the first day's circulatory load)
+    bolus: np.ndarray | None = None            # (n, 49) bool: a 500 mL fluid bolus started in the hour
+    fluid_responder: np.ndarray | None = None  # (n,) bool: the heart's output rises with a bolus
 
 
 def draw_events(sub: _Subjects, course: _Course, fl: RealismFlags, rng: dict[str, np.random.Generator]) -> _Care:
@@ -703,6 +709,47 @@ def draw_treatment(course: _Course, care: _Care, fl: RealismFlags, rng: dict[str
         care.vaso = np.where(active, np.maximum(cardio - thr_vp[:, None], 0.0), 0.0)
 
 
+#: Fluids: the hourly chance of a bolus while hypotension indicates one (first 24 h, afterwards),
+#: the charted effect of one bolus on a responder (heart rate, systolic, diastolic pressure), its
+#: e-folding time (h), and the slower dilution per bolus (haemoglobin g/dL, bicarbonate mmol/L).
+FLUID_BOLUS_CHANCE = (0.15, 0.04)
+FLUID_NONRESPONDER_LIMIT = 2  # boluses without a response before fluids are stopped
+FLUID_LIFT = {"Heart Rate": -3.0, "Systolic blood pressure": 7.0, "Diastolic blood pressure": 3.5}
+FLUID_LIFT_HOURS = 2.0
+FLUID_DILUTION = {"Hemoglobin": -0.3, "Bicarbonate": -0.35}
+FLUID_DILUTION_HOURS = 24.0
+
+
+def draw_fluids(course: _Course, care: _Care, fl: RealismFlags, rng: dict[str, np.random.Generator]) -> None:
+    """Step 2d (in place): fluid boluses (500 mL) while the cardiovascular factor is above a
+    patient-specific threshold, below the vasopressors' one: a bolus in an indicated hour with
+    `FLUID_BOLUS_CHANCE` (liberal on the first day, restrictive afterwards), none once treatment is
+    limited. About half of the patients respond (their pressure rises and their heart rate falls
+    for a few hours); in the others a bolus barely moves the chart, and fluids are stopped after
+    `FLUID_NONRESPONDER_LIMIT` boluses. Every bolus dilutes the blood
+    (haemoglobin and bicarbonate fall and recover over a day). Fluids change only what is charted,
+    never the risk (the risk model's terms do not include the variables they touch)."""
+    n, j = care.fio2.shape
+    g = rng["fluids"]
+    thr = 1.0 + 0.3 * g.standard_normal(n)
+    responder = g.random(n) < 0.5
+    u = g.random((n, j))
+    chance = np.where(np.arange(j) < 24, *FLUID_BOLUS_CHANCE)[None, :]
+    indicated = (course.organ[:, :, 0] > thr[:, None]) & ~care.withdrawn
+    bolus = indicated & (u < chance) & fl.fluids
+    care.bolus = bolus & (responder[:, None] | (np.cumsum(bolus, axis=1) <= FLUID_NONRESPONDER_LIMIT))
+    care.fluid_responder = responder
+
+
+def _decayed_sum(events: np.ndarray, hours: float) -> np.ndarray:
+    """(n, j) exponentially decayed running sum of hourly `events` (e-folding time `hours`)."""
+    out = np.zeros(events.shape, dtype=np.float32)
+    keep = np.float32(np.exp(-1.0 / hours))
+    for t in range(events.shape[1]):
+        out[:, t] = (out[:, t - 1] * keep if t else 0) + events[:, t]
+    return out
+
+
 def care_offsets(course: _Course, care: _Care, person: _Person) -> np.ndarray:
     """(n, 49, 15) shifts of the model-scale physiology by treatment and post-operative state:
     oxygen and ventilation remove most of the respiratory factor's effect on SpO2 (and the ventilator
@@ -725,6 +772,13 @@ def care_offsets(course: _Course, care: _Care, person: _Person) -> np.ndarray:
         off[:, :, _V[name]] += (eff * care.postop).astype(np.float32)
     for name, eff in (("Lactate", 0.15), ("Temperature", 0.3), ("White blood cells", 0.1)):
         off[:, :, _V[name]] += (eff * care.event).astype(np.float32)
+    if care.bolus is not None:
+        lift = _decayed_sum(care.bolus, FLUID_LIFT_HOURS) * np.where(care.fluid_responder, 1.0, 0.15)[:, None]
+        for name, eff in FLUID_LIFT.items():
+            off[:, :, _V[name]] += (eff * gain * lift).astype(np.float32)
+        dilution = _decayed_sum(care.bolus, FLUID_DILUTION_HOURS)
+        for name, eff in FLUID_DILUTION.items():
+            off[:, :, _V[name]] += eff * dilution
     return off
 
 
@@ -1138,7 +1192,8 @@ def latent_frame(sub: _Subjects, course: _Course, care: _Care, split: np.ndarray
         "cardiovascular_0_24h": care.cardio_burden, "event_hour": care.event_hour, "event_responder": care.responder.astype(int),
         "event_unresolved": care.unresolved, "postoperative": (care.postop[:, 0] > 0).astype(int),
         "oxygen_hours": (care.fio2[:, :48] > 0.21).sum(axis=1), "ventilated_hours": care.ventilated[:, :48].sum(axis=1),
-        "vasopressor_hours": (care.vaso[:, :48] > 0).sum(axis=1), "limitation_hour": care.limitation_hour,
+        "vasopressor_hours": (care.vaso[:, :48] > 0).sum(axis=1), "fluid_boluses": care.bolus[:, :48].sum(axis=1),
+        "fluid_responder": care.fluid_responder.astype(int), "limitation_hour": care.limitation_hour,
         "true_risk": risk, "y": y,
     })
 
@@ -1157,6 +1212,7 @@ def simulate_icu(config: IcuConfig | None = None) -> IcuCohort:
     course = draw_course(sub, rng)
     care = draw_events(sub, course, fl, rng)
     draw_treatment(course, care, fl, rng)
+    draw_fluids(course, care, fl, rng)
     person = draw_person(sub, fl, rng)
     person.offset = care_offsets(course, care, person)
     sched = draw_schedule(sub, fl, rng)
