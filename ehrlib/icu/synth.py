@@ -23,7 +23,7 @@ Physiology
     cells and glucose. Values are clipped to physiological ranges and rounded to the benchmark's
     charting precision.
 
-Acute events, surgery, treatment and its limitation (step 2b-2c)
+Acute events, surgery, treatment and its limitation (steps 2b-2d)
     An acute event (sepsis, bleeding; a third of emergency admissions) strikes at a random hour;
     its burden rises over about 1.5 h and clears at a patient-specific rate (a quarter do not
     respond), adding to the severity and organ factors and raising lactate and temperature.
@@ -35,8 +35,8 @@ Acute events, surgery, treatment and its limitation (step 2b-2c)
     about 90 %); vasopressors restore most of the blood pressure lost above their threshold (shock
     is hypotension untreated); fluid boluses, given while the circulation is failing (often on the
     first day, rarely after), lift the pressure for a few hours in the half of patients who respond
-    and dilute haemoglobin and bicarbonate in all. Some old, severely ill patients have a decision to limit
-    treatment: escalation stops, monitoring is withdrawn (few vital checks, no labs) and the risk
+    and dilute haemoglobin and bicarbonate in all. Some old, severely ill patients have a decision
+    to limit treatment: escalation stops, monitoring is withdrawn (few vital checks, no labs) and the risk
     of death rises.
 
 Mortality model (weights in `RISK_WEIGHTS`, the one definition; this text is checked by a test)
@@ -726,8 +726,8 @@ def draw_fluids(course: _Course, care: _Care, fl: RealismFlags, rng: dict[str, n
     `FLUID_BOLUS_CHANCE` (liberal on the first day, restrictive afterwards), none once treatment is
     limited. About half of the patients respond (their pressure rises and their heart rate falls
     for a few hours); in the others a bolus barely moves the chart, and fluids are stopped after
-    `FLUID_NONRESPONDER_LIMIT` boluses. Every bolus dilutes the blood
-    (haemoglobin and bicarbonate fall and recover over a day). Fluids change only what is charted,
+    `FLUID_NONRESPONDER_LIMIT` boluses. Every bolus dilutes the blood (haemoglobin and bicarbonate
+    fall and recover over a day). Fluids change only what is charted,
     never the risk (the risk model's terms do not include the variables they touch)."""
     n, j = care.fio2.shape
     g = rng["fluids"]
@@ -754,6 +754,7 @@ def care_offsets(course: _Course, care: _Care, person: _Person) -> np.ndarray:
     """(n, 49, 15) shifts of the model-scale physiology by treatment and post-operative state:
     oxygen and ventilation remove most of the respiratory factor's effect on SpO2 (and the ventilator
     sets the respiratory rate), vasopressors restore most of the pressure lost above their threshold,
+    fluid boluses lift the pressure of responders for a few hours and dilute the blood of everyone,
     and surgery leaves a transient tachycardia, hypotension, hypothermia, lactate and glucose rise."""
     n, j = care.fio2.shape
     off = np.zeros((n, j, len(VARIABLES)), dtype=np.float32)
