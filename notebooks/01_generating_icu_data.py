@@ -403,6 +403,7 @@ put(
     ),
 )
 fl_patient = int(np.flatnonzero(responds & (boluses >= 3))[0])
+put("fl_boluses", int(boluses[fl_patient]))
 
 # %% tags=["hide-input"]
 show_figure(
@@ -412,8 +413,8 @@ show_figure(
         fl_patient,
         variables=(
             "Systolic blood pressure",
+            "Diastolic blood pressure",
             "Heart Rate",
-            "Hemoglobin",
         ),
         title="A patient who responds to fluid boluses, with and without them",
     ),
@@ -423,8 +424,9 @@ show_figure(
 # ```{glue:figure} fig-01-8
 # :name: fig-01-8
 #
-# A demo patient who responds to fluids, charted with and without fluid boluses (same patient
-# otherwise): each bolus lifts the systolic pressure for a few hours and lowers the haemoglobin.
+# A demo patient who responds to fluids ({glue:text}`fl_boluses` boluses), charted with and without
+# them (same patient otherwise): each bolus lifts the blood pressure and lowers the heart rate for a
+# few hours. Haemoglobin, drawn once or twice a day, is left out; the text below gives its dilution.
 # ```
 #
 # Over the first 24 hours, the {glue:text}`n_fluids_resp` demo patients who receive fluids and
