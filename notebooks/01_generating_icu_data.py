@@ -92,10 +92,10 @@ put("risk_model", risk_model_text())
 # (cardiovascular, respiratory, renal, inflammatory) follow $S(t)$ with organ-specific offsets and
 # drifts. On top of this course come acute events (sepsis, bleeding) at random hours that clear at a
 # patient-specific rate or not at all, post-operative derangement after elective surgery, treatments
-# (oxygen and ventilation, vasopressors, fluid boluses) that normalise what is charted, and in some old, severely
-# ill patients a decision to limit treatment, after which monitoring is withdrawn. The 15 variables
-# are linear in the organ factors on a natural scale, with clinical signs and milder loadings than a
-# textbook picture. The generator (`ehrlib.icu.synth.simulate_icu`) runs these steps as named
+# (oxygen and ventilation, vasopressors, fluid boluses) that normalise what is charted, and in some
+# old, severely ill patients a decision to limit treatment, after which monitoring is withdrawn.
+# The 15 variables are linear in the organ factors on a natural scale, with clinical signs and
+# milder loadings than a textbook picture. The generator (`ehrlib.icu.synth.simulate_icu`) runs these steps as named
 # functions, from `draw_subjects` to `assemble_rows`.
 #
 # The true risk is a logistic model whose weights live in one place in the code

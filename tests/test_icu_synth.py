@@ -340,14 +340,24 @@ def icu_synth_module():
     return ehrlib.icu.synth
 
 
-def test_risk_terms_are_those_of_the_weights():
+def latent_steps(cfg: IcuConfig):
+    """The generator's latent steps (subjects, course, events, treatment, fluids) for `cfg`."""
     from ehrlib.icu import synth as s
 
-    cfg = small(200, seed=2)
     rng = s._streams(cfg.seed)
     sub = s.draw_subjects(cfg, rng)
     course = s.draw_course(sub, rng)
     care = s.draw_events(sub, course, cfg.realism, rng)
+    s.draw_treatment(course, care, cfg.realism, rng)
+    s.draw_fluids(course, care, cfg.realism, rng)
+    return sub, course, care
+
+
+def test_risk_terms_are_those_of_the_weights():
+    from ehrlib.icu import synth as s
+
+    cfg = small(200, seed=2)
+    sub, course, care = latent_steps(cfg)
     truth = np.zeros((200, 49, 15), dtype=np.float32) + s._NORMAL.astype(np.float32)
     terms = s.risk_terms(sub, course, care, truth, cfg.realism)
     assert set(terms) == set(s.RISK_WEIGHTS)
@@ -445,15 +455,7 @@ def test_fluid_boluses_lift_responders_dilute_everyone_and_leave_the_risk_alone(
 
 
 def test_no_fluids_once_treatment_is_limited():
-    from ehrlib.icu import synth
-
-    cfg = small(3000, seed=5)
-    rng = synth._streams(cfg.seed)
-    sub = synth.draw_subjects(cfg, rng)
-    course = synth.draw_course(sub, rng)
-    care = synth.draw_events(sub, course, cfg.realism, rng)
-    synth.draw_treatment(course, care, cfg.realism, rng)
-    synth.draw_fluids(course, care, cfg.realism, rng)
+    _, course, care = latent_steps(small(3000, seed=5))
     failing = course.organ[:, :, 0] > 1.6  # above nearly every patient's threshold
     assert (care.withdrawn & failing).sum() > 50, "the test needs limited patients whose circulation fails"
     assert not (care.bolus & care.withdrawn).any()

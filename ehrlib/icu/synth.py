@@ -36,8 +36,8 @@ Acute events, surgery, treatment and its limitation (steps 2b-2d)
     is hypotension untreated); fluid boluses, given while the circulation is failing (often on the
     first day, rarely after), lift the pressure for a few hours in the half of patients who respond
     and dilute haemoglobin and bicarbonate in all. Some old, severely ill patients have a decision
-    to limit treatment: escalation stops, monitoring is withdrawn (few vital checks, no labs) and the risk
-    of death rises.
+    to limit treatment: escalation stops, monitoring is withdrawn (few vital checks, no labs) and
+    the risk of death rises.
 
 Mortality model (weights in `RISK_WEIGHTS`, the one definition; this text is checked by a test)
     ``logit p = b0 + 0.05 C(48) + 0.05 R(48) + 0.05 K(48) + 0.05 I(48) + 0.3 age_z + 0.2
@@ -649,8 +649,8 @@ class _Care:
     limitation_hour: np.ndarray  # (n,) hour of the decision (NaN without one)
     unresolved: np.ndarray       # (n,) share of the event's burden not cleared at 48 h (0 without one)
     cardio_burden: np.ndarray    # (n,) mean cardiovascular factor over hours 0-24 (the first day's circulatory load)
-    bolus: np.ndarray | None = None            # (n, 49) bool: a 500 mL fluid bolus started in the hour
-    fluid_responder: np.ndarray | None = None  # (n,) bool: the heart's output rises with a bolus
+    bolus: np.ndarray            # (n, 49) bool: a 500 mL fluid bolus started in the hour
+    fluid_responder: np.ndarray  # (n,) bool: the heart's output rises with a bolus
 
 
 def draw_events(sub: _Subjects, course: _Course, fl: RealismFlags, rng: dict[str, np.random.Generator]) -> _Care:
@@ -685,7 +685,8 @@ def draw_events(sub: _Subjects, course: _Course, fl: RealismFlags, rng: dict[str
     unresolved = np.where(has, burden[:, -1] / amp, 0.0)
     return _Care(unresolved=unresolved, event=burden, event_hour=np.where(has, np.round(onset, 2), np.nan), responder=responder & has,
                  postop=postop, fio2=zeros + 0.21, ventilated=zeros.astype(bool), vaso=zeros, withdrawn=withdrawn,
-                 limitation_hour=np.where(lot, np.round(t_lot, 2), np.nan), cardio_burden=cardio)
+                 limitation_hour=np.where(lot, np.round(t_lot, 2), np.nan), cardio_burden=cardio,
+                 bolus=zeros.astype(bool), fluid_responder=np.zeros(n, dtype=bool))
 
 
 def draw_treatment(course: _Course, care: _Care, fl: RealismFlags, rng: dict[str, np.random.Generator]) -> None:
@@ -727,8 +728,8 @@ def draw_fluids(course: _Course, care: _Care, fl: RealismFlags, rng: dict[str, n
     limited. About half of the patients respond (their pressure rises and their heart rate falls
     for a few hours); in the others a bolus barely moves the chart, and fluids are stopped after
     `FLUID_NONRESPONDER_LIMIT` boluses. Every bolus dilutes the blood (haemoglobin and bicarbonate
-    fall and recover over a day). Fluids change only what is charted,
-    never the risk (the risk model's terms do not include the variables they touch)."""
+    fall and recover over a day). Fluids change only what is charted, never the risk (the risk
+    model's terms do not include the variables they touch)."""
     n, j = care.fio2.shape
     g = rng["fluids"]
     thr = 1.0 + 0.3 * g.standard_normal(n)
@@ -773,13 +774,12 @@ def care_offsets(course: _Course, care: _Care, person: _Person) -> np.ndarray:
         off[:, :, _V[name]] += (eff * care.postop).astype(np.float32)
     for name, eff in (("Lactate", 0.15), ("Temperature", 0.3), ("White blood cells", 0.1)):
         off[:, :, _V[name]] += (eff * care.event).astype(np.float32)
-    if care.bolus is not None:
-        lift = _decayed_sum(care.bolus, FLUID_LIFT_HOURS) * np.where(care.fluid_responder, 1.0, 0.15)[:, None]
-        for name, eff in FLUID_LIFT.items():
-            off[:, :, _V[name]] += (eff * gain * lift).astype(np.float32)
-        dilution = _decayed_sum(care.bolus, FLUID_DILUTION_HOURS)
-        for name, eff in FLUID_DILUTION.items():
-            off[:, :, _V[name]] += eff * dilution
+    lift = _decayed_sum(care.bolus, FLUID_LIFT_HOURS) * np.where(care.fluid_responder, 1.0, 0.15)[:, None]
+    for name, eff in FLUID_LIFT.items():
+        off[:, :, _V[name]] += (eff * gain * lift).astype(np.float32)
+    dilution = _decayed_sum(care.bolus, FLUID_DILUTION_HOURS)
+    for name, eff in FLUID_DILUTION.items():
+        off[:, :, _V[name]] += eff * dilution
     return off
 
 
