@@ -26,6 +26,8 @@ class Eps:
     mask: np.ndarray
     y: np.ndarray
     variables: list[str]
+    static: np.ndarray | None = None
+    static_names: list[str] | None = None
 
     @property
     def subject_ids(self) -> np.ndarray:
@@ -204,8 +206,21 @@ def test_news2_scores_oxygen_from_fio2_and_consciousness_from_gcs() -> None:
 def test_news2_names_missing_vitals() -> None:
     eps = _cohort(5)
     eps.variables = ["x"] * 5
-    with pytest.raises(ValueError, match="NEWS2 needs the vitals"):
+    with pytest.raises(ValueError, match="NEWS2 needs at least 4 of its vitals"):
         N.news2_score(eps)
+
+
+def test_news2_without_spo2_scores_the_other_vitals() -> None:
+    """Data without pulse oximetry (PhysioNet 2012) score the other vitals; SpO2 adds nothing."""
+    eps = _cohort(50)
+    keep = [i for i, v in enumerate(eps.variables) if v != "Oxygen saturation"]
+    full = N.news2_hourly(eps)
+    spo2 = eps.variables.index("Oxygen saturation")
+    filled = N.forward_fill(eps.values[:, :, [spo2]], eps.mask[:, :, [spo2]])[:, :, 0]
+    without = Eps(values=eps.values[:, :, keep], mask=eps.mask[:, :, keep], y=eps.y,
+                  variables=[eps.variables[i] for i in keep])
+    assert N.news2_vitals(without.variables) == [v for v in N.NEWS2_TABLE if v != "Oxygen saturation"]
+    np.testing.assert_array_equal(N.news2_hourly(without), full - N.news2_component("Oxygen saturation", filled))
 
 
 def test_missingness_baseline_sees_only_observation_counts() -> None:

@@ -17,6 +17,11 @@ What a user would pick instead of the LSTM:
   48, 24 and 12 h) and nothing measured: how much of the signal is the care process (who gets
   charted, how often) rather than the physiology.
 
+Where the episodes carry static descriptors (`EpisodeSet.static`: age, sex, height, weight, ICU type
+in the PhysioNet 2012 data), the regression and the trees also get them as columns after the
+statistics (`episode_features`; the regression mean-imputes and standardises them like the rest). The
+missingness-only regression never sees them.
+
 The NEWS2-style score lives in `ehrlib.mortality.news2`; fitting, calibrating and scoring all of them
 under the evaluation protocol is `ehrlib.mortality.pipelines.run_baselines`.
 """
@@ -106,6 +111,15 @@ def subwindow_features(values: np.ndarray, chunk: int = 4096) -> np.ndarray:
     return out.reshape(n, -1)
 
 
+def episode_features(episodes: Episodes) -> np.ndarray:
+    """The sub-window statistics, then the episode's static descriptors (age, sex, ...) when it has
+    them (`EpisodeSet.static`, NaN = unknown): (n, 7 * 6 * F + k) float32."""
+    x = subwindow_features(episodes.values)
+    if episodes.static is None:
+        return x
+    return np.concatenate([x, np.asarray(episodes.static, dtype=np.float32)], axis=1)
+
+
 def feature_names(variables: list[str]) -> list[str]:
     """Names ``"<variable>|<window>|<statistic>"`` in the column order of `subwindow_features`."""
     return [f"{v}|{w}|{s}" for w, _, _ in WINDOWS for s in STATISTICS for v in variables]
@@ -191,7 +205,7 @@ class LogisticBaseline(JsonFile):
     def _features(self, episodes: Episodes) -> np.ndarray:
         if self.variables and list(episodes.variables) != self.variables:
             raise ValueError(f"variables differ from the fitted ones: {list(episodes.variables)} vs {self.variables}")
-        return subwindow_features(episodes.values)
+        return episode_features(episodes)
 
     def fit(self, train: Episodes) -> "LogisticBaseline":
         """Fit scaler and regression on the training episodes only."""
@@ -281,7 +295,7 @@ class GbtBaseline:
         model = HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
             early_stopping=True, validation_fraction=0.1, n_iter_no_change=20, random_state=self.seed)
-        x = subwindow_features(train.values)
+        x = episode_features(train)
         self.columns = np.flatnonzero(np.isfinite(x).sum(axis=0) >= self.min_observed)
         with threadpool_limits(limits=self.n_threads, user_api="openmp"):
             self.model = model.fit(x[:, self.columns], np.asarray(train.y).astype(int))
@@ -292,7 +306,7 @@ class GbtBaseline:
         if self.model is None:
             raise RuntimeError("GbtBaseline is not fitted")
         with threadpool_limits(limits=self.n_threads, user_api="openmp"):
-            return self.model.predict_proba(subwindow_features(episodes.values)[:, self.columns])[:, 1]
+            return self.model.predict_proba(episode_features(episodes)[:, self.columns])[:, 1]
 
 
 # ---------------------------------------------------------------- missingness only

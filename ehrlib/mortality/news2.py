@@ -12,7 +12,8 @@ what the data chart:
   17 variables), an hour whose carried-forward FiO2 exceeds 0.21 (room air) scores 2, as "oxygen"
   does in NEWS2 (values above 1 are read as percentages); otherwise it scores 0 (air).
 
-Each hour every item carries its last observed value forward; an item not yet observed scores 0
+A vital the data do not chart at all (SpO2 in the PhysioNet 2012 data) is not scored
+(`news2_vitals`). Each hour every item carries its last observed value forward; an item not yet observed scores 0
 (assumed normal). The hourly total is the sum of the items, and the episode's score is its worst
 (maximum) hourly total over the last `window_hours` of the 48 h. The integer score ranks risk; the
 evaluation protocol maps it to probabilities with a calibrator fitted on validation.
@@ -43,6 +44,19 @@ NEWS2_GCS_POINTS = 3
 NEWS2_FIO2_VARIABLE = "Fraction inspired oxygen"
 NEWS2_OXYGEN_POINTS = 2
 ROOM_AIR_FIO2 = 0.21
+
+
+def news2_vitals(variables: Sequence[str], required: int = 4) -> list[str]:
+    """The NEWS2 vitals the data chart, in `NEWS2_TABLE` order; fewer than `required` is an error.
+
+    The PhysioNet 2012 data chart arterial SaO2 but no pulse oximetry, so there the score has no
+    SpO2 item; an absent vital scores 0, like one not yet observed.
+    """
+    present = [v for v in NEWS2_TABLE if v in list(variables)]
+    if len(present) < required:
+        missing = [v for v in NEWS2_TABLE if v not in present]
+        raise ValueError(f"NEWS2 needs at least {required} of its vitals; {missing} are absent from {list(variables)}")
+    return present
 
 
 def news2_uses_consciousness(variables: Sequence[str]) -> bool:
@@ -76,18 +90,16 @@ def news2_hourly(episodes: EpisodeSet) -> np.ndarray:
     Adds consciousness from GCS and supplemental oxygen from FiO2 when the data hold them.
     """
     variables = list(episodes.variables)
-    missing = [v for v in NEWS2_TABLE if v not in variables]
-    if missing:
-        raise ValueError(f"NEWS2 needs the vitals {missing}, absent from {variables}")
+    vitals = news2_vitals(variables)
     extra = [v for v, used in ((NEWS2_GCS_VARIABLE, news2_uses_consciousness(variables)),
                                (NEWS2_FIO2_VARIABLE, news2_uses_oxygen(variables))) if used]
-    names = list(NEWS2_TABLE) + extra
+    names = vitals + extra
     cols = [variables.index(v) for v in names]
     filled = forward_fill(np.asarray(episodes.values)[:, :, cols], np.asarray(episodes.mask)[:, :, cols])
     total = np.zeros(filled.shape[:2], dtype=np.int16)
-    for j, var in enumerate(NEWS2_TABLE):
+    for j, var in enumerate(vitals):
         total += news2_component(var, filled[:, :, j])
-    for j, var in enumerate(extra, start=len(NEWS2_TABLE)):
+    for j, var in enumerate(extra, start=len(vitals)):
         if var == NEWS2_GCS_VARIABLE:
             gcs = filled[:, :, j]
             total += np.where(np.isfinite(gcs) & (gcs < 15), NEWS2_GCS_POINTS, 0).astype(np.int16)

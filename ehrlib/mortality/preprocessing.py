@@ -11,7 +11,10 @@ the training split only; validation and test data are only ever transformed. The
 4. Optionally **append the observation-mask indicators** (1 where the variable was measured at that
    step, else 0) as extra features, as the MIMIC-III benchmark does (`add_mask_features`, default on):
    the indicators tell the model which values are real and which were carried forward.
-5. **Mask fully unobserved steps**: a step where no variable was measured is set to `mask_value` on
+5. Where the episodes carry **static descriptors** (`EpisodeSet.static`: age, sex, ...), they are
+   imputed with training medians, standardised with training means and standard deviations and
+   appended to every step (the same value at every hour), after the mask indicators.
+6. **Mask fully unobserved steps**: a step where no variable was measured is set to `mask_value` on
    every feature, so that `keras.layers.Masking(mask_value)` really skips it (the LSTM carries its
    state over the step). The public replication filled gaps with 0 *before* standardising, so no step
    was ever all-zero afterwards and its `Masking(0.0)` masked nothing.
@@ -71,6 +74,42 @@ def _check_episodes(episodes: EpisodeSet, variables: list[str] | None = None) ->
     return values, mask
 
 
+@dataclass
+class StaticScaler(Record):
+    """Static descriptors' training medians (imputation), means and standard deviations (fitted state)."""
+
+    names: list[str]
+    medians: np.ndarray
+    means: np.ndarray
+    stds: np.ndarray
+
+    def validate(self) -> None:
+        """One finite median and mean and a positive standard deviation per descriptor."""
+        for arr in (self.medians, self.means, self.stds):
+            if arr.shape != (len(self.names),) or not np.isfinite(arr).all():
+                raise ValueError(f"static state needs one finite value per descriptor {self.names}")
+        if (self.stds <= 0).any():
+            raise ValueError("static standard deviations must be positive")
+
+    @classmethod
+    def fit(cls, static: np.ndarray, names: list[str]) -> "StaticScaler":
+        """Fit on the TRAINING descriptors (n, k), NaN = unknown; a never-known column gets 0 / 0 / 1."""
+        x = np.asarray(static, dtype=np.float64)
+        known = np.isfinite(x).any(axis=0)
+        medians = np.where(known, np.nanmedian(np.where(known, x, 0.0), axis=0), 0.0)
+        filled = np.where(np.isfinite(x), x, medians)
+        stds = filled.std(axis=0)
+        return cls(names=list(names), medians=medians, means=filled.mean(axis=0), stds=np.where(stds > 1e-12, stds, 1.0))
+
+    def steps(self, episodes: EpisodeSet, n_steps: int, clip: float) -> np.ndarray:
+        """The standardised descriptors repeated over `n_steps` hours: (n, n_steps, k) float32."""
+        if episodes.static is None or list(episodes.static_names) != self.names:
+            raise ValueError(f"episodes lack the static descriptors {self.names} the preprocessor was fitted on")
+        x = np.asarray(episodes.static, dtype=np.float64)
+        z = np.clip((np.where(np.isfinite(x), x, self.medians) - self.means) / self.stds, -clip, clip)
+        return np.repeat(z.astype(np.float32)[:, None, :], n_steps, axis=1)
+
+
 class MortalityPreprocessor(JsonFile):
     """Forward fill, training-median imputation, standardisation and step masking (see module doc)."""
 
@@ -82,6 +121,7 @@ class MortalityPreprocessor(JsonFile):
         self.means: np.ndarray | None = None
         self.stds: np.ndarray | None = None
         self.never_observed: list[str] = []
+        self.static: StaticScaler | None = None
 
     # ------------------------------------------------------------------ fitting
     @property
@@ -99,7 +139,8 @@ class MortalityPreprocessor(JsonFile):
         """Width D of the transformed tensor: variables, plus as many mask indicators if appended."""
         self._require_fitted()
         n = len(self.variables)
-        return 2 * n if self.config.add_mask_features else n
+        n = 2 * n if self.config.add_mask_features else n
+        return n + (len(self.static.names) if self.static is not None else 0)
 
     @property
     def feature_names(self) -> list[str]:
@@ -108,6 +149,8 @@ class MortalityPreprocessor(JsonFile):
         names = list(self.variables)
         if self.config.add_mask_features:
             names += [f"{v} (observed)" for v in self.variables]
+        if self.static is not None:
+            names += list(self.static.names)
         return names
 
     def fit(self, episodes: EpisodeSet) -> "MortalityPreprocessor":
@@ -142,6 +185,7 @@ class MortalityPreprocessor(JsonFile):
         stds[~(stds > 1e-12)] = 1.0
         means[~seen] = 0.0
         self.means, self.stds = means, stds
+        self.static = StaticScaler.fit(episodes.static, episodes.static_names) if episodes.static is not None else None
         return self
 
     def _impute(self, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -169,6 +213,8 @@ class MortalityPreprocessor(JsonFile):
         np.clip(x, -self.config.clip, self.config.clip, out=x)
         if self.config.add_mask_features:
             x = np.concatenate([x, mask.astype(np.float32)], axis=2)
+        if self.static is not None:
+            x = np.concatenate([x, self.static.steps(episodes, x.shape[1], self.config.clip)], axis=2)
         x[~mask.any(axis=2)] = np.float32(self.config.mask_value)
         return x
 
@@ -189,7 +235,7 @@ class MortalityPreprocessor(JsonFile):
             config=PreprocessConfigRecord(**asdict(self.config)), variables=list(self.variables),
             n_steps=int(self.n_steps), medians=np.asarray(self.medians, dtype=np.float64),
             means=np.asarray(self.means, dtype=np.float64), stds=np.asarray(self.stds, dtype=np.float64),
-            never_observed=list(self.never_observed)).to_dict()
+            never_observed=list(self.never_observed), static=self.static).to_dict()
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "") -> "MortalityPreprocessor":
@@ -200,6 +246,7 @@ class MortalityPreprocessor(JsonFile):
         obj.variables, obj.n_steps = list(state.variables), state.n_steps
         obj.medians, obj.means, obj.stds = state.medians, state.means, state.stds
         obj.never_observed = list(state.never_observed)
+        obj.static = state.static
         return obj
 
     to_json = to_dict  # aliases kept for callers written before the Record convention
@@ -230,6 +277,7 @@ class PreprocessorState(Record):
     means: np.ndarray
     stds: np.ndarray
     never_observed: list[str]
+    static: StaticScaler | None = None
     kind: Literal["MortalityPreprocessor"] = "MortalityPreprocessor"
     version: Literal[1] = STATE_VERSION
 
