@@ -339,3 +339,24 @@ def seeds_figure(seeds: list[int], values: dict[str, list[float]], title: str = 
         fig.add_scatter(x=[str(s) for s in seeds], y=v, mode="markers+lines", name=name,
                         marker=dict(size=10, color=PALETTE[i % len(PALETTE)]))
     return _layout(fig, title, "Seed", "Test AUROC")
+
+
+def runs_figure(values: dict[str, dict[str, list[float]]], marks: dict[str, float] | None = None,
+                title: str = "AUROC of every run", metric: str = "AUROC") -> go.Figure:
+    """One point per run for each model (rows) and protocol (colours), with optional reference lines
+    (`marks`: label -> value, e.g. published figures)."""
+    fig = go.Figure()
+    symbols = ("circle", "diamond", "square", "triangle-up")
+    for i, (protocol, by_model) in enumerate(values.items()):
+        ys, xs = [], []
+        for model, runs in by_model.items():
+            ys += [model] * len(runs)
+            xs += list(runs)
+        fig.add_scatter(x=xs, y=ys, mode="markers", name=protocol, offsetgroup=protocol,
+                        marker=dict(size=10, opacity=0.75, color=PALETTE[i % len(PALETTE)],
+                                    symbol=symbols[i % len(symbols)]))
+    for j, (name, x) in enumerate((marks or {}).items()):
+        fig.add_vline(x=x, line_dash=("dot", "dash", "dashdot")[j % 3], line_color="grey",
+                      annotation_text=name, annotation_textangle=-90)
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, title, metric, None, scattermode="group")

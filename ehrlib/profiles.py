@@ -45,6 +45,12 @@ class Profile:
     stroke_grid: str = "small"  # "small": the documented grid per model; "one": its first point only
     stroke_ablation_epochs: int = 2
     stroke_xla: bool = True  # XLA-compile the training step: faster epochs, a few seconds' compile per training
+    # Real ICU stays, PhysioNet 2012 (chapter 09).
+    physionet_records: int = 0  # 0: all 4,000 of each set; else the first N by RecordID (a fixed subset)
+    physionet_folds: int = 5  # runs per model: the challenge's cross-fit on set A, and the pooled k-fold
+    physionet_max_epochs: int = 50
+    physionet_patience: int = 5
+    physionet_lstm_ablation: bool = True  # also train the LSTM without the descriptors (challenge protocol)
 
     @property
     def data_dir(self) -> Path:
@@ -83,6 +89,12 @@ class Profile:
         `$EHRLIB_ICU_DIR` says (the stroke study always runs on its synthetic EHR)."""
         return project_root() / "data" / "results" / self.name
 
+    @property
+    def physionet_results_dir(self) -> Path:
+        """Where the real-data chapter writes its results: `data/results/<profile>/physionet2012`,
+        whatever `$EHRLIB_ICU_DIR` says (it always reads the PhysioNet 2012 sets)."""
+        return project_root() / "data" / "results" / self.name / "physionet2012"
+
 
 PROFILES: dict[str, Profile] = {
     "full": Profile(name="full"),
@@ -105,6 +117,11 @@ PROFILES: dict[str, Profile] = {
         stroke_grid="one",
         stroke_ablation_epochs=1,
         stroke_xla=False,
+        physionet_records=500,
+        physionet_folds=3,
+        physionet_max_epochs=2,
+        physionet_patience=1,
+        physionet_lstm_ablation=False,
     ),
 }
 

@@ -10,7 +10,8 @@ from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.mortality import protocols as R
 from ehrlib.mortality.pipelines import logistic_fitter
 from ehrlib.mortality.preprocessing import MortalityPreprocessor
-from ehrlib.mortality.real_report import NO_DESCRIPTORS, ablation_table, best_on_validation, model_table, runs_table
+from ehrlib.mortality.protocols import NO_DESCRIPTORS
+from ehrlib.mortality.real_report import ablation_table, best_on_validation, model_table, runs_table
 
 NAMES = ["Heart Rate", "Systolic blood pressure", "Respiratory rate", "Temperature"]
 

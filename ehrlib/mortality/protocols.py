@@ -32,12 +32,17 @@ from ehrlib.evaluation.metrics import ranking_metrics
 from ehrlib.evaluation.protocol import FittedProtocol, fit_protocol, score_test
 from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.io import atomic_write_bytes
+from sklearn.linear_model import LogisticRegression
+
+from ehrlib.mortality.baselines import FeatureStandardiser
+from ehrlib.mortality.lstm import LstmConfig
 from ehrlib.mortality.news2 import choose_window
-from ehrlib.mortality.pipelines import Fitter
+from ehrlib.mortality.pipelines import (Fitter, gbt_fitter, logistic_fitter, lstm_fitter, missingness_fitter)
 from ehrlib.mortality.real_results import ModelRuns, ProtocolResult, RunRecord
 
 MakeFitters = Callable[[int], dict[str, Fitter]]
 PREDICTIONS_FILE = "predictions.csv"
+NO_DESCRIPTORS = "_no_descriptors"
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,39 @@ def clinical_score_fitter(scores: pd.Series) -> Fitter:
 def news2_fitter() -> Fitter:
     """The NEWS2-style score with its window chosen on the validation stays."""
     return lambda train, val: choose_window(val)[0].score
+
+
+def descriptors_fitter(C: float = 1.0) -> Fitter:
+    """L2 logistic regression on the static descriptors alone (age, sex, height, weight, ICU type),
+    mean-imputed and standardised on the training stays: what the admission facts say by themselves."""
+    def fit(train: EpisodeSet, val: EpisodeSet) -> Callable[[EpisodeSet], np.ndarray]:
+        scaler = FeatureStandardiser().fit(train.static)
+        model = LogisticRegression(C=C, max_iter=1000).fit(scaler.transform(train.static), np.asarray(train.y))
+        return lambda eps: model.predict_proba(scaler.transform(eps.static))[:, 1]
+    return fit
+
+
+def study_fitters(outcomes: pd.DataFrame, lstm: LstmConfig | None, seed: int = 0, ablation: bool = True,
+                  lstm_ablation: bool = True) -> MakeFitters:
+    """The chapter's models for fold `k` (each fold's LSTM and trees seeded `seed + k`): the replication's
+    LSTM (when `lstm` is given), the baselines, NEWS2-style, the organisers' SAPS-I and SOFA (`outcomes`
+    by RecordID), and for the ablation the LSTM, regression and trees without descriptors and a
+    regression on the descriptors alone."""
+    def make(k: int) -> dict[str, Fitter]:
+        fit: dict[str, Fitter] = {}
+        if lstm is not None:
+            fit["lstm"] = lstm_fitter(lstm, seed=seed + k)
+        fit.update({"logistic_regression": logistic_fitter(), "gbt": gbt_fitter(seed=seed + k),
+                    "missingness": missingness_fitter(), "news2": news2_fitter(),
+                    "saps1": clinical_score_fitter(outcomes["saps1"]), "sofa": clinical_score_fitter(outcomes["sofa"])})
+        if ablation:
+            plain = {"logistic_regression": logistic_fitter(), "gbt": gbt_fitter(seed=seed + k)}
+            if lstm is not None and lstm_ablation:
+                plain["lstm"] = lstm_fitter(lstm, seed=seed + k)
+            fit.update({name + NO_DESCRIPTORS: without_descriptors(f) for name, f in plain.items()})
+            fit["descriptors_only"] = descriptors_fitter()
+        return fit
+    return make
 
 
 def _run(name: str, k: int, seed: int, fitted: FittedProtocol, p: dict[str, np.ndarray], y: np.ndarray,

@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 
 from ehrlib.evaluation.bootstrap import Interval
+from ehrlib.mortality.protocols import NO_DESCRIPTORS
 from ehrlib.mortality.real_results import ProtocolResult, Spread
 
 LABELS = {
     "lstm": "LSTM (replication)", "logistic_regression": "Benchmark regression", "gbt": "Boosted trees",
     "missingness": "Missingness only", "news2": "NEWS2-style score", "saps1": "SAPS-I (organisers)",
-    "sofa": "SOFA (organisers)",
+    "sofa": "SOFA (organisers)", "descriptors_only": "Descriptors only (regression)",
 }
-NO_DESCRIPTORS = "_no_descriptors"
 
 #: Published results on PhysioNet 2012 (sources in the book's references; protocols differ).
 PUBLISHED: tuple[dict[str, object], ...] = (
@@ -61,7 +61,7 @@ def spread(s: Spread, digits: int = 3, signed: bool = False) -> str:
 
 def main_models(result: ProtocolResult) -> list[str]:
     """The models of a protocol without the ablation's copies, in the chapter's order."""
-    return [m for m in LABELS if m in result.models] + [
+    return [m for m in LABELS if m in result.models and m != "descriptors_only"] + [
         m for m in result.models if m not in LABELS and not m.endswith(NO_DESCRIPTORS)]
 
 
@@ -122,6 +122,9 @@ def ablation_table(result: ProtocolResult) -> pd.DataFrame:
         rows.append({"Model": label(name), "With descriptors": spread(result.models[name].spread["auroc"]),
                      "Without": spread(result.models[plain].spread["auroc"]),
                      "Change (mean)": f"{gain.mean():+.3f}", "Runs improved": f"{int((gain > 0).sum())} of {gain.size}"})
+    if "descriptors_only" in result.models:
+        rows.append({"Model": label("descriptors_only"), "With descriptors": spread(
+            result.models["descriptors_only"].spread["auroc"]), "Without": "", "Change (mean)": "", "Runs improved": ""})
     return pd.DataFrame(rows)
 
 
