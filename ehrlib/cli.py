@@ -215,12 +215,15 @@ def _generate(args: argparse.Namespace) -> int:
     check_replaceable(out, args.overwrite)  # again, under the lock, when writing
     if args.kind == "icu":
         from ehrlib.icu.defaults import DEFAULT_EPISODES
-        from ehrlib.icu.writer import generate_icu_dataset
+        from ehrlib.icu.synth import proportional_split
+        from ehrlib.icu.writer import check_splits_filled, generate_icu_dataset
 
         if args.split is not None and args.episodes is not None and sum(args.split) != args.episodes:
             raise ValueError(f"--split {' '.join(map(str, args.split))} adds up to {sum(args.split):,}, "
                              f"not --episodes {args.episodes:,}")
         n = args.episodes or (sum(args.split) if args.split else DEFAULT_EPISODES)
+        check_splits_filled(tuple(args.split) if args.split else proportional_split(n), explicit=args.split is not None,
+                            episodes_name="--episodes", split_name="--split")
         check_resources(n, ICU_BYTES, "--episodes", out)
         generate_icu_dataset(out, n_episodes=args.episodes, split=args.split, mortality=args.mortality,
                              seed=args.seed, overwrite=args.overwrite, progress=not args.quiet,

@@ -358,6 +358,10 @@ CLI = {
                      r"--episodes 2,000,000,000 needs about .* GB of memory .* at most about .* would fit"),
     "split mismatch": (["generate", "icu", "--out", "{tmp}/i", "--episodes", "10", "--split", "1", "2", "3"],
                        r"--split 1 2 3 adds up to 6, not --episodes 10"),
+    "one episode": (["generate", "icu", "--out", "{tmp}/i", "--episodes", "1"],
+                    r"--episodes 1 is too few: split 1 0 0 leaves the val and test splits empty; use at least 5"),
+    "empty split": (["generate", "icu", "--out", "{tmp}/i", "--episodes", "10", "--split", "10", "0", "0"],
+                    r"--split 10 0 0 leaves the val and test splits empty; give each .* at least one episode"),
     "overwrite a user folder": (["generate", "icu", "--out", "{tmp}/mine", "--episodes", "10", "--overwrite"],
                                 r"mine was not made by ehrlib .*holding notes.txt.*refusing to replace it"),
     "exists without --overwrite": (["generate", "stroke", "--out", "{tmp}/mine", "--patients", "10"],
@@ -382,6 +386,18 @@ def test_bad_command_line(tmp_path, monkeypatch, capsys, case):
     assert any(__import__("re").search(match, line) for line in err), err
     assert "Traceback" not in "\n".join(err) and len(err) == 1
     assert tree_digest(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == names
+
+
+def test_library_refuses_an_empty_split_before_simulating(tmp_path):
+    from ehrlib.icu.writer import generate_icu_dataset
+
+    with pytest.raises(ValueError, match=r"n_episodes 4 is too few: split 3 1 0 leaves the test split empty"):
+        generate_icu_dataset(tmp_path / "icu", n_episodes=4, progress=False)
+    with pytest.raises(ValueError, match=r"split 2 0 1 leaves the val split empty"):
+        generate_icu_dataset(tmp_path / "icu", split=(2, 0, 1), progress=False)
+    assert list(tmp_path.iterdir()) == []
+    out = generate_icu_dataset(tmp_path / "icu", n_episodes=5, progress=False)  # the smallest that fills all three
+    assert [len(read_split(out, s, progress=False).y) for s in ("train", "val", "test")] == [3, 1, 1]
 
 
 @pytest.mark.parametrize("error, match", [
