@@ -171,6 +171,15 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text} (run again with --debug for the traceback)"
 
 
+def human_bytes(n: float) -> str:
+    """A byte count in the largest decimal unit that keeps it at least 1 (`1.2 GB`, `350.0 MB`,
+    `5.5 kB`, `0 bytes`), so that a small amount is never printed as `0.0 GB`."""
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n:,.0f} bytes"
+
+
 def check_resources(n: int, costs: dict[str, float], option: str, out: Path) -> None:
     """Refuse a size whose estimated memory or disk use exceeds what is available, before allocating.
 
@@ -181,15 +190,15 @@ def check_resources(n: int, costs: dict[str, float], option: str, out: Path) -> 
     have = available_memory()
     if have is not None and need > have:
         fit = max(int((have - costs["base"]) / costs["per_unit"]), 0)
-        raise ResourceError(f"{option} {n:,} needs about {need / 1e9:,.1f} GB of memory but about "
-                          f"{have / 1e9:,.1f} GB is available; at most about {fit:,} would fit")
+        raise ResourceError(f"{option} {n:,} needs about {human_bytes(need)} of memory but about "
+                            f"{human_bytes(have)} is available; at most about {fit:,} would fit")
     probe = next((p for p in [out, *out.parents] if p.exists()), None)
     if probe is not None:
         free = shutil.disk_usage(probe).free
         disk = n * costs["disk_per_unit"]
         if disk > free:
-            raise ResourceError(f"{option} {n:,} needs about {disk / 1e9:,.1f} GB of disk but "
-                                f"{free / 1e9:,.1f} GB is free at {probe}")
+            raise ResourceError(f"{option} {n:,} needs about {human_bytes(disk)} of disk but "
+                                f"{human_bytes(free)} is free at {probe}")
 
 
 def available_memory() -> float | None:

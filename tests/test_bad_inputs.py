@@ -355,7 +355,7 @@ CLI = {
     "name too long": (["generate", "icu", "--out", "{tmp}/" + "n" * 300, "--episodes", "10"],
                       r"--out .*: the folder name is 300 bytes long"),
     "2e9 episodes": (["generate", "icu", "--out", "{tmp}/i", "--episodes", "2000000000"],
-                     r"--episodes 2,000,000,000 needs about .* GB of memory .* at most about .* would fit"),
+                     r"--episodes 2,000,000,000 needs about 128.0 TB of memory .* GB is available; at most about .* would fit"),
     "split mismatch": (["generate", "icu", "--out", "{tmp}/i", "--episodes", "10", "--split", "1", "2", "3"],
                        r"--split 1 2 3 adds up to 6, not --episodes 10"),
     "one episode": (["generate", "icu", "--out", "{tmp}/i", "--episodes", "1"],
@@ -386,6 +386,26 @@ def test_bad_command_line(tmp_path, monkeypatch, capsys, case):
     assert any(__import__("re").search(match, line) for line in err), err
     assert "Traceback" not in "\n".join(err) and len(err) == 1
     assert tree_digest(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == names
+
+
+@pytest.mark.parametrize("free, shown", [(0, "0 bytes"), (20_000, "20.0 kB"), (3_500_000, "3.5 MB")])
+def test_full_disk_is_reported_in_a_unit_that_shows_the_amount(tmp_path, monkeypatch, capsys, free, shown):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**12, 10**12 - free, free))
+    rc, err = _cli(["generate", "icu", "--out", str(tmp_path / "icu"), "--episodes", "1000"], capsys)
+    assert rc == 2 and len(err) == 1, err
+    assert f"--episodes 1,000 needs about 5.5 MB of disk but {shown} is free at {tmp_path}" in err[0], err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_human_bytes():
+    from ehrlib.cli import human_bytes
+
+    assert [human_bytes(b) for b in (0, 999, 1000, 55_000, 2.5e9, 3e12)] == [
+        "0 bytes", "999 bytes", "1.0 kB", "55.0 kB", "2.5 GB", "3.0 TB"]
 
 
 def test_library_refuses_an_empty_split_before_simulating(tmp_path):
