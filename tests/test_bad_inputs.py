@@ -355,7 +355,7 @@ CLI = {
     "name too long": (["generate", "icu", "--out", "{tmp}/" + "n" * 300, "--episodes", "10"],
                       r"--out .*: the folder name is 300 bytes long"),
     "2e9 episodes": (["generate", "icu", "--out", "{tmp}/i", "--episodes", "2000000000"],
-                     r"--episodes 2,000,000,000 needs about 128.0 TB of memory .* GB is available; at most about .* would fit"),
+                     r"--episodes 2,000,000,000 needs about 128.0 TB of memory but about .* is available; at most about .* would fit"),
     "split mismatch": (["generate", "icu", "--out", "{tmp}/i", "--episodes", "10", "--split", "1", "2", "3"],
                        r"--split 1 2 3 adds up to 6, not --episodes 10"),
     "one episode": (["generate", "icu", "--out", "{tmp}/i", "--episodes", "1"],
