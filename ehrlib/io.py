@@ -233,6 +233,28 @@ def _replace_folder(tmp: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def name_the_file(exc: OSError, path: Path, tmp: Path | None = None) -> OSError:
+    """The OS error `exc` naming what the user asked to write: a write, flush or sync error carries no
+    file name (a full disk raises a bare `OSError(ENOSPC)`), so it gets `path`; a name inside the hidden
+    temporary copy `tmp` becomes the same name under `path`. Anything else is returned unchanged."""
+    name = exc.filename
+    if name is not None and tmp is not None:
+        with contextlib.suppress(ValueError, TypeError):
+            name = path / Path(os.fsdecode(name)).relative_to(tmp)
+    if name is None:
+        name = path
+    if exc.errno is None or str(name) == str(exc.filename) or exc.filename2 is not None:
+        return exc
+    renamed = OSError(exc.errno, exc.strerror or os.strerror(exc.errno), str(name))
+    renamed.__cause__ = exc
+    return renamed
+
+
+def _raise_named(exc: OSError, path: Path, tmp: Path | None = None) -> typing.NoReturn:
+    """Raise `exc`, or the same error naming `path` (see `name_the_file`)."""
+    raise name_the_file(exc, path, tmp)
+
+
 def _umask() -> int:
     """The process's file-creation mask (read by setting and restoring it)."""
     mask = os.umask(0o022)
@@ -263,6 +285,9 @@ def atomic_directory(final: str | os.PathLike, overwrite: bool = False) -> Itera
             mark_folder(tmp)
             check_replaceable(final, overwrite)  # again: something may have appeared there meanwhile
             _replace_folder(tmp, final)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            _raise_named(exc, final, tmp)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -279,7 +304,10 @@ def atomic_open(path: str | os.PathLike, durable: bool = True) -> Iterator[typin
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # a full disk or a folder without write permission: name the file asked for
+        _raise_named(exc, path, Path(os.fsdecode(exc.filename)) if exc.filename else None)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
@@ -288,9 +316,11 @@ def atomic_open(path: str | os.PathLike, durable: bool = True) -> Iterator[typin
                 os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file ordinary permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            _raise_named(exc, path, Path(tmp))
         raise
 
 

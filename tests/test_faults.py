@@ -3,6 +3,8 @@ check that a rerun leaves exactly one complete dataset or bundle and no leftover
 
 from __future__ import annotations
 
+import errno
+import io
 import logging
 import os
 import signal
@@ -295,3 +297,52 @@ def test_a_folder_that_appears_during_generation_is_not_replaced(tmp_path):
             final.mkdir()  # the user makes the folder while the generator runs
             (final / "mine.txt").write_text("mine")
     assert (final / "mine.txt").read_text() == "mine" and leftovers(tmp_path) == []
+
+
+class _FullDisk(io.BufferedWriter):
+    """A file on a full disk: every write fails with a bare ENOSPC, as the operating system's does."""
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_save_onto_a_full_disk_names_the_file(tmp_path, monkeypatch):
+    from ehrlib.cli import describe_error
+
+    path = tmp_path / "prep.json"
+    _prep().save(path)
+    before = path.read_bytes()
+    monkeypatch.setattr(eio.os, "fdopen", lambda fd, *a, **k: _FullDisk(io.FileIO(fd, "wb")))
+    with pytest.raises(OSError) as err:
+        _prep().save(path)
+    assert err.value.errno == errno.ENOSPC and err.value.filename == str(path)
+    assert describe_error(err.value) == f"{path}: no space left on the device; free some space or choose another --out"
+    assert path.read_bytes() == before and leftovers(tmp_path) == []
+
+
+def test_a_full_disk_while_making_the_temporary_file_names_the_file(tmp_path, monkeypatch):
+    def full(prefix, suffix, dir):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.path.join(dir, f"{prefix}x1y2{suffix}"))
+
+    monkeypatch.setattr(eio.tempfile, "mkstemp", full)
+    with pytest.raises(OSError, match=r"No space left on device") as err:
+        eio.write_json(tmp_path / "results.json", {"a": 1})
+    assert err.value.filename == str(tmp_path / "results.json")
+
+
+def test_a_full_disk_inside_a_dataset_names_the_target_not_the_hidden_copy(tmp_path):
+    final = tmp_path / "ds"
+    with pytest.raises(OSError) as err:
+        with atomic_directory(final):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # what a plain write raises
+    assert err.value.filename == str(final) and err.value.errno == errno.ENOSPC
+    with pytest.raises(FileNotFoundError) as err:
+        with atomic_directory(final) as tmp:
+            (tmp / "val" / "listfile.csv").write_text("stay,y_true\n")  # a missing sub-folder
+    assert err.value.filename == str(final / "val" / "listfile.csv")
+    assert not final.exists() and leftovers(tmp_path) == []
+    with atomic_directory(final):
+        pass
+    with pytest.raises(eio.DatasetExistsError, match=r"ds already exists"):  # ehrlib's own errors are unchanged
+        with atomic_directory(final):
+            pass
