@@ -321,6 +321,54 @@ def test_fitted_state_top_level_list(tmp_path, kind):
     assert str(path) in str(err.value)
 
 
+def _calibrators():
+    from ehrlib.evaluation.calibration import IsotonicCalibrator, PlattCalibrator
+
+    rng = np.random.default_rng(1)
+    y = (rng.random(300) < 0.3).astype(int)
+    p = np.clip(0.3 * y + rng.random(300) * 0.7, 0, 1)
+    return p, {"isotonic": IsotonicCalibrator().fit(p, y), "platt": PlattCalibrator().fit(p, y)}
+
+
+CALIBRATOR_FILES = [
+    ("isotonic", lambda s: {k: v for k, v in s.items() if k != "x_thresholds"},
+     r"field 'x_thresholds': missing \(required by IsotonicState\)"),
+    ("isotonic", lambda s: {**s, "y_thresholds": "abc"}, r"field 'y_thresholds': expected an array"),
+    ("platt", lambda s: {**s, "b": "abc"}, r"field 'b': expected a number"),
+    ("platt", lambda s: {**s, "x_thresholds": [0.5]}, r"unknown field\(s\) \['x_thresholds'\] for PlattCalibrator"),
+    ("isotonic", lambda s: {**s, "kind": "spline"}, r"field 'kind': unknown calibrator 'spline'; expected one of"),
+    ("isotonic", lambda s: {k: v for k, v in s.items() if k != "kind"}, r"field 'kind': missing; a calibrator file"),
+    ("platt", lambda s: [s], r"expected a JSON object for a calibrator, got list"),
+]
+
+
+@pytest.mark.parametrize("kind, mutate, match", CALIBRATOR_FILES, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(CALIBRATOR_FILES)])
+def test_bad_calibrator_file_is_blamed_on_the_kind_it_names(tmp_path, kind, mutate, match):
+    from ehrlib.evaluation.calibration import load_calibrator
+
+    path = tmp_path / "calibrator.json"
+    write_json(path, mutate(_calibrators()[1][kind].to_dict()))
+    with pytest.raises(RecordError, match=match) as err:
+        load_calibrator(path)
+    assert str(err.value).startswith(f"{path}: ") and "\n" not in str(err.value)
+    if kind == "isotonic":
+        assert "Platt" not in str(err.value)
+
+
+def test_calibrator_files_load_by_kind_including_platt_files_without_one(tmp_path):
+    from ehrlib.evaluation.calibration import load_calibrator
+
+    p, fitted = _calibrators()
+    for kind, cal in fitted.items():
+        cal.save(tmp_path / f"{kind}.json")
+        back = load_calibrator(tmp_path / f"{kind}.json")
+        assert back.kind == kind and json.loads((tmp_path / f"{kind}.json").read_text())["kind"] == kind
+        np.testing.assert_array_equal(back.transform(p), cal.transform(p))
+    old = {k: v for k, v in fitted["platt"].to_dict().items() if k != "kind"}  # saved before Platt recorded it
+    write_json(tmp_path / "old.json", old)
+    np.testing.assert_array_equal(load_calibrator(tmp_path / "old.json").transform(p), fitted["platt"].transform(p))
+
+
 def test_broken_keras_file_is_not_reported_as_missing(tmp_path):
     pytest.importorskip("keras")
     from ehrlib.io import load_keras_model
