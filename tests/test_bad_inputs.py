@@ -93,6 +93,8 @@ EPISODES = {
     "text NA": ("0.5,80,97,37,NA\n", r"line 2: column 'Platelets': value 'NA' is not a finite number"),
     "empty Hours": (",80,97,37,250\n", r"line 2: column 'Hours' is empty"),
     "short row": ("0.5,80\n", r"line 2: expected 5 fields"),
+    "header only": ("", r"no data rows after the header \(listed in .*listfile.csv, line 3\); every listed stay"),
+    "blank lines only": ("\n\r\n\n", r"no data rows after the header"),
 }
 
 
@@ -101,6 +103,12 @@ def test_bad_episode_file(tmp_path, case):
     body, match = EPISODES[case]
     d = write_split(tmp_path, rows={1: body})
     _expect_reader_error(tmp_path, match, str(d / STAYS[1]))
+
+
+def test_several_empty_stay_files_are_counted_in_one_line(tmp_path):
+    d = write_split(tmp_path, rows={0: "", 1: ""})
+    _expect_reader_error(tmp_path, r"no data rows .*line 2\); .* \(1 more listed stay files are empty too\)$",
+                         str(d / STAYS[0]))
 
 
 def test_external_data_is_cleaned_with_counts_not_silently(tmp_path):
