@@ -217,11 +217,10 @@ def available_memory() -> float | None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from ehrlib.io import check_replaceable, check_target
+    from ehrlib.io import prepare_target
 
     start = time.perf_counter()
-    out = check_target(args.out, option="--out")
-    check_replaceable(out, args.overwrite)  # again, under the lock, when writing
+    out = prepare_target(args.out, args.overwrite, option="--out")  # checked again, under the lock, when writing
     if args.kind == "icu":
         from ehrlib.icu.defaults import DEFAULT_EPISODES
         from ehrlib.icu.synth import proportional_split
@@ -271,8 +270,8 @@ def _ensure_dataset(folder: Path, params: dict, modules: tuple[str, ...], genera
     recipe = _recipe(params, modules)
     recipe_file = folder.parent / f".{folder.name}.recipe.json"
     if folder.parent.is_dir():
-        with target_lock(folder):  # a killed earlier run's leftovers, even when nothing is regenerated
-            recover_leftovers(folder)
+        with target_lock(folder) as lock:  # a killed earlier run's leftovers, even when nothing is regenerated
+            recover_leftovers(folder, lock)
     if folder.is_dir() and not folder.is_symlink() and not is_ehrlib_folder(folder) and recipe_file.is_file():
         mark_folder(folder)  # made by ehrlib before markers existed: its recipe is beside it
         _log.info(f"{folder} has ehrlib's recipe beside it (made before folder markers); marked as ehrlib's")
