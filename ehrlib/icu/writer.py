@@ -200,9 +200,10 @@ def check_splits_filled(split: Sequence[int], explicit: bool, proportions: Seque
         raise ValueError(f"{split_name} {sizes} leaves {which}; give each of train, val and test at least "
                          f"one episode (an empty split cannot be read back)")
     weights = proportions if proportions is not None else IcuConfig().split
-    least = next(n for n in range(len(SPLITS), 10_000) if min(proportional_split(n, weights)) > 0)
-    raise ValueError(f"{episodes_name} {sum(split):,} is too few: split {sizes} leaves {which}; use at "
-                     f"least {least:,} episodes, or a {split_name} with at least one in each")
+    least = next((n for n in range(len(SPLITS), 10_000) if min(proportional_split(n, weights)) > 0), None)
+    more = f"use at least {least:,} episodes, or " if least is not None else "give "
+    raise ValueError(f"{episodes_name} {sum(split):,} is too few: split {sizes} leaves {which}; "
+                     f"{more}a {split_name} with at least one in each")
 
 
 def metadata(cohort: IcuCohort, layout: str) -> dict:
