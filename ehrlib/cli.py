@@ -171,6 +171,15 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text} (run again with --debug for the traceback)"
 
 
+def human_bytes(n: float) -> str:
+    """A byte count in the largest decimal unit that keeps it at least 1 (`1.2 GB`, `350.0 MB`,
+    `5.5 kB`, `0 bytes`), so that a small amount is never printed as `0.0 GB`."""
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n:,.0f} bytes"
+
+
 def check_resources(n: int, costs: dict[str, float], option: str, out: Path) -> None:
     """Refuse a size whose estimated memory or disk use exceeds what is available, before allocating.
 
@@ -181,15 +190,15 @@ def check_resources(n: int, costs: dict[str, float], option: str, out: Path) -> 
     have = available_memory()
     if have is not None and need > have:
         fit = max(int((have - costs["base"]) / costs["per_unit"]), 0)
-        raise ResourceError(f"{option} {n:,} needs about {need / 1e9:,.1f} GB of memory but about "
-                          f"{have / 1e9:,.1f} GB is available; at most about {fit:,} would fit")
+        raise ResourceError(f"{option} {n:,} needs about {human_bytes(need)} of memory but about "
+                            f"{human_bytes(have)} is available; at most about {fit:,} would fit")
     probe = next((p for p in [out, *out.parents] if p.exists()), None)
     if probe is not None:
         free = shutil.disk_usage(probe).free
         disk = n * costs["disk_per_unit"]
         if disk > free:
-            raise ResourceError(f"{option} {n:,} needs about {disk / 1e9:,.1f} GB of disk but "
-                                f"{free / 1e9:,.1f} GB is free at {probe}")
+            raise ResourceError(f"{option} {n:,} needs about {human_bytes(disk)} of disk but "
+                                f"{human_bytes(free)} is free at {probe}")
 
 
 def available_memory() -> float | None:
@@ -208,19 +217,21 @@ def available_memory() -> float | None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from ehrlib.io import check_replaceable, check_target
+    from ehrlib.io import prepare_target
 
     start = time.perf_counter()
-    out = check_target(args.out, option="--out")
-    check_replaceable(out, args.overwrite)  # again, under the lock, when writing
+    out = prepare_target(args.out, args.overwrite, option="--out")  # checked again, under the lock, when writing
     if args.kind == "icu":
         from ehrlib.icu.defaults import DEFAULT_EPISODES
-        from ehrlib.icu.writer import generate_icu_dataset
+        from ehrlib.icu.synth import proportional_split
+        from ehrlib.icu.writer import check_splits_filled, generate_icu_dataset
 
         if args.split is not None and args.episodes is not None and sum(args.split) != args.episodes:
             raise ValueError(f"--split {' '.join(map(str, args.split))} adds up to {sum(args.split):,}, "
                              f"not --episodes {args.episodes:,}")
         n = args.episodes or (sum(args.split) if args.split else DEFAULT_EPISODES)
+        check_splits_filled(tuple(args.split) if args.split else proportional_split(n), explicit=args.split is not None,
+                            episodes_name="--episodes", split_name="--split")
         check_resources(n, ICU_BYTES, "--episodes", out)
         generate_icu_dataset(out, n_episodes=args.episodes, split=args.split, mortality=args.mortality,
                              seed=args.seed, overwrite=args.overwrite, progress=not args.quiet,
@@ -259,8 +270,8 @@ def _ensure_dataset(folder: Path, params: dict, modules: tuple[str, ...], genera
     recipe = _recipe(params, modules)
     recipe_file = folder.parent / f".{folder.name}.recipe.json"
     if folder.parent.is_dir():
-        with target_lock(folder):  # a killed earlier run's leftovers, even when nothing is regenerated
-            recover_leftovers(folder)
+        with target_lock(folder) as lock:  # a killed earlier run's leftovers, even when nothing is regenerated
+            recover_leftovers(folder, lock)
     if folder.is_dir() and not folder.is_symlink() and not is_ehrlib_folder(folder) and recipe_file.is_file():
         mark_folder(folder)  # made by ehrlib before markers existed: its recipe is beside it
         _log.info(f"{folder} has ehrlib's recipe beside it (made before folder markers); marked as ehrlib's")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import errno
 import fcntl
 import json
@@ -137,13 +138,34 @@ def check_replaceable(final: Path, overwrite: bool) -> None:
             f"refusing to replace it: choose another folder or move it away yourself")
 
 
+@dataclasses.dataclass(frozen=True)
+class TargetLock:
+    """A held `target_lock`: its file, and the process id recorded in it by a run that was killed while
+    holding it (`stale_pid`, None when the lock file was new or clean)."""
+
+    path: Path
+    stale_pid: int | None = None
+
+
+def _take_over(fd: int) -> int | None:
+    """Record this process in the lock file just locked; return the process id a killed holder left in
+    it (a holder that ends normally removes the file before releasing it), or None."""
+    previous = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    pid = int(previous) if previous.isdigit() and len(previous) < 10 else 0
+    return pid if pid > 0 and pid != os.getpid() else None
+
+
 @contextlib.contextmanager
-def target_lock(final: str | os.PathLike) -> Iterator[Path]:
-    """Hold an exclusive lock on `final` (a `.<name>.lock` file beside it) for the block.
+def target_lock(final: str | os.PathLike) -> Iterator[TargetLock]:
+    """Hold an exclusive lock on `final` (a `.<name>.lock` file beside it, holding the holder's process
+    id) for the block.
 
     A second run on the same target fails at once with `TargetBusyError` instead of silently
     replacing the first one's output. The lock is released and its file removed at the end; a
-    killed run's lock is released by the operating system.
+    killed run's lock is released by the operating system, and its file, still naming the killed
+    process, is taken over by the next run (`TargetLock.stale_pid`; `recover_leftovers` reports it).
     """
     final = Path(final)
     lock = final.parent / f".{final.name}.lock"
@@ -163,37 +185,66 @@ def target_lock(final: str | os.PathLike) -> Iterator[Path]:
             break
         os.close(fd)  # the previous holder removed the file we locked: lock the new one
     try:
-        yield lock
+        yield TargetLock(lock, _take_over(fd))
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(lock)
         os.close(fd)
 
 
-def recover_leftovers(final: str | os.PathLike) -> list[str]:
-    """Clean up after a killed run on `final` (call while holding `target_lock`); returns what was done.
+def recover_leftovers(final: str | os.PathLike, lock: TargetLock | None = None) -> list[str]:
+    """Clean up after a killed run on `final` (call while holding `target_lock`, passing what it gave);
+    returns what was done, which is also logged as one warning line.
 
     A hidden previous version (`.<name>.old-*`, carrying the marker) is renamed back to `final` when
     `final` is missing (a kill between the two renames of an overwrite); every other `.<name>.tmp-*`
-    folder or marked `.<name>.old-*` folder is an unfinished or superseded copy and is removed.
-    Anything else with such a name (a file, a link, an unmarked folder) is left alone. Each action
-    is logged as a warning.
+    folder or marked `.<name>.old-*` folder is an unfinished or superseded copy and is removed; a lock
+    left by a killed process (`lock.stale_pid`) is reported as taken over (`target_lock` removes it at
+    the end). Anything else with such a name (a file, a link, an unmarked folder) is left alone.
     """
     final = Path(final)
     done: list[str] = []
-    olds = sorted(final.parent.glob(f".{final.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if lock is not None and lock.stale_pid is not None:
+        gone = "no longer running" if not _process_alive(lock.stale_pid) else "no longer holding it"
+        done.append(f"took over the lock {lock.path.name} left by process {lock.stale_pid} ({gone})")
+    olds = sorted(final.parent.glob(f".{final.name}.old-*"), key=lambda p: p.lstat().st_mtime)
     if not final.exists() and olds and is_ehrlib_folder(olds[-1]):
         os.replace(olds.pop(), final)
-        done.append(f"restored {final} from the copy an interrupted overwrite had set aside")
+        done.append("restored the dataset from the copy an interrupted overwrite had set aside")
     for left in [*olds, *final.parent.glob(f".{final.name}.tmp-*")]:
         if left.is_symlink() or not left.is_dir() or (".old-" in left.name and not is_ehrlib_folder(left)):
             log.warning("left %s alone: it looks like a leftover but ehrlib did not make it", left)
             continue
         shutil.rmtree(left, ignore_errors=True)
-        done.append(f"removed {left}, left by an interrupted run")
-    for line in done:
-        log.warning("%s", line)
+        done.append(f"removed {left.name}, left by an interrupted run")
+    if done:
+        log.warning("%s: recovered after an interrupted run: %s", final, "; ".join(done))
     return done
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether a process with this id (a positive number) exists; it may belong to another user."""
+    try:
+        os.kill(pid, 0)  # signal 0: only checks
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def prepare_target(final: str | os.PathLike, overwrite: bool, option: str = "--out") -> Path:
+    """Check a target folder before a long run: its path (`check_target`), then, under its lock, repair
+    what a killed run left (`recover_leftovers`) and only then refuse an existing folder unless
+    `overwrite` (`check_replaceable`). `atomic_directory` checks again when it writes."""
+    final = check_target(final, option=option)
+    if final.parent.is_dir():
+        with target_lock(final) as lock:
+            recover_leftovers(final, lock)
+            check_replaceable(final, overwrite)
+    else:
+        check_replaceable(final, overwrite)
+    return final
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -233,6 +284,28 @@ def _replace_folder(tmp: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def name_the_file(exc: OSError, path: Path, tmp: Path | None = None) -> OSError:
+    """The OS error `exc` naming what the user asked to write: a write, flush or sync error carries no
+    file name (a full disk raises a bare `OSError(ENOSPC)`), so it gets `path`; a name inside the hidden
+    temporary copy `tmp` becomes the same name under `path`. Anything else is returned unchanged."""
+    name = exc.filename
+    if name is not None and tmp is not None:
+        with contextlib.suppress(ValueError, TypeError):
+            name = path / Path(os.fsdecode(name)).relative_to(tmp)
+    if name is None:
+        name = path
+    if exc.errno is None or str(name) == str(exc.filename) or exc.filename2 is not None:
+        return exc
+    renamed = OSError(exc.errno, exc.strerror or os.strerror(exc.errno), str(name))
+    renamed.__cause__ = exc
+    return renamed
+
+
+def _raise_named(exc: OSError, path: Path, tmp: Path | None = None) -> typing.NoReturn:
+    """Raise `exc`, or the same error naming `path` (see `name_the_file`)."""
+    raise name_the_file(exc, path, tmp)
+
+
 def _umask() -> int:
     """The process's file-creation mask (read by setting and restoring it)."""
     mask = os.umask(0o022)
@@ -253,8 +326,8 @@ def atomic_directory(final: str | os.PathLike, overwrite: bool = False) -> Itera
     """
     final = check_target(final, option="target")
     final.parent.mkdir(parents=True, exist_ok=True)
-    with target_lock(final):
-        recover_leftovers(final)
+    with target_lock(final) as lock:
+        recover_leftovers(final, lock)
         check_replaceable(final, overwrite)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a dataset gets ordinary folder permissions
@@ -263,6 +336,9 @@ def atomic_directory(final: str | os.PathLike, overwrite: bool = False) -> Itera
             mark_folder(tmp)
             check_replaceable(final, overwrite)  # again: something may have appeared there meanwhile
             _replace_folder(tmp, final)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            _raise_named(exc, final, tmp)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -279,7 +355,10 @@ def atomic_open(path: str | os.PathLike, durable: bool = True) -> Iterator[typin
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # a full disk or a folder without write permission: name the file asked for
+        _raise_named(exc, path, Path(os.fsdecode(exc.filename)) if exc.filename else None)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
@@ -288,9 +367,11 @@ def atomic_open(path: str | os.PathLike, durable: bool = True) -> Iterator[typin
                 os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file ordinary permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            _raise_named(exc, path, Path(tmp))
         raise
 
 

@@ -93,6 +93,8 @@ EPISODES = {
     "text NA": ("0.5,80,97,37,NA\n", r"line 2: column 'Platelets': value 'NA' is not a finite number"),
     "empty Hours": (",80,97,37,250\n", r"line 2: column 'Hours' is empty"),
     "short row": ("0.5,80\n", r"line 2: expected 5 fields"),
+    "header only": ("", r"no data rows after the header \(listed in .*listfile.csv, line 3\); every listed stay"),
+    "blank lines only": ("\n\r\n\n", r"no data rows after the header"),
 }
 
 
@@ -101,6 +103,12 @@ def test_bad_episode_file(tmp_path, case):
     body, match = EPISODES[case]
     d = write_split(tmp_path, rows={1: body})
     _expect_reader_error(tmp_path, match, str(d / STAYS[1]))
+
+
+def test_several_empty_stay_files_are_counted_in_one_line(tmp_path):
+    d = write_split(tmp_path, rows={0: "", 1: ""})
+    _expect_reader_error(tmp_path, r"no data rows .*line 2\); .* \(1 more listed stay files are empty too\)$",
+                         str(d / STAYS[0]))
 
 
 def test_external_data_is_cleaned_with_counts_not_silently(tmp_path):
@@ -321,6 +329,54 @@ def test_fitted_state_top_level_list(tmp_path, kind):
     assert str(path) in str(err.value)
 
 
+def _calibrators():
+    from ehrlib.evaluation.calibration import IsotonicCalibrator, PlattCalibrator
+
+    rng = np.random.default_rng(1)
+    y = (rng.random(300) < 0.3).astype(int)
+    p = np.clip(0.3 * y + rng.random(300) * 0.7, 0, 1)
+    return p, {"isotonic": IsotonicCalibrator().fit(p, y), "platt": PlattCalibrator().fit(p, y)}
+
+
+CALIBRATOR_FILES = [
+    ("isotonic", lambda s: {k: v for k, v in s.items() if k != "x_thresholds"},
+     r"field 'x_thresholds': missing \(required by IsotonicState\)"),
+    ("isotonic", lambda s: {**s, "y_thresholds": "abc"}, r"field 'y_thresholds': expected an array"),
+    ("platt", lambda s: {**s, "b": "abc"}, r"field 'b': expected a number"),
+    ("platt", lambda s: {**s, "x_thresholds": [0.5]}, r"unknown field\(s\) \['x_thresholds'\] for PlattCalibrator"),
+    ("isotonic", lambda s: {**s, "kind": "spline"}, r"field 'kind': unknown calibrator 'spline'; expected one of"),
+    ("isotonic", lambda s: {k: v for k, v in s.items() if k != "kind"}, r"field 'kind': missing; a calibrator file"),
+    ("platt", lambda s: [s], r"expected a JSON object for a calibrator, got list"),
+]
+
+
+@pytest.mark.parametrize("kind, mutate, match", CALIBRATOR_FILES, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(CALIBRATOR_FILES)])
+def test_bad_calibrator_file_is_blamed_on_the_kind_it_names(tmp_path, kind, mutate, match):
+    from ehrlib.evaluation.calibration import load_calibrator
+
+    path = tmp_path / "calibrator.json"
+    write_json(path, mutate(_calibrators()[1][kind].to_dict()))
+    with pytest.raises(RecordError, match=match) as err:
+        load_calibrator(path)
+    assert str(err.value).startswith(f"{path}: ") and "\n" not in str(err.value)
+    if kind == "isotonic":
+        assert "Platt" not in str(err.value)
+
+
+def test_calibrator_files_load_by_kind_including_platt_files_without_one(tmp_path):
+    from ehrlib.evaluation.calibration import load_calibrator
+
+    p, fitted = _calibrators()
+    for kind, cal in fitted.items():
+        cal.save(tmp_path / f"{kind}.json")
+        back = load_calibrator(tmp_path / f"{kind}.json")
+        assert back.kind == kind and json.loads((tmp_path / f"{kind}.json").read_text())["kind"] == kind
+        np.testing.assert_array_equal(back.transform(p), cal.transform(p))
+    old = {k: v for k, v in fitted["platt"].to_dict().items() if k != "kind"}  # saved before Platt recorded it
+    write_json(tmp_path / "old.json", old)
+    np.testing.assert_array_equal(load_calibrator(tmp_path / "old.json").transform(p), fitted["platt"].transform(p))
+
+
 def test_broken_keras_file_is_not_reported_as_missing(tmp_path):
     pytest.importorskip("keras")
     from ehrlib.io import load_keras_model
@@ -355,9 +411,13 @@ CLI = {
     "name too long": (["generate", "icu", "--out", "{tmp}/" + "n" * 300, "--episodes", "10"],
                       r"--out .*: the folder name is 300 bytes long"),
     "2e9 episodes": (["generate", "icu", "--out", "{tmp}/i", "--episodes", "2000000000"],
-                     r"--episodes 2,000,000,000 needs about .* GB of memory .* at most about .* would fit"),
+                     r"--episodes 2,000,000,000 needs about 128.0 TB of memory but about .* is available; at most about .* would fit"),
     "split mismatch": (["generate", "icu", "--out", "{tmp}/i", "--episodes", "10", "--split", "1", "2", "3"],
                        r"--split 1 2 3 adds up to 6, not --episodes 10"),
+    "one episode": (["generate", "icu", "--out", "{tmp}/i", "--episodes", "1"],
+                    r"--episodes 1 is too few: split 1 0 0 leaves the val and test splits empty; use at least 5"),
+    "empty split": (["generate", "icu", "--out", "{tmp}/i", "--episodes", "10", "--split", "10", "0", "0"],
+                    r"--split 10 0 0 leaves the val and test splits empty; give each .* at least one episode"),
     "overwrite a user folder": (["generate", "icu", "--out", "{tmp}/mine", "--episodes", "10", "--overwrite"],
                                 r"mine was not made by ehrlib .*holding notes.txt.*refusing to replace it"),
     "exists without --overwrite": (["generate", "stroke", "--out", "{tmp}/mine", "--patients", "10"],
@@ -382,6 +442,38 @@ def test_bad_command_line(tmp_path, monkeypatch, capsys, case):
     assert any(__import__("re").search(match, line) for line in err), err
     assert "Traceback" not in "\n".join(err) and len(err) == 1
     assert tree_digest(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == names
+
+
+@pytest.mark.parametrize("free, shown", [(0, "0 bytes"), (20_000, "20.0 kB"), (3_500_000, "3.5 MB")])
+def test_full_disk_is_reported_in_a_unit_that_shows_the_amount(tmp_path, monkeypatch, capsys, free, shown):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**12, 10**12 - free, free))
+    rc, err = _cli(["generate", "icu", "--out", str(tmp_path / "icu"), "--episodes", "1000"], capsys)
+    assert rc == 2 and len(err) == 1, err
+    assert f"--episodes 1,000 needs about 5.5 MB of disk but {shown} is free at {tmp_path}" in err[0], err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_human_bytes():
+    from ehrlib.cli import human_bytes
+
+    assert [human_bytes(b) for b in (0, 999, 1000, 55_000, 2.5e9, 3e12)] == [
+        "0 bytes", "999 bytes", "1.0 kB", "55.0 kB", "2.5 GB", "3.0 TB"]
+
+
+def test_library_refuses_an_empty_split_before_simulating(tmp_path):
+    from ehrlib.icu.writer import generate_icu_dataset
+
+    with pytest.raises(ValueError, match=r"n_episodes 4 is too few: split 3 1 0 leaves the test split empty"):
+        generate_icu_dataset(tmp_path / "icu", n_episodes=4, progress=False)
+    with pytest.raises(ValueError, match=r"split 2 0 1 leaves the val split empty"):
+        generate_icu_dataset(tmp_path / "icu", split=(2, 0, 1), progress=False)
+    assert list(tmp_path.iterdir()) == []
+    out = generate_icu_dataset(tmp_path / "icu", n_episodes=5, progress=False)  # the smallest that fills all three
+    assert [len(read_split(out, s, progress=False).y) for s in ("train", "val", "test")] == [3, 1, 1]
 
 
 @pytest.mark.parametrize("error, match", [

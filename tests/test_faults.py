@@ -3,6 +3,8 @@ check that a rerun leaves exactly one complete dataset or bundle and no leftover
 
 from __future__ import annotations
 
+import errno
+import io
 import logging
 import os
 import signal
@@ -295,3 +297,104 @@ def test_a_folder_that_appears_during_generation_is_not_replaced(tmp_path):
             final.mkdir()  # the user makes the folder while the generator runs
             (final / "mine.txt").write_text("mine")
     assert (final / "mine.txt").read_text() == "mine" and leftovers(tmp_path) == []
+
+
+class _FullDisk(io.BufferedWriter):
+    """A file on a full disk: every write fails with a bare ENOSPC, as the operating system's does."""
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_save_onto_a_full_disk_names_the_file(tmp_path, monkeypatch):
+    from ehrlib.cli import describe_error
+
+    path = tmp_path / "prep.json"
+    _prep().save(path)
+    before = path.read_bytes()
+    monkeypatch.setattr(eio.os, "fdopen", lambda fd, *a, **k: _FullDisk(io.FileIO(fd, "wb")))
+    with pytest.raises(OSError) as err:
+        _prep().save(path)
+    assert err.value.errno == errno.ENOSPC and err.value.filename == str(path)
+    assert describe_error(err.value) == f"{path}: no space left on the device; free some space or choose another --out"
+    assert path.read_bytes() == before and leftovers(tmp_path) == []
+
+
+def test_a_full_disk_while_making_the_temporary_file_names_the_file(tmp_path, monkeypatch):
+    def full(prefix, suffix, dir):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.path.join(dir, f"{prefix}x1y2{suffix}"))
+
+    monkeypatch.setattr(eio.tempfile, "mkstemp", full)
+    with pytest.raises(OSError, match=r"No space left on device") as err:
+        eio.write_json(tmp_path / "results.json", {"a": 1})
+    assert err.value.filename == str(tmp_path / "results.json")
+
+
+def test_a_full_disk_inside_a_dataset_names_the_target_not_the_hidden_copy(tmp_path):
+    final = tmp_path / "ds"
+    with pytest.raises(OSError) as err:
+        with atomic_directory(final):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # what a plain write raises
+    assert err.value.filename == str(final) and err.value.errno == errno.ENOSPC
+    with pytest.raises(FileNotFoundError) as err:
+        with atomic_directory(final) as tmp:
+            (tmp / "val" / "listfile.csv").write_text("stay,y_true\n")  # a missing sub-folder
+    assert err.value.filename == str(final / "val" / "listfile.csv")
+    assert not final.exists() and leftovers(tmp_path) == []
+    with atomic_directory(final):
+        pass
+    with pytest.raises(eio.DatasetExistsError, match=r"ds already exists"):  # ehrlib's own errors are unchanged
+        with atomic_directory(final):
+            pass
+
+
+def _dead_pid() -> int:
+    """The id of a process that has ended."""
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(proc.stdout)
+
+
+def _killed_mid_overwrite(parent: Path, between_renames: bool) -> Path:
+    """What a run killed while overwriting `parent/icu` leaves: its lock (naming the dead process), its
+    half-written copy and, killed between the two renames, the old dataset set aside."""
+    final = parent / "icu"
+    with atomic_directory(final) as tmp:
+        (tmp / "old.txt").write_text("old")
+    pid = _dead_pid()
+    (parent / ".icu.lock").write_text(f"{pid}\n")
+    half = parent / ".icu.tmp-k1ll3d"
+    half.mkdir()
+    (half / "half.csv").write_text("half")
+    if between_renames:
+        final.rename(parent / f".icu.old-{pid}")
+    return final
+
+
+@pytest.mark.parametrize("between_renames", [False, True], ids=["temporary copy", "between renames"])
+def test_rerun_without_overwrite_recovers_a_killed_overwrite_before_refusing(tmp_path, capsys, between_renames):
+    from ehrlib.cli import main
+
+    final = _killed_mid_overwrite(tmp_path, between_renames)
+    assert main(["generate", "stroke", "--out", str(final), "--patients", "10", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"ehrlib: error: {final} already exists; pass --overwrite (overwrite=True) to replace it"
+    assert len(err) == 2 and "recovered after an interrupted run" in err[0], err  # one log line, one error line
+    assert "took over the lock .icu.lock left by process" in err[0] and "(no longer running)" in err[0]
+    assert "removed .icu.tmp-k1ll3d" in err[0] and ("restored the dataset" in err[0]) == between_renames
+    assert (final / "old.txt").read_text() == "old" and leftovers(tmp_path) == []
+
+
+def test_a_lock_records_its_holder_and_a_dead_holder_is_reported(tmp_path):
+    final = tmp_path / "ds"
+    with target_lock(final) as lock:
+        assert lock.stale_pid is None and lock.path.read_text() == f"{os.getpid()}\n"
+    assert not lock.path.exists()
+    dead = _dead_pid()
+    lock.path.write_text(f"{dead}\n")
+    with target_lock(final) as lock:
+        assert lock.stale_pid == dead
+        assert eio.recover_leftovers(final, lock) == [f"took over the lock .ds.lock left by process {dead} (no longer running)"]
+    lock.path.write_text("")  # an empty lock file (an older ehrlib's) is not blamed on any process
+    with target_lock(final) as lock:
+        assert lock.stale_pid is None and eio.recover_leftovers(final, lock) == []
+    assert leftovers(tmp_path) == []

@@ -189,14 +189,19 @@ def test_binning_rule_window_and_last_wins(tmp_path):
 
 def test_crlf_blank_lines_and_header_only_files(tmp_path):
     stays = make_stays([5, 6, 7])
-    eps = [[(1.5, 60.0, None, None, None), (2.5, 61.0, 120.0, None, None)], [], [(0.0, None, None, None, 9.0)]]
+    eps = [[(1.5, 60.0, None, None, None), (2.5, 61.0, 120.0, None, None)], [(50.0, 70.0, None, None, None)],
+           [(0.0, None, None, None, 9.0)]]
     d = write_split(tmp_path, "test", stays, [0, 0, 1], eps, SYNTH_VARS, newline="\r\n")
     p = d / stays[0]
     p.write_bytes(p.read_bytes().replace(b"\r\n2.5", b"\r\n\r\n2.5"))  # a blank line inside
     es = read_split(tmp_path, "test", cache=False, progress=False, ranges="keep")
     assert es.values[0, 1, 0] == 60.0 and es.values[0, 2, 1] == 120.0
-    assert not es.mask[1].any()
+    assert not es.mask[1].any()  # charted only after the window: nothing observed in it
     assert es.values[2, 0, 3] == 9.0
+    header_only = d / stays[1]
+    header_only.write_bytes(header_only.read_bytes().split(b"\r\n")[0] + b"\r\n")
+    with pytest.raises(DataFormatError, match=re.escape(f"{header_only}: no data rows after the header")):
+        read_split(tmp_path, "test", cache=False, progress=False, ranges="keep")
 
 
 def test_take_and_concat(synth_root):

@@ -32,7 +32,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from ehrlib.evaluation.metrics import check_labels_scores
-from ehrlib.io import JsonFile, Record, read_json
+from ehrlib.io import JsonFile, Record, RecordError, read_json
 
 _EPS = 1e-6
 PLATT_EPS = 1e-6
@@ -81,21 +81,21 @@ class IsotonicCalibrator(JsonFile):
         return "isotonic"
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready state: the fitted step function's knots (a `CalibratorState`)."""
+        """JSON-ready state: the fitted step function's knots (an `IsotonicState`)."""
         if self.model is None:
             raise RuntimeError("IsotonicCalibrator is not fitted")
-        return CalibratorState(x_thresholds=self.model.X_thresholds_, y_thresholds=self.model.y_thresholds_,
+        return IsotonicState(x_thresholds=self.model.X_thresholds_, y_thresholds=self.model.y_thresholds_,
                                n_fit=self.n_fit).to_dict()
 
     @classmethod
     def from_dict(cls, state: object, where: str = "") -> "IsotonicCalibrator":
-        """Rebuild a calibrator from `to_dict` output (checked: `CalibratorState`) by refitting on its knots."""
-        st = CalibratorState.from_dict(state, where=where)
+        """Rebuild a calibrator from `to_dict` output (checked: `IsotonicState`) by refitting on its knots."""
+        st = IsotonicState.from_dict(state, where=where)
         return cls(model=cls._new().fit(st.x_thresholds, st.y_thresholds), n_fit=st.n_fit)
 
 
 @dataclass
-class CalibratorState(Record):
+class IsotonicState(Record):
     """Saved `IsotonicCalibrator`: the step function's knots, checked when loaded (finite, equal in
     length, non-decreasing, calibrated values in [0, 1])."""
 
@@ -116,6 +116,10 @@ class CalibratorState(Record):
             raise ValueError(f"calibrated values must lie in [0, 1], got {yk.min():g} to {yk.max():g}")
         if self.n_fit < 0:
             raise ValueError(f"n_fit must be non-negative, got {self.n_fit}")
+
+
+#: The former name of `IsotonicState` (kept for imports).
+CalibratorState = IsotonicState
 
 
 # ---------------------------------------------------------------- calibration statistics
@@ -158,11 +162,7 @@ class PlattCalibrator(Record):
     b: float = 1.0
     on_logit: bool = True
     n_fit: int = 0
-
-    @property
-    def kind(self) -> str:
-        """The calibrator's name in results ("platt")."""
-        return "platt"
+    kind: Literal["platt"] = "platt"  # the calibrator's name in results and in its file
 
     def _x(self, p: np.ndarray) -> np.ndarray:
         p = np.asarray(p, dtype=np.float64).ravel()
@@ -185,6 +185,8 @@ class PlattCalibrator(Record):
 
     def validate(self) -> None:
         """Parameters are finite."""
+        if self.kind != "platt":
+            raise ValueError(f"kind must be 'platt', got {self.kind!r}")
         if not (np.isfinite(self.a) and np.isfinite(self.b)):
             raise ValueError(f"Platt parameters must be finite, got a={self.a}, b={self.b}")
 
@@ -192,13 +194,26 @@ class PlattCalibrator(Record):
 Calibrator = IsotonicCalibrator | PlattCalibrator
 
 
+#: The fields of a Platt calibrator's file saved before it recorded its `kind`.
+_PLATT_FIELDS = frozenset({"a", "b", "on_logit", "n_fit"})
+
+
 def load_calibrator(path: str | os.PathLike) -> Calibrator:
-    """Read a calibrator of either kind saved by its `save` (isotonic state holds knots; Platt's two
-    parameters); errors name the file, the field and the problem."""
-    state = read_json(path)
-    if isinstance(state, dict) and "x_thresholds" in state:
-        return IsotonicCalibrator.from_dict(state, where=str(path))
-    return PlattCalibrator.from_dict(state, where=str(path))
+    """Read a calibrator of either kind saved by its `save`, choosing the class by the file's `kind`
+    field ("isotonic": knots; "platt": two parameters; a file with only Platt's fields and no `kind` was
+    saved before Platt recorded it). Errors name the file, the field and the problem, for the class
+    the file says it holds; a missing or unknown `kind` is reported as such."""
+    state, where = read_json(path), str(path)
+    if not isinstance(state, dict):
+        raise RecordError(f"{where}: expected a JSON object for a calibrator, got {type(state).__name__}")
+    kind = state.get("kind", "platt" if state and set(state) <= _PLATT_FIELDS else None)
+    if kind is None:
+        raise RecordError(f"{where}: field 'kind': missing; a calibrator file names its kind, one of "
+                          f"{list(CALIBRATORS)} (fields found: {sorted(state)})")
+    if kind not in CALIBRATORS:
+        raise RecordError(f"{where}: field 'kind': unknown calibrator {kind!r:.40}; expected one of "
+                          f"{list(CALIBRATORS)}")
+    return (IsotonicCalibrator if kind == "isotonic" else PlattCalibrator).from_dict(state, where=where)
 
 
 def new_calibrator(kind: str) -> Calibrator:

@@ -2,7 +2,8 @@
 
 Layout read (`read_split`): `ROOT/<split>/listfile.csv` (header `stay,y_true`, labels 0/1) and one
 `ROOT/<split>/{SUBJECT_ID}_episode{N}_timeseries.csv` per stay, with a `Hours` column and one column
-per variable, one row per charted time and an empty cell where nothing was measured. An optional
+per variable, one row per charted time and an empty cell where nothing was measured (a listed stay
+whose file has no data rows is an error: it would load as a stay with nothing observed). An optional
 `ROOT/<split>/ground_truth.csv` (`stay,true_risk`) is loaded into `EpisodeSet.true_risk` (the
 generator's latent risk, for evaluation only, never a feature). The real benchmark's own layout is
 also accepted: when `ROOT/<split>_listfile.csv` exists (made by mimic3-benchmarks'
@@ -232,7 +233,19 @@ def _read_episode_files(paths: SplitPaths, stays: np.ndarray, progress: bool = F
         if progress and time.perf_counter() - t_last > 5.0:
             t_last = time.perf_counter()
             log.info("    %s / %s files read", f"{i + 1:,}", f"{len(stays):,}")
+    _refuse_empty_stays(paths, files, counts)
     return _RawSplit(columns, buf, offsets, counts, irregular, files)
+
+
+def _refuse_empty_stays(paths: SplitPaths, files: list[str], counts: np.ndarray) -> None:
+    """Refuse a listed stay whose file has a header but no data rows: it would load silently as a stay
+    with nothing observed (the benchmark's in-hospital-mortality files always chart something)."""
+    empty = np.flatnonzero(counts == 0)
+    if empty.size:
+        i = int(empty[0])
+        more = f" ({empty.size - 1:,} more listed stay files are empty too)" if empty.size > 1 else ""
+        raise DataFormatError(f"{files[i]}: no data rows after the header (listed in {paths.listfile}, "
+                              f"line {i + 2}); every listed stay needs at least one charted row{more}")
 
 
 class _Locator:
@@ -449,25 +462,21 @@ def _parse_split(paths: SplitPaths, split: str, n_hours: int, level: int = loggi
     categorical = {c for c in variables if c in CATEGORICAL_RANGE}
     n_rows = int(raw.counts.sum())
     cleaning: dict[str, dict[str, int]] = {}
-    if n_rows == 0:
-        values = np.full((len(stays), n_hours, len(variables)), np.nan, dtype=np.float32)
-        mask = np.zeros(values.shape, dtype=bool)
-    else:
-        try:
-            table = _arrow_read(raw.buf, raw.columns, _column_types(raw.columns, categorical, all_text=False))
-        except Exception as exc:  # pyarrow.lib.ArrowInvalid and friends
-            raise _diagnose_parse_failure(raw, categorical, exc) from None
-        if table.num_rows != n_rows:
-            raise _diagnose_parse_failure(raw, categorical, ValueError("row count mismatch"))
-        locate = _Locator(raw)
-        hours = _numeric_column(table, "Hours", locate)
-        if np.isnan(hours).any():
-            path, line = locate(int(np.flatnonzero(np.isnan(hours))[0]))
-            raise DataFormatError(f"{path}: line {line}: column 'Hours' is empty")
-        getters = [functools.partial(_categorical_column, table, c, locate) if c in categorical
-                   else functools.partial(_ranged_column, table, c, locate, policy, cleaning) for c in variables]
-        values, mask = _bin(hours, getters, raw.counts, n_hours)
-        del table
+    try:  # every stay file has a data row (`_refuse_empty_stays`)
+        table = _arrow_read(raw.buf, raw.columns, _column_types(raw.columns, categorical, all_text=False))
+    except Exception as exc:  # pyarrow.lib.ArrowInvalid and friends
+        raise _diagnose_parse_failure(raw, categorical, exc) from None
+    if table.num_rows != n_rows:
+        raise _diagnose_parse_failure(raw, categorical, ValueError("row count mismatch"))
+    locate = _Locator(raw)
+    hours = _numeric_column(table, "Hours", locate)
+    if np.isnan(hours).any():
+        path, line = locate(int(np.flatnonzero(np.isnan(hours))[0]))
+        raise DataFormatError(f"{path}: line {line}: column 'Hours' is empty")
+    getters = [functools.partial(_categorical_column, table, c, locate) if c in categorical
+               else functools.partial(_ranged_column, table, c, locate, policy, cleaning) for c in variables]
+    values, mask = _bin(hours, getters, raw.counts, n_hours)
+    del table
     log.log(level, "  %s: %s episodes, %s rows, %d variables (reading files %.1f s, parsing and binning %.1f s)",
              split, f"{len(stays):,}", f"{n_rows:,}", len(variables), t1 - t0, time.perf_counter() - t1)
     _log_cleaning(paths, split, cleaning)

@@ -177,7 +177,33 @@ def _resolve_config(n_episodes: int | None, split: Sequence[int] | None, mortali
         changes["n_episodes"] = int(sum(split)) if all(int(s) >= 0 for s in split) else base.n_episodes
     if mortality is not None:
         changes["mortality"] = mortality
-    return dataclasses.replace(base, **changes)
+    cfg = dataclasses.replace(base, **changes)
+    check_splits_filled(cfg.split, explicit=split is not None or n_episodes is None, proportions=base.split)
+    return cfg
+
+
+def check_splits_filled(split: Sequence[int], explicit: bool, proportions: Sequence[float] | None = None,
+                        episodes_name: str = "n_episodes", split_name: str = "split") -> None:
+    """Refuse split sizes that leave train, val or test without an episode, naming the option.
+
+    An empty split could not be read back (the reader refuses a listfile that lists no stays), so it
+    is refused before anything is simulated. `explicit` says whether the sizes were given (blame
+    `split_name`) or derived from the episode count (blame `episodes_name`, giving the smallest count
+    whose proportional split, in `proportions`, fills every split).
+    """
+    empty = [name for name, size in zip(SPLITS, split) if size == 0]
+    if not empty:
+        return
+    which = f"the {' and '.join(empty)} split{'s' if len(empty) > 1 else ''} empty"
+    sizes = " ".join(str(int(s)) for s in split)
+    if explicit:
+        raise ValueError(f"{split_name} {sizes} leaves {which}; give each of train, val and test at least "
+                         f"one episode (an empty split cannot be read back)")
+    weights = proportions if proportions is not None else IcuConfig().split
+    least = next((n for n in range(len(SPLITS), 10_000) if min(proportional_split(n, weights)) > 0), None)
+    more = f"use at least {least:,} episodes, or " if least is not None else "give "
+    raise ValueError(f"{episodes_name} {sum(split):,} is too few: split {sizes} leaves {which}; "
+                     f"{more}a {split_name} with at least one in each")
 
 
 def metadata(cohort: IcuCohort, layout: str) -> dict:
