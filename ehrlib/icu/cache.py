@@ -32,7 +32,7 @@ from ehrlib.logs import get_logger
 log = get_logger(__name__)
 
 #: Bump when the reader's output for the same files changes (invalidates every cache).
-READER_VERSION = 2
+READER_VERSION = 3
 #: File names of the reader's caches beside the stay files (tools hashing a dataset should skip them).
 CACHE_GLOB = ".cache-*.npz"
 #: Temporary files of a cache write that did not finish.
