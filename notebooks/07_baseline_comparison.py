@@ -868,86 +868,11 @@ glue_values(
 )
 
 # %% [markdown]
-# ## The stroke study: networks against baselines in three views
-#
-# Chapter 06 trained the three networks of {cite:t}`teoh2018` and scored them beside simple baselines and the
-# generator's true risk on the same samples, in three views of the test set: the paper's every-prefix
-# samples, one prediction per patient a year before the case's stroke, and the ranking within matched case
-# sets. Read back from its typed results file (`stroke_metrics.json`), the test AUROC with 95 % intervals
-# from a bootstrap over matched case sets:
-
-# %% tags=["remove-input"]
-from myst_nb import glue
-
-from ehrlib.stroke.results import StrokeMetrics, best_of, comparison_table
-
-stroke = StrokeMetrics.load(
-    P.stroke_results_dir / "stroke_metrics.json"
-)  # written by chapter 06
-stroke_rows = []
-for view in ("paper", "patient", "matched"):
-    for samples in ("diagnosis", "exam"):
-        net, net_auc = best_of(stroke, view, "network", samples)
-        base, base_auc = best_of(stroke, view, "baseline", samples)
-        stroke_rows.append(
-            {
-                "view": view,
-                "samples": samples,
-                "best network": net,
-                "network AUROC": net_auc,
-                "best baseline": base,
-                "baseline AUROC": base_auc,
-                "network minus baseline": net_auc - base_auc,
-            }
-        )
-stroke_best = pd.DataFrame(stroke_rows)
-for view in ("paper", "patient", "matched"):
-    part = stroke_best[stroke_best["view"] == view]
-    glue(
-        f"stroke_{view}_wins",
-        int((part["network minus baseline"] > 0).sum()),
-        display=False,
-    )
-    glue(
-        f"stroke_{view}_gap",
-        float(part["network minus baseline"].max()),
-        display=False,
-    )
-glue("stroke_paper_auroc", float(stroke.paper_auroc), display=False)
-glue(
-    "stroke_m3_paper",
-    float(stroke.models["model 3 (dual input)"].views["paper"].value("auroc")),
-    display=False,
-)
-
-# %%
-comparison_table(stroke)
-
-# %% [markdown]
-# Best network against best baseline on the same samples, per view (AUROC on the test split):
-
-# %%
-stroke_best.round(3)
-
-# %% [markdown]
-# On the paper's samples model 3 reaches {glue:text}`stroke_m3_paper:.3f` (the paper:
-# {glue:text}`stroke_paper_auroc:.3f`). The best network beats the best baseline on
-# {glue:text}`stroke_paper_wins` of the two sample types in the paper's view (largest margin
-# {glue:text}`stroke_paper_gap:+.3f`), on {glue:text}`stroke_patient_wins` in the patient view (largest
-# margin {glue:text}`stroke_patient_gap:+.3f`) and on {glue:text}`stroke_matched_wins` within matched sets
-# (largest margin {glue:text}`stroke_matched_gap:+.3f`); a negative margin means a baseline did better. The
-# intervals in the first table show how much of any margin the test set can resolve.
-
-# %% [markdown]
 # ## Conclusion
 #
 # {glue:text}`ch7_ceiling` On raw test scores, LSTM minus regression AUROC is {glue:text}`ch7_diff`:
 # {glue:text}`ch7_verdict`; over {glue:text}`ch7_n_seeds` seeds the difference averages
 # {glue:text}`ch7_dmean`, and across folds it is positive in {glue:text}`ch7_k_pos`. At the F1-optimal
 # threshold, {glue:text}`ch7_nb_verdict`. Chapter 8 turns these numbers into the technical report. (This
-# chapter's mortality part took {glue:text}`ch7_chapter_seconds` s.)
-#
-# In the stroke study the best network beats the best simple baseline on {glue:text}`stroke_paper_wins` of
-# the two sample types in the paper's view, on {glue:text}`stroke_patient_wins` in the patient view and on
-# {glue:text}`stroke_matched_wins` within matched sets; the last two views, which the case-control sampling
-# cannot flatter, are the ones that say whether a network is worth its training.
+# chapter took {glue:text}`ch7_chapter_seconds` s.) Chapter 6 compares the stroke networks with their
+# baselines in the same way, and chapter 9 repeats this comparison on real ICU stays.

@@ -53,7 +53,7 @@ from ehrlib.mortality import protocols as study
 from ehrlib.mortality import real_report as report
 from ehrlib.mortality.real_results import RealDataResults, results_path
 from ehrlib.physionet2012.files import ensure_physionet2012
-from ehrlib.physionet2012.reader import read_physionet2012, subgroup_attributes, data_table, measured_table
+from ehrlib.physionet2012.reader import read_physionet2012
 from ehrlib.plots import show_figure
 from ehrlib.profiles import get_profile
 
@@ -75,7 +75,7 @@ start = time.perf_counter()
 files = ensure_physionet2012(progress=False)
 sets = read_physionet2012(files, records=P.physionet_records or None)
 a, b = sets["a"], sets["b"]
-data_table(sets)
+report.data_table(sets)
 
 # %% tags=["remove-input"]
 glue_values({
@@ -112,7 +112,7 @@ cleaning
 # least one value of each variable, and the hours or draws per stay among those measured:
 
 # %% tags=["remove-input"]
-measured_table(sets)
+report.measured_table(sets)
 
 # %% [markdown]
 # ## Models and protocols
@@ -283,7 +283,7 @@ calib
 groups = subgroup_rows(
     y_b, {report.label(m): challenge.crossfit.test[m].mean(axis=0) for m in shown[:2]},
     {report.label(m): challenge.calibrated[m].mean(axis=0) for m in shown[:2]},
-    subgroup_attributes(b), b.episodes.subject_ids, n_boot=P.n_bootstrap, seed=P.seed)
+    report.subgroup_attributes(b), b.episodes.subject_ids, n_boot=P.n_bootstrap, seed=P.seed)
 report.subgroup_table(groups)
 
 # %% [markdown]

@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 
 from ehrlib.evaluation.bootstrap import Interval
-from ehrlib.mortality.protocols import NO_DESCRIPTORS
+from ehrlib.evaluation.subgroups import SubgroupRow, age_band
+from ehrlib.mortality.protocols import NO_DESCRIPTORS, recomputed_auroc
 from ehrlib.mortality.real_results import ProtocolResult, Spread
+from ehrlib.physionet2012.reader import PhysionetSet
 
 LABELS = {
     "lstm": "LSTM (replication)", "logistic_regression": "Benchmark regression", "gbt": "Boosted trees",
@@ -140,3 +142,70 @@ def published_table(results: dict[str, ProtocolResult], names: tuple[str, ...] =
                          "AUROC": f"{s['auroc'].mean:.3f}", "Event 1": f"{s['event1'].mean:.4f}",
                          "Event 2": f"{s['event2'].mean:.2f}"})
     return pd.DataFrame(rows)
+
+
+ICU_TYPE_NAMES = {1: "coronary care", 2: "cardiac surgery recovery", 3: "medical", 4: "surgical"}
+
+
+def data_table(sets: dict[str, PhysionetSet]) -> pd.DataFrame:
+    """One row per set: stays, deaths, mortality, median age, share male, ICU types, unknown SAPS-I/SOFA."""
+    rows = []
+    for name, s in sets.items():
+        d, o = s.descriptors, s.outcomes
+        row = {"Set": name.upper(), "Stays": len(s), "Deaths": int(s.episodes.y.sum()),
+               "Mortality": f"{s.episodes.y.mean():.1%}", "Median age": f"{d['age'].median():.0f}",
+               "Male": f"{(d['gender'] == 1).mean():.1%}"}
+        for code, icu in ICU_TYPE_NAMES.items():
+            row[f"ICU: {icu}"] = int((d["icu_type"] == code).sum())
+        row["SAPS-I unknown"] = int(o["saps1"].isna().sum())
+        row["SOFA unknown"] = int(o["sofa"].isna().sum())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def measured_table(sets: dict[str, PhysionetSet]) -> pd.DataFrame:
+    """Per variable and set: share of stays with a value, and hours with a value per measured stay."""
+    rows = {}
+    for name, s in sets.items():
+        hours = s.episodes.mask.sum(axis=1)  # (stays, variables)
+        measured = hours > 0
+        for j, var in enumerate(s.episodes.variables):
+            per = hours[measured[:, j], j]
+            rows.setdefault(var, {"Variable": var})
+            rows[var][f"{name.upper()}: stays measured"] = f"{measured[:, j].mean():.1%}"
+            rows[var][f"{name.upper()}: hours per measured stay"] = round(float(per.mean()), 1) if per.size else 0.0
+    return pd.DataFrame(list(rows.values()))
+
+
+def subgroup_attributes(s: PhysionetSet) -> dict[str, np.ndarray]:
+    """ICU type, age band and sex of each stay, as text levels for `evaluation.subgroups`."""
+    d = s.descriptors
+    icu = d["icu_type"].map(ICU_TYPE_NAMES).fillna("unknown").to_numpy()
+    sex = d["gender"].map({0: "female", 1: "male"}).fillna("unknown").to_numpy()
+    age = np.where(d["age"].isna(), "unknown", age_band(d["age"].fillna(0).to_numpy()))
+    return {"ICU type": icu, "Age band": age, "Sex": sex}
+
+
+def subgroup_table(rows: list[SubgroupRow]) -> pd.DataFrame:
+    """Subgroup rows as a table: AUROC and calibration-in-the-large with intervals."""
+    return pd.DataFrame([{"Attribute": r.attribute, "Level": r.level, "Model": r.model, "Stays": r.n,
+                          "Deaths": r.deaths, "AUROC": "too few deaths" if r.auroc is None else interval(r.auroc),
+                          "Calibration-in-the-large": interval(r.citl, signed=True)} for r in rows])
+
+
+def ablation_gain(result: ProtocolResult, name: str) -> str:
+    """Mean change in AUROC over runs from adding the descriptors to model `name`, e.g. '+0.031 (5 of 5 runs up)'."""
+    with_d = np.array([r.evaluation.auroc.value for r in result.models[name].runs])
+    without = np.array([r.evaluation.auroc.value for r in result.models[name + NO_DESCRIPTORS].runs])
+    gain = with_d - without
+    return f"{gain.mean():+.3f} ({int((gain > 0).sum())} of {gain.size} runs up)"
+
+
+def recompute_check(predictions: pd.DataFrame, results: dict[str, ProtocolResult]) -> str:
+    """Recompute every run's AUROC from the predictions file; a sentence saying how many agree with the
+    typed results (to 1e-9), and the largest difference."""
+    again = recomputed_auroc(predictions)
+    diffs = [abs(again[(p, name, r.run)] - r.evaluation.auroc.value)
+             for p, res in results.items() for name, m in res.models.items() for r in m.runs]
+    agree = sum(d <= 1e-9 for d in diffs)
+    return f"{agree} of {len(diffs)} run AUROCs agree with the results file (largest difference {max(diffs):.1e})"

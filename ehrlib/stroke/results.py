@@ -145,6 +145,24 @@ def best_of(metrics: StrokeMetrics, view: str, family: str, samples: str, metric
     return max(cands, key=lambda c: c[1])
 
 
+VIEWS = ("paper", "patient", "matched")
+SAMPLE_TYPES = ("diagnosis", "exam")
+
+
+def best_network_vs_baseline(metrics: StrokeMetrics, metric: str = "auroc") -> pd.DataFrame:
+    """Per view and sample type: the best network and the best baseline by test `metric`, and the
+    network minus the baseline (positive: the network did better)."""
+    rows = []
+    for view in VIEWS:
+        for samples in SAMPLE_TYPES:
+            net, net_v = best_of(metrics, view, "network", samples, metric)
+            base, base_v = best_of(metrics, view, "baseline", samples, metric)
+            rows.append({"View": view, "Samples": samples, "Best network": net, "Network AUROC": round(net_v, 3),
+                         "Best baseline": base, "Baseline AUROC": round(base_v, 3),
+                         "Network minus baseline": round(net_v - base_v, 3)})
+    return pd.DataFrame(rows)
+
+
 def view_result(score, ppv_prevalence: float | None = None) -> ViewResult:
     """A `ViewResult` from an `ehrlib.stroke.evaluation.ViewScore` (PPV at `ppv_prevalence` if given)."""
     from ehrlib.stroke.evaluation import ppv_at_prevalence
