@@ -406,5 +406,7 @@ sorted(p.name for p in RESULTS.iterdir() if not p.name.startswith("."))
 # With real masking of the hours without measurements, statistics fitted on the training split only and
 # a deterministic training loop, the source document's LSTM with focal loss reaches a raw validation
 # AUROC of {glue:text}`ch3_val_auroc:.3f` on {glue:text}`ch3_n_train` training episodes
-# ({glue:text}`ch3_ceiling`). Its raw outputs are not probabilities; the next chapter calibrates them on
-# validation and chooses the decision threshold there, before the test split is scored once.
+# ({glue:text}`ch3_ceiling`). This is one training, one draw of initial weights, dropout masks and batch
+# order: chapter 7 retrains the LSTM with several seeds, and the mean and spread over them are its
+# headline. Its raw outputs are not probabilities; the next chapter calibrates them on validation and
+# chooses the decision threshold there, before the test split is scored once.

@@ -870,9 +870,10 @@ glue_values(
 # %% [markdown]
 # ## Conclusion
 #
-# {glue:text}`ch7_ceiling` On raw test scores, LSTM minus regression AUROC is {glue:text}`ch7_diff`:
-# {glue:text}`ch7_verdict`; over {glue:text}`ch7_n_seeds` seeds the difference averages
-# {glue:text}`ch7_dmean`, and across folds it is positive in {glue:text}`ch7_k_pos`. At the F1-optimal
+# {glue:text}`ch7_ceiling` Over {glue:text}`ch7_n_seeds` seeds the LSTM's raw test AUROC is
+# {glue:text}`ch7_seed_mean:.3f` ± {glue:text}`ch7_seed_sd:.4f` and its paired difference from the
+# regression averages {glue:text}`ch7_dmean` ({glue:text}`ch7_seed_verdict`); for chapter 3's model alone
+# it is {glue:text}`ch7_diff`, and across folds it is positive in {glue:text}`ch7_k_pos`. At the F1-optimal
 # threshold, {glue:text}`ch7_nb_verdict`. Chapter 8 turns these numbers into the technical report. (This
 # chapter took {glue:text}`ch7_chapter_seconds` s.) Chapter 6 compares the stroke networks with their
 # baselines in the same way, and chapter 9 repeats this comparison on real ICU stays.
