@@ -196,9 +196,9 @@ def code_cells(nb: nbformat.NotebookNode) -> list[dict[str, Any]]:
 
 
 def input_key(inputs: BuildInputs, cells: list[dict[str, Any]], previous: str) -> str:
-    """A chapter's input key: SHA-256 of its code cells, the build's shared inputs and `previous`, the
-    key of the chapter before it in `_toc.yml` order (chapters read earlier chapters' results, so a
-    chain of keys makes a re-executed chapter re-execute every chapter after it)."""
+    """A chapter's input key: SHA-256 of its code cells, the build's shared inputs and `previous`, a
+    digest of the keys of the chapters before it in `_toc.yml` order (chapters read earlier chapters'
+    results, so this chain makes a re-executed chapter re-execute every chapter after it)."""
     record = {"version": KEY_VERSION, "inputs": dataclasses.asdict(inputs), "cells": cells, "previous": previous}
     return hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
@@ -229,22 +229,23 @@ def plan_build(stems: list[str], selected: list[str], cells: dict[str, list[dict
                stored: dict[str, StoredRun | None], inputs: BuildInputs, force: bool = False) -> list[ChapterPlan]:
     """Decide, in `_toc.yml` order, which of the `selected` chapters to execute and which to reuse.
 
-    Each chapter's key chains on the key of the chapter before it as it will stand after this build:
-    the new key for a selected chapter, the stored copy's key (or `absent`) for one outside `--only`, so
-    a chapter reused now was executed after exactly those earlier executions. `force` executes every
-    selected chapter. Chapters outside `selected` are returned with action `skip`.
+    Each chapter's key takes as `previous` a running digest of the keys of all chapters before it as
+    they will stand after this build: the new key of a selected chapter, the stored copy's key (or
+    `absent`) of one outside `--only`. When every chapter is built this is a plain chain of keys; with
+    `--only` it still sees an earlier chapter executed again while one between them was skipped.
+    `force` executes every selected chapter. Chapters outside `selected` come back as `skip`.
     """
     plan: list[ChapterPlan] = []
     previous = ""
     for stem in stems:
-        if stem not in selected:
-            previous = stored[stem].input_key if stored.get(stem) else "absent"
-            plan.append(ChapterPlan(stem, "skip", previous))
-            continue
-        key = input_key(inputs, cells[stem], previous)
-        reuse = not force and reusable(stored.get(stem), key, inputs.profile, cells[stem])
-        plan.append(ChapterPlan(stem, "reuse" if reuse else "execute", key))
-        previous = key
+        if stem in selected:
+            key = input_key(inputs, cells[stem], previous)
+            reuse = not force and reusable(stored.get(stem), key, inputs.profile, cells[stem])
+            plan.append(ChapterPlan(stem, "reuse" if reuse else "execute", key))
+        else:
+            run = stored.get(stem)
+            plan.append(ChapterPlan(stem, "skip", run.input_key if run else "absent"))
+        previous = hashlib.sha256(f"{previous}\0{plan[-1].key}".encode()).hexdigest()
     return plan
 
 
