@@ -332,7 +332,7 @@ def run_notebooks(profile: str, only: list[str] | None = None, root: Path | None
     code = _execute_in_kernel(steps, profile, root, out_dir) if steps else 0
     statuses.update({step.stem: "executed" for step in steps})
     if code == 0 and not os.environ.get("EHRLIB_ICU_DIR"):  # the page describes the synthetic build only
-        write_reproducibility_page(profile, root, _chapter_runs(plan, statuses, profile, out_dir))
+        write_reproducibility_page(profile, root, _chapter_runs(plan, statuses, stored, profile, out_dir))
     return code
 
 
@@ -382,14 +382,16 @@ def _reuse(root: Path, stem: str, source: nbformat.NotebookNode, out_dir: Path, 
     return "prose"
 
 
-def _chapter_runs(plan: list[ChapterPlan], statuses: dict[str, str], profile: str, out_dir: Path) -> list[ChapterRun]:
-    """The reproducibility page's rows: every chapter with an executed notebook of this profile, in order."""
+def _chapter_runs(plan: list[ChapterPlan], statuses: dict[str, str], stored: dict[str, StoredRun | None],
+                  profile: str, out_dir: Path) -> list[ChapterRun]:
+    """The reproducibility page's rows: every chapter with an executed notebook of this profile, in order
+    (only the notebooks executed now are read again)."""
     runs = []
     for step in plan:
-        stored = stored_run(out_dir / f"{chapter_slug(step.stem)}.ipynb")
-        if stored is not None and stored.profile == profile:
-            runs.append(ChapterRun(step.stem, chapter_slug(step.stem), statuses.get(step.stem, "not built"),
-                                   stored.executed_at, stored.seconds))
+        slug = chapter_slug(step.stem)
+        run = stored_run(out_dir / f"{slug}.ipynb") if step.action == "execute" else stored.get(step.stem)
+        if run is not None and run.profile == profile:
+            runs.append(ChapterRun(step.stem, slug, statuses.get(step.stem, "not built"), run.executed_at, run.seconds))
     return runs
 
 
@@ -444,6 +446,7 @@ def _execute(steps: list[ChapterPlan], profile: str, root: Path, out_dir: Path, 
         stem, slug = step.stem, chapter_slug(step.stem)
         src, tmp = root / "notebooks" / f"{stem}.ipynb", out_dir / f".{slug}.running.ipynb"
         _log.info(f"[{i}/{len(steps)}] {stem} (profile {profile}) ...")
+        _mark_stale(out_dir / f"{slug}.ipynb")
         start = time.perf_counter()
         try:
             with _environment(kernel_env):  # the kernel inherits it; the runner's own log stays on
@@ -467,6 +470,16 @@ def _execute(steps: list[ChapterPlan], profile: str, root: Path, out_dir: Path, 
     update_json(root / "data" / "results" / profile / "notebook_timings.json", timings)
     _log.info(f"executed {len(steps)} notebooks in {timings['total']:.0f} s")
     return 0
+
+
+def _mark_stale(path: Path) -> None:
+    """Take the input key out of a chapter's stored execution before the chapter runs again: the run
+    rewrites its results, so if it fails or is killed the old copy (kept for the page) must never be reused."""
+    if stored_run(path) is None:
+        return
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["ehrlib"]["input_key"] = "stale"
+    atomic_write_text(path, nbformat.writes(nb))
 
 
 def _tidy_executed(path: Path, stem: str, stamp: dict[str, Any]) -> None:

@@ -77,6 +77,19 @@ def test_run_notebooks_injects_profile_and_stops_on_failure(book_root: Path, cap
     assert "{doc}`chapters/01-ok`" in page and "| numpy |" in page and "not generated" in page
     assert "01_ok" in capsys.readouterr().err, "the runner logs its progress on stderr"
 
+    # A prose-only edit: no kernel starts, the real papermill output takes the new Markdown.
+    src = nbformat.read(book_root / "notebooks/01_ok.ipynb", as_version=4)
+    src.cells[0].source = "# OK, reworded"
+    nbformat.write(src, book_root / "notebooks/01_ok.ipynb")
+    assert run_notebooks("full", only=["01_ok"], root=book_root) == 0
+    assert "reusing its execution" in capsys.readouterr().err
+    again = nbformat.read(book_root / "book/chapters/01-ok.ipynb", as_version=4)
+    nbformat.validate(again)
+    assert again.cells[0].source == "# OK, reworded" and again.metadata["ehrlib"] == done.metadata["ehrlib"]
+    assert [c.outputs for c in again.cells if c.cell_type == "code"] == [c.outputs for c in done.cells
+                                                                        if c.cell_type == "code"]
+    assert "reused, new prose merged in" in (book_root / "book/reproducibility.md").read_text()
+
     assert run_notebooks("quick", root=book_root) == 1
     err = capsys.readouterr().err
     assert "notebooks/02_fails.ipynb failed" in err and "deliberate failure in quick" in err
@@ -243,6 +256,24 @@ def test_only_keeps_working_and_chains_on_the_stored_copies(three_root) -> None:
     assert _run(root, calls, only=["03_c"]) == [], "03_c's inputs include 02_b's stored execution, unchanged"
     assert _run(root, calls, only=["01_a", "03_c"]) == ["01_a", "03_c"]
     assert _run(root, calls) == ["02_b", "03_c"], "02_b is stale and 03_c ran after its old copy"
+
+
+def test_a_failed_run_leaves_the_old_copy_unkeyed(three_root, monkeypatch) -> None:
+    root, calls = three_root
+    _run(root, calls)
+    _edit(root, "02_b", 'x = "02_b"', 'x = 1 / 0')
+    stand_in = book._papermill
+
+    def failing(src: Path, dest: Path, profile: str, root: Path) -> None:
+        raise RuntimeError(f"{src.stem} failed")
+
+    monkeypatch.setattr(book, "_papermill", failing)
+    assert run_notebooks("quick", root=root) == 1
+    old = nbformat.read(root / "book/chapters/02-b.ipynb", as_version=4)
+    assert old.metadata["ehrlib"]["input_key"] == "stale", "the old copy stays for the page, never reused"
+    monkeypatch.setattr(book, "_papermill", stand_in)
+    _edit(root, "02_b", 'x = 1 / 0', 'x = "02_b"')  # reverted: same key as the old copy, which is stale now
+    assert _run(root, calls) == ["02_b"], "03_c ran after an execution of 02_b with these inputs: reused"
 
 
 def test_a_stored_copy_without_a_key_or_unreadable_is_executed_again(three_root) -> None:
