@@ -204,18 +204,26 @@ def input_key(inputs: BuildInputs, cells: list[dict[str, Any]], previous: str) -
 
 
 def stored_run(path: Path) -> StoredRun | None:
-    """The `StoredRun` of the executed notebook at `path`, or None when there is none or it carries no
-    (valid) `metadata.ehrlib`, e.g. one executed before keys existed (it is then executed again)."""
+    """The `StoredRun` of the executed notebook at `path` (read as plain JSON: no schema validation of
+    large outputs), or None when there is none or it carries no valid `metadata.ehrlib`, e.g. one
+    executed before keys existed (it is then executed again)."""
     if not path.is_file():
         return None
     try:
-        nb = nbformat.read(path, as_version=4)
-        meta = nb.metadata["ehrlib"]
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        meta = nb["metadata"]["ehrlib"]
+        code = tuple(_text(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"
+                     and "injected-parameters" not in c.get("metadata", {}).get("tags", []))
         return StoredRun(str(meta["input_key"]), str(meta["profile"]), str(meta["executed_at"]),
-                         float(meta["seconds"]), tuple(c.source for c in _executed_code(nb)))
+                         float(meta["seconds"]), code)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         _log.info(f"{path}: not reusable ({type(exc).__name__}: {exc}); it will be executed again")
         return None
+
+
+def _text(source: str | list[str]) -> str:
+    """A cell's source as one string (the notebook format allows a list of lines)."""
+    return source if isinstance(source, str) else "".join(source)
 
 
 def reusable(stored: StoredRun | None, key: str, profile: str, cells: list[dict[str, Any]]) -> bool:
@@ -252,12 +260,6 @@ def plan_build(stems: list[str], selected: list[str], cells: dict[str, list[dict
 # ---------------------------------------------------------------- reusing an execution with new prose
 
 
-def _executed_code(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    """The code cells of an executed notebook that come from its source (papermill's injected-parameters
-    cell left out)."""
-    return [c for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
-
-
 def merge_prose(source: nbformat.NotebookNode, executed: nbformat.NotebookNode,
                 stem: str) -> nbformat.NotebookNode | None:
     """The executed notebook with the source's current Markdown (and raw) cells: the source's cells in
@@ -278,16 +280,18 @@ def merge_prose(source: nbformat.NotebookNode, executed: nbformat.NotebookNode,
     cells = list(groups[0])
     for cell in source.cells:
         cells.extend(groups.pop(1) if cell.cell_type == "code" else [copy.deepcopy(cell)])
-    merged = copy.deepcopy(executed)
-    merged.cells = copy.deepcopy(cells)
+    merged = nbformat.from_dict({**{k: copy.deepcopy(v) for k, v in executed.items() if k != "cells"},
+                                 "cells": copy.deepcopy(cells)})
     _insert_download_cell(merged, stem)
     return merged
 
 
-def _prose(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
-    """The type and source of every non-code cell except the runner's download line (what a prose edit changes)."""
-    return [(c.cell_type, c.source) for c in nb.cells
-            if c.cell_type != "code" and "download-links" not in c.metadata.get("tags", [])]
+def _prose(nb: nbformat.NotebookNode) -> list[tuple[str, str, list[str]]]:
+    """The notebook's layout as a prose edit changes it: each cell's type, and for a non-code cell its
+    source and tags (the runner's download line left out)."""
+    return [(c.cell_type, "" if c.cell_type == "code" else c.source,
+             [] if c.cell_type == "code" else list(c.metadata.get("tags", [])))
+            for c in nb.cells if "download-links" not in c.metadata.get("tags", [])]
 
 
 def _insert_download_cell(nb: nbformat.NotebookNode, stem: str) -> None:

@@ -194,6 +194,18 @@ def test_prose_edit_is_merged_into_the_reused_execution(three_root) -> None:
                                                                    for c in nb.cells) == 1
     page = (root / "book/reproducibility.md").read_text()
     assert page.count("reused, new prose merged in") == 1 and page.count("reused (inputs unchanged)") == 2
+    # Moving a Markdown cell between code cells, or retagging it, is a prose edit too.
+    path = root / "notebooks/03_c.ipynb"
+    src = nbformat.read(path, as_version=4)
+    src.cells.insert(1, src.cells.pop())
+    nbformat.write(src, path)
+    assert _run(root, calls) == []
+    moved = nbformat.read(root / "book/chapters/03-c.ipynb", as_version=4)
+    assert [c.cell_type for c in moved.cells][:4] == ["markdown", "markdown", "markdown", "code"]
+    src.cells[1].metadata["tags"] = ["remove-cell"]
+    nbformat.write(src, path)
+    assert _run(root, calls) == []
+    assert nbformat.read(root / "book/chapters/03-c.ipynb", as_version=4).cells[2].metadata["tags"] == ["remove-cell"]
 
 
 def test_code_edit_executes_the_chapter_and_every_later_one(three_root) -> None:
