@@ -10,7 +10,7 @@ import jupytext
 import nbformat
 import pytest
 
-from ehrlib import book
+from ehrlib import book, cli
 from ehrlib.book import chapter_slug, chapter_stem, chapter_stems, run_notebooks, toc_files
 
 TOC = """format: jb-book
@@ -413,3 +413,12 @@ def test_collect_inputs_reads_the_environment_overrides(tmp_path: Path, monkeypa
     assert other.environment["EHRLIB_ICU_DIR"] == str((tmp_path / "real").resolve())
     assert other.data["icu"] == book.data_fingerprint(tmp_path / "real") != "absent"
     assert other.data["physionet2012"] == book.data_fingerprint(tmp_path / "pn")
+
+
+def test_cli_passes_force_and_only(monkeypatch) -> None:
+    seen: list[tuple] = []
+    monkeypatch.setattr(book, "run_notebooks",
+                        lambda profile, only=None, force=False: seen.append((profile, only, force)) or 0)
+    assert cli.main(["run-notebooks", "--profile", "full", "--force", "--only", "02_b"]) == 0
+    assert cli.main(["run-notebooks"]) == 0
+    assert seen == [("full", ["02_b"], True), ("quick", None, False)]
