@@ -1,10 +1,12 @@
 # Two commands do everything on a fresh machine:
 #   make test                  unit tests, then the quick-profile book build (what CI runs)
-#   make book                  the full, published-scale book (PROFILE=quick for a fast one)
+#   make book                  the full, published-scale book (PROFILE=quick for a fast one); executes only
+#                              the chapters whose inputs changed (FORCE=1: all of them)
 #   make browser-test          open every page of the built book in headless Chromium (after a book build)
 # Other targets: venv, data, notebooks, unit, bench, sync, clean, external-check.
 
 PROFILE ?= full
+FORCE   ?=
 PYTHON  ?= python3
 VENV    := .venv
 PY      := $(VENV)/bin/python
@@ -33,7 +35,7 @@ data: venv
 
 notebooks: data
 	@echo "== Executing notebooks (profile $(PROFILE)) =="
-	$(PY) -m ehrlib run-notebooks --profile $(PROFILE)
+	$(PY) -m ehrlib run-notebooks --profile $(PROFILE) $(if $(filter 1 yes true,$(FORCE)),--force)
 
 html: venv
 	@echo "== Building the HTML book (warnings are errors) =="

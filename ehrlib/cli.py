@@ -115,9 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument("--profile", default="quick")
     data.add_argument("--overwrite", action="store_true")
     run = sub.add_parser("run-notebooks", parents=[common],
-                         help="execute the book's notebooks with papermill, in _toc.yml order")
+                         help="execute the book's notebooks with papermill, in _toc.yml order "
+                              "(only those whose inputs changed; see ehrlib/book.py)")
     run.add_argument("--profile", default="quick")
     run.add_argument("--only", nargs="*", default=None, help="notebook stems to run (default: all)")
+    run.add_argument("--force", action="store_true",
+                     help="execute every chapter, even those whose inputs did not change since their last execution")
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False)
     try:
@@ -139,7 +142,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _data(args.profile, args.overwrite)
     from ehrlib.book import run_notebooks
 
-    return run_notebooks(args.profile, only=args.only)
+    return run_notebooks(args.profile, only=args.only, force=args.force)
 
 
 _ERRNO_HINTS = {
