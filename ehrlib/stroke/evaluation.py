@@ -34,6 +34,7 @@ import pandas as pd
 from ehrlib.evaluation.bootstrap import (
     AT_THRESHOLD, Interval, grouped_bootstrap, percentile_interval, weight_chunks,
 )
+from ehrlib.evaluation.thresholds import select_f1_threshold
 
 VIEWS: tuple[str, ...] = ("paper", "patient", "matched")
 METRICS: tuple[str, ...] = ("f1", "precision", "recall", "specificity", "accuracy", "auroc", "auprc")
@@ -166,11 +167,9 @@ def evaluate_view(val: Scored, test: Scored, view: str, n_boot: int = 1000, seed
                                                                                                   pd.DataFrame]:
     """Score one view: threshold from the validation view (F1-optimal), test metrics with matched-set
     intervals. Returns the scores and the test rows behind them (for the predictions file)."""
-    from ehrlib.stroke.models import best_f1_threshold
-
     test_rows = view_frame(test, view)
     v = view_frame(val, view)
-    threshold = best_f1_threshold(v["y"].to_numpy(), v["score"].to_numpy())[0]
+    threshold = select_f1_threshold(v["y"].to_numpy(), v["score"].to_numpy())["threshold"]
     if view == "matched":
         metrics = matched_bootstrap(test_rows, threshold, n_boot, seed)
     else:
