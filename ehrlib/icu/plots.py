@@ -126,20 +126,6 @@ def risk_by_outcome(risk: np.ndarray, y: np.ndarray) -> go.Figure:
     return fig
 
 
-def roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
-    """ROC curves from (y, score) pairs, with AUROC in the legend (scikit-learn's roc_curve)."""
-    from sklearn.metrics import roc_auc_score, roc_curve
-
-    fig = go.Figure()
-    for k, (name, (y, s)) in enumerate(curves.items()):
-        fpr, tpr, _ = roc_curve(y, s)
-        fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"{name} (AUROC {roc_auc_score(y, s):.3f})",
-                                 line=dict(color=PALETTE[k % 7])))
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), showlegend=False))
-    fig.update_layout(title="ROC on the test split", xaxis_title="false positive rate", yaxis_title="true positive rate")
-    return fig
-
-
 # ---------------------------------------------------------------------------------------------
 # Chapter 02: missingness
 # ---------------------------------------------------------------------------------------------

@@ -191,17 +191,7 @@ def evaluate_all_views(val: Scored, test: Scored, n_boot: int = 1000, seed: int 
     return scores, pd.concat(rows, ignore_index=True)
 
 
-def metrics_table(results: dict[str, dict[str, ViewScore]], view: str, digits: int = 3) -> pd.DataFrame:
-    """A model x metric table of one view: "value (low-high)" strings."""
-    rows = {}
-    for name, views in results.items():
-        m = views[view].metrics
-        rows[name] = {k: (f"{m[k].value:.{digits}f} ({m[k].ci_low:.{digits}f}-{m[k].ci_high:.{digits}f})"
-                          if k in m and np.isfinite(m[k].value) else "-") for k in METRICS}
-    return pd.DataFrame(rows).T
-
-
 __all__ = [
     "AT_THRESHOLD", "METRICS", "PAPER_AUROC", "Scored", "VIEWS", "ViewScore", "evaluate_all_views", "evaluate_view",
-    "matched_bootstrap", "metrics_table", "population_incidence", "ppv_at_prevalence", "view_frame",
+    "matched_bootstrap", "population_incidence", "ppv_at_prevalence", "view_frame",
 ]
