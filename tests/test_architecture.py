@@ -18,7 +18,7 @@ ALLOWED = {
     "logs": set(),
     "profiles": {"icu"},  # icu.defaults only: the full profile's sizes are the generator's defaults
     "evaluation": {"io", "logs"},
-    "icu": {"io", "logs", "profiles"},
+    "icu": {"io", "logs", "profiles", "plots"},  # plots: the one theme and palette for its figures
     "batches": set(),
     "stroke": {"io", "logs", "profiles", "evaluation", "plots", "batches"},
     "plots": {"evaluation", "io", "logs"},
