@@ -1,9 +1,9 @@
-"""Fixed-size training batches for the book's compiled Keras training steps (both studies).
+"""Fixed-size training batches and derived seeds for the book's compiled Keras training steps (both studies).
 
 A compiled (XLA) step sees one batch shape only, so the last, short batch is padded to full size by
 repeating its final row and given weight 0 on the padding: the loss and the gradients are those of
 the real rows. Numpy only; the training loops of `ehrlib.mortality.lstm` and `ehrlib.stroke.models`
-iterate over these.
+iterate over these, and build their networks with seeds from `derived_seeds`.
 """
 
 from __future__ import annotations
@@ -27,3 +27,10 @@ def padded_batches(order: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndar
             w[m:] = 0.0
             idx = np.concatenate([idx, np.repeat(idx[-1:], batch_size - m)])
         yield idx, m, w
+
+
+def derived_seeds(seed: int, n: int, salt: int) -> list[int]:
+    """`n` independent 31-bit integer seeds derived from `seed` and a caller's fixed `salt` (stable across
+    processes: `np.random.SeedSequence([seed, salt])`, never Python's `hash()`). Each study's networks pass
+    their own salt, so the two studies draw different seeds from the same run seed."""
+    return [int(s) for s in np.random.SeedSequence([seed, salt]).generate_state(n) % (2**31 - 1)]

@@ -103,6 +103,9 @@ def show_figure(name: str, fig: go.Figure) -> None:
 # ---------------------------------------------------------------- mortality figures (the source's 14)
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#7f7f7f")
+# Chapters 01-02's order (the ICU data figures, `ehrlib.icu.plots`): purple before orange and cyan in grey's
+# place, as those figures have always been coloured.
+ICU_PALETTE = (PALETTE[0], PALETTE[1], PALETTE[2], PALETTE[4], PALETTE[3], PALETTE[5], "#17becf")
 THRESHOLD_METRICS = ("recall", "precision", "specificity", "f1", "accuracy")
 SUMMARY_METRICS = ("auroc", "auprc", "recall", "precision", "specificity", "f1", "accuracy")
 METRIC_LABELS = {"auroc": "AUROC", "auprc": "AUPRC", "recall": "Recall", "precision": "Precision",

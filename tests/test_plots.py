@@ -32,3 +32,15 @@ def test_show_figure_glues_under_its_label_and_displays_only_outside_the_book(mo
     fig = go.Figure()
     plots.show_figure("fig-01-1", fig)
     assert calls == [("fig-01-1", fig, shown)]
+
+
+def test_one_palette_keeps_each_figures_colours() -> None:
+    """Pinned: the colours the mortality/stroke figures and the ICU data figures (chapters 01-02) had when
+    each module kept its own palette; the ICU order is a named reordering of the one palette."""
+    from ehrlib.icu import plots as icu_plots
+
+    assert plots.PALETTE == ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#7f7f7f")
+    assert plots.ICU_PALETTE == ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
+    assert icu_plots.OUTCOME_COLORS == {"survived": "#1f77b4", "died": "#d62728"}
+    assert [icu_plots._color(k) for k in (0, 3, 7, 10)] == ["#1f77b4", "#9467bd", "#1f77b4", "#9467bd"]
+    assert not hasattr(icu_plots, "PALETTE") or icu_plots.PALETTE is plots.PALETTE

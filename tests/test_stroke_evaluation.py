@@ -9,8 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import (
-    accuracy_score, average_precision_score, f1_score, precision_score, recall_score, roc_auc_score,
+    accuracy_score, average_precision_score, f1_score, precision_recall_curve, precision_score, recall_score,
+    roc_auc_score,
 )
+
+from ehrlib.evaluation.thresholds import select_f1_threshold
 
 from ehrlib.stroke.evaluation import (
     Scored, evaluate_all_views, matched_bootstrap, ppv_at_prevalence, view_frame,
@@ -98,6 +101,29 @@ def test_evaluate_all_views_threshold_from_validation_and_test_scored_as_given()
     views2, _ = evaluate_all_views(val, flipped, n_boot=100)
     assert all(views2[k].threshold == views[k].threshold for k in views)
     assert views["paper"].n_sets == 2
+
+
+
+def _former_stroke_f1_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """The stroke code's own F1 rule before it called the shared one (kept here as the reference)."""
+    precision, recall, thresholds = precision_recall_curve(y, p)
+    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)[:-1]
+    k = int(np.argmax(f1))
+    return float(thresholds[k]), float(f1[k])
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # scikit-learn warns on the all-negative draws
+def test_shared_f1_threshold_equals_the_stroke_codes_former_rule_with_ties():
+    rng = np.random.default_rng(11)
+    for i in range(300):
+        n = int(rng.integers(2, 200))
+        y = rng.integers(0, 2, n) if i % 25 else np.zeros(n, dtype=int)
+        p = rng.integers(0, 5, n) / 4 if i % 2 else np.round(rng.random(n), 2)  # heavy ties, then some
+        got = select_f1_threshold(y, p)
+        assert (got["threshold"], got["f1"]) == _former_stroke_f1_threshold(y, p), i
+    y, p = np.array([1, 0, 0, 1]), np.array([0.1, 0.2, 0.3, 0.4])  # F1 2/3 at 0.1 and at 0.4
+    got = select_f1_threshold(y, p)
+    assert got["threshold"] == 0.1 and got["f1"] == pytest.approx(2 / 3)  # ties go to the lowest threshold
 
 
 def test_ppv_at_prevalence():

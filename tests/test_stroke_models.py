@@ -9,9 +9,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import pytest
 
+from ehrlib.evaluation.thresholds import select_f1_threshold
 from ehrlib.stroke.losses import class_weights, teoh_loss, teoh_loss_numpy
 from ehrlib.stroke.models import (
-    NetworkConfig, TrainConfig, best_f1_threshold, build_network, grid, predict, train_network, transfer_weights,
+    NetworkConfig, TrainConfig, build_network, grid, predict, train_network, transfer_weights,
 )
 
 SHAPES = {"diagnosis": (6, 5), "exam": (4, 3)}
@@ -98,7 +99,7 @@ def test_training_is_bit_identical_for_a_seed_and_restores_the_best_epoch():
     assert a.history == b.history and 1 <= a.best_epoch <= 3
     assert a.val_f1 == max(a.history["val_f1"])
     pv = predict(a.model, Xv)
-    assert np.isclose(best_f1_threshold(yv, pv)[1], a.val_f1)
+    assert np.isclose(select_f1_threshold(yv, pv)["f1"], a.val_f1)
 
 
 def test_beta_equal_gamma_trains_like_plain_cross_entropy():

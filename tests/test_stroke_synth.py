@@ -18,9 +18,10 @@ from ehrlib.stroke.schema import (
     StrokeSchemaError,
     StrokeTables,
     read_stroke_tables,
+    true_one_year_risk,
     validate_stroke_tables,
 )
-from ehrlib.stroke.synth import HazardModel, StrokeConfig, generate_stroke_dataset, simulate_stroke, true_one_year_risk
+from ehrlib.stroke.synth import HazardModel, StrokeConfig, generate_stroke_dataset, simulate_stroke
 
 STROKE = tuple(f"I6{d}" for d in range(10))
 

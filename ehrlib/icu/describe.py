@@ -11,7 +11,6 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ehrlib.icu.layout import SPLITS
 from ehrlib.icu.synth import UNITS, VARIABLES, IcuCohort
 
 def window_means(hourly: np.ndarray, start: int = 0, stop: int | None = None) -> np.ndarray:
@@ -62,15 +61,6 @@ def difficulty(hourly: dict[str, np.ndarray], y: dict[str, np.ndarray], risk: di
         "auroc_lr_means_test": lr_auroc(feats["train"], y["train"], feats["test"], y["test"]),
         "auroc_lr_means_first_last_12h_test": lr_auroc(traj["train"], y["train"], traj["test"], y["test"]),
     }
-
-
-def cohort_difficulty(cohort: IcuCohort) -> dict[str, float]:
-    """`difficulty` for an in-memory cohort (hourly binning by `IcuCohort.hourly`)."""
-    hourly, _ = cohort.hourly()
-    lat = cohort.latent
-    sel = {s: (lat["split"] == s).to_numpy() for s in SPLITS}
-    return difficulty({s: hourly[m] for s, m in sel.items()}, {s: lat["y"].to_numpy()[m] for s, m in sel.items()},
-                      {s: lat["true_risk"].to_numpy()[m] for s, m in sel.items()})
 
 
 def table_one(latent: pd.DataFrame, hourly: np.ndarray,

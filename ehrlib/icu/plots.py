@@ -17,9 +17,14 @@ from plotly.subplots import make_subplots
 
 from ehrlib.icu.describe import hours_since_last, shift_of_clock
 from ehrlib.icu.synth import SHIFTS, UNITS, VARIABLES, IcuCohort
+from ehrlib.plots import ICU_PALETTE, PALETTE
 
-OUTCOME_COLORS = {"survived": "#1f77b4", "died": "#d62728"}
-PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
+OUTCOME_COLORS = {"survived": PALETTE[0], "died": PALETTE[1]}
+
+
+def _color(k: int) -> str:
+    """The `k`-th colour of chapters 01-02's palette (`ehrlib.plots.ICU_PALETTE`), cycling."""
+    return ICU_PALETTE[k % len(ICU_PALETTE)]
 
 
 def _outcome(y: np.ndarray) -> np.ndarray:
@@ -63,7 +68,7 @@ def compare_episode(cohorts: Mapping[str, IcuCohort], episode: int,
         for r, v in enumerate(variables, start=1):
             d = df[["Hours", v]].dropna()
             fig.add_trace(go.Scatter(x=d["Hours"], y=d[v], mode="lines+markers", name=name, legendgroup=name,
-                                     showlegend=r == 1, marker=dict(size=4), line=dict(color=PALETTE[k % 7], width=1)),
+                                     showlegend=r == 1, marker=dict(size=4), line=dict(color=_color(k), width=1)),
                           row=r, col=1)
     fig.update_xaxes(title_text="hours since ICU admission", row=len(variables), col=1)
     fig.update_layout(title=title or f"Episode {cohorts[next(iter(cohorts))].latent['stay'].iloc[episode]}",
@@ -84,7 +89,7 @@ def clock_profile(cohorts: Mapping[str, IcuCohort], variable: str, survivors_onl
         clock = np.floor((c.latent["admission_hour"].to_numpy()[:, None] + c.times / 60.0) % 24).astype(int)
         s = pd.Series(v[ok]).groupby(clock[ok]).mean()
         fig.add_trace(go.Scatter(x=s.index, y=s.values, mode="lines+markers", name=name,
-                                 line=dict(color=PALETTE[j % 7])))
+                                 line=dict(color=_color(j))))
     who = "survivors' " if survivors_only else ""
     fig.update_layout(title=f"{variable}: mean of {who}charted values by clock hour",
                       xaxis_title="clock hour of the chart", yaxis_title=f"{variable} ({UNITS[variable]})")
@@ -109,7 +114,7 @@ def distribution_by_setting(values: Mapping[str, np.ndarray], xlabel: str, title
     for k, (name, v) in enumerate(values.items()):
         v = np.asarray(v, dtype=float)
         fig.add_trace(go.Histogram(x=v[~np.isnan(v)], name=name, opacity=0.55, histnorm="probability density",
-                                   nbinsx=60, marker_color=PALETTE[k % 7]))
+                                   nbinsx=60, marker_color=_color(k)))
     fig.update_layout(barmode="overlay", title=title, xaxis_title=xlabel, yaxis_title="density")
     return fig
 
@@ -123,20 +128,6 @@ def risk_by_outcome(risk: np.ndarray, y: np.ndarray) -> go.Figure:
                                    marker_color=OUTCOME_COLORS[label]))
     fig.update_layout(barmode="overlay", title="True risk by drawn outcome", xaxis_title="true risk of death",
                       yaxis_title="density")
-    return fig
-
-
-def roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
-    """ROC curves from (y, score) pairs, with AUROC in the legend (scikit-learn's roc_curve)."""
-    from sklearn.metrics import roc_auc_score, roc_curve
-
-    fig = go.Figure()
-    for k, (name, (y, s)) in enumerate(curves.items()):
-        fpr, tpr, _ = roc_curve(y, s)
-        fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"{name} (AUROC {roc_auc_score(y, s):.3f})",
-                                 line=dict(color=PALETTE[k % 7])))
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), showlegend=False))
-    fig.update_layout(title="ROC on the test split", xaxis_title="false positive rate", yaxis_title="true positive rate")
     return fig
 
 
@@ -177,7 +168,7 @@ def observed_by_shift(masks: Mapping[str, tuple[np.ndarray, np.ndarray]], variab
         for k, s in enumerate(SHIFTS):
             rate = mask[:, :, idx][sh == k].mean(axis=0)
             fig.add_trace(go.Bar(x=[v.replace(" blood pressure", " BP") for v in variables], y=rate, name=s,
-                                 marker_color=PALETTE[k], showlegend=c == 1, legendgroup=s), row=1, col=c)
+                                 marker_color=ICU_PALETTE[k], showlegend=c == 1, legendgroup=s), row=1, col=c)
     fig.update_layout(title="Vitals charted per hourly bin, by nursing shift", barmode="group",
                       yaxis_tickformat=".0%", yaxis_title="observed")
     return fig
@@ -198,7 +189,7 @@ def observation_rate_by(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], bin
         count = pd.Series(obs[ok]).groupby(b[ok]).size()
         rate = rate[count >= 30]
         fig.add_trace(go.Scatter(x=centers[rate.index], y=rate.values, mode="lines+markers", name=name,
-                                 line=dict(color=PALETTE[k % 7])))
+                                 line=dict(color=_color(k))))
     fig.update_layout(title=title, xaxis_title=xlabel, yaxis_title="P(value recorded in the hour)",
                       yaxis_tickformat=".0%")
     return fig
@@ -213,7 +204,7 @@ def staleness_figure(mask: np.ndarray, variables: Sequence[str] = ("Heart Rate",
         s = stale[:, :, VARIABLES.index(v)].ravel()
         s = s[~np.isnan(s)]
         s = rng.choice(s, size=min(len(s), 20_000), replace=False)
-        fig.add_trace(go.Box(y=s, name=v, marker_color=PALETTE[k % 7], boxpoints=False))
+        fig.add_trace(go.Box(y=s, name=v, marker_color=_color(k), boxpoints=False))
     fig.update_layout(title="Age of the forward-filled value (hours since last observation)",
                       yaxis_title="hours", showlegend=False)
     return fig

@@ -1,10 +1,10 @@
 """Plausible ranges of the known ICU variables, and the policy for values outside them.
 
 Follows the MIMIC-III benchmark's `mimic3benchmark/resources/variable_ranges.csv` (Harutyunyan et al.
-2019): a value outside a variable's OUTLIER bounds is an entry error and is removed; a value outside
-its VALID bounds (but inside the outlier bounds) is clipped to the valid bound. The bounds below are
-the benchmark's (see REFERENCE.md), in the units of this project's files; the few the reference does
-not list (diastolic pressure, height, weight) are this project's choice, marked below.
+2019, github.com/YerevaNN/mimic3-benchmarks): a value outside a variable's OUTLIER bounds is an entry
+error and is removed; a value outside its VALID bounds (but inside the outlier bounds) is clipped to the
+valid bound. The bounds below are that file's columns OUTLIER LOW, VALID LOW, VALID HIGH and OUTLIER HIGH,
+in the units of this project's files, with one exception marked below (weight).
 
 Policies (`apply_range_policy`), never silent:
 - "error": an impossible value, outside the OUTLIER bounds (or above a physical limit: saturation
@@ -56,7 +56,7 @@ class VariableRange:
 VARIABLE_RANGES: dict[str, VariableRange] = {
     "Heart Rate": VariableRange(0, 0, 350, 390),
     "Systolic blood pressure": VariableRange(0, 0, 375, 375),
-    "Diastolic blood pressure": VariableRange(0, 0, 375, 375),  # project's choice: as systolic
+    "Diastolic blood pressure": VariableRange(0, 0, 375, 375),
     "Mean blood pressure": VariableRange(0, 14, 330, 375),
     "Respiratory rate": VariableRange(0, 0, 300, 330),
     "Oxygen saturation": VariableRange(0, 0, 100, 150, physical_high=100),
@@ -72,8 +72,8 @@ VARIABLE_RANGES: dict[str, VariableRange] = {
     "Hemoglobin": VariableRange(0, 0, 25, 30),
     "Bicarbonate": VariableRange(0, 0, 60, 66),
     "Blood urea nitrogen": VariableRange(0, 0, 250, 275),
-    "Height": VariableRange(0, 0, 240, 275),  # project's choice (cm)
-    "Weight": VariableRange(0, 0, 250, 300),  # project's choice (kg)
+    "Height": VariableRange(0, 0, 240, 275),  # cm
+    "Weight": VariableRange(0, 0, 250, 300),  # kg; project's choice: the benchmark's outlier high is 250
 }
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)

@@ -2,8 +2,9 @@
 
 The generator is causal in one direction only: **latent state -> physiology -> observations**, and
 separately **latent state -> true risk -> label**. The label is drawn last, from its own random
-stream, and nothing downstream of it shapes a single observed value (the public replication drew
-measurements *from* the label, which made its task trivial; see `REFERENCE.md`).
+stream, and nothing downstream of it shapes a single observed value (the public replication of
+Rajkomar et al. 2018 that this book starts from drew measurements *from* the label, which made its task
+trivial; chapter 01 tells how).
 
 Latent state (one row of `latent.csv` per episode)
     Age, sex, admission category (EMERGENCY / URGENT / ELECTIVE), admission clock time, baseline

@@ -20,6 +20,9 @@ from ehrlib.evaluation.bootstrap import calibration_intervals, grouped_bootstrap
 from ehrlib.evaluation.calibration import integrated_calibration_index
 from ehrlib.evaluation.subgroups import age_band
 from ehrlib.icu.episodes import EpisodeSet
+from ehrlib.icu.reader import read_dataset
+from ehrlib.icu.synth import IcuConfig, RealismFlags, proportional_split
+from ehrlib.icu.writer import generate_icu_dataset
 from ehrlib.io import atomic_write_text
 from ehrlib.mortality.results import (Ablation, AblationRow, Comparison, DataSummary, KFoldResult, Oracle,
                                       PairedDifference, SplitCount, TrainingRecord)
@@ -118,10 +121,6 @@ ABLATION_SETTINGS: dict[str, tuple[str, ...]] = {
 def missingness_ablation(n_episodes: int, fitters: dict[str, Any], seed: int = 0, n_boot: int = 200) -> Ablation:
     """Generate small datasets with the `mar`/`mnar` realism switches off (`ehrlib.icu.synth.RealismFlags`),
     fit each model on train (validation for early stopping), and score raw test AUROC (subject bootstrap)."""
-    from ehrlib.icu.reader import read_dataset
-    from ehrlib.icu.synth import IcuConfig, RealismFlags, proportional_split
-    from ehrlib.icu.writer import generate_icu_dataset
-
     rows = []
     with tempfile.TemporaryDirectory(prefix="ehrlib-ablation-") as tmp:
         for setting, off in ABLATION_SETTINGS.items():

@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from ehrlib.evaluation.calibration import CalibratorState, IsotonicCalibrator
 from ehrlib.icu.episodes import EpisodeSet as Episodes
 from ehrlib.io import JsonFile, Record
 from ehrlib.logs import get_logger

@@ -45,17 +45,19 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ehrlib.batches import padded_batches
+from ehrlib.batches import derived_seeds, padded_batches
 from ehrlib.evaluation.calibration import Calibrator, load_calibrator
 from ehrlib.evaluation.thresholds import ThresholdChoice
 from ehrlib.io import Record, atomic_directory, load_keras_model
-from ehrlib.mortality.preprocessing import MortalityPreprocessor, PreprocessConfig
 from ehrlib.logs import get_logger
+from ehrlib.mortality.losses import focal_loss
+from ehrlib.mortality.preprocessing import MortalityPreprocessor, PreprocessConfig
 
 _log = get_logger(__name__)
 
 MONITORS = ("val_auroc", "val_auprc", "val_loss")
 XLA_AUTO_WORK = 40_000  # training examples x max_epochs above which "auto" compiles with XLA
+SEED_SALT = 20180508  # mixed with the run's seed to derive the initializer and dropout seeds (`derived_seeds`)
 
 
 @dataclass(frozen=True)
@@ -136,11 +138,6 @@ class TrainResult:
         return {k: v[self.best_epoch - 1] for k, v in self.history.items()}
 
 
-def _seeds(seed: int, n: int) -> list[int]:
-    """`n` independent 31-bit integer seeds derived from `seed` (stable across processes)."""
-    return [int(s) for s in np.random.SeedSequence([seed, 20180508]).generate_state(n) % (2**31 - 1)]
-
-
 def build_lstm(n_steps: int, n_features: int, config: LstmConfig = LstmConfig(),
                mask_value: float = PreprocessConfig().mask_value, seed: int = 0):
     """Build (not compile) the source document's LSTM with every initializer and dropout seeded.
@@ -150,7 +147,7 @@ def build_lstm(n_steps: int, n_features: int, config: LstmConfig = LstmConfig(),
     """
     import keras
 
-    s = iter(_seeds(seed, 4 + 3 * len(config.dense)))
+    s = iter(derived_seeds(seed, 4 + 3 * len(config.dense), SEED_SALT))
     inputs = keras.Input(shape=(n_steps, n_features), name="episodes")
     x = keras.layers.Masking(mask_value=mask_value, name="masking")(inputs)
     x = keras.layers.LSTM(
@@ -259,8 +256,6 @@ def train_lstm(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_va
 
     See the module docstring for the loop. Prints one line per epoch when `progress` is true.
     """
-    from ehrlib.mortality.losses import focal_loss
-
     start = time.perf_counter()
     X_train, y_train = _check_xy(X_train, y_train, "train")
     X_val, y_val = _check_xy(X_val, y_val, "val")

@@ -26,6 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ehrlib.evaluation.metrics import ranking_metrics
 from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.io import Record
 from ehrlib.mortality.hourly import forward_fill
@@ -135,8 +136,6 @@ class News2Baseline(Record):
 
 def choose_window(val: EpisodeSet, windows: tuple[int, ...] = (12, 24, 48)) -> tuple[News2Baseline, dict[str, float]]:
     """The window with the best validation AUROC (ties: the shorter), and each window's validation AUROC."""
-    from ehrlib.evaluation.metrics import ranking_metrics
-
     auroc = {w: ranking_metrics(val.y, news2_score(val, w))["auroc"] for w in windows}
     best = max(windows, key=lambda w: (auroc[w], -w))
     return News2Baseline(window_hours=best), {str(w): v for w, v in auroc.items()}

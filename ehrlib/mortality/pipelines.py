@@ -21,6 +21,7 @@ from ehrlib.evaluation.bootstrap import Interval, grouped_bootstrap, grouped_pai
 from ehrlib.evaluation.protocol import Evaluated, evaluate_model
 from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.mortality.baselines import GbtBaseline, LogisticBaseline, MissingnessBaseline
+from ehrlib.mortality.lstm import fit_lstm_pipeline, predict_proba
 from ehrlib.mortality.news2 import choose_window, news2_uses_consciousness, news2_uses_oxygen
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,6 @@ def missingness_fitter() -> Fitter:
 
 def lstm_fitter(config: Any, seed: int = 0, progress: bool = False) -> Fitter:
     """Fitter for the LSTM pipeline (preprocessor fitted on train, early stopping on `val`)."""
-    from ehrlib.mortality.lstm import fit_lstm_pipeline, predict_proba
-
     def fit(train: EpisodeSet, val: EpisodeSet) -> Predictor:
         prep, result = fit_lstm_pipeline(train, val, config, seed=seed, progress=progress)
         return lambda eps: predict_proba(result.model, prep.transform(eps))

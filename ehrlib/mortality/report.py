@@ -21,8 +21,11 @@ from ehrlib.evaluation.metrics import LOWER_IS_BETTER, metric_value, relative_im
 from ehrlib.evaluation.protocol import AT_THRESHOLD, CalibrationStats, ModelEvaluation
 from ehrlib.mortality.results import MortalityResults
 
-# Published figures, copied from /work/shared/REFERENCE.md ("Published results (anchors)"). These are
-# other studies' results on real (or the replication's own synthetic) data, quoted for context.
+# Published figures, each from the source its row names: Rajkomar et al. 2018 (npj Digital Medicine 1:18,
+# doi 10.1038/s41746-018-0029-1), Table 2; Harutyunyan et al. 2019 (Scientific Data 6:96, doi
+# 10.1038/s41597-019-0103-9) and the example output in mimic3-benchmarks' `mimic3benchmark/evaluation/README.md`
+# (github.com/YerevaNN/mimic3-benchmarks); the README of the public replication this book starts from. These
+# are other studies' results on real (or the replication's own synthetic) data, quoted for context.
 PUBLISHED_ANCHORS: tuple[dict[str, str], ...] = (
     {"source": "Rajkomar et al. 2018, npj Digit Med 1:18, Table 2",
      "setting": "inpatient mortality, 24 h after admission, deep models (hospital A / B)",

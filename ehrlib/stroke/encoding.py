@@ -62,7 +62,7 @@ from ehrlib.io import Record
 from ehrlib.logs import get_logger
 from ehrlib.stroke.cohort import SPLITS
 from ehrlib.stroke.icd10 import is_stroke_code
-from ehrlib.stroke.schema import METRICS
+from ehrlib.stroke.schema import METRICS, true_one_year_risk
 
 _log = get_logger(__name__)
 
@@ -523,9 +523,7 @@ def _true_risk(hazard: pd.DataFrame | None, patient_id: np.ndarray, dates: np.nd
                risk_fn: RiskFn | None) -> np.ndarray:
     if hazard is None or len(hazard) == 0:
         return np.full(len(patient_id), np.nan)
-    if risk_fn is None:
-        from ehrlib.stroke.synth import true_one_year_risk as risk_fn
-    return np.asarray(risk_fn(hazard, patient_id, dates), dtype=np.float64)
+    return np.asarray((risk_fn or true_one_year_risk)(hazard, patient_id, dates), dtype=np.float64)
 
 
 @dataclass

@@ -34,6 +34,7 @@ import pandas as pd
 from ehrlib.evaluation.bootstrap import (
     AT_THRESHOLD, Interval, grouped_bootstrap, percentile_interval, weight_chunks,
 )
+from ehrlib.evaluation.thresholds import select_f1_threshold
 
 VIEWS: tuple[str, ...] = ("paper", "patient", "matched")
 METRICS: tuple[str, ...] = ("f1", "precision", "recall", "specificity", "accuracy", "auroc", "auprc")
@@ -166,11 +167,9 @@ def evaluate_view(val: Scored, test: Scored, view: str, n_boot: int = 1000, seed
                                                                                                   pd.DataFrame]:
     """Score one view: threshold from the validation view (F1-optimal), test metrics with matched-set
     intervals. Returns the scores and the test rows behind them (for the predictions file)."""
-    from ehrlib.stroke.models import best_f1_threshold
-
     test_rows = view_frame(test, view)
     v = view_frame(val, view)
-    threshold = best_f1_threshold(v["y"].to_numpy(), v["score"].to_numpy())[0]
+    threshold = select_f1_threshold(v["y"].to_numpy(), v["score"].to_numpy())["threshold"]
     if view == "matched":
         metrics = matched_bootstrap(test_rows, threshold, n_boot, seed)
     else:
@@ -192,17 +191,7 @@ def evaluate_all_views(val: Scored, test: Scored, n_boot: int = 1000, seed: int 
     return scores, pd.concat(rows, ignore_index=True)
 
 
-def metrics_table(results: dict[str, dict[str, ViewScore]], view: str, digits: int = 3) -> pd.DataFrame:
-    """A model x metric table of one view: "value (low-high)" strings."""
-    rows = {}
-    for name, views in results.items():
-        m = views[view].metrics
-        rows[name] = {k: (f"{m[k].value:.{digits}f} ({m[k].ci_low:.{digits}f}-{m[k].ci_high:.{digits}f})"
-                          if k in m and np.isfinite(m[k].value) else "-") for k in METRICS}
-    return pd.DataFrame(rows).T
-
-
 __all__ = [
     "AT_THRESHOLD", "METRICS", "PAPER_AUROC", "Scored", "VIEWS", "ViewScore", "evaluate_all_views", "evaluate_view",
-    "matched_bootstrap", "metrics_table", "population_incidence", "ppv_at_prevalence", "view_frame",
+    "matched_bootstrap", "population_incidence", "ppv_at_prevalence", "view_frame",
 ]

@@ -13,9 +13,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ehrlib.evaluation.thresholds import select_f1_threshold
+from ehrlib.stroke.autoencoder import load_code_embedding
+from ehrlib.stroke.cohort import build_cohort, split_cohort
+from ehrlib.stroke.encoding import EncodingConfig, encode_cohort, fit_encoding_state, prepare_records
 from ehrlib.stroke.evaluation import Scored, evaluate_all_views
 from ehrlib.stroke.models import NetworkConfig, TrainConfig, TrainedNetwork, predict, train_network
 from ehrlib.stroke.results import ModelResult, view_result, write_predictions
+from ehrlib.stroke.schema import read_stroke_tables
 
 SAMPLES_OF: dict[str, str] = {"diagnosis": "diagnosis", "exam": "exam", "dual": "exam"}
 
@@ -36,11 +41,6 @@ class StrokeData:
 def load_stroke_data(profile, embedding=None, config=None, controls: str = "never") -> StrokeData:
     """Read the tables, rebuild the cohort (as chapter 05) and encode it with the saved autoencoder embedding
     (or `embedding`), the encoding `config` and the control rule `controls`."""
-    from ehrlib.stroke.autoencoder import load_code_embedding
-    from ehrlib.stroke.cohort import build_cohort, split_cohort
-    from ehrlib.stroke.encoding import EncodingConfig, encode_cohort, fit_encoding_state, prepare_records
-    from ehrlib.stroke.schema import read_stroke_tables
-
     config = config or EncodingConfig()
     tables = read_stroke_tables(profile.stroke_dir)
     cohort = split_cohort(build_cohort(tables, seed=profile.seed, controls=controls), seed=profile.seed)
@@ -116,13 +116,11 @@ def quick_fit(data: StrokeData, cfg: NetworkConfig, tc: TrainConfig) -> dict[str
     seconds. The test split is only scored, never used to choose."""
     from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score, roc_auc_score
 
-    from ehrlib.stroke.models import best_f1_threshold
-
     start = time.perf_counter()
     X, y = split_inputs(data, cfg.kind, "train")
     Xv, yv = split_inputs(data, cfg.kind, "val")
     net = train_network(cfg, X, y, Xv, yv, tc)
-    threshold = best_f1_threshold(yv, predict(net.model, Xv))[0]
+    threshold = select_f1_threshold(yv, predict(net.model, Xv))["threshold"]
     Xt, yt = split_inputs(data, cfg.kind, "test")
     p = predict(net.model, Xt)
     hat = (p >= threshold).astype(int)

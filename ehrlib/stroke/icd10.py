@@ -15,13 +15,12 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ehrlib.io import Record, read_json, write_json
+from ehrlib.io import Record
 
 CHAPTER_ORDER: tuple[str, ...] = (
     "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI",
@@ -171,13 +170,6 @@ def icd10_description(codes: Sequence[str]) -> np.ndarray:
     return desc[inverse]
 
 
-def chapter_title(chapter: str) -> str:
-    """The WHO title of a chapter given by its Roman numeral."""
-    icd = _icd()
-
-    return icd.get_description(chapter)
-
-
 # --------------------------------------------------------------------------------------------- code vectors
 
 
@@ -214,7 +206,6 @@ def index_embedding(vocabulary: Vocabulary) -> CodeEmbedding:
 
 __all__ = [
     "CHAPTER_ORDER", "CodeEmbedding", "MAX_CODE_LENGTH", "STROKE_CODE_PREFIXES", "Vocabulary", "build_vocabulary",
-    "chapter_title", "has_subcategories", "icd10_chapter", "icd10_description", "index_embedding", "is_known_icd10",
-    "is_stroke_code",
+    "has_subcategories", "icd10_chapter", "icd10_description", "index_embedding", "is_known_icd10", "is_stroke_code",
     "random_embedding", "truncate", "who_codes", "who_vocabulary",
 ]

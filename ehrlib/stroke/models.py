@@ -40,14 +40,17 @@ from typing import Any, Literal, Mapping
 
 import numpy as np
 
-from ehrlib.batches import padded_batches
+from ehrlib.batches import derived_seeds, padded_batches
+from ehrlib.evaluation.thresholds import select_f1_threshold
 from ehrlib.io import Record, load_keras_model
+from ehrlib.stroke.losses import teoh_loss
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["diagnosis", "exam", "dual"]
 MODEL_NAMES: dict[str, str] = {"diagnosis": "model 1 (GRU, diagnoses)", "exam": "model 2 (TimeDistributed, exams)",
                                "dual": "model 3 (dual input)"}
+SEED_SALT = 20181127  # mixed with the run's seed to derive the initializer and dropout seeds (`derived_seeds`)
 
 
 @dataclass(frozen=True)
@@ -119,11 +122,6 @@ def grid(kind: Kind, size: str = "small", base: Mapping[str, NetworkConfig] | No
         e = (base or {}).get("exam", NetworkConfig("exam"))
         points = [NetworkConfig("dual", gru_units=d.gru_units, td_units=e.td_units, head_units=h) for h in (16, 32)]
     return points[:1] if size == "one" else points
-
-
-def _seeds(seed: int, n: int) -> list[int]:
-    """`n` independent 31-bit seeds derived from `seed` (stable across processes)."""
-    return [int(s) for s in np.random.SeedSequence([seed, 20181127]).generate_state(n) % (2**31 - 1)]
 
 
 @functools.lru_cache(maxsize=1)
@@ -215,7 +213,7 @@ def build_network(cfg: NetworkConfig, shapes: Mapping[str, tuple[int, int]], see
     """The (uncompiled) Keras model for `cfg`; `shapes` maps "diagnosis"/"exam" to (steps, features)."""
     import keras
 
-    seeds = iter(_seeds(seed, 16))
+    seeds = iter(derived_seeds(seed, 16, SEED_SALT))
     inputs, parts = {}, []
     if cfg.kind in ("diagnosis", "dual"):
         inputs["diagnosis"] = keras.Input(shape=shapes["diagnosis"], name="diagnosis")
@@ -278,18 +276,6 @@ class TrainedNetwork:
         return self.history["val_f1"][self.best_epoch - 1]
 
 
-def best_f1_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
-    """(threshold, F1) maximising F1 of `p >= threshold` (scikit-learn's precision-recall curve)."""
-    from sklearn.metrics import precision_recall_curve
-
-    precision, recall, thresholds = precision_recall_curve(np.asarray(y), np.asarray(p))
-    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)[:-1]
-    if not len(thresholds):
-        return 0.5, 0.0
-    k = int(np.argmax(f1))
-    return float(thresholds[k]), float(f1[k])
-
-
 def predict(model, inputs: Mapping[str, np.ndarray], batch_size: int = 2048) -> np.ndarray:
     """Stroke probability (softmax class 1) for every sample, in float64."""
     n = len(next(iter(inputs.values())))
@@ -339,8 +325,6 @@ def train_network(cfg: NetworkConfig, train: Mapping[str, np.ndarray], y_train: 
     """
     import keras
 
-    from ehrlib.stroke.losses import teoh_loss
-
     start = time.perf_counter()
     names = _input_names(cfg)
     X = {k: np.asarray(train[k], dtype=np.float32) for k in names}
@@ -360,7 +344,8 @@ def train_network(cfg: NetworkConfig, train: Mapping[str, np.ndarray], y_train: 
     for epoch in range(1, tc.max_epochs + 1):
         t0 = time.perf_counter()
         loss = _epoch(step, X, y1h, rng.permutation(len(y1h)), tc.batch_size)
-        threshold, f1 = best_f1_threshold(y_val, predict(model, Xv))
+        choice = select_f1_threshold(y_val, predict(model, Xv))
+        threshold, f1 = choice["threshold"], choice["f1"]
         for k, v in zip(history, (loss, f1, threshold)):
             history[k].append(float(v))
         epoch_seconds.append(time.perf_counter() - t0)
@@ -382,6 +367,6 @@ def train_network(cfg: NetworkConfig, train: Mapping[str, np.ndarray], y_train: 
 
 
 __all__ = [
-    "MODEL_NAMES", "NetworkConfig", "TrainConfig", "TrainedNetwork", "best_f1_threshold", "build_network", "grid",
+    "MODEL_NAMES", "NetworkConfig", "TrainConfig", "TrainedNetwork", "build_network", "grid",
     "load_network", "predict", "train_network", "transfer_weights",
 ]

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ehrlib.plots import TEMPLATE
+from ehrlib.stroke.icd10 import CHAPTER_ORDER, icd10_chapter
 
 DAY_CATEGORY_LABELS: tuple[str, ...] = ("first or <7 d", "7-29 d", "30-89 d", "90-179 d", "180-365 d", ">365 d")
 PAPER_ONE_IN: dict[str, float] = {"diagnosis": 8.0, "exam": 9.0}  # Teoh 2018: 1 in 8 / 1 in 9 inputs
@@ -29,8 +30,6 @@ def day_category_figure(diagnoses: pd.DataFrame, exams: pd.DataFrame) -> go.Figu
 def patient_timeline_figure(diagnoses: pd.DataFrame, exams: pd.DataFrame, index_date: pd.Timestamp,
                             title: str = "One patient's record") -> go.Figure:
     """Diagnoses (by ICD-10 chapter) and exam-years of one patient over time, with the index date marked."""
-    from ehrlib.stroke.icd10 import icd10_chapter
-
     fig = go.Figure()
     chapters = icd10_chapter(diagnoses["icd10"].to_numpy()) if len(diagnoses) else np.array([])
     fig.add_scatter(x=diagnoses["date"], y=chapters, mode="markers", name="diagnosis",
@@ -74,8 +73,6 @@ def autoencoder_history_figure(history: dict[str, list[float]]) -> go.Figure:
 def embedding_figure(projection: np.ndarray, codes: np.ndarray, chapters: np.ndarray,
                      descriptions: np.ndarray | None = None) -> go.Figure:
     """2-D projection of the 32-d code embedding, one point per code, coloured by ICD-10 chapter."""
-    from ehrlib.stroke.icd10 import CHAPTER_ORDER
-
     fig = go.Figure()
     text = codes if descriptions is None else np.char.add(np.char.add(codes.astype(str), ": "),
                                                           descriptions.astype(str))

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ehrlib.io import Record, atomic_write_text
+from ehrlib.stroke.evaluation import ppv_at_prevalence
 
 
 @dataclass
@@ -165,8 +166,6 @@ def best_network_vs_baseline(metrics: StrokeMetrics, metric: str = "auroc") -> p
 
 def view_result(score, ppv_prevalence: float | None = None) -> ViewResult:
     """A `ViewResult` from an `ehrlib.stroke.evaluation.ViewScore` (PPV at `ppv_prevalence` if given)."""
-    from ehrlib.stroke.evaluation import ppv_at_prevalence
-
     def clean(x: float) -> float | None:
         return float(x) if x is not None and np.isfinite(x) else None
 

@@ -9,8 +9,8 @@ Three Parquet tables, one row per fact:
   "biochemical"), `metric` (string, one of `METRICS`), `value` (float64, in `METRIC_UNITS`).
 
 The synthetic generator also writes `hazard.parquet` (`patient_id`, `year`, `annual_hazard`): the
-true yearly hazard of a first stroke, from which the true one-year risk of any labelled sample is
-computed. It is ground truth for the book's "best achievable" comparison, never a feature.
+true yearly hazard of a first stroke, from which `true_one_year_risk` computes the true one-year risk
+of any labelled sample. It is ground truth for the book's "best achievable" comparison, never a feature.
 
 `read_stroke_tables(folder)` reads the tables into a `StrokeTables` and checks them with
 `validate_stroke_tables` (columns, types, known patients, WHO ICD-10 codes, metrics and exam types,
@@ -314,3 +314,40 @@ def arrow_to_pandas_frame(frame: pd.DataFrame, name: str) -> pd.DataFrame:
         if col in frame and frame[col].dtype != target:
             frame[col] = frame[col].astype(target)
     return frame
+
+
+def true_one_year_risk(hazard: pd.DataFrame, patient_ids: np.ndarray, dates: np.ndarray) -> np.ndarray:
+    """True probability of a first stroke within 365 days after each (patient, date), from `hazard`.
+
+    The hazard is constant within a calendar year at `annual_hazard` per year (per day: divided by the
+    year's length) and zero in years without a row (outside follow-up, or an unknown patient). The
+    window is the days date + 1 .. date + 365 (a stroke dated d happened in continuous time [d, d + 1)),
+    which spans at most two calendar years; the cumulative hazard H over it gives risk 1 - exp(-H).
+    Meaningful for dates before the patient's first stroke (it is the hazard of a *first* stroke).
+    Vectorised: patient ids are looked up by binary search in a dense patients x years table.
+    """
+    pids = np.asarray(patient_ids, dtype=np.int64)
+    d = np.asarray(dates).astype("datetime64[D]").astype(np.int64)
+    hp = hazard["patient_id"].to_numpy(np.int64)
+    hy = hazard["year"].to_numpy(np.int64)
+    hv = hazard["annual_hazard"].to_numpy(np.float64)
+    uniq = np.unique(hp)
+    y0, y1 = int(hy.min()), int(hy.max())
+    dense = np.zeros((len(uniq) + 1, y1 - y0 + 3))  # last row: unknown patients; margins: out-of-range years
+    dense[np.searchsorted(uniq, hp), hy - y0 + 1] = hv
+    pos = np.searchsorted(uniq, pids)
+    pos = np.where((pos < len(uniq)) & (uniq[np.minimum(pos, len(uniq) - 1)] == pids), pos, len(uniq))
+    start, end = d + 1, d + 366  # the days (date, date + 365], as continuous time [date + 1, date + 366)
+    year = start.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+    jan1 = ((year - 1970)[:, None] + np.arange(3)[None, :]).astype("datetime64[Y]").astype("datetime64[D]")
+    jan1 = jan1.astype(np.int64)  # 1 January of the start's year and the two following years
+
+    def rate(y: np.ndarray) -> np.ndarray:
+        inside = (y >= y0) & (y <= y1)
+        return np.where(inside, dense[pos, np.clip(y - y0 + 1, 0, dense.shape[1] - 1)], 0.0)
+
+    first = np.minimum(end, jan1[:, 1]) - start
+    second = np.maximum(end - jan1[:, 1], 0)
+    cum = (rate(year) * first / (jan1[:, 1] - jan1[:, 0])
+           + rate(year + 1) * second / (jan1[:, 2] - jan1[:, 1]))
+    return -np.expm1(-cum)

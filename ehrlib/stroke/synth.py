@@ -66,7 +66,7 @@ with age = y - birth year, the conditions' *latent* presence (diagnosed or not) 
 lab set points (not the noisy measurements); coefficients in `HazardModel`. The first-stroke time is
 drawn exactly from this piecewise-constant hazard (an Exp(1) draw inverted through the cumulative
 hazard), from its own random stream. `hazard.parquet` stores `annual_hazard` for every follow-up year;
-`true_one_year_risk` integrates it over any 365 days.
+`ehrlib.stroke.schema.true_one_year_risk` integrates it over any 365 days.
 
 **After a stroke** (the only records that depend on the outcome): the acute code on the stroke date
 (I63x 72 %, I61x 17 %, I60x 6 %, I64 5 %; repeated at a few visits within 60 days), admission labs on
@@ -115,7 +115,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -805,40 +804,3 @@ def _count_stroke_patients(diagnoses: pa.Table) -> int:
 
     stroke = pc.starts_with(diagnoses["icd10"], "I6")  # I60-I69: every stroke code starts with I6
     return len(pc.unique(pc.filter(diagnoses["patient_id"], stroke)))
-
-
-def true_one_year_risk(hazard: pd.DataFrame, patient_ids: np.ndarray, dates: np.ndarray) -> np.ndarray:
-    """True probability of a first stroke within 365 days after each (patient, date), from `hazard`.
-
-    The hazard is constant within a calendar year at `annual_hazard` per year (per day: divided by the
-    year's length) and zero in years without a row (outside follow-up, or an unknown patient). The
-    window is the days date + 1 .. date + 365 (a stroke dated d happened in continuous time [d, d + 1)),
-    which spans at most two calendar years; the cumulative hazard H over it gives risk 1 - exp(-H).
-    Meaningful for dates before the patient's first stroke (it is the hazard of a *first* stroke).
-    Vectorised: patient ids are looked up by binary search in a dense patients x years table.
-    """
-    pids = np.asarray(patient_ids, dtype=np.int64)
-    d = np.asarray(dates).astype("datetime64[D]").astype(np.int64)
-    hp = hazard["patient_id"].to_numpy(np.int64)
-    hy = hazard["year"].to_numpy(np.int64)
-    hv = hazard["annual_hazard"].to_numpy(np.float64)
-    uniq = np.unique(hp)
-    y0, y1 = int(hy.min()), int(hy.max())
-    dense = np.zeros((len(uniq) + 1, y1 - y0 + 3))  # last row: unknown patients; margins: out-of-range years
-    dense[np.searchsorted(uniq, hp), hy - y0 + 1] = hv
-    pos = np.searchsorted(uniq, pids)
-    pos = np.where((pos < len(uniq)) & (uniq[np.minimum(pos, len(uniq) - 1)] == pids), pos, len(uniq))
-    start, end = d + 1, d + 366  # the days (date, date + 365], as continuous time [date + 1, date + 366)
-    year = start.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
-    jan1 = ((year - 1970)[:, None] + np.arange(3)[None, :]).astype("datetime64[Y]").astype("datetime64[D]")
-    jan1 = jan1.astype(np.int64)  # 1 January of the start's year and the two following years
-
-    def rate(y: np.ndarray) -> np.ndarray:
-        inside = (y >= y0) & (y <= y1)
-        return np.where(inside, dense[pos, np.clip(y - y0 + 1, 0, dense.shape[1] - 1)], 0.0)
-
-    first = np.minimum(end, jan1[:, 1]) - start
-    second = np.maximum(end - jan1[:, 1], 0)
-    cum = (rate(year) * first / (jan1[:, 1] - jan1[:, 0])
-           + rate(year + 1) * second / (jan1[:, 2] - jan1[:, 1]))
-    return -np.expm1(-cum)
