@@ -22,7 +22,8 @@ ALLOWED = {
     "batches": set(),
     "stroke": {"io", "logs", "profiles", "evaluation", "plots", "batches"},
     "plots": {"evaluation", "io", "logs"},
-    "mortality": {"io", "logs", "profiles", "evaluation", "icu", "plots", "batches"},
+    "physionet2012": {"io", "logs", "profiles", "icu"},  # a real dataset, read into the ICU's EpisodeSet
+    "mortality": {"io", "logs", "profiles", "evaluation", "icu", "physionet2012", "plots", "batches"},
 }
 
 
@@ -76,12 +77,15 @@ def test_the_check_sees_an_upward_import(tmp_path):
 # never reach into the generator for ground truth (the reader takes it from the files; the stroke study's
 # true risk is `stroke.schema.true_one_year_risk`, a function of the hazard table).
 ORDER = {
-    "evaluation": ["metrics", "bootstrap", "calibration", "thresholds", "protocol", "kfold", "subgroups"],
+    "evaluation": ["metrics", "bootstrap", "calibration", "thresholds", "protocol", "kfold", "subgroups", "challenge",
+                   "crossfit"],
     "icu": ["defaults", "layout", "ranges", "episodes", "cache", "reader", "synth", "writer", "describe", "plots"],
     "stroke": ["icd10", "schema", "cohort", "encoding", "autoencoder", "losses", "models", "baselines", "evaluation",
                "results", "experiment", "plots", "synth"],
     "mortality": ["hourly", "losses", "preprocessing", "baselines", "news2", "lstm", "headroom", "pipelines",
-                  "results", "assemble", "report", "tripod", "prose", "plots"],
+                  "results", "assemble", "report", "tripod", "prose", "plots", "real_results", "protocols",
+                  "real_report"],
+    "physionet2012": ["cleaning", "files", "reader"],
 }
 SUBPACKAGES = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
 
