@@ -227,6 +227,38 @@ def test_take_and_concat(synth_root):
     other = EpisodeSet(tr.values[:, :, :2], tr.mask[:, :, :2], tr.y, tr.stays, tr.variables[:2], None, "x")
     with pytest.raises(ValueError, match="variables differ"):
         EpisodeSet.concat([tr, other])
+    assert tr.static is None and tr.static_names == []  # the benchmark reader has no static descriptors
+
+
+def _with_static(es: EpisodeSet, names: list[str], offset: float = 0.0) -> EpisodeSet:
+    """A copy of `es` with static descriptors: column k of episode i holds offset + 10 * i + k."""
+    static = offset + 10.0 * np.arange(len(es))[:, None] + np.arange(len(names))[None, :]
+    return EpisodeSet(es.values, es.mask, es.y, es.stays, es.variables, es.true_risk, es.split,
+                      static=static, static_names=names)
+
+
+def test_static_descriptors_follow_take_and_concat(synth_root):
+    root, _ = synth_root
+    ds = read_dataset(root, cache=False, progress=False)
+    tr = _with_static(ds["train"], ["Age", "Male"])
+    assert tr.static.dtype == np.float32 and tr.static.shape == (len(tr), 2)
+    sub = tr.take([2, 0])
+    np.testing.assert_array_equal(sub.static, tr.static[[2, 0]])
+    assert sub.static_names == ["Age", "Male"]
+    assert tr.take(tr.y == 1).static.shape == (int((tr.y == 1).sum()), 2)
+    va = _with_static(ds["val"], ["Age", "Male"], offset=1000.0)
+    both = EpisodeSet.concat([tr, va])
+    np.testing.assert_array_equal(both.static, np.concatenate([tr.static, va.static]))
+    assert both.static_names == ["Age", "Male"]
+    with pytest.raises(ValueError, match="all or none"):
+        EpisodeSet.concat([tr, ds["val"]])
+    with pytest.raises(ValueError, match="static names differ"):
+        EpisodeSet.concat([tr, _with_static(ds["val"], ["Age", "Sex"])])
+    with pytest.raises(ValueError, match="static has shape"):
+        EpisodeSet(tr.values, tr.mask, tr.y, tr.stays, tr.variables, None, "x",
+                   static=np.zeros((len(tr), 3)), static_names=["Age", "Male"])
+    with pytest.raises(ValueError, match="without static values"):
+        EpisodeSet(tr.values, tr.mask, tr.y, tr.stays, tr.variables, None, "x", static_names=["Age"])
 
 
 # --------------------------------------------------------------------------------------------------

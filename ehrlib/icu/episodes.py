@@ -24,6 +24,9 @@ class EpisodeSet:
     `ground_truth.csv` (None when the split has none; never use it as a feature). `cleaning` counts,
     per variable, the charted values removed as outliers and clipped to valid bounds when the split
     was read with the "clean" range policy (`ehrlib.icu.ranges`; empty otherwise), for reporting.
+    `static[i, k]` is episode i's static descriptor `static_names[k]` (float32, NaN = unknown; for
+    example age or sex from PhysioNet 2012), or `static` is None when the source has none (the
+    benchmark reader).
     """
 
     values: np.ndarray
@@ -34,6 +37,8 @@ class EpisodeSet:
     true_risk: np.ndarray | None
     split: str
     cleaning: dict[str, dict[str, int]] = field(default_factory=dict)
+    static: np.ndarray | None = None
+    static_names: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         """Check that the arrays agree in shape and carry the documented dtypes."""
@@ -53,6 +58,21 @@ class EpisodeSet:
             self.true_risk = np.asarray(self.true_risk, dtype=np.float64)
             if self.true_risk.shape != (n,):
                 raise ValueError(f"true_risk has shape {self.true_risk.shape}, expected ({n},)")
+        self._check_static(n)
+
+    def _check_static(self, n: int) -> None:
+        """Check `static` (float32, one row per episode, one column per name) against `static_names`."""
+        self.static_names = [str(v) for v in self.static_names]
+        if self.static is None:
+            if self.static_names:
+                raise ValueError(f"static_names {self.static_names} given without static values")
+            return
+        self.static = np.asarray(self.static, dtype=np.float32)
+        if self.static.shape != (n, len(self.static_names)):
+            raise ValueError(f"static has shape {self.static.shape}, expected ({n}, {len(self.static_names)}) "
+                             f"for {n} stays and static_names {self.static_names}")
+        if len(set(self.static_names)) != len(self.static_names):
+            raise ValueError(f"static_names {self.static_names} are not unique")
 
     def __len__(self) -> int:
         """Number of episodes."""
@@ -89,12 +109,14 @@ class EpisodeSet:
             values=self.values[idx].copy(), mask=self.mask[idx].copy(), y=self.y[idx].copy(),
             stays=self.stays[idx].copy(), variables=list(self.variables),
             true_risk=None if self.true_risk is None else self.true_risk[idx].copy(), split=self.split,
-            cleaning={k: dict(v) for k, v in self.cleaning.items()})
+            cleaning={k: dict(v) for k, v in self.cleaning.items()},
+            static=None if self.static is None else self.static[idx].copy(), static_names=list(self.static_names))
 
     @staticmethod
     def concat(sets: Sequence["EpisodeSet"]) -> "EpisodeSet":
         """Stack episode sets with the same variables and window; `true_risk` is kept if all have it,
-        cleaning counts are added.
+        cleaning counts are added; `static` is stacked when all have it with the same names (none may
+        have it otherwise).
 
         The result's `split` is the common split name, or the distinct names joined by "+".
         """
@@ -109,12 +131,28 @@ class EpisodeSet:
                 raise ValueError(f"cannot concat: {first.n_hours} vs {s.n_hours} hourly bins")
         names = list(dict.fromkeys(s.split for s in sets))
         risks = [s.true_risk for s in sets]
+        static = _concat_static(sets)
         return EpisodeSet(
             values=np.concatenate([s.values for s in sets]), mask=np.concatenate([s.mask for s in sets]),
             y=np.concatenate([s.y for s in sets]), stays=np.concatenate([s.stays for s in sets]),
             variables=list(first.variables),
             true_risk=None if any(r is None for r in risks) else np.concatenate(risks),
-            split="+".join(names), cleaning=_sum_counts([s.cleaning for s in sets]))
+            split="+".join(names), cleaning=_sum_counts([s.cleaning for s in sets]),
+            static=static, static_names=list(first.static_names))
+
+
+def _concat_static(sets: Sequence[EpisodeSet]) -> np.ndarray | None:
+    """Stack the sets' static descriptors: all or none must have them, with the same names."""
+    have = [s.static is not None for s in sets]
+    if not any(have):
+        return None
+    if not all(have):
+        raise ValueError(f"cannot concat: static descriptors in {sum(have)} of {len(sets)} episode sets "
+                         "(all or none must have them)")
+    for s in sets[1:]:
+        if s.static_names != sets[0].static_names:
+            raise ValueError(f"cannot concat: static names differ ({sets[0].static_names} vs {s.static_names})")
+    return np.concatenate([s.static for s in sets])
 
 
 def _sum_counts(tables: Sequence[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
