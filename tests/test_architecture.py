@@ -15,6 +15,7 @@ ALLOWED = {
     "profiles": {"icu"},  # icu.defaults only: the full profile's sizes are the generator's defaults
     "evaluation": {"io", "logs"},
     "icu": {"io", "logs", "profiles"},
+    "physionet2012": {"io", "logs", "profiles", "icu"},  # real ICU data, beside icu
     "batches": set(),
     "stroke": {"io", "logs", "profiles", "evaluation", "plots", "batches"},
     "plots": {"evaluation", "io", "logs"},
