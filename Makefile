@@ -88,6 +88,8 @@ bench: venv
 	rm -rf $(BENCH_ICU) && $(PY) -m ehrlib generate icu --out $(BENCH_ICU) --quiet
 	$(PY) benchmarks/bench_icu_read.py $(BENCH_ICU)
 	rm -rf $(BENCH_ICU)
+	@echo "== PhysioNet 2012 reader: cold and warm read of the 8,000 real stays (skipped without the data) =="
+	$(PY) benchmarks/bench_physionet.py
 	@echo "== Stroke EHR: generation, cohort, encodings =="
 	$(PY) benchmarks/bench_stroke.py
 	@echo "== LSTM training loop: seconds per epoch =="

@@ -1,4 +1,5 @@
-"""Command line: `ehrlib generate icu|stroke ...`, `ehrlib data --profile P`, `ehrlib run-notebooks`.
+"""Command line: `ehrlib generate icu|stroke ...`, `ehrlib data --profile P`, `ehrlib data physionet2012`,
+`ehrlib run-notebooks`.
 
 Heavy modules are imported inside each command so that `ehrlib --help` answers at once.
 """
@@ -112,8 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     _add_generate(sub, common)
     data = sub.add_parser("data", parents=[common],
                           help="generate every dataset a profile needs (skips up-to-date ones)")
+    data.add_argument("what", nargs="?", choices=["physionet2012"], default=None,
+                      help="physionet2012: locate (or download) and verify the PhysioNet 2012 sets only")
     data.add_argument("--profile", default="quick")
     data.add_argument("--overwrite", action="store_true")
+    data.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
+                      help="download the PhysioNet 2012 files when they are not found (default: yes)")
     run = sub.add_parser("run-notebooks", parents=[common],
                          help="execute the book's notebooks with papermill, in _toc.yml order "
                               "(only those whose inputs changed; see ehrlib/book.py)")
@@ -139,7 +144,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "generate":
         return _generate(args)
     if args.command == "data":
-        return _data(args.profile, args.overwrite)
+        if args.what == "physionet2012":
+            return _physionet2012(args.download)
+        return _data(args.profile, args.overwrite, args.download)
     from ehrlib.book import run_notebooks
 
     return run_notebooks(args.profile, only=args.only, force=args.force)
@@ -296,7 +303,22 @@ def _ensure_dataset(folder: Path, params: dict, modules: tuple[str, ...], genera
     _log.info(f"{folder} generated in {time.perf_counter() - t:.1f} s")
 
 
-def _data(profile_name: str, overwrite: bool) -> int:
+def _physionet2012(download: bool) -> int:
+    """`ehrlib data physionet2012`: locate (or download) and verify the sets; one line per set."""
+    from ehrlib.physionet2012.files import ENV_FOLDER, ensure_physionet2012, verify_physionet2012
+
+    files = ensure_physionet2012(download=download)
+    if files is None:
+        print(f"ehrlib: error: PhysioNet 2012 data not found{'' if download else ' (--no-download)'} and not "
+              f"downloaded; set {ENV_FOLDER} to a folder holding them or run with network access", file=sys.stderr)
+        return 1
+    for s, counts in verify_physionet2012(files).items():
+        print(f"PhysioNet 2012 set {s}: {counts['records']:,} records, {counts['deaths']:,} in-hospital deaths "
+              f"({files.records(s)})")
+    return 0
+
+
+def _data(profile_name: str, overwrite: bool, download: bool = True) -> int:
     from ehrlib.profiles import get_profile
 
     p = get_profile(profile_name)
@@ -314,4 +336,10 @@ def _data(profile_name: str, overwrite: bool) -> int:
 
     _ensure_dataset(p.stroke_dir, {"n_patients": p.stroke_patients or None, "seed": p.seed},
                     ("ehrlib.stroke.synth", "ehrlib.stroke.schema"), generate_stroke_dataset, overwrite)
+    from ehrlib.physionet2012.files import ensure_physionet2012
+
+    try:  # real data: never fails the build (chapter 09 says when it is missing)
+        ensure_physionet2012(download=download)
+    except (ValueError, OSError, RuntimeError) as exc:
+        _log.warning(f"PhysioNet 2012 data not usable ({describe_error(exc)}); chapter 09 will say so")
     return 0
