@@ -10,7 +10,9 @@ The book's sources live in `book/` (Jupyter Book builds that folder with the roo
 (execution is off in `_config.yml`). Each executed notebook is written to a temporary name and
 renamed only when it ran without error. Adding a chapter takes one `_toc.yml` line and the notebook;
 entries outside `chapters/` are ordinary pages. After a successful run the runner writes the
-reproducibility page (`ehrlib.reproducibility`).
+reproducibility page (`ehrlib.reproducibility`). A chapter that reads data the build does not have (`DATA_CHAPTERS`: the
+PhysioNet 2012 files, found or downloaded by `ehrlib data`) is not executed: its page says how to get
+the data instead, and it runs in the next build that has them.
 
 A chapter is executed again only when its input key changed (`input_key`): a SHA-256 of its code cells
 (source and tags), the `ehrlib` package's source, the profile, the data overrides `$EHRLIB_ICU_DIR` and
@@ -42,6 +44,7 @@ import yaml
 
 from ehrlib.io import atomic_write_text, update_json
 from ehrlib.logs import get_logger
+from ehrlib.physionet2012.files import locate_physionet2012
 from ehrlib.profiles import get_profile, project_root
 from ehrlib.reproducibility import ChapterRun, write_reproducibility_page
 
@@ -111,6 +114,20 @@ def chapter_stems(root: Path | None = None) -> list[str]:
 # ---------------------------------------------------------------- what a chapter's execution depends on
 
 
+#: Chapters that read data a build may lack: stem -> (what is missing, or "" when present; how to get it).
+PHYSIONET_HOWTO = (
+    "This chapter runs the mortality study on the PhysioNet/Computing in Cardiology Challenge 2012 data "
+    "(sets A and B; open, under the ODC-By 1.0 licence), which this build did not have. Get them with "
+    "`python -m ehrlib data physionet2012` (it looks in `$EHRLIB_PHYSIONET2012`, then in "
+    "`../shared/physionet2012/` beside the project, and otherwise downloads `set-a.tar.gz`, `set-b.tar.gz`, "
+    "`Outcomes-a.txt` and `Outcomes-b.txt` from https://physionet.org/content/challenge-2012/1.0.0/), then "
+    "run `make book` again.")
+DATA_CHAPTERS: dict[str, tuple[Any, str]] = {
+    "09_physionet2012": (lambda root: "" if locate_physionet2012(root) else "the PhysioNet 2012 files",
+                         PHYSIONET_HOWTO),
+}
+
+
 @dataclass(frozen=True)
 class BuildInputs:
     """What every chapter's input key shares: the profile's name, a digest of the `ehrlib` package's
@@ -178,7 +195,8 @@ def data_fingerprint(folder: Path) -> str:
 def collect_inputs(profile: str, root: Path, package_dir: Path = PACKAGE_DIR) -> BuildInputs:
     """The `BuildInputs` of a build of `profile` under `root`, read now from the package source, the
     environment (`ENV_OVERRIDES`) and the profile's datasets (`data/<profile>/icu` and `stroke`, or the
-    ICU folder `$EHRLIB_ICU_DIR` names, and the folder `$EHRLIB_PHYSIONET2012` names)."""
+    ICU folder `$EHRLIB_ICU_DIR` names, and the PhysioNet 2012 folder: the one `$EHRLIB_PHYSIONET2012`
+    names, else the one `locate_physionet2012` finds)."""
     environment = {name: os.environ.get(name, "") for name in ENV_OVERRIDES}
     icu_dir = environment["EHRLIB_ICU_DIR"]
     icu = Path(icu_dir).resolve() if icu_dir else root / "data" / profile / "icu"
@@ -186,6 +204,9 @@ def collect_inputs(profile: str, root: Path, package_dir: Path = PACKAGE_DIR) ->
     data = {"icu": data_fingerprint(icu), "stroke": data_fingerprint(root / "data" / profile / "stroke")}
     if environment["EHRLIB_PHYSIONET2012"]:
         data["physionet2012"] = data_fingerprint(Path(environment["EHRLIB_PHYSIONET2012"]))
+    else:
+        found = locate_physionet2012(root)
+        data["physionet2012"] = data_fingerprint(found.folder) if found is not None else "absent"
     return BuildInputs(profile, package_digest(package_dir), environment, data)
 
 
@@ -452,9 +473,14 @@ def _execute(steps: list[ChapterPlan], profile: str, root: Path, out_dir: Path, 
         _log.info(f"[{i}/{len(steps)}] {stem} (profile {profile}) ...")
         _mark_stale(out_dir / f"{slug}.ipynb")
         start = time.perf_counter()
+        missing = DATA_CHAPTERS[stem][0](root) if stem in DATA_CHAPTERS else ""
         try:
-            with _environment(kernel_env):  # the kernel inherits it; the runner's own log stays on
-                _papermill(src, tmp, profile, root)
+            if missing:
+                _log.warning(f"{stem}: {missing} not found; its page says how to get them")
+                _write_placeholder(src, tmp, DATA_CHAPTERS[stem][1])
+            else:
+                with _environment(kernel_env):  # the kernel inherits it; the runner's own log stays on
+                    _papermill(src, tmp, profile, root)
         except Exception as exc:  # papermill raises PapermillExecutionError with the cell's traceback
             failed = out_dir / f"{slug}.failed.ipynb"
             if tmp.exists():
@@ -464,7 +490,8 @@ def _execute(steps: list[ChapterPlan], profile: str, root: Path, out_dir: Path, 
             return 1
         timings[stem] = round(time.perf_counter() - start, 1)
         executed_at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        _tidy_executed(tmp, stem, {"input_key": step.key, "profile": profile, "executed_at": executed_at,
+        _tidy_executed(tmp, stem, {"input_key": "data missing" if missing else step.key, "profile": profile,
+                                   "executed_at": executed_at,
                                    "seconds": timings[stem], "icu_dir": os.environ.get("EHRLIB_ICU_DIR", "")})
         _copy_sources(root, stem)
         os.replace(tmp, out_dir / f"{slug}.ipynb")
@@ -474,6 +501,15 @@ def _execute(steps: list[ChapterPlan], profile: str, root: Path, out_dir: Path, 
     update_json(root / "data" / "results" / profile / "notebook_timings.json", timings)
     _log.info(f"executed {len(steps)} notebooks in {timings['total']:.0f} s")
     return 0
+
+
+def _write_placeholder(src: Path, dest: Path, text: str) -> None:
+    """Write the page of a chapter whose data the build lacks: its title cell, then `text` in a note."""
+    nb = nbformat.read(src, as_version=4)
+    title = next(c for c in nb.cells if c.cell_type == "markdown")
+    note = nbformat.v4.new_markdown_cell(f"```{{note}}\n{text}\n```")
+    nb.cells = [nbformat.v4.new_markdown_cell(title.source.split("\n")[0]), note]
+    nbformat.write(nb, dest)
 
 
 def _mark_stale(path: Path) -> None:

@@ -212,7 +212,7 @@ def test_code_edit_executes_the_chapter_and_every_later_one(three_root) -> None:
     root, calls = three_root
     _run(root, calls)
     _edit(root, "02_b", 'x = "02_b"', 'x = "02_b, edited"')
-    assert _run(root, calls) == ["02_b", "03_c"]
+    assert _run(root, calls) == ["02_b"]  # (real data arriving also changes every key: data fingerprint)
     _edit(root, "01_a", 'x = "01_a"', 'x = "01_a"  # a comment is code too')
     assert _run(root, calls) == ["01_a", "02_b", "03_c"]
     page = (root / "book/reproducibility.md").read_text()
@@ -422,3 +422,19 @@ def test_cli_passes_force_and_only(monkeypatch) -> None:
     assert cli.main(["run-notebooks", "--profile", "full", "--force", "--only", "02_b"]) == 0
     assert cli.main(["run-notebooks"]) == 0
     assert seen == [("full", ["02_b"], True), ("quick", None, False)]
+
+
+def test_a_chapter_whose_data_are_missing_gets_a_how_to_page_and_runs_when_they_come(three_root, monkeypatch) -> None:
+    root, calls = three_root
+    present = {"yes": False}
+    monkeypatch.setitem(book.DATA_CHAPTERS, "02_b", (lambda r: "" if present["yes"] else "the files", "Get the files."))
+    assert _run(root, calls) == ["01_a", "03_c"]  # 02_b not executed
+    nb = nbformat.read(root / "book/chapters/02-b.ipynb", as_version=4)
+    assert nb.cells[0].source == "# 02_b" and any("Get the files." in c.source for c in nb.cells)
+    assert not any(c.cell_type == "code" and c.source.startswith("x =") for c in nb.cells)
+    assert nb.metadata["ehrlib"]["input_key"] == "data missing", "a how-to page is never reused"
+    assert _run(root, calls) == []  # still missing: the page again, nothing executed
+    present["yes"] = True
+    assert _run(root, calls) == ["02_b"]  # (real data arriving also changes every key: data fingerprint)
+    nb = nbformat.read(root / "book/chapters/02-b.ipynb", as_version=4)
+    assert any(c.cell_type == "code" and c.source == 'x = "02_b"' for c in nb.cells)
