@@ -97,12 +97,12 @@ glue_values({
 # ### What was cleaned
 #
 # Some records hold values no patient can have: a pH recorded as 735, temperatures below 25 °C, zeros for
-# heart rate or weight where a monitor was disconnected, `-1` for an unknown descriptor. Each rule and
-# how many values it touched in this run:
+# heart rate or weight where a monitor was disconnected, `-1` for an unknown descriptor. Each rule that
+# touched a value in this run, and how many it touched (`ehrlib.physionet2012.cleaning` documents every
+# rule and why):
 
 # %% tags=["remove-input"]
-cleaning = pd.concat([s.cleaning.assign(Set=name.upper()) for name, s in sets.items()], ignore_index=True)
-cleaning
+report.cleaning_table(sets)
 
 # %% [markdown]
 # ### What is charted
@@ -265,14 +265,15 @@ show_figure("fig-09-3", plots.decision_curve_figure(curve, title="Set B: decisio
 calib = pd.DataFrame([{
     "Model": report.label(m),
     "Slope": report.spread(ch.models[m].spread["slope"], 2),
+    "Intercept": report.spread(ch.models[m].spread["intercept"], 2, signed=True),
     "ECE": report.spread(ch.models[m].spread["ece"]),
     "Calibrator": ", ".join(sorted({r.evaluation.calibrator for r in ch.models[m].runs})),
 } for m in report.main_models(ch)])
 calib
 
 # %% [markdown]
-# Calibration slope (1 is ideal; below 1, predictions too extreme) and expected calibration error of every
-# model on set B, over its runs.
+# Calibration slope (1 is ideal; below 1, predictions too extreme), intercept (0 is ideal; calibration in
+# the large) and expected calibration error of every model on set B, over its runs.
 #
 # ### Subgroups
 #

@@ -163,6 +163,16 @@ def data_table(sets: dict[str, PhysionetSet]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def cleaning_table(sets: dict[str, PhysionetSet]) -> pd.DataFrame:
+    """The cleaning rules that touched at least one value, with their counts per set (rules that touched
+    nothing are documented in `ehrlib.physionet2012.cleaning` and left out)."""
+    wide = pd.concat([s.cleaning.assign(Set=f"Set {name.upper()}") for name, s in sets.items()]).pivot_table(
+        index=["parameter", "rule"], columns="Set", values="count", aggfunc="sum", sort=False)
+    wide = wide[wide.sum(axis=1) > 0].reset_index().rename(columns={"parameter": "Parameter", "rule": "Rule"})
+    wide.columns.name = None
+    return wide
+
+
 def measured_table(sets: dict[str, PhysionetSet]) -> pd.DataFrame:
     """Per variable and set: share of stays with a value, and hours with a value per measured stay."""
     rows = {}

@@ -22,7 +22,7 @@ from ehrlib.evaluation.protocol import ModelEvaluation
 from ehrlib.io import Record
 
 RESULTS_FILE = "physionet2012_metrics.json"
-SPREAD_METRICS = ("auroc", "auprc", "event1", "event2", "ece", "slope")
+SPREAD_METRICS = ("auroc", "auprc", "event1", "event2", "ece", "slope", "intercept")
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,8 @@ class RunRecord(Record):
         """A headline metric of this run by name (see `SPREAD_METRICS`)."""
         ev = self.evaluation
         values = {"auroc": ev.auroc.value, "auprc": ev.auprc.value, "event1": self.event1.value,
-                  "event2": self.event2, "ece": ev.calibrated.ece.value, "slope": ev.calibrated.slope}
+                  "event2": self.event2, "ece": ev.calibrated.ece.value, "slope": ev.calibrated.slope,
+                  "intercept": ev.calibrated.intercept}
         return float(values[name])
 
 
