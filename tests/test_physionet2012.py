@@ -429,3 +429,22 @@ def test_real_sets_if_present(tmp_path):
         assert len(es) == 4000 and int(es.y.sum()) == deaths and es.values.shape == (4000, 48, len(VARIABLES))
         assert es.mask[:, :, VARIABLES.index("Heart Rate")].any(axis=1).mean() > 0.95
     assert sets["a"].episodes.subject_ids[0] == 132539 and sets["a"].descriptors.loc[132539, "age"] == 54
+
+
+def test_data_command_never_fails_for_physionet(data, tmp_path, monkeypatch, capsys):
+    import ehrlib.icu.writer
+    import ehrlib.stroke.synth
+
+    monkeypatch.delenv("EHRLIB_ICU_DIR", raising=False)
+    monkeypatch.delenv(pfiles.ENV_FOLDER, raising=False)
+    monkeypatch.setenv("EHRLIB_ROOT", str(tmp_path / "root"))
+    monkeypatch.setattr(ehrlib.icu.writer, "generate_icu_dataset", lambda out, **k: out.mkdir(parents=True))
+    monkeypatch.setattr(ehrlib.stroke.synth, "generate_stroke_dataset", lambda out, **k: out.mkdir(parents=True))
+    assert cli_main(["data", "--profile", "quick", "--no-download"]) == 0
+    assert "PhysioNet 2012 data not found in" in capsys.readouterr().err
+    assert cli_main(["data", "--profile", "quick"]) == 0  # the download is refused (tests reach no network)
+    assert "download failed" in capsys.readouterr().err
+    monkeypatch.setenv(pfiles.ENV_FOLDER, str(data.folder))  # found, but 3 records instead of 4,000
+    assert cli_main(["data", "--profile", "quick"]) == 0
+    err = capsys.readouterr().err
+    assert "PhysioNet 2012 data not usable" in err and "expected 4,000" in err
