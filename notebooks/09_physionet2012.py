@@ -137,10 +137,13 @@ report.measured_table(sets)
 # The replication's LSTM, as in chapter 3, on this data's inputs:
 
 # %%
-lstm_config = LstmConfig(max_epochs=P.physionet_max_epochs, patience=P.physionet_patience,
+lstm_config = LstmConfig(max_epochs=P.physionet_max_epochs,
+                         patience=P.physionet_patience,
                          batch_size=P.batch_size)
 prep = MortalityPreprocessor().fit(a.episodes)
-build_lstm(a.episodes.n_hours, prep.n_features, lstm_config, mask_value=prep.mask_value).summary()
+lstm = build_lstm(a.episodes.n_hours, prep.n_features, lstm_config,
+                  mask_value=prep.mask_value)
+lstm.summary()
 
 # %% tags=["remove-input"]
 config = study.StudyConfig(n_splits=P.physionet_folds, n_boot=P.n_bootstrap, seed=P.seed)
@@ -159,10 +162,9 @@ glue_values({"n_features": prep.n_features, "n_splits": config.n_splits, "n_boot
 # (the cell below runs for most of this chapter's time).
 
 # %% tags=["remove-output"]
-challenge = study.challenge_protocol(
-    a.episodes, b.episodes,
-    study.study_fitters(outcomes, lstm_config, seed=P.seed, lstm_ablation=P.physionet_lstm_ablation),
-    config)
+models = study.study_fitters(outcomes, lstm_config, seed=P.seed,
+                             lstm_ablation=P.physionet_lstm_ablation)
+challenge = study.challenge_protocol(a.episodes, b.episodes, models, config)
 ch = challenge.result
 
 # %% tags=["remove-input"]
@@ -241,7 +243,8 @@ y_b = b.episodes.y.astype(int)
 curve = decision_curve(y_b, mean_cal, np.linspace(0.01, 0.6, 60))
 
 # %% tags=["hide-input"]
-show_figure("fig-09-2", plots.calibration_figure(y_b, mean_cal, title="Set B: calibrated probabilities"))
+show_figure("fig-09-2", plots.calibration_figure(
+    y_b, mean_cal, title="Set B: calibrated probabilities"))
 
 # %% [markdown]
 # ```{glue:figure} fig-09-2
@@ -252,7 +255,8 @@ show_figure("fig-09-2", plots.calibration_figure(y_b, mean_cal, title="Set B: ca
 # ```
 
 # %% tags=["hide-input"]
-show_figure("fig-09-3", plots.decision_curve_figure(curve, title="Set B: decision curve"))
+show_figure("fig-09-3", plots.decision_curve_figure(
+    curve, title="Set B: decision curve"))
 
 # %% [markdown]
 # ```{glue:figure} fig-09-3
@@ -313,7 +317,8 @@ glue_values({"desc_only": report.spread(ch.models["descriptors_only"].spread["au
 
 # %% tags=["remove-output"]
 pooled = EpisodeSet.concat([a.episodes, b.episodes])
-kfold = study.kfold_protocol(pooled, study.study_fitters(outcomes, lstm_config, seed=P.seed, ablation=False), config)
+models = study.study_fitters(outcomes, lstm_config, seed=P.seed, ablation=False)
+kfold = study.kfold_protocol(pooled, models, config)
 kf = kfold.result
 
 # %% tags=["remove-input"]
@@ -332,10 +337,10 @@ glue_values({"k_lstm": report.spread(kf.models["lstm"].spread["auroc"]), "k_best
 # LSTM minus regression: {glue:text}`ch9_k_vs_lr`.
 
 # %% tags=["hide-input"]
-show_figure("fig-09-1", plots.runs_figure(
-    {"fit on A, score B": {report.label(m): [r.evaluation.auroc.value for r in ch.models[m].runs] for m in report.main_models(ch)},
-     "5-fold over A and B": {report.label(m): [r.evaluation.auroc.value for r in kf.models[m].runs] for m in report.main_models(kf)}},
-    marks={"GRU-D (published)": 0.818, "ViTST (published)": 0.851}, title="AUROC of every run"))
+runs = {"fit on A, score B": report.run_aurocs(ch),
+        "5-fold over A and B": report.run_aurocs(kf)}
+marks = {"GRU-D (published)": 0.818, "ViTST (published)": 0.851}
+show_figure("fig-09-1", plots.runs_figure(runs, marks, "AUROC of every run"))
 
 # %% [markdown]
 # ```{glue:figure} fig-09-1

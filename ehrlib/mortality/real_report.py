@@ -67,6 +67,11 @@ def main_models(result: ProtocolResult) -> list[str]:
         m for m in result.models if m not in LABELS and not m.endswith(NO_DESCRIPTORS)]
 
 
+def run_aurocs(result: ProtocolResult) -> dict[str, list[float]]:
+    """The scored AUROC of every run of every main model, by the model's label (for `plots.runs_figure`)."""
+    return {label(m): [r.evaluation.auroc.value for r in result.models[m].runs] for m in main_models(result)}
+
+
 def best_on_validation(result: ProtocolResult, exclude: tuple[str, ...] = ("lstm",)) -> str:
     """The model (other than `exclude`) with the highest validation AUROC: a choice the scored set never made."""
     names = [m for m in main_models(result) if m not in exclude]
