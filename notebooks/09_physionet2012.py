@@ -317,7 +317,8 @@ glue_values({"desc_only": report.spread(ch.models["descriptors_only"].spread["au
 
 # %% tags=["remove-output"]
 pooled = EpisodeSet.concat([a.episodes, b.episodes])
-models = study.study_fitters(outcomes, lstm_config, seed=P.seed, ablation=False)
+models = study.study_fitters(outcomes, lstm_config, seed=P.seed,
+                             ablation=False)
 kfold = study.kfold_protocol(pooled, models, config)
 kf = kfold.result
 
