@@ -20,10 +20,12 @@ ALLOWED = {
     "evaluation": {"io", "logs"},
     "icu": {"io", "logs", "profiles", "plots"},  # plots: the one theme and palette for its figures
     "batches": set(),
-    "stroke": {"io", "logs", "profiles", "evaluation", "plots", "batches"},
+    "training": {"batches", "logs"},  # the one Keras training loop, under every network
+    "stroke": {"io", "logs", "profiles", "evaluation", "plots", "batches", "training"},
     "plots": {"evaluation", "io", "logs"},
     "physionet2012": {"io", "logs", "profiles", "icu"},  # a real dataset, read into the ICU's EpisodeSet
-    "mortality": {"io", "logs", "profiles", "evaluation", "icu", "physionet2012", "plots", "batches"},
+    "mortality": {"io", "logs", "profiles", "evaluation", "icu", "physionet2012", "plots", "batches",
+                  "training"},
 }
 
 
