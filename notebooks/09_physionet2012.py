@@ -48,7 +48,7 @@ from ehrlib.evaluation.thresholds import decision_curve
 from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.mortality.lstm import LstmConfig, build_lstm
 from ehrlib.mortality.preprocessing import MortalityPreprocessor
-from ehrlib.mortality.prose import glue_values
+from ehrlib.booktext import glue_values
 from ehrlib.mortality import protocols as study
 from ehrlib.mortality import real_report as report
 from ehrlib.mortality.real_results import RealDataResults, results_path

@@ -16,14 +16,17 @@ PACKAGE = Path(__file__).resolve().parent.parent / "ehrlib"
 ALLOWED = {
     "io": {"logs"},
     "logs": set(),
+    "booktext": set(),  # numbers, intervals, glue and timings for the book's text
     "profiles": {"icu"},  # icu.defaults only: the full profile's sizes are the generator's defaults
     "evaluation": {"io", "logs"},
     "icu": {"io", "logs", "profiles", "plots"},  # plots: the one theme and palette for its figures
     "batches": set(),
-    "stroke": {"io", "logs", "profiles", "evaluation", "plots", "batches"},
+    "training": {"batches", "logs"},  # the one Keras training loop, under every network
+    "stroke": {"io", "logs", "profiles", "evaluation", "plots", "batches", "training", "booktext"},
     "plots": {"evaluation", "io", "logs"},
     "physionet2012": {"io", "logs", "profiles", "icu"},  # a real dataset, read into the ICU's EpisodeSet
-    "mortality": {"io", "logs", "profiles", "evaluation", "icu", "physionet2012", "plots", "batches"},
+    "mortality": {"io", "logs", "profiles", "evaluation", "icu", "physionet2012", "plots", "batches",
+                  "training", "booktext"},
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ehrlib.booktext import interval, spread
 from ehrlib.evaluation.bootstrap import Interval
 from ehrlib.evaluation.subgroups import SubgroupRow, age_band
 from ehrlib.mortality.protocols import NO_DESCRIPTORS, recomputed_auroc
@@ -47,18 +48,6 @@ def label(name: str) -> str:
     if name.endswith(NO_DESCRIPTORS):
         return f"{label(name[: -len(NO_DESCRIPTORS)])}, no descriptors"
     return LABELS.get(name, name)
-
-
-def interval(iv: Interval, digits: int = 3, signed: bool = False) -> str:
-    """'0.812 (0.790 to 0.833)'."""
-    f = f"+.{digits}f" if signed else f".{digits}f"
-    return f"{iv.value:{f}} ({iv.ci_low:{f}} to {iv.ci_high:{f}})"
-
-
-def spread(s: Spread, digits: int = 3, signed: bool = False) -> str:
-    """'0.812 ± 0.011 (0.798 to 0.826)': mean ± standard deviation (range) over runs."""
-    f = f"+.{digits}f" if signed else f".{digits}f"
-    return f"{s.mean:{f}} ± {s.sd:.{digits}f} ({s.min:{f}} to {s.max:{f}})"
 
 
 def main_models(result: ProtocolResult) -> list[str]:
