@@ -41,6 +41,7 @@ from ehrlib.icu import describe as idesc
 from ehrlib.icu import plots as ip
 from ehrlib.icu.layout import SPLITS
 from ehrlib.icu.reader import read_dataset
+from ehrlib.icu.risk import risk_model_text
 from ehrlib.mortality.headroom import headroom
 from ehrlib.icu.synth import (
     FLUID_NONRESPONDER_LIMIT,
@@ -48,7 +49,6 @@ from ehrlib.icu.synth import (
     IcuConfig,
     ablate,
     proportional_split,
-    risk_model_text,
     simulate_icu,
 )
 from ehrlib.io import read_json

@@ -11,7 +11,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ehrlib.icu.synth import UNITS, VARIABLES, IcuCohort
+from ehrlib.icu.schema import UNITS, VARIABLES
+from ehrlib.icu.synth import IcuCohort
 
 def window_means(hourly: np.ndarray, start: int = 0, stop: int | None = None) -> np.ndarray:
     """Per-variable means of hourly values (n, T, F) over hours [start, stop), NaN-aware -> (n, F)."""
