@@ -13,21 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ehrlib.booktext import interval, spread
 from ehrlib.evaluation.bootstrap import Interval
 from ehrlib.io import RecordError, atomic_write_text
-from ehrlib.mortality.real_report import difference_sentence, label, spread
+from ehrlib.mortality.real_report import difference_sentence, label
 from ehrlib.mortality.real_results import RealDataResults, load_real_results
 from ehrlib.mortality.results import MortalityResults, load_results
 from ehrlib.profiles import get_profile
 from ehrlib.stroke.results import SAMPLE_TYPES, StrokeMetrics, best_network_vs_baseline
 
 PAGE = Path("book") / "findings.md"
-
-
-def interval(iv: Interval, digits: int = 3, signed: bool = False) -> str:
-    """'0.812 (0.790 to 0.833)'."""
-    f = f"+.{digits}f" if signed else f".{digits}f"
-    return f"{iv.value:{f}} ({iv.ci_low:{f}} to {iv.ci_high:{f}})"
 
 
 def runs_verdict(diffs: list[Interval], what: str = "seeds") -> str:

@@ -37,8 +37,6 @@
 profile = "quick"
 
 # %% tags=["remove-input"]
-import time
-
 import numpy as np
 import pandas as pd
 
@@ -48,7 +46,7 @@ from ehrlib.evaluation.thresholds import decision_curve
 from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.mortality.lstm import LstmConfig, build_lstm
 from ehrlib.mortality.preprocessing import MortalityPreprocessor
-from ehrlib.booktext import glue_values
+from ehrlib.booktext import Stopwatch, glue_values, spread
 from ehrlib.mortality import protocols as study
 from ehrlib.mortality import real_report as report
 from ehrlib.mortality.real_results import RealDataResults, results_path
@@ -60,7 +58,7 @@ from ehrlib.profiles import get_profile
 plots.setup_notebook()
 P = get_profile(profile)
 OUT = P.physionet_results_dir
-start = time.perf_counter()
+clock = Stopwatch()
 
 # %% [markdown]
 # ## The data
@@ -174,15 +172,15 @@ report.model_table(ch)
 best = report.best_on_validation(ch)
 lstm_runs = ch.models["lstm"].spread
 glue_values({
-    "lstm_auroc": report.spread(lstm_runs["auroc"]),
-    "best": report.label(best).lower(), "best_auroc": report.spread(ch.models[best].spread["auroc"]),
+    "lstm_auroc": spread(lstm_runs["auroc"]),
+    "best": report.label(best).lower(), "best_auroc": spread(ch.models[best].spread["auroc"]),
     "best_val": ch.models[best].validation_auroc,
     "vs_best": report.difference_sentence(ch, "lstm", best) if best in ch.references else "",
     "vs_gbt": report.difference_sentence(ch, "lstm", "gbt"),
     "vs_lr": report.difference_sentence(ch, "lstm", "logistic_regression"),
-    "saps": report.spread(ch.models["saps1"].spread["auroc"]),
-    "news2": report.spread(ch.models["news2"].spread["auroc"]),
-    "missingness": report.spread(ch.models["missingness"].spread["auroc"]),
+    "saps": spread(ch.models["saps1"].spread["auroc"]),
+    "news2": spread(ch.models["news2"].spread["auroc"]),
+    "missingness": spread(ch.models["missingness"].spread["auroc"]),
     "runs": config.n_splits,
 }, "ch9_")
 
@@ -216,11 +214,11 @@ report.runs_table(ch, "lstm")
 
 # %% tags=["remove-input"]
 glue_values({
-    "lstm_e1": report.spread(lstm_runs["event1"], 4), "lstm_e2": report.spread(lstm_runs["event2"], 1),
-    "best_e1": report.spread(ch.models[best].spread["event1"], 4),
-    "best_e2": report.spread(ch.models[best].spread["event2"], 1),
-    "saps_e1": report.spread(ch.models["saps1"].spread["event1"], 4),
-    "saps_e2": report.spread(ch.models["saps1"].spread["event2"], 1),
+    "lstm_e1": spread(lstm_runs["event1"], 4), "lstm_e2": spread(lstm_runs["event2"], 1),
+    "best_e1": spread(ch.models[best].spread["event1"], 4),
+    "best_e2": spread(ch.models[best].spread["event2"], 1),
+    "saps_e1": spread(ch.models["saps1"].spread["event1"], 4),
+    "saps_e2": spread(ch.models["saps1"].spread["event2"], 1),
 }, "ch9_")
 
 # %% [markdown]
@@ -268,9 +266,9 @@ show_figure("fig-09-3", plots.decision_curve_figure(
 # %% tags=["remove-input"]
 calib = pd.DataFrame([{
     "Model": report.label(m),
-    "Slope": report.spread(ch.models[m].spread["slope"], 2),
-    "Intercept": report.spread(ch.models[m].spread["intercept"], 2, signed=True),
-    "ECE": report.spread(ch.models[m].spread["ece"]),
+    "Slope": spread(ch.models[m].spread["slope"], 2),
+    "Intercept": spread(ch.models[m].spread["intercept"], 2, signed=True),
+    "ECE": spread(ch.models[m].spread["ece"]),
     "Calibrator": ", ".join(sorted({r.evaluation.calibrator for r in ch.models[m].runs})),
 } for m in report.main_models(ch)])
 calib
@@ -301,7 +299,7 @@ report.subgroup_table(groups)
 report.ablation_table(ch)
 
 # %% tags=["remove-input"]
-glue_values({"desc_only": report.spread(ch.models["descriptors_only"].spread["auroc"]),
+glue_values({"desc_only": spread(ch.models["descriptors_only"].spread["auroc"]),
              "lr_gain": report.ablation_gain(ch, "logistic_regression"), "gbt_gain": report.ablation_gain(ch, "gbt")},
             "ch9_")
 
@@ -327,8 +325,8 @@ report.model_table(kf)
 
 # %% tags=["remove-input"]
 kbest = report.best_on_validation(kf)
-glue_values({"k_lstm": report.spread(kf.models["lstm"].spread["auroc"]), "k_best": report.label(kbest).lower(),
-             "k_best_auroc": report.spread(kf.models[kbest].spread["auroc"]),
+glue_values({"k_lstm": spread(kf.models["lstm"].spread["auroc"]), "k_best": report.label(kbest).lower(),
+             "k_best_auroc": spread(kf.models[kbest].spread["auroc"]),
              "k_vs_gbt": report.difference_sentence(kf, "lstm", "gbt"),
              "k_vs_lr": report.difference_sentence(kf, "lstm", "logistic_regression")}, "ch9_")
 
@@ -373,13 +371,13 @@ results = RealDataResults(
     deaths={k: int(s.episodes.y.sum()) for k, s in sets.items()}, variables=list(a.episodes.variables),
     descriptors=list(a.episodes.static_names), protocols={"challenge": ch, "kfold": kf},
     timings={"challenge_seconds": challenge.seconds, "kfold_seconds": kfold.seconds,
-             "chapter_seconds": time.perf_counter() - start})
+             "chapter_seconds": clock.elapsed})
 OUT.mkdir(parents=True, exist_ok=True)
 results.save(results_path(OUT))
 saved = study.save_predictions(OUT, [study.predictions_frame(challenge, a.episodes, b.episodes),
                                      study.predictions_frame(kfold, pooled, pooled)])
 check = report.recompute_check(pd.read_csv(saved), {"challenge": ch, "kfold": kf})
-glue_values({"check": check, "minutes": f"{(time.perf_counter() - start) / 60:.1f}"}, "ch9_")
+glue_values({"check": check, "minutes": f"{clock.elapsed / 60:.1f}"}, "ch9_")
 
 # %% [markdown]
 # Recomputed from `predictions.csv`: {glue:text}`ch9_check`.
