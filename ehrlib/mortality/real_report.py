@@ -105,6 +105,18 @@ def difference_sentence(result: ProtocolResult, name: str, ref: str) -> str:
             f"of them and above zero in {above}")
 
 
+def verdict(result: ProtocolResult, name: str, ref: str) -> str:
+    """'ranks stays worse than', 'better than' or 'no differently from' `ref`: worse or better only when
+    the mean paired difference has that sign and most runs' paired intervals exclude zero on that side."""
+    above, below, n = runs_excluding_zero(result, name, ref)
+    mean = result.models[name].spread[f"diff_auroc_{ref}"].mean
+    if mean < 0 and below > n / 2:
+        return "ranks stays worse than"
+    if mean > 0 and above > n / 2:
+        return "ranks stays better than"
+    return "cannot be told apart, run by run, from"
+
+
 def ablation_table(result: ProtocolResult) -> pd.DataFrame:
     """Each model with and without the static descriptors: AUROC over runs and the mean change."""
     rows = []
