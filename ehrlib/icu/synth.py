@@ -168,12 +168,22 @@ _MEAS_SD = np.array([2.0, 4.0, 3.0, 1.5, 0.15, 0.15, 0.1, 0.05, 0.07, 0.3, 8.0, 
 _CIRC_AMP = np.array([5.0, 6.0, 4.0, 1.0, 0.3, 0.0, 0, 0, 0, 0, 8.0, 0, 0, 0, 0])
 _CIRC_PEAK = np.array([16.0, 15.0, 15.0, 15.0, 18.0, 0, 0, 0, 0, 0, 7.0, 0, 0, 0, 0])
 _SLEEP_EFF = np.array([-6.0, -8.0, -5.0, -2.0, -0.1, 0.1, 0, 0, 0, 0, 0, 0, 0, 0, 0])
-# Clipping range and charting precision (decimals) on the natural scale.
-_LO = np.array([20, 40, 15, 4, 32.0, 50, 0.3, 0.2, 0.5, 4.0, 30, 2.0, 115, 5, 2])
-_HI = np.array([250, 260, 160, 60, 42.0, 100, 25.0, 15.0, 80.0, 19.0, 900, 8.5, 165, 45, 200])
-_DEC = np.array([0, 0, 0, 0, 1, 0, 1, 1, 1, 1, 0, 1, 0, 0, 0])
+# Clipping range and charting precision (decimals) on the natural scale: public, the writer charts with them
+# (`chart_spec`).
+CHART_LOW = np.array([20, 40, 15, 4, 32.0, 50, 0.3, 0.2, 0.5, 4.0, 30, 2.0, 115, 5, 2])
+CHART_HIGH = np.array([250, 260, 160, 60, 42.0, 100, 25.0, 15.0, 80.0, 19.0, 900, 8.5, 165, 45, 200])
+CHART_DECIMALS = np.array([0, 0, 0, 0, 1, 0, 1, 1, 1, 1, 0, 1, 0, 0, 0])
 # Deviation scale used to measure a value's own abnormality (MNAR), natural scale around _NORMAL.
 _NORMAL = np.array([80, 120, 65, 16, 37.0, 97, 1.2, 0.9, 8.0, 12.0, 110, 4.2, 140, 25, 15])
+
+
+def chart_spec(name: str) -> tuple[float, float, int]:
+    """The charted range (low, high) and decimals of one variable, the 15 simulated or the extra ones."""
+    if name in EXTRA_SPECS:
+        _, lo, hi, dec = EXTRA_SPECS[name]
+        return float(lo), float(hi), int(dec)
+    k = VARIABLES.index(name)
+    return float(CHART_LOW[k]), float(CHART_HIGH[k]), int(CHART_DECIMALS[k])
 _ABN_SCALE = np.array([20, 25, 15, 6, 0.8, 4, 1.5, 0.8, 5.0, 2.5, 60, 0.8, 5, 5, 15])
 # Correlations of short-term fluctuations (pairs of variable indices).
 _CORR_PAIRS = {(0, 3): 0.3, (0, 1): -0.1, (1, 2): 0.7, (0, 4): 0.2, (3, 5): 0.3, (6, 10): 0.2,
@@ -871,7 +881,7 @@ def to_natural(eta: np.ndarray) -> np.ndarray:
         eta[:, :, k] = np.exp(np.minimum(eta[:, :, k], 10))
     for k in np.nonzero(_LINK == 2)[0]:
         eta[:, :, k] = 100.0 - np.exp(np.minimum(eta[:, :, k], 10))
-    return np.clip(eta, _LO.astype(np.float32), _HI.astype(np.float32), out=eta)
+    return np.clip(eta, CHART_LOW.astype(np.float32), CHART_HIGH.astype(np.float32), out=eta)
 
 
 def noisy_values(sub: _Subjects, course: _Course, person: _Person, sched: _Schedule, fl: RealismFlags,
@@ -916,7 +926,7 @@ def add_artifacts(val_v: np.ndarray, shift: np.ndarray, fl: RealismFlags, rng: d
         a = art_u[:, :, 2] < 0.003
         val_v[:, :, sbp] = np.where(a, val_v[:, :, sbp] + 30 + 40 * art_k, val_v[:, :, sbp])
         val_v[:, :, dbp] = np.where(a, val_v[:, :, dbp] + 15 + 20 * art_k, val_v[:, :, dbp])
-        np.clip(val_v, _LO.astype(np.float32), _HI.astype(np.float32), out=val_v)
+        np.clip(val_v, CHART_LOW.astype(np.float32), CHART_HIGH.astype(np.float32), out=val_v)
     if fl.shift_quality:
         rnd = (art_u[:, :, 3] < np.array([0.05, 0.25, 0.45])[shift])[:, :, None]
         bp = [_V["Systolic blood pressure"], _V["Diastolic blood pressure"]]
@@ -1099,7 +1109,7 @@ def assemble_rows(val_v: np.ndarray, val_l: np.ndarray, rec_v: np.ndarray, rec_f
     vit_block = vals[:, :j, 6:]
     vals[:, :j, 6:] = np.where(same[:, :, None] & ~np.isnan(lab_block), lab_block, vit_block)
     vals[:, j:, 6:] = np.where(same[:, :, None], np.nan, lab_block)
-    scale = (10.0 ** _DEC).astype(np.float32)
+    scale = (10.0 ** CHART_DECIMALS).astype(np.float32)
     vals = np.round(vals * scale) / scale
     if extras is not None:
         ext = np.concatenate(extras, axis=1)

@@ -20,8 +20,8 @@ from typing import Sequence
 import numpy as np
 
 from ehrlib.icu.layout import SPLITS
-from ehrlib.icu.synth import (_DEC, _HI, _LO, EXTRA_SPECS, GCS_TEXT, UNITS, VARIABLES, IcuCohort, IcuConfig,
-                              proportional_split, risk_model_text, simulate_icu)
+from ehrlib.icu.synth import (EXTRA_SPECS, GCS_TEXT, UNITS, VARIABLES, IcuCohort, IcuConfig,
+                              chart_spec, proportional_split, risk_model_text, simulate_icu)
 from ehrlib.io import atomic_directory
 
 
@@ -74,22 +74,13 @@ def _format_rows(times: np.ndarray, values: np.ndarray, tables: list) -> tuple[b
     return mat.tobytes().replace(b"\x00", b""), lens
 
 
-def _spec(name: str) -> tuple[float, float, int]:
-    """Range and decimals of one variable."""
-    if name in EXTRA_SPECS:
-        _, lo, hi, dec = EXTRA_SPECS[name]
-        return float(lo), float(hi), int(dec)
-    k = VARIABLES.index(name)
-    return float(_LO[k]), float(_HI[k]), int(_DEC[k])
-
-
 def _tables(variables: Sequence[str] = VARIABLES) -> list:
     """Cell tables for `Hours` (minutes 0..2880) and each variable, in file column order."""
     hours = [f"{mnt // 60 + (mnt % 60) / 60:.4f},".encode() for mnt in range(0, 48 * 60 + 1)]
     harr = np.array(hours)
     tabs = [(harr, np.char.str_len(harr).astype(np.int64), 0, 0)]
     for k, name in enumerate(variables):
-        lo, hi, dec = _spec(name)
+        lo, hi, dec = chart_spec(name)
         tabs.append(_cell_table(lo, hi, dec, last=k == len(variables) - 1, labels=GCS_TEXT.get(name)))
     return tabs
 
