@@ -47,8 +47,8 @@ from ehrlib.mortality.lstm import (
     build_lstm,
     fit_lstm_pipeline,
     predict_proba,
-    save_artifacts,
 )
+from ehrlib.mortality.bundle import save_artifacts
 from ehrlib.mortality.plots import episode_figure, focal_loss_figure
 from ehrlib.mortality.preprocessing import MortalityPreprocessor
 from ehrlib.mortality.prose import compare_word

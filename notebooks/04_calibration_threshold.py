@@ -40,7 +40,7 @@ from ehrlib.evaluation.metrics import ranking_metrics, reliability_bins
 from ehrlib.evaluation.protocol import evaluate_model, metric_entries
 from ehrlib.icu.reader import read_dataset
 from ehrlib.mortality.assemble import load_predictions, oracle_record
-from ehrlib.mortality.lstm import update_artifacts
+from ehrlib.mortality.bundle import update_artifacts
 from ehrlib.mortality.report import no_ceiling_sentence
 from ehrlib.mortality.results import update_results
 from ehrlib.profiles import get_profile

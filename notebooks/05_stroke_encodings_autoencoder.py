@@ -186,7 +186,11 @@ per_patient = pd.DataFrame(
 ).T
 cover35 = (prepared.diagnoses.groupby("patient_id").size() <= 35).mean()
 cover20 = (prepared.exams.groupby("patient_id").size() <= 20).mean()
-glue_values({"t_records": timings["records"], "cover35_pct": 100 * cover35, "cover20_pct": 100 * cover20})
+glue_values({
+    "t_records": timings["records"],
+    "cover35_pct": 100 * cover35,
+    "cover20_pct": 100 * cover20,
+})
 per_patient.round(1)
 
 # %% [markdown]

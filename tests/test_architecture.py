@@ -85,7 +85,7 @@ ORDER = {
     "icu": ["defaults", "layout", "ranges", "episodes", "cache", "reader", "schema", "risk", "synth", "writer", "describe", "plots"],
     "stroke": ["icd10", "schema", "cohort", "encoding", "autoencoder", "losses", "models", "baselines", "evaluation",
                "results", "experiment", "plots", "synth"],
-    "mortality": ["hourly", "losses", "preprocessing", "baselines", "news2", "lstm", "headroom", "pipelines",
+    "mortality": ["hourly", "losses", "preprocessing", "baselines", "news2", "lstm", "bundle", "headroom", "pipelines",
                   "results", "assemble", "report", "tripod", "prose", "plots", "real_results", "protocols",
                   "real_report"],
     "physionet2012": ["cleaning", "files", "reader"],
@@ -167,3 +167,37 @@ def test_the_function_import_check_sees_late_imports():
     assert function_level_imports(source) == [
         "5: from ehrlib.stroke.models import predict", "9: import ehrlib.icu.synth", "10: from . import sibling"]
     assert function_level_imports("from ehrlib.io import Record\ndef f():\n    import numpy\n") == []
+
+
+# No function in ehrlib runs over 60 lines (def to last line, docstring included). The exceptions, by name, are
+# waiting for their split: icu.synth's on another branch (the generator being calibrated and split there);
+# stroke.cohort.build_cohort and stroke.synth._exam_rows, each one vectorised pass, not yet cut into steps.
+MAX_FUNCTION_LINES = 60
+LONG_FUNCTIONS_ALLOWED = {"icu/synth.py::_assign_splits", "stroke/cohort.py::build_cohort",
+                          "stroke/synth.py::_exam_rows"}
+
+
+def long_functions(source: str, limit: int = MAX_FUNCTION_LINES) -> list[tuple[str, int]]:
+    """(name, lines) of every function or method of `source` longer than `limit` lines."""
+    return [(fn.name, fn.end_lineno - fn.lineno + 1) for fn in ast.walk(ast.parse(source))
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.end_lineno - fn.lineno + 1 > limit]
+
+
+ALL_MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", ALL_MODULES, ids=[str(p.relative_to(PACKAGE)) for p in ALL_MODULES])
+def test_no_function_runs_over_60_lines(path):
+    rel = str(path.relative_to(PACKAGE))
+    long = [(name, n) for name, n in long_functions(path.read_text(encoding="utf-8"))
+            if f"{rel}::{name}" not in LONG_FUNCTIONS_ALLOWED]
+    assert not long, f"{rel}: functions over {MAX_FUNCTION_LINES} lines: {long} (split them into named steps)"
+
+
+def test_the_length_check_sees_a_long_function_and_its_exceptions_exist():
+    body = "\n".join(f"    x{i} = {i}" for i in range(60))
+    assert long_functions(f"def f():\n{body}\n\ndef g():\n    return 1\n") == [("f", 61)]
+    assert long_functions(f"class C:\n    def m(self):\n    {body.replace(chr(10), chr(10) + '    ')}\n") == [("m", 61)]
+    for entry in LONG_FUNCTIONS_ALLOWED:  # an exception that no longer applies is removed from the list
+        rel, name = entry.split("::")
+        assert any(n == name for n, _ in long_functions((PACKAGE / rel).read_text(encoding="utf-8"))), entry

@@ -187,65 +187,65 @@ def _prep():
 
 
 def test_failed_bundle_save_keeps_the_previous_bundle(tmp_path, monkeypatch):
-    from ehrlib.mortality import lstm
+    from ehrlib.mortality import bundle
     from ehrlib.mortality.preprocessing import MortalityPreprocessor
 
-    lstm.save_artifacts(tmp_path, FakeModel(b"model one"), _prep())
-    first = lstm._check_bundle(tmp_path / lstm.BUNDLE_DIR)
+    bundle.save_artifacts(tmp_path, FakeModel(b"model one"), _prep())
+    first = bundle._check_bundle(tmp_path / bundle.BUNDLE_DIR)
 
     def boom(self, path):
         raise OSError(28, "No space left on device", str(path))
 
     monkeypatch.setattr(MortalityPreprocessor, "save", boom)  # fails after the model was written
     with pytest.raises(OSError):
-        lstm.save_artifacts(tmp_path, FakeModel(b"model two"), _prep())
-    assert lstm._check_bundle(tmp_path / lstm.BUNDLE_DIR) == first
-    assert (tmp_path / lstm.BUNDLE_DIR / "lstm.keras").read_bytes() == b"model one"
+        bundle.save_artifacts(tmp_path, FakeModel(b"model two"), _prep())
+    assert bundle._check_bundle(tmp_path / bundle.BUNDLE_DIR) == first
+    assert (tmp_path / bundle.BUNDLE_DIR / "lstm.keras").read_bytes() == b"model one"
     assert leftovers(tmp_path) == []
 
 
 def test_killed_bundle_save_then_rerun(tmp_path):
-    from ehrlib.mortality import lstm
+    from ehrlib.mortality import bundle as lstm_bundle
 
-    lstm.save_artifacts(tmp_path, FakeModel(b"model one"), _prep())
+    lstm_bundle.save_artifacts(tmp_path, FakeModel(b"model one"), _prep())
     ready = tmp_path / "ready"
     _run_until(f"""
         import sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from pathlib import Path
         from test_faults import FakeModel, _prep
-        from ehrlib.mortality import lstm
-        lstm.save_artifacts({str(tmp_path)!r}, FakeModel(b"model two", die=Path({str(ready)!r})), _prep())
+        from ehrlib.mortality import bundle as lstm_bundle
+        lstm_bundle.save_artifacts({str(tmp_path)!r}, FakeModel(b"model two", die=Path({str(ready)!r})), _prep())
     """, ready)
-    bundle = tmp_path / lstm.BUNDLE_DIR
-    assert (bundle / "lstm.keras").read_bytes() == b"model one"  # never a mixed pair
-    lstm._check_bundle(bundle)
-    lstm.save_artifacts(tmp_path, FakeModel(b"model two"), _prep())
-    assert (bundle / "lstm.keras").read_bytes() == b"model two" and lstm._check_bundle(bundle).files
+    folder = tmp_path / lstm_bundle.BUNDLE_DIR
+    assert (folder / "lstm.keras").read_bytes() == b"model one"  # never a mixed pair
+    lstm_bundle._check_bundle(folder)
+    lstm_bundle.save_artifacts(tmp_path, FakeModel(b"model two"), _prep())
+    assert (folder / "lstm.keras").read_bytes() == b"model two" and lstm_bundle._check_bundle(folder).files
     assert leftovers(tmp_path) == []
 
 
 def test_bundle_manifest_catches_a_mismatched_or_changed_file(tmp_path):
     from ehrlib.evaluation.calibration import IsotonicCalibrator
     from ehrlib.evaluation.thresholds import choose_thresholds
-    from ehrlib.mortality import lstm
+    from ehrlib.mortality import bundle as lstm_bundle
 
     rng = np.random.default_rng(0)
     y = np.arange(100) % 2
     p = np.clip(0.4 * y + 0.6 * rng.random(100), 0, 1)
-    lstm.save_artifacts(tmp_path, FakeModel(b"model"), _prep())
-    paths = lstm.update_artifacts(tmp_path, calibrator=IsotonicCalibrator().fit(p, y), threshold=choose_thresholds(y, p))
+    lstm_bundle.save_artifacts(tmp_path, FakeModel(b"model"), _prep())
+    paths = lstm_bundle.update_artifacts(tmp_path, calibrator=IsotonicCalibrator().fit(p, y), threshold=choose_thresholds(y, p))
     assert set(paths) == {"model", "preprocessor", "calibrator", "threshold"}
-    bundle = tmp_path / lstm.BUNDLE_DIR
-    assert set(lstm._check_bundle(bundle).files) == {"lstm.keras", "preprocessor.json", "calibrator.json", "threshold.json"}
+    folder = tmp_path / lstm_bundle.BUNDLE_DIR
+    assert set(lstm_bundle._check_bundle(folder).files) == {"lstm.keras", "preprocessor.json", "calibrator.json", "threshold.json"}
     other = _prep()
     other.medians = other.medians + 1.0
-    other.save(bundle / "preprocessor.json")  # a preprocessor from another training, written beside
+    other.save(folder / "preprocessor.json")  # a preprocessor from another training, written beside
     with pytest.raises(ValueError, match=r"preprocessor.json: its SHA-256 differs from .*manifest.json"):
-        lstm.load_bundle(tmp_path)
-    (bundle / "preprocessor.json").unlink()
+        lstm_bundle.load_bundle(tmp_path)
+    (folder / "preprocessor.json").unlink()
     with pytest.raises(FileNotFoundError, match=r"preprocessor.json: listed in .*manifest.json but missing"):
-        lstm.load_bundle(tmp_path)
+        lstm_bundle.load_bundle(tmp_path)
 
 
 def test_unfinished_reader_cache_files_are_removed(tmp_path, caplog):
