@@ -82,7 +82,7 @@ ORDER = {
     "icu": ["defaults", "layout", "ranges", "episodes", "cache", "reader", "schema", "risk", "synth", "writer", "describe", "plots"],
     "stroke": ["icd10", "schema", "cohort", "encoding", "autoencoder", "losses", "models", "baselines", "evaluation",
                "results", "experiment", "plots", "synth"],
-    "mortality": ["hourly", "losses", "preprocessing", "baselines", "news2", "lstm", "headroom", "pipelines",
+    "mortality": ["hourly", "losses", "preprocessing", "baselines", "news2", "lstm", "headroom", "realism", "pipelines",
                   "results", "assemble", "report", "tripod", "prose", "plots", "real_results", "protocols",
                   "real_report"],
     "physionet2012": ["cleaning", "files", "reader"],
