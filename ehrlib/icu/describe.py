@@ -143,6 +143,7 @@ class HourlyEpisodes:
     variables: list[str]
     stays: np.ndarray
     true_risk: np.ndarray
+    static: None = None  # no static descriptors (the baselines read `EpisodeSet.static`)
 
 
 def cohort_split(cohort: IcuCohort, split: str) -> HourlyEpisodes:
