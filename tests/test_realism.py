@@ -98,3 +98,12 @@ def test_realism_figure_has_three_panels_of_both_datasets():
     fig = R.realism_figure(table)
     assert len(fig.data) == 6 and {t.legendgroup for t in fig.data} == {"ours", "real"}
     assert [t.x[0] for t in fig.data[:2]] == [0.58, 0.56]
+
+
+def test_report_and_its_summary(cohorts):
+    ours, other = cohorts
+    pair = [(R.cohort_episodes(c, "train"), R.cohort_episodes(c, "test")) for c in (ours, other)]
+    rep = R.realism_report(pair[0], pair[1], true_risk_auroc=0.5, headroom=0.5)
+    assert not rep.targets.loc["true risk AUROC (at least)", "met"]
+    assert rep.summary().startswith(f"{int(rep.targets['met'].sum())} of {len(rep.targets)} targets are met; missed: ")
+    assert "true risk AUROC (at least) (by 0.36)" in rep.summary()
