@@ -43,7 +43,7 @@ from ehrlib.icu.layout import SPLITS
 from ehrlib.icu.reader import read_dataset
 from ehrlib.icu.risk import risk_model_text
 from ehrlib.mortality.headroom import headroom
-from ehrlib.mortality.realism import MODELS, multivariate_aurocs, realism_figure, realism_report, select, variable_table
+from ehrlib.mortality.realism import realism_section
 from ehrlib.physionet2012.files import locate_physionet2012
 from ehrlib.physionet2012.reader import read_physionet2012
 from ehrlib.icu.synth import (
@@ -680,46 +680,14 @@ glue_values({
 # trees. {glue:text}`realism_status`
 
 # %% tags=["remove-input"]
-t0 = time.perf_counter()
-real_files = locate_physionet2012()
-if real_files is not None:
-    real = read_physionet2012(real_files, ("a", "b"))
-    report = realism_report(
-        (data["train"], data["test"]),
-        (select(real["a"].episodes), select(real["b"].episodes)),
-        true_risk_auroc=auc[0],
-        headroom=auc[1] - auc[2],
-    )
-    table, targets = report.table, report.targets
-    put("realism_status", report.summary())
-    fig_realism = realism_figure(table)
-    multi = report.multi
-    for key, model in (("counts", 0), ("means_last", 1), ("bench", 2), ("gbt", 3)):
-        put(f"real_{key}", multi["real"].iloc[model])
-        put(f"ours_{key}", multi["ours"].iloc[model])
-    shared = list(table.index)
-    on_shared = multivariate_aurocs(
-        select(real["a"].episodes, shared), select(real["b"].episodes, shared), MODELS[:2]
-    )
-    put("real_shared_counts", on_shared[MODELS[0]])
-    put("real_shared_means_last", on_shared[MODELS[1]])
-    real_b = real["b"].episodes
-    uncharted = variable_table(real_b, ["Glascow coma scale total", "Urine output"])["AUROC"]
-    put("gcs_auc", uncharted.iloc[0])
-    put("urine_auc", uncharted.iloc[1])
-    put("n_real_vars", len(real_b.variables))
-    put("n_shared", len(shared))
-else:
-    table = targets = pd.DataFrame({"PhysioNet 2012": ["not found in this build"]})
-    put("realism_status", "The PhysioNet 2012 files were not found in this build, so the comparison is not shown "
-        "(`ehrlib data physionet2012` finds or downloads them); the figures below are placeholders.")
-    fig_realism = go.Figure().add_annotation(text="PhysioNet 2012 not found", showarrow=False)
-    for key in ("counts", "means_last", "bench", "gbt", "shared_counts", "shared_means_last"):
-        put(f"real_{key}", float("nan"))
-        put(f"ours_{key}", float("nan"))
-    for key in ("gcs_auc", "urine_auc", "n_real_vars", "n_shared"):
-        put(key, float("nan"))
-put("t_realism", time.perf_counter() - t0)
+with timed() as clock:
+    real_files = locate_physionet2012()
+    real = ({s: ps.episodes for s, ps in read_physionet2012(real_files).items()}
+            if real_files is not None else None)
+    realism = realism_section((data["train"], data["test"]), real,
+                              true_risk_auroc=auc[0], headroom=auc[1] - auc[2])
+glue_values({**realism.values, "t_realism": clock.seconds})
+table, targets, fig_realism = realism.table, realism.targets, realism.figure
 table.round(2)
 
 # %% tags=["hide-input"]

@@ -107,3 +107,15 @@ def test_report_and_its_summary(cohorts):
     assert not rep.targets.loc["true risk AUROC (at least)", "met"]
     assert rep.summary().startswith(f"{int(rep.targets['met'].sum())} of {len(rep.targets)} targets are met; missed: ")
     assert "true risk AUROC (at least) (by 0.36)" in rep.summary()
+
+
+def test_realism_section_glues_the_same_keys_with_or_without_real_data(cohorts):
+    ours, other = cohorts
+    pair = (R.cohort_episodes(ours, "train"), R.cohort_episodes(ours, "test"))
+    real = {"a": R.cohort_episodes(other, "train"), "b": R.cohort_episodes(other, "test")}
+    absent = R.realism_section(pair, None, true_risk_auroc=0.9, headroom=0.02)
+    present = R.realism_section(pair, real, true_risk_auroc=0.9, headroom=0.02)
+    assert set(absent.values) == set(present.values)
+    assert "not found" in absent.values["realism_status"] and np.isnan(absent.values["real_counts"])
+    assert present.values["realism_status"].endswith(".") and 0.4 < present.values["real_counts"] < 1
+    assert len(present.figure.data) > 0 and not present.table.empty

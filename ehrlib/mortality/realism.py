@@ -223,3 +223,46 @@ def realism_report(ours: tuple[EpisodeSet, EpisodeSet], real: tuple[EpisodeSet, 
     table = side_by_side(ours[1], real[1])
     multi = multivariate_table(ours, real)
     return RealismReport(table=table, multi=multi, targets=targets(table, multi, true_risk_auroc, headroom, goal))
+
+
+@dataclass
+class RealismSection:
+    """What chapter 01's realism section shows: the per-variable table, the targets, the figure and the
+    values its prose glues (every key present, with a sentence instead when the real data are absent)."""
+
+    table: pd.DataFrame
+    targets: pd.DataFrame
+    figure: go.Figure
+    values: dict[str, object]
+
+
+GLUED = ("counts", "means_last", "bench", "gbt")
+UNCHARTED = ("Glascow coma scale total", "Urine output")
+
+
+def realism_section(ours: tuple[EpisodeSet, EpisodeSet], real: dict[str, EpisodeSet] | None, true_risk_auroc: float,
+                    headroom: float) -> RealismSection:
+    """Chapter 01's realism section from our (train, test) and the real sets {"a", "b"} (None when absent)."""
+    if real is None:
+        table = pd.DataFrame({"PhysioNet 2012": ["not found in this build"]})
+        values: dict[str, object] = {"realism_status": (
+            "The PhysioNet 2012 files were not found in this build, so the comparison is not shown (`ehrlib data "
+            "physionet2012` finds or downloads them); the figures below are placeholders.")}
+        values.update({f"{side}_{key}": float("nan") for side in ("real", "ours") for key in GLUED})
+        values.update({k: float("nan") for k in ("real_shared_counts", "real_shared_means_last", "gcs_auc",
+                                                  "urine_auc", "n_real_vars", "n_shared")})
+        figure = go.Figure().add_annotation(text="PhysioNet 2012 not found", showarrow=False)
+        return RealismSection(table, table, figure, values)
+    report = realism_report(ours, (select(real["a"]), select(real["b"])), true_risk_auroc=true_risk_auroc,
+                            headroom=headroom)
+    shared = list(report.table.index)
+    on_shared = multivariate_aurocs(select(real["a"], shared), select(real["b"], shared), MODELS[:2])
+    present = [v for v in UNCHARTED if v in real["b"].variables]
+    uncharted = variable_table(real["b"], present)["AUROC"].reindex(list(UNCHARTED))
+    values = {"realism_status": report.summary(), "real_shared_counts": on_shared[MODELS[0]],
+              "real_shared_means_last": on_shared[MODELS[1]], "gcs_auc": float(uncharted.iloc[0]),
+              "urine_auc": float(uncharted.iloc[1]), "n_real_vars": len(real["b"].variables), "n_shared": len(shared)}
+    for i, key in enumerate(GLUED):
+        values[f"real_{key}"] = report.multi["real"].iloc[i]
+        values[f"ours_{key}"] = report.multi["ours"].iloc[i]
+    return RealismSection(report.table, report.targets, realism_figure(report.table), values)
