@@ -88,7 +88,7 @@ ORDER = {
                "results", "experiment", "plots", "synth"],
     "mortality": ["hourly", "losses", "preprocessing", "baselines", "news2", "lstm", "bundle", "headroom", "realism",
                   "pipelines",
-                  "results", "assemble", "report", "tripod", "prose", "plots", "real_results", "protocols",
+                  "results", "assemble", "report", "tripod", "prose", "facts", "plots", "real_results", "protocols",
                   "real_report"],
     "physionet2012": ["cleaning", "files", "reader"],
 }

@@ -1,0 +1,112 @@
+"""The numbers and small tables the mortality chapters' prose reads, computed from the objects a chapter
+holds (the dataset, the fitted preprocessor, the training result, the predictions) so that each chapter
+cell is one call and its glue (`ehrlib.booktext.glue_values`). Values that are formatted text here are
+formatted exactly as the prose shows them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ehrlib.evaluation.metrics import ranking_metrics
+from ehrlib.icu.episodes import EpisodeSet
+from ehrlib.mortality.losses import focal_loss_numpy
+from ehrlib.mortality.lstm import predict_proba
+from ehrlib.mortality.preprocessing import MortalityPreprocessor
+from ehrlib.mortality.prose import compare_word
+from ehrlib.mortality.report import no_ceiling_sentence
+
+
+def split_table(data: dict[str, EpisodeSet]) -> pd.DataFrame:
+    """Episodes, deaths and mortality (3 decimals) per split."""
+    return pd.DataFrame.from_dict({name: {"episodes": len(es), "deaths": int(es.y.sum()),
+                                          "mortality": round(float(es.y.mean()), 3)} for name, es in data.items()},
+                                  orient="index")
+
+
+def data_facts(data: dict[str, EpisodeSet], cleaning: pd.DataFrame, load_seconds: float) -> dict[str, Any]:
+    """Chapter 3's data sentence: episodes, hours, variables, loading time and values cleaned."""
+    train = data["train"]
+    return {"n_cleaned": f"{int(cleaning[['removed', 'clipped']].to_numpy().sum()):,}",
+            "n_episodes": f"{sum(len(es) for es in data.values()):,}", "n_hours": train.n_hours,
+            "n_variables": len(train.variables), "load_seconds": load_seconds}
+
+
+def masked_fractions(data: dict[str, EpisodeSet]) -> dict[str, float]:
+    """Share of hours with no measurement at all (the steps the LSTM skips), per split."""
+    return {name: float(MortalityPreprocessor.masked_steps(es).mean()) for name, es in data.items()}
+
+
+def preprocessor_table(prep: MortalityPreprocessor) -> pd.DataFrame:
+    """The fitted preprocessor's median, mean and standard deviation per variable (2 decimals)."""
+    return pd.DataFrame({"median": prep.medians, "mean": prep.means, "std": prep.stds}, index=prep.variables).round(2)
+
+
+def preprocessing_facts(prep: MortalityPreprocessor, train: EpisodeSet, masked: dict[str, float]) -> dict[str, Any]:
+    """Chapter 3's preprocessing sentence: observed cells, masked hours per split, features, mask value."""
+    return {"observed": f"{train.mask.mean():.1%}", "masked_train": f"{masked['train']:.1%}",
+            "masked_val": f"{masked['val']:.1%}", "masked_test": f"{masked['test']:.1%}",
+            "n_features": prep.n_features, "mask_value": f"{prep.mask_value:g}"}
+
+
+def focal_facts(alpha: float = 0.25, gamma: float = 2.0) -> dict[str, Any]:
+    """Cross-entropy and focal loss of an easy survivor (predicted risk 0.1), and their ratio."""
+    easy = float(focal_loss_numpy(np.array([0]), np.array([0.1]), gamma=gamma, alpha=alpha)[0])
+    ce_easy = float(-np.log(0.9))
+    return {"ce_easy": ce_easy, "focal_easy": easy, "easy_ratio": f"{ce_easy / easy:.0f}"}
+
+
+def training_facts(result: Any, n_train: int) -> dict[str, Any]:
+    """Chapter 3's training sentence and learning-curve sentence from the `TrainResult`."""
+    history, best, k = result.history, result.best, result.best_epoch - 1
+    return {
+        "epochs_run": result.epochs_run, "train_seconds": f"{result.seconds:.0f}",
+        "seconds_per_epoch": result.seconds_per_epoch, "xla": "with" if result.xla else "without",
+        "n_train": f"{n_train:,}", "best_epoch": result.best_epoch,
+        "best_val_auroc": best["val_auroc"], "best_val_auprc": best["val_auprc"],
+        "loss_first": history["loss"][0], "loss_last": history["loss"][-1],
+        "val_loss_first": history["val_loss"][0], "val_loss_last": history["val_loss"][-1],
+        "gap": f"{history['auroc'][k] - history['val_auroc'][k]:+.3f}",
+        "val_auroc_first": history["val_auroc"][0], "val_auroc_max": max(history["val_auroc"]),
+    }
+
+
+@dataclass(frozen=True)
+class RawScores:
+    """The LSTM's raw validation and test predictions, its validation ranking metrics and the true
+    risk's validation AUROC (None without a true risk)."""
+
+    p_val: np.ndarray
+    p_test: np.ndarray
+    val_scores: dict[str, float]
+    oracle_val: float | None
+    table: pd.DataFrame
+
+
+def raw_scores(model: Any, prep: MortalityPreprocessor, val: EpisodeSet, test: EpisodeSet) -> RawScores:
+    """Predict validation and test, score validation, and set it beside the true risk (the table:
+    AUROC, AUPRC and mean prediction, 3 decimals)."""
+    p_val = predict_proba(model, prep.transform(val))
+    p_test = predict_proba(model, prep.transform(test))
+    val_scores = ranking_metrics(val.y, p_val)
+    columns = {"LSTM (raw)": [val_scores["auroc"], val_scores["auprc"], p_val.mean()]}
+    oracle_val = None
+    if val.true_risk is not None:
+        oracle = ranking_metrics(val.y, val.true_risk)
+        oracle_val = oracle["auroc"]
+        columns["true risk (oracle)"] = [oracle["auroc"], oracle["auprc"], val.true_risk.mean()]
+    table = pd.DataFrame(columns, index=["AUROC", "AUPRC", "mean prediction"]).round(3)
+    return RawScores(p_val=p_val, p_test=p_test, val_scores=val_scores, oracle_val=oracle_val, table=table)
+
+
+def raw_score_facts(scores: RawScores, val: EpisodeSet) -> dict[str, Any]:
+    """Chapter 3's sentence on the raw validation scores: AUROC, AUPRC, the ceiling, the mean output."""
+    s, o, p = scores.val_scores, scores.oracle_val, scores.p_val
+    ceiling = (f"against {o:.3f} for the true risk, {o - s['auroc']:.3f} below that ceiling" if o is not None
+               else no_ceiling_sentence(len(val), "validation episodes"))
+    return {"val_auroc": s["auroc"], "val_auprc": s["auprc"], "ceiling": ceiling, "mean_p": p.mean(),
+            "side": compare_word(p.mean(), val.y.mean()), "val_mortality": f"{val.y.mean():.1%}"}
