@@ -38,3 +38,14 @@ def test_training_facts_read_the_kept_epoch():
     f = facts.training_facts(result, 1234)
     assert f["gap"] == "-0.050" and f["n_train"] == "1,234" and f["train_seconds"] == "12"
     assert f["xla"] == "without" and f["val_auroc_max"] == 0.75 and f["loss_last"] == 0.3
+
+
+def test_worst_bin_and_the_oracle_curve():
+    y = np.array([0, 0, 1, 1, 0, 1])
+    p = np.array([0.05, 0.05, 0.05, 0.95, 0.95, 0.95])
+    f = facts.worst_bin_facts(y, p)  # bin [0, 0.1): predicted 0.05, observed 1/3; bin [0.9, 1): 0.95 vs 2/3
+    assert f["worst_n"] == 3 and f["worst_pred"] == pytest.approx(0.05) and f["worst_obs"] == pytest.approx(1 / 3)
+    test = SimpleNamespace(y=y, true_risk=None)
+    assert list(facts.curves_with_oracle(test, {"m": p})) == ["m"]
+    test.true_risk = p
+    assert list(facts.curves_with_oracle(test, {"m": p})) == ["m", "true risk (oracle)"]

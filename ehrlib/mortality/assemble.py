@@ -24,7 +24,7 @@ from ehrlib.icu.reader import read_dataset
 from ehrlib.icu.synth import IcuConfig, RealismFlags, proportional_split
 from ehrlib.icu.writer import generate_icu_dataset
 from ehrlib.io import atomic_write_text
-from ehrlib.mortality.bundle import save_artifacts
+from ehrlib.mortality.bundle import save_artifacts, update_artifacts
 from ehrlib.mortality.results import (Ablation, AblationRow, Comparison, DataSummary, KFoldResult, Oracle,
                                       PairedDifference, SplitCount, TrainingRecord, update_results)
 
@@ -65,6 +65,14 @@ def save_lstm_run(results_dir: Path, result: Any, prep: Any, parts: dict[str, tu
     record = training_record(result, prep, n_train, masked, val_scores, oracle_val_auroc)
     update_results(results_dir, fresh=True, training=record, timings={"data_load_seconds": load_seconds})
     return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def save_calibration(folder: Path, fitted: Any) -> None:
+    """Chapter 04's fitted calibrator and threshold (`evaluate_model(...).fitted`) as `calibrator.json` and
+    `threshold.json` in `folder`, and into the model's bundle there (one checked bundle)."""
+    fitted.calibrator.save(Path(folder) / "calibrator.json")
+    fitted.choice.save(Path(folder) / "threshold.json")
+    update_artifacts(folder, calibrator=fitted.calibrator, threshold=fitted.choice)
 
 
 def oracle_record(test: EpisodeSet, n_boot: int, seed: int) -> Oracle | None:

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ehrlib.evaluation.metrics import ranking_metrics
+from ehrlib.booktext import interval
+from ehrlib.evaluation.metrics import ranking_metrics, reliability_bins
 from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.mortality.losses import focal_loss_numpy
 from ehrlib.mortality.lstm import predict_proba
@@ -110,3 +111,80 @@ def raw_score_facts(scores: RawScores, val: EpisodeSet) -> dict[str, Any]:
                else no_ceiling_sentence(len(val), "validation episodes"))
     return {"val_auroc": s["auroc"], "val_auprc": s["auprc"], "ceiling": ceiling, "mean_p": p.mean(),
             "side": compare_word(p.mean(), val.y.mean()), "val_mortality": f"{val.y.mean():.1%}"}
+
+
+def prediction_table(parts: dict[str, tuple[EpisodeSet, np.ndarray]]) -> pd.DataFrame:
+    """Episodes, subjects, deaths, mortality and mean raw prediction per split (`parts`: split to episodes
+    and predictions), one row per split."""
+    return pd.DataFrame({name: {"episodes": len(es), "subjects": len(np.unique(es.subject_ids)),
+                                "deaths": int(es.y.sum()), "mortality": round(float(es.y.mean()), 3),
+                                "mean raw p": round(float(p.mean()), 3)} for name, (es, p) in parts.items()}).T
+
+
+def prediction_facts(val: EpisodeSet, test: EpisodeSet, p_val: np.ndarray) -> dict[str, Any]:
+    """Chapter 4's sentence on the predictions: split sizes and mortality, the mean raw validation
+    prediction and the share of test subjects with more than one stay."""
+    multi = float(np.mean(np.unique(test.subject_ids, return_counts=True)[1] > 1))
+    return {"n_val": f"{len(val):,}", "val_mort": f"{val.y.mean():.1%}", "n_test": f"{len(test):,}",
+            "test_mort": f"{test.y.mean():.1%}", "mean_raw": p_val.mean(), "multi": f"{multi:.1%}"}
+
+
+def calibration_table(m: Any) -> pd.DataFrame:
+    """Brier, ECE (with intervals), ICI, slope, intercept and exact 0/1 predictions of the raw and the
+    calibrated test predictions of `m` (`ModelEvaluation.metrics`)."""
+    rows = {"raw (focal loss)": m.raw, f"{m.calibrator} (fitted on validation)": m.calibrated}
+    return pd.DataFrame({name: {"Brier": interval(c.brier, 4), "ECE": interval(c.ece, 4), "ICI": round(c.ici, 4),
+                                "slope": round(c.slope, 2), "intercept": round(c.intercept, 2),
+                                "exactly 0 or 1": c.n_exact_zero + c.n_exact_one}
+                         for name, c in rows.items() if c is not None}).T
+
+
+def calibration_facts(m: Any, oracle: Any | None) -> dict[str, Any]:
+    """Chapter 4's calibration sentences: the calibrator chosen and its rival with their cross-validated
+    log losses, ECE, ICI, slope and intercept before and after, and the true risk's ECE as the floor."""
+    other = [k for k in m.calibrator_cv_log_loss if k != m.calibrator][0]
+    floor = (f"The generator's true risk, scored the same way, has ECE {interval(oracle.ece, 4)} and ICI "
+             f"{oracle.ici:.4f}: even perfect probabilities show this much miscalibration on a test set of this "
+             "size, so an ECE inside that range is as good as the data can show." if oracle is not None
+             else "This dataset has no known true risk, so the ECE noise floor cannot be shown.")
+    return {"calibrator": m.calibrator, "other": other, "loss_best": m.calibrator_cv_log_loss[m.calibrator],
+            "loss_other": m.calibrator_cv_log_loss[other], "raw_ece": interval(m.raw.ece, 4),
+            "cal_ece": interval(m.calibrated.ece, 4), "raw_ici": m.raw.ici, "cal_ici": m.calibrated.ici,
+            "raw_slope": m.raw.slope, "cal_slope": m.calibrated.slope, "raw_int": m.raw.intercept,
+            "cal_int": m.calibrated.intercept, "floor": floor}
+
+
+def worst_bin_facts(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+    """The reliability bin whose mean prediction is furthest from its observed fraction: its left edge,
+    mean prediction, observed fraction and size."""
+    bins = reliability_bins(y, p)
+    worst = int(np.argmax(np.abs(bins["mean_predicted"] - bins["fraction_positive"])))
+    return {"worst_left": bins["bin_left"][worst], "worst_pred": bins["mean_predicted"][worst],
+            "worst_obs": bins["fraction_positive"][worst], "worst_n": int(bins["count"][worst])}
+
+
+def threshold_facts(m: Any, y: np.ndarray, p_cal: np.ndarray) -> dict[str, Any]:
+    """Chapter 4's discrimination and threshold sentences: AUROC and AUPRC with intervals, the calibrated
+    AUROC and the ties' effect, both thresholds and the metrics at them."""
+    cal_auroc = ranking_metrics(y, p_cal)["auroc"]
+    t, s = m.at_threshold, m.at_sensitivity
+    return {"auroc": interval(m.auroc), "auprc": interval(m.auprc), "cal_auroc": cal_auroc,
+            "tie_effect": f"{cal_auroc - m.auroc.value:+.4f}", "threshold": m.threshold, "val_f1": m.validation_f1,
+            "sens_threshold": m.sensitivity_threshold, "recall": t["recall"].value,
+            "precision": t["precision"].value, "op_recall": s["recall"], "op_precision": s["precision"],
+            "op_specificity": s["specificity"]}
+
+
+def ceiling_facts(m: Any, oracle: Any | None, n_test: int) -> dict[str, Any]:
+    """Chapter 4's sentence setting the LSTM's test AUROC and AUPRC beside the true risk's."""
+    return {"ceiling": (f"The true risk reaches AUROC {interval(oracle.auroc)} and AUPRC "
+                        f"{oracle.auprc.value:.3f} on test; the LSTM's raw scores reach {m.auroc.value:.3f} and "
+                        f"{m.auprc.value:.3f}." if oracle is not None else no_ceiling_sentence(n_test))}
+
+
+def curves_with_oracle(test: EpisodeSet, named: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(labels, scores) per named test prediction, with the true risk (oracle) added when known."""
+    curves = {name: (test.y, p) for name, p in named.items()}
+    if test.true_risk is not None:
+        curves["true risk (oracle)"] = (test.y, test.true_risk)
+    return curves
