@@ -49,3 +49,13 @@ def test_worst_bin_and_the_oracle_curve():
     assert list(facts.curves_with_oracle(test, {"m": p})) == ["m"]
     test.true_risk = p
     assert list(facts.curves_with_oracle(test, {"m": p})) == ["m", "true risk (oracle)"]
+
+
+def test_report_facts_without_seeds_oracle_or_baselines():
+    iv = SimpleNamespace(value=0.8, ci_low=0.7, ci_high=0.9)
+    results = SimpleNamespace(training=SimpleNamespace(history={"loss": [1, 2], "auroc": [0.6, 0.7],
+                                                                "val_auroc": [0.65, 0.75]}),
+                              lstm=SimpleNamespace(auroc=iv), oracle=None, baselines=None, seeds=None)
+    f = facts.report_facts(results)
+    assert f["epochs"] == 2 and f["gap"] == "-0.050" and f["auroc"] == "0.800 (0.700 to 0.900)"
+    assert f["seeds"] == "chapter 3's model reaches " and "no known true risk" in f["others"]

@@ -188,3 +188,20 @@ def curves_with_oracle(test: EpisodeSet, named: dict[str, np.ndarray]) -> dict[s
     if test.true_risk is not None:
         curves["true risk (oracle)"] = (test.y, test.true_risk)
     return curves
+
+
+def report_facts(results: Any) -> dict[str, Any]:
+    """Chapter 8's closing sentences from the typed results: epochs, last training and validation AUROC
+    and their gap, the test AUROC with its interval, the seeds' spread and the AUROCs set beside it."""
+    history, lstm, oracle, base = results.training.history, results.lstm, results.oracle, results.baselines
+    seeds = (f"over {len(results.seeds.seeds)} seeds the mean is {results.seeds.spread('auroc')[0]:.3f} "
+             f"± {results.seeds.spread('auroc')[1]:.4f} (mean ± SD), and chapter 3's model alone reaches "
+             if results.seeds is not None else "chapter 3's model reaches ")
+    others = (f" against {oracle.auroc.value:.3f} for the generator's true risk" if oracle is not None
+              else " (this dataset has no known true risk, so no ceiling is shown)")
+    if base is not None:
+        others += (f" and {base['logistic_regression'].evaluation.auroc.value:.3f} for the benchmark logistic "
+                   "regression")
+    return {"epochs": len(history["loss"]), "train_auroc": history["auroc"][-1],
+            "val_auroc": history["val_auroc"][-1], "gap": f"{history['auroc'][-1] - history['val_auroc'][-1]:+.3f}",
+            "auroc": interval(lstm.auroc), "seeds": seeds, "others": others}
