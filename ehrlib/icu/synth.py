@@ -797,7 +797,7 @@ def vital_missingness(val_v: np.ndarray, asleep: np.ndarray, sub: _Subjects, sch
                       fl: RealismFlags, rng: dict[str, np.random.Generator]) -> tuple[np.ndarray, np.ndarray]:
     """Step 8: which vitals are recorded (n, j, 6) and which point-of-care glucoses (n, j): checks
     thinned by MCAR, shift, sleep, MAR (shock index) and dropouts; per-value MCAR and MNAR; the
-    temperature every four clock hours plus fever re-checks; glucose every 6 h in insulin-treated
+    temperature every `TEMPERATURE_EVERY` clock hours plus fever re-checks; glucose every 6 h in insulin-treated
     patients plus re-checks when high."""
     f32 = np.float32
     checked, u = _vital_checks(val_v, asleep, sched, care, fl, rng["vital_missing"])
