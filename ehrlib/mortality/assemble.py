@@ -23,7 +23,7 @@ from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.icu.reader import read_dataset
 from ehrlib.icu.synth import IcuConfig, RealismFlags, proportional_split
 from ehrlib.icu.writer import generate_icu_dataset
-from ehrlib.io import atomic_write_text
+from ehrlib.files import atomic_write_text
 from ehrlib.mortality.bundle import save_artifacts, update_artifacts
 from ehrlib.mortality.results import (Ablation, AblationRow, Comparison, DataSummary, KFoldResult, Oracle,
                                       PairedDifference, SplitCount, TrainingRecord, update_results)
