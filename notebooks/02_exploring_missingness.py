@@ -101,7 +101,8 @@ by_shift = mi.vitals_by_shift(pooled)
 glue_values({f"hr_{k}": 100 * by_shift.loc["Heart Rate", k] for k in mi.SHIFTS})
 
 # %% tags=["hide-input"]
-show_figure("fig-02-3", ip.observed_by_shift(mi.shift_comparison(pooled, n_episodes=1500, seed=p.seed)))
+shifts = mi.shift_comparison(pooled, n_episodes=1500, seed=p.seed)
+show_figure("fig-02-3", ip.observed_by_shift(shifts))
 
 # %% [markdown]
 # ```{glue:figure} fig-02-3

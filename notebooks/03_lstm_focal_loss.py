@@ -141,8 +141,10 @@ glue_values(facts.focal_facts(alpha=0.25), "ch3_")
 # initializer and dropout layer is seeded.
 
 # %%
-config = LstmConfig(max_epochs=P.lstm_max_epochs, patience=P.lstm_patience, batch_size=P.batch_size)
-build_lstm(train.n_hours, prep.n_features, config, mask_value=prep.mask_value, seed=P.seed).summary()
+config = LstmConfig(max_epochs=P.lstm_max_epochs, patience=P.lstm_patience,
+                    batch_size=P.batch_size)
+build_lstm(train.n_hours, prep.n_features, config,
+           mask_value=prep.mask_value, seed=P.seed).summary()
 
 # %% [markdown]
 # ## Training
@@ -152,7 +154,8 @@ build_lstm(train.n_hours, prep.n_features, config, mask_value=prep.mask_value, s
 # seeded too, so running this cell twice gives the same model.
 
 # %% tags=["remove-output"]
-prep, result = fit_lstm_pipeline(train, val, config, seed=P.seed, progress=False)
+prep, result = fit_lstm_pipeline(train, val, config, seed=P.seed,
+                                 progress=False)
 
 # %% tags=["remove-input"]
 glue_values(facts.training_facts(result, len(train)), "ch3_")
@@ -170,8 +173,9 @@ glue_values(facts.training_facts(result, len(train)), "ch3_")
 # Keras convention), so they can sit below the validation figures; the loss includes the L2 penalty. See {numref}`fig-03-3`.
 
 # %% tags=["hide-input"]
-show_figure("fig-03-3", plots.learning_curves_figure(result.history, best_epoch=result.best_epoch,
-                                                     title="LSTM learning curves"))
+show_figure("fig-03-3", plots.learning_curves_figure(
+    result.history, best_epoch=result.best_epoch,
+    title="LSTM learning curves"))
 
 # %% [markdown]
 # ```{glue:figure} fig-03-3

@@ -98,9 +98,11 @@ facts.calibration_table(m)
 # ideal). {glue:text}`ch4_floor` {numref}`fig-04-1` shows the reliability diagram.
 
 # %% tags=["hide-input"]
-curves = {"raw LSTM output": p_test, f"{m.calibrator} (fitted on validation)": p_cal}
+curves = {"raw LSTM output": p_test,
+          f"{m.calibrator} (fitted on validation)": p_cal}
 curves.update({} if test.true_risk is None else {"true risk": test.true_risk})
-show_figure("fig-04-1", plots.calibration_figure(test.y, curves, title="Reliability diagram on the test split"))
+show_figure("fig-04-1", plots.calibration_figure(
+    test.y, curves, title="Reliability diagram on the test split"))
 
 # %% [markdown]
 # ```{glue:figure} fig-04-1
@@ -149,7 +151,8 @@ glue_values(facts.threshold_facts(m, test.y, p_cal), "ch4_")
 
 # %% tags=["hide-input"]
 show_figure("fig-04-2", plots.threshold_metrics_figure(
-    val.y, ev.fitted.calibrate(p_val), {"max F1": m.threshold, "90 % sensitivity": m.sensitivity_threshold},
+    val.y, ev.fitted.calibrate(p_val),
+    {"max F1": m.threshold, "90 % sensitivity": m.sensitivity_threshold},
     title="Metrics against the threshold (calibrated validation scores)"))
 
 # %% [markdown]
@@ -163,8 +166,9 @@ show_figure("fig-04-2", plots.threshold_metrics_figure(
 # {numref}`fig-04-3` shows where survivors and deaths fall against the chosen threshold.
 
 # %% tags=["hide-input"]
-show_figure("fig-04-3", plots.probability_distribution_figure(test.y, p_cal, m.threshold,
-                                                              title="Calibrated test probabilities by outcome"))
+show_figure("fig-04-3", plots.probability_distribution_figure(
+    test.y, p_cal, m.threshold,
+    title="Calibrated test probabilities by outcome"))
 
 # %% [markdown]
 # ```{glue:figure} fig-04-3
@@ -184,7 +188,8 @@ entries = metric_entries(m)
 pd.DataFrame({"value (95 % interval)": {k: interval(v, 4) for k, v in entries.items()}})
 
 # %% tags=["hide-input"]
-show_figure("fig-04-4", plots.summary_metrics_figure(entries, title="LSTM test metrics (threshold from validation)"))
+show_figure("fig-04-4", plots.summary_metrics_figure(
+    entries, title="LSTM test metrics (threshold from validation)"))
 
 # %% [markdown]
 # ```{glue:figure} fig-04-4
@@ -196,8 +201,9 @@ show_figure("fig-04-4", plots.summary_metrics_figure(entries, title="LSTM test m
 # {numref}`fig-04-5` counts the test episodes in each cell at the F1-optimal threshold.
 
 # %% tags=["hide-input"]
-show_figure("fig-04-5", plots.confusion_matrix_figure(m.confusion_matrix,
-                                                      title=f"Test confusion matrix at threshold {m.threshold:.3f}"))
+show_figure("fig-04-5", plots.confusion_matrix_figure(
+    m.confusion_matrix,
+    title=f"Test confusion matrix at threshold {m.threshold:.3f}"))
 
 # %% [markdown]
 # ```{glue:figure} fig-04-5
@@ -221,7 +227,8 @@ glue_values(facts.ceiling_facts(m, oracle, len(test)), "ch4_")
 
 # %% tags=["hide-input"]
 roc_curves = facts.curves_with_oracle(test, {"LSTM (raw scores)": p_test})
-show_figure("fig-04-6", plots.roc_figure(roc_curves, title="ROC curve on the test split"))
+show_figure("fig-04-6", plots.roc_figure(
+    roc_curves, title="ROC curve on the test split"))
 
 # %% [markdown]
 # ```{glue:figure} fig-04-6
@@ -235,7 +242,8 @@ show_figure("fig-04-6", plots.roc_figure(roc_curves, title="ROC curve on the tes
 # deaths are rare {cite:p}`saito2015`.
 
 # %% tags=["hide-input"]
-show_figure("fig-04-7", plots.pr_figure(roc_curves, title="Precision-recall curve on the test split"))
+show_figure("fig-04-7", plots.pr_figure(
+    roc_curves, title="Precision-recall curve on the test split"))
 
 # %% [markdown]
 # ```{glue:figure} fig-04-7

@@ -60,8 +60,9 @@ Markdown(tripod_checklist(results))
 # on the training and validation splits, and the gap between them. See {numref}`fig-08-1`.
 
 # %% tags=["hide-input"]
-show_figure("fig-08-1", plots.learning_curves_figure(results.training.history, best_epoch=results.training.best_epoch,
-                                                     title="LSTM learning curves"))
+show_figure("fig-08-1", plots.learning_curves_figure(
+    results.training.history, best_epoch=results.training.best_epoch,
+    title="LSTM learning curves"))
 
 # %% [markdown]
 # ```{glue:figure} fig-08-1
