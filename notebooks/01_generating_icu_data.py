@@ -54,7 +54,7 @@ from ehrlib.icu.synth import (
     proportional_split,
     simulate_icu,
 )
-from ehrlib.io import read_json
+from ehrlib.jsonfiles import read_json
 from ehrlib.plots import setup_notebook, show_figure
 from ehrlib.profiles import get_profile
 

@@ -35,7 +35,7 @@ import pandas as pd
 
 from ehrlib.booktext import glue_values, timed
 from ehrlib.stroke import autoencoder, icd10, plots as stroke_plots
-from ehrlib.io import read_json, read_timings, write_json
+from ehrlib.jsonfiles import read_json, read_timings, write_json
 from ehrlib.stroke.results import cohort_results
 from ehrlib.plots import setup_notebook, show_figure
 from ehrlib.profiles import get_profile, project_root

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ehrlib import io as eio
-from ehrlib.io import MARKER, TargetBusyError, atomic_directory, target_lock
+from ehrlib import files as eio
+from ehrlib.files import MARKER, TargetBusyError, atomic_directory, target_lock
+from ehrlib.jsonfiles import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +59,7 @@ def test_killed_generation_then_rerun_leaves_one_complete_dataset(tmp_path, capl
     _run_until(f"""
         import time
         from pathlib import Path
-        from ehrlib.io import atomic_directory
+        from ehrlib.files import atomic_directory
         with atomic_directory({str(final)!r}, overwrite=True) as tmp:
             for i in range(3):
                 (tmp / f"new{{i}}.txt").write_text("new")
@@ -67,7 +68,7 @@ def test_killed_generation_then_rerun_leaves_one_complete_dataset(tmp_path, capl
     """, ready)
     assert (final / "old.txt").read_text() == "old"  # the old dataset is intact
     assert any(".ds.tmp-" in n for n in leftovers(tmp_path))  # and the killed run's copy is visible
-    with caplog.at_level(logging.WARNING, logger="ehrlib.io"):
+    with caplog.at_level(logging.WARNING, logger="ehrlib.files"):
         with atomic_directory(final, overwrite=True) as tmp:
             for i in range(5):
                 (tmp / f"new{i}.txt").write_text("new")
@@ -86,7 +87,7 @@ def test_kill_between_the_two_renames_is_repaired(tmp_path, caplog):
     _run_until(f"""
         import os, time
         from pathlib import Path
-        import ehrlib.io as eio
+        import ehrlib.files as eio
         eio._exchange = lambda a, b: False  # as on a system without renameat2
         real = os.replace
         calls = []
@@ -101,7 +102,7 @@ def test_kill_between_the_two_renames_is_repaired(tmp_path, caplog):
             (tmp / "new.txt").write_text("new")
     """, ready)
     assert not final.exists() and any(".ds.old-" in n for n in leftovers(tmp_path))
-    with caplog.at_level(logging.WARNING, logger="ehrlib.io"):
+    with caplog.at_level(logging.WARNING, logger="ehrlib.files"):
         with pytest.raises(eio.DatasetExistsError):  # the restored dataset is not silently replaced
             with atomic_directory(final):
                 pass
@@ -282,7 +283,7 @@ def test_data_command_cleans_leftovers_even_when_up_to_date(tmp_path, monkeypatc
     parent = get_profile("quick").icu_dir.parent
     (parent / ".icu.tmp-abc123").mkdir()  # what a killed regeneration leaves
     (parent / ".icu.tmp-abc123" / "half.csv").write_text("half")
-    with caplog.at_level(logging.WARNING, logger="ehrlib.io"):
+    with caplog.at_level(logging.WARNING, logger="ehrlib.files"):
         assert main(["data", "--profile", "quick"]) == 0
     err = capsys.readouterr().err
     assert "up to date" in err and "left by an interrupted run" in err
@@ -326,7 +327,7 @@ def test_a_full_disk_while_making_the_temporary_file_names_the_file(tmp_path, mo
 
     monkeypatch.setattr(eio.tempfile, "mkstemp", full)
     with pytest.raises(OSError, match=r"No space left on device") as err:
-        eio.write_json(tmp_path / "results.json", {"a": 1})
+        write_json(tmp_path / "results.json", {"a": 1})
     assert err.value.filename == str(tmp_path / "results.json")
 
 

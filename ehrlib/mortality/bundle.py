@@ -13,7 +13,9 @@ from typing import Any, Literal
 
 from ehrlib.evaluation.calibration import Calibrator, load_calibrator
 from ehrlib.evaluation.thresholds import ThresholdChoice
-from ehrlib.io import Record, atomic_directory, load_keras_model
+from ehrlib.files import atomic_directory
+from ehrlib.records import Record
+from ehrlib.training import load_keras_model
 from ehrlib.mortality.preprocessing import MortalityPreprocessor
 
 #: Folder (inside the results folder) holding the model bundle, and its files.
@@ -75,7 +77,7 @@ def save_artifacts(directory: str | os.PathLike, model, preprocessor: MortalityP
 
     The bundle (`lstm.keras`, `preprocessor.json`, optionally `calibrator.json` and `threshold.json`,
     and `manifest.json` with every file's SHA-256) is built in a temporary folder and swapped in
-    whole (`ehrlib.io.atomic_directory`): a kill at any moment leaves the previous complete bundle
+    whole (`ehrlib.files.atomic_directory`): a kill at any moment leaves the previous complete bundle
     or the new one, never a mixed pair. Returns the path of each file.
     """
     final = Path(directory) / BUNDLE_DIR

@@ -31,7 +31,7 @@ from ehrlib.evaluation.crossfit import CrossFit, CrossFitConfig, cross_fit
 from ehrlib.evaluation.metrics import ranking_metrics
 from ehrlib.evaluation.protocol import FittedProtocol, fit_protocol, score_test
 from ehrlib.icu.episodes import EpisodeSet
-from ehrlib.io import atomic_write_bytes
+from ehrlib.files import atomic_write_bytes
 from sklearn.linear_model import LogisticRegression
 
 from ehrlib.mortality.baselines import FeatureStandardiser

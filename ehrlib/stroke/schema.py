@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ehrlib.io import check_regular_file
+from ehrlib.files import check_regular_file
 from ehrlib.stroke.icd10 import STROKE_CODE_PREFIXES, is_known_icd10  # noqa: F401 (re-exported)
 
 BLOOD_METRICS: tuple[str, ...] = (

@@ -17,7 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ehrlib.io import atomic_directory, write_json, write_timings
+from ehrlib.files import atomic_directory
+from ehrlib.jsonfiles import write_json, write_timings
 from ehrlib.logs import get_logger
 from ehrlib.stroke.icd10 import has_subcategories, who_codes
 from ehrlib.stroke.schema import (
@@ -670,7 +671,7 @@ def generate_stroke_dataset(out: str | Path, *, n_patients: int | None = None, s
     `config` gives every parameter (default: `StrokeConfig()`); `n_patients`, when given, overrides its
     population size and `seed` its seed (with a config given, a `seed` left at 0 keeps the config's
     seed). `metadata.json` records the parameters, seed and row counts (the generation seconds go beside the
-    folder, `ehrlib.io.write_timings`, so that the folder is byte-identical for the same seed). Parquet
+    folder, `ehrlib.jsonfiles.write_timings`, so that the folder is byte-identical for the same seed). Parquet
     files are byte-identical for the same parameters. Returns the dataset folder.
     """
     cfg = config or StrokeConfig()
