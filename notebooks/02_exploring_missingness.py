@@ -66,7 +66,7 @@ show_figure("fig-02-1", ip.missing_rate_by_variable(pooled.mask, pooled.y))
 # %% tags=["remove-input"]
 miss = mi.missing_by_outcome(pooled)
 glue_values(mi.outcome_facts(pooled, miss))
-miss.style.format("{:.1%}")
+miss.map("{:.1%}".format)
 
 # %% [markdown]
 # Heart rate is missing in {glue:text}`hr_miss_surv:.0f` % of survivors' hours and
@@ -136,7 +136,7 @@ show_figure("fig-02-3", ip.observed_by_shift(shifts))
 # %% tags=["remove-input"]
 settings = mi.mechanism_cohorts(n_episodes=1500, seed=p.seed)
 glue_values(mi.mechanism_facts(settings))
-mi.observed_fractions(settings).style.format("{:.1%}")
+mi.observed_fractions(settings).map("{:.1%}".format)
 
 # %% [markdown]
 # Each column is the share of hourly bins with a value in the demo cohort under one setting.
