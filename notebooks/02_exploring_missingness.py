@@ -91,7 +91,7 @@ show_figure("fig-02-2", ip.missing_by_hour(pooled.mask))
 #
 # Share of episodes with a value, per variable and hour. Admission labs fill the
 # first hour; the morning round (about 04:00) falls at a different hour for every patient, so later
-# lab hours are spread out; the temperature is charted every four clock hours.
+# lab hours are spread out; the temperature is charted at fixed clock hours (every `TEMPERATURE_EVERY` hours, a constant of `ehrlib.icu.synth`).
 # ```
 #
 # {numref}`fig-02-3` splits the charted vitals by nursing shift.
