@@ -82,9 +82,10 @@ ORDER = {
     "icu": ["defaults", "layout", "ranges", "episodes", "cache", "reader", "synth", "writer", "describe", "plots"],
     "stroke": ["icd10", "schema", "cohort", "encoding", "autoencoder", "losses", "models", "baselines", "evaluation",
                "results", "experiment", "plots", "synth"],
-    "mortality": ["hourly", "losses", "preprocessing", "baselines", "news2", "lstm", "headroom", "pipelines",
+    "mortality": ["hourly", "losses", "preprocessing", "baselines", "news2", "lstm", "time_inputs",
+                  "sequence_training", "grud", "attention", "sequence_models", "headroom", "pipelines",
                   "results", "assemble", "report", "tripod", "prose", "plots", "real_results", "protocols",
-                  "real_report"],
+                  "sequence_search", "sequence_study", "real_report"],
     "physionet2012": ["cleaning", "files", "reader"],
 }
 SUBPACKAGES = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())

@@ -35,7 +35,7 @@ class AttentionConfig(Record):
     heads: int = 2
     layers: int = 1
     ff_units: int = 64
-    dropout: float = 0.1
+    dropout: float = 0.0
     dense: tuple[int, ...] = (32,)
     head_dropout: float = 0.3
     l2: float = 1e-3
