@@ -41,6 +41,9 @@ class AttentionConfig(Record):
     l2: float = 1e-3
     descriptors: bool = True
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
         """Positive sizes, d_model divisible by heads, dropout rates in [0, 1)."""
         if min(self.d_model, self.heads, self.layers, self.ff_units) < 1 or any(w < 1 for w in self.dense):

@@ -45,6 +45,9 @@ class GrudConfig(Record):
     l2: float = 1e-3
     descriptors: bool = True
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
         """Positive widths, a dropout rate in [0, 1) and a non-negative penalty."""
         if self.units < 1 or any(w < 1 for w in self.dense):

@@ -44,6 +44,9 @@ class SequenceSpec(Record):
     grud: GrudConfig = GrudConfig()
     attention: AttentionConfig = AttentionConfig()
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
         """Dropout rates in [0, 1)."""
         for rate in (self.lstm_dropout, self.lstm_recurrent_dropout, self.lstm_head_dropout):

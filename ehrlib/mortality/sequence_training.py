@@ -43,6 +43,9 @@ class TrainSettings(Record):
     jit_compile: bool = True
     predict_batch_size: int = 1024
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
         """A known loss, alpha in [0, 1], gamma >= 0, positive sizes and learning rate."""
         if not 0.0 <= self.alpha <= 1.0 or self.gamma < 0:
