@@ -53,7 +53,8 @@ class Profile:
     physionet_lstm_ablation: bool = True  # also train the LSTM without the descriptors (challenge protocol)
     # Sequence models that use time (chapter 10; real stays by both protocols, synthetic by the split design).
     sequence_folds: int = 5  # runs per model and protocol (folds of the cross-fit and of the k-fold)
-    sequence_max_epochs: int = 20  # ceiling per training, with early stopping on validation AUROC
+    sequence_max_epochs: int = 15  # ceiling per training, with early stopping on validation AUROC
+    sequence_batch_size: int = 128  # the new models' batch (the replication's LSTM keeps `batch_size`)
     sequence_patience: int = 3
     sequence_search: str = "full"  # "full": every stage of `sequence_search.LSTM_STAGES`; "small": its first stage's first two candidates
     sequence_every_model: bool = False  # every sequence model in the k-fold protocol and on synthetic data (else the reference and the best new one)
@@ -139,6 +140,7 @@ PROFILES: dict[str, Profile] = {
         physionet_lstm_ablation=False,
         sequence_folds=2,
         sequence_max_epochs=2,
+        sequence_batch_size=64,
         sequence_patience=1,
         sequence_search="small",
         sequence_synthetic_train=400,
