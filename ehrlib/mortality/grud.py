@@ -74,20 +74,9 @@ def grud_cell_class():
             self.output_size = self.units
 
         def build(self, input_shape):
-            d, u = self.n_vars, self.units
-            if input_shape[-1] != 3 * d:
-                raise ValueError(f"GRUDCell expects [x, m, delta] of width 3 x {d}, got {input_shape[-1]}")
-            s = derived_seeds(self.seed or 0, 4, SEED_SALT)
-            glorot = lambda k: keras.initializers.GlorotUniform(seed=s[k])  # noqa: E731
-            self.w_gx = self.add_weight(shape=(d,), initializer="zeros", name="w_gx")
-            self.b_gx = self.add_weight(shape=(d,), initializer="zeros", name="b_gx")
-            self.w_gh = self.add_weight(shape=(d, u), initializer=glorot(0), name="w_gh")
-            self.b_gh = self.add_weight(shape=(u,), initializer="zeros", name="b_gh")
-            self.kernel = self.add_weight(shape=(d, 3 * u), initializer=glorot(1), name="kernel")
-            self.recurrent = self.add_weight(shape=(u, 3 * u), initializer=keras.initializers.Orthogonal(seed=s[2]),
-                                             name="recurrent_kernel")
-            self.mask_kernel = self.add_weight(shape=(d, 3 * u), initializer=glorot(3), name="mask_kernel")
-            self.bias = self.add_weight(shape=(3 * u,), initializer="zeros", name="bias")
+            if input_shape[-1] != 3 * self.n_vars:
+                raise ValueError(f"GRUDCell expects [x, m, delta] of width 3 x {self.n_vars}, got {input_shape[-1]}")
+            _add_grud_weights(keras, self, self.n_vars, self.units, self.seed or 0)
             self.built = True
 
         def call(self, inputs, states, training=None):
@@ -117,6 +106,22 @@ def grud_cell_class():
             return {**super().get_config(), "units": self.units, "x_mean": self.x_mean, "seed": self.seed}
 
     return GRUDCell
+
+
+def _add_grud_weights(keras, cell, d: int, u: int, seed: int) -> None:
+    """Create the cell's weights: decay (w_gx, b_gx diagonal; w_gh, b_gh full), the kernels of x^, h^ and m
+    for the three gates (z, r, candidate) side by side, and their bias; initialisers seeded from `seed`."""
+    s = derived_seeds(seed, 4, SEED_SALT)
+    glorot = [keras.initializers.GlorotUniform(seed=s[k]) for k in (0, 1, 3)]
+    cell.w_gx = cell.add_weight(shape=(d,), initializer="zeros", name="w_gx")
+    cell.b_gx = cell.add_weight(shape=(d,), initializer="zeros", name="b_gx")
+    cell.w_gh = cell.add_weight(shape=(d, u), initializer=glorot[0], name="w_gh")
+    cell.b_gh = cell.add_weight(shape=(u,), initializer="zeros", name="b_gh")
+    cell.kernel = cell.add_weight(shape=(d, 3 * u), initializer=glorot[1], name="kernel")
+    cell.recurrent = cell.add_weight(shape=(u, 3 * u), initializer=keras.initializers.Orthogonal(seed=s[2]),
+                                     name="recurrent_kernel")
+    cell.mask_kernel = cell.add_weight(shape=(d, 3 * u), initializer=glorot[2], name="mask_kernel")
+    cell.bias = cell.add_weight(shape=(3 * u,), initializer="zeros", name="bias")
 
 
 def grud_layer(units: int, x_mean: np.ndarray, seed: int = 0, return_sequences: bool = False, name: str = "grud"):
