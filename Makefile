@@ -99,7 +99,7 @@ sync: venv
 	$(VENV)/bin/jupytext --sync notebooks/*.py
 
 clean:
-	rm -rf _build book/_executed book/chapters book/reproducibility.md book/_assets/plotly.min.js book/_assets/mathjax-tex-svg.js data/quick data/results/quick
+	rm -rf _build book/_executed book/chapters book/reproducibility.md book/findings.md book/_assets/plotly.min.js book/_assets/mathjax-tex-svg.js data/quick data/results/quick
 
 environment.yml: requirements.txt
 	$(PY) -c "from pathlib import Path; from ehrlib.book import render_environment_yml as r; Path('environment.yml').write_text(r(Path('requirements.txt')))"

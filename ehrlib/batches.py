@@ -2,8 +2,8 @@
 
 A compiled (XLA) step sees one batch shape only, so the last, short batch is padded to full size by
 repeating its final row and given weight 0 on the padding: the loss and the gradients are those of
-the real rows. Numpy only; the training loops of `ehrlib.mortality.lstm` and `ehrlib.stroke.models`
-iterate over these, and build their networks with seeds from `derived_seeds`.
+the real rows. Numpy only; the training loop (`ehrlib.training`) iterates over these, and the networks'
+builders (`ehrlib.mortality.lstm`, `ehrlib.stroke.models`) seed their layers with `derived_seeds`.
 """
 
 from __future__ import annotations

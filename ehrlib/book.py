@@ -10,7 +10,8 @@ The book's sources live in `book/` (Jupyter Book builds that folder with the roo
 (execution is off in `_config.yml`). Each executed notebook is written to a temporary name and
 renamed only when it ran without error. Adding a chapter takes one `_toc.yml` line and the notebook;
 entries outside `chapters/` are ordinary pages. After a successful run the runner writes the
-reproducibility page (`ehrlib.reproducibility`). A chapter that reads data the build does not have (`DATA_CHAPTERS`: the
+reproducibility page (`ehrlib.reproducibility`) and the findings the introduction and conclusion include
+(`ehrlib.findings`). A chapter that reads data the build does not have (`DATA_CHAPTERS`: the
 PhysioNet 2012 files, found or downloaded by `ehrlib data`) is not executed: its page says how to get
 the data instead, and it runs in the next build that has them.
 
@@ -42,6 +43,7 @@ from typing import Any, Iterator
 import nbformat
 import yaml
 
+from ehrlib.findings import write_findings
 from ehrlib.io import atomic_write_text, update_json
 from ehrlib.logs import get_logger
 from ehrlib.physionet2012.files import locate_physionet2012
@@ -358,8 +360,9 @@ def run_notebooks(profile: str, only: list[str] | None = None, root: Path | None
               f"{', --force' if force else ''}); {len(selected) - len(steps)} reused")
     code = _execute_in_kernel(steps, profile, root, out_dir) if steps else 0
     statuses.update({step.stem: "executed" for step in steps})
-    if code == 0 and not os.environ.get("EHRLIB_ICU_DIR"):  # the page describes the synthetic build only
+    if code == 0 and not os.environ.get("EHRLIB_ICU_DIR"):  # the pages describe the synthetic build only
         write_reproducibility_page(profile, root, _chapter_runs(plan, statuses, stored, profile, out_dir))
+        write_findings(root, profile)
     return code
 
 

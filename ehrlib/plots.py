@@ -71,12 +71,15 @@ def _decimals(values: np.ndarray, use: np.ndarray) -> np.ndarray:
 
 
 def frame_html(df: pd.DataFrame) -> str:
-    """A data frame's HTML with readable numbers. A float column or row whose values are all whole (counts
-    that became floats beside rates, or through a NaN) prints them as integers (`2100`, not `2100.0`);
-    other floats print with the decimals their column or row needs (`0.800` beside `0.856`)."""
+    """A data frame's HTML as a reader should see it: no index column (a meaningful index becomes named
+    columns), one header row, missing values as a dash, and readable numbers. A float column or row whose
+    values are all whole (counts that became floats beside rates, or through a NaN) prints them as
+    integers (`2100`, not `2100.0`); other floats print with the decimals their column or row needs
+    (`0.800` beside `0.856`)."""
+    df = _plain_index(df)
     cols = [j for j, dtype in enumerate(df.dtypes) if pd.api.types.is_float_dtype(dtype)]
     if not cols or df.size > 20_000:
-        return df._repr_html_()
+        return _table_html(df)
     vals = df.iloc[:, cols].to_numpy(np.float64)
     finite = np.isfinite(vals)
     whole = finite & (np.abs(vals) < 1e15) & (vals == np.round(vals))
@@ -87,10 +90,33 @@ def frame_html(df: pd.DataFrame) -> str:
     out = df.copy()
     for k, j in enumerate(cols):
         as_int = whole[:, k] & (col_whole[k] | row_whole)
-        text = [("NaN" if not f else f"{x:.0f}" if i else f"{x:.{d}f}")
+        text = [(MISSING if not f else f"{x:.0f}" if i else f"{x:.{d}f}")
                 for x, f, i, d in zip(vals[:, k], finite[:, k], as_int, dec[:, k])]
         out.isetitem(j, pd.Series(text, index=df.index, dtype=object))
-    return out._repr_html_()
+    return _table_html(out)
+
+
+MISSING = "–"  # how a table shows a value that does not exist (never "NaN")
+
+
+def _plain_index(df: pd.DataFrame) -> pd.DataFrame:
+    """The table as a reader should see it: a meaningful index becomes ordinary, named columns, a
+    default 0..n-1 index disappears, and column levels are joined into one header row."""
+    if not isinstance(df.index, pd.RangeIndex) or df.index.start != 0 or df.index.step != 1:
+        unnamed = [n is None for n in df.index.names]
+        df = df.reset_index()
+        if len(unnamed) == 1 and unnamed[0]:
+            df = df.rename(columns={df.columns[0]: ""})
+    if isinstance(df.columns, pd.MultiIndex):
+        df = df.copy()
+        df.columns = [" ".join(str(c) for c in col if str(c) and not str(c).startswith("level_")).strip()
+                      for col in df.columns]
+    return df
+
+
+def _table_html(df: pd.DataFrame) -> str:
+    """HTML of a table without its index column, missing values as `MISSING`."""
+    return df.to_html(index=False, na_rep=MISSING, border=0, classes="dataframe", escape=True)
 
 
 def show_figure(name: str, fig: go.Figure) -> None:

@@ -30,18 +30,18 @@
 profile = "quick"
 
 # %% tags=["remove-input"]
-import time
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from myst_nb import glue
 from sklearn.metrics import roc_auc_score
 
+from ehrlib.booktext import glue_values, timed
 from ehrlib.icu import describe as idesc
 from ehrlib.icu import plots as ip
 from ehrlib.icu.layout import SPLITS
 from ehrlib.icu.reader import read_dataset
+from ehrlib.icu.risk import risk_model_text
 from ehrlib.mortality.headroom import headroom
 from ehrlib.icu.synth import (
     FLUID_NONRESPONDER_LIMIT,
@@ -49,7 +49,6 @@ from ehrlib.icu.synth import (
     IcuConfig,
     ablate,
     proportional_split,
-    risk_model_text,
     simulate_icu,
 )
 from ehrlib.io import read_json
@@ -59,24 +58,19 @@ from ehrlib.profiles import get_profile
 setup_notebook()
 
 
-def put(name: str, value) -> None:
-    """Glue a number or text for the prose (numpy scalars as Python values)."""
-    glue(
-        name, value.item() if hasattr(value, "item") else value, display=False
-    )
-
 
 p = get_profile(profile)
 data = read_dataset(p.icu_dir, progress=False)
 latent = pd.read_csv(p.icu_dir / "latent.csv").set_index("stay")
 meta = read_json(p.icu_dir / "metadata.json")
-put("profile_name", p.name)
-put("n_total", sum(len(d) for d in data.values()))
+glue_values({"profile_name": p.name, "n_total": sum(len(d) for d in data.values())})
 for s in SPLITS:
-    put(f"n_{s}", len(data[s]))
-put("prevalence_pct", 100 * meta["prevalence"])
-put("target_pct", 100 * meta["config"]["mortality"])
-put("risk_model", risk_model_text())
+    glue_values({f"n_{s}": len(data[s])})
+glue_values({
+    "prevalence_pct": 100 * meta["prevalence"],
+    "target_pct": 100 * meta["config"]["mortality"],
+    "risk_model": risk_model_text(),
+})
 
 # %% [markdown]
 # Profile **{glue:text}`profile_name`**: {glue:text}`n_total:,` episodes (train {glue:text}`n_train:,`,
@@ -120,13 +114,15 @@ demo_cfg = IcuConfig(
     n_episodes=N_DEMO, split=proportional_split(N_DEMO), seed=p.seed
 )
 base = simulate_icu(demo_cfg)
-put("n_demo", N_DEMO)
+glue_values({"n_demo": N_DEMO})
 sev, y_demo = base.severity, base.latent["y"].to_numpy()
-put("sev0_surv", sev[y_demo == 0, 0].mean())
-put("sev0_died", sev[y_demo == 1, 0].mean())
-put("sev48_surv", sev[y_demo == 0, -1].mean())
-put("sev48_died", sev[y_demo == 1, -1].mean())
-put("deteriorating_pct", 100 * np.mean(base.latent["trajectory_rate"] > 0))
+glue_values({
+    "sev0_surv": sev[y_demo == 0, 0].mean(),
+    "sev0_died": sev[y_demo == 1, 0].mean(),
+    "sev48_surv": sev[y_demo == 0, -1].mean(),
+    "sev48_died": sev[y_demo == 1, -1].mean(),
+    "deteriorating_pct": 100 * np.mean(base.latent["trajectory_rate"] > 0),
+})
 
 # %% tags=["hide-input"]
 show_figure("fig-01-1", ip.severity_trajectories(base))
@@ -164,7 +160,7 @@ rhythm = {
     "neither": ablate(demo_cfg, "circadian", "sleep"),
 }
 for key, c in zip(("all", "nocirc", "nosleep", "neither"), rhythm.values()):
-    put(f"hr_range_{key}", idesc.clock_profile_range(c))
+    glue_values({f"hr_range_{key}": idesc.clock_profile_range(c)})
 
 # %% tags=["hide-input"]
 show_figure("fig-01-2", ip.clock_profile(rhythm, "Heart Rate"))
@@ -248,8 +244,10 @@ show_figure(
 no_indiv = ablate(demo_cfg, "individual_variability")
 hr = VARIABLES.index("Heart Rate")
 surv = y_demo == 0
-put("hr_sd_indiv", np.nanstd(base.means()[surv, hr]))
-put("hr_sd_noindiv", np.nanstd(no_indiv.means()[surv, hr]))
+glue_values({
+    "hr_sd_indiv": np.nanstd(base.means()[surv, hr]),
+    "hr_sd_noindiv": np.nanstd(no_indiv.means()[surv, hr]),
+})
 
 # %% tags=["hide-input"]
 show_figure(
@@ -308,17 +306,16 @@ show_figure(
 
 # %% tags=["remove-input"]
 care = idesc.care_summary(latent)
-put("pct_event", care.loc["acute event", "episodes, %"])
-put("pct_o2", care.loc["supplemental oxygen", "episodes, %"])
-put("pct_vaso", care.loc["vasopressors", "episodes, %"])
-put("pct_fluids", care.loc["fluid boluses", "episodes, %"])
-put("pct_limited", care.loc["treatment limited", "episodes, %"])
-put("mort_limited", care.loc["treatment limited", "mortality with, %"])
-put("mort_postop", care.loc["post-operative (elective)", "mortality with, %"])
-put(
-    "mort_not_postop",
-    care.loc["post-operative (elective)", "mortality without, %"],
-)
+glue_values({
+    "pct_event": care.loc["acute event", "episodes, %"],
+    "pct_o2": care.loc["supplemental oxygen", "episodes, %"],
+    "pct_vaso": care.loc["vasopressors", "episodes, %"],
+    "pct_fluids": care.loc["fluid boluses", "episodes, %"],
+    "pct_limited": care.loc["treatment limited", "episodes, %"],
+    "mort_limited": care.loc["treatment limited", "mortality with, %"],
+    "mort_postop": care.loc["post-operative (elective)", "mortality with, %"],
+    "mort_not_postop": care.loc["post-operative (elective)", "mortality without, %"],
+})
 care.round(1)
 
 # %% [markdown]
@@ -335,13 +332,17 @@ care.round(1)
 no_treat = ablate(demo_cfg, "oxygen_therapy", "vasopressors")
 treated = (base.latent["oxygen_hours"] > 0).to_numpy()
 spo2 = VARIABLES.index("Oxygen saturation")
-put("spo2_treated", np.nanmedian(base.means()[treated, spo2]))
-put("spo2_untreated", np.nanmedian(no_treat.means()[treated, spo2]))
+glue_values({
+    "spo2_treated": np.nanmedian(base.means()[treated, spo2]),
+    "spo2_untreated": np.nanmedian(no_treat.means()[treated, spo2]),
+})
 on_vaso = (base.latent["vasopressor_hours"] > 12).to_numpy()
 sbp = VARIABLES.index("Systolic blood pressure")
-put("n_vaso", int(on_vaso.sum()))
-put("sbp_treated", np.nanmedian(base.means()[on_vaso, sbp]))
-put("sbp_untreated", np.nanmedian(no_treat.means()[on_vaso, sbp]))
+glue_values({
+    "n_vaso": int(on_vaso.sum()),
+    "sbp_treated": np.nanmedian(base.means()[on_vaso, sbp]),
+    "sbp_untreated": np.nanmedian(no_treat.means()[on_vaso, sbp]),
+})
 
 # %% tags=["hide-input"]
 show_figure(
@@ -382,28 +383,24 @@ show_figure(
 no_fluids = ablate(demo_cfg, "fluids")
 boluses = base.latent["fluid_boluses"].to_numpy()
 responds = base.latent["fluid_responder"].to_numpy() == 1
-put("fluid_limit", FLUID_NONRESPONDER_LIMIT)
-put("bolus_median", float(np.median(boluses[boluses > 0])))
+glue_values({"fluid_limit": FLUID_NONRESPONDER_LIMIT, "bolus_median": float(np.median(boluses[boluses > 0]))})
 first_day = idesc.window_means(base.hourly()[0], 0, 24)
 first_day_dry = idesc.window_means(no_fluids.hourly()[0], 0, 24)
 for name, group in (("resp", responds), ("nonresp", ~responds)):
     given = (boluses > 0) & group
-    put(f"n_fluids_{name}", int(given.sum()))
-    put(f"sbp_fluids_{name}", np.nanmedian(first_day[given, sbp]))
-    put(f"sbp_dry_{name}", np.nanmedian(first_day_dry[given, sbp]))
+    glue_values({
+        f"n_fluids_{name}": int(given.sum()),
+        f"sbp_fluids_{name}": np.nanmedian(first_day[given, sbp]),
+        f"sbp_dry_{name}": np.nanmedian(first_day_dry[given, sbp]),
+    })
 hb = VARIABLES.index("Hemoglobin")
-put("hb_fluids", np.nanmedian(base.means()[boluses >= 2, hb]))
-put("hb_dry", np.nanmedian(no_fluids.means()[boluses >= 2, hb]))
-put(
-    "fluids_same_risk",
-    (
-        "the same"
-        if np.array_equal(base.latent["y"], no_fluids.latent["y"])
-        else "not the same"
-    ),
-)
+glue_values({
+    "hb_fluids": np.nanmedian(base.means()[boluses >= 2, hb]),
+    "hb_dry": np.nanmedian(no_fluids.means()[boluses >= 2, hb]),
+    "fluids_same_risk": "the same" if np.array_equal(base.latent["y"], no_fluids.latent["y"]) else "not the same",
+})
 fl_patient = int(np.flatnonzero(responds & (boluses >= 3))[0])
-put("fl_boluses", int(boluses[fl_patient]))
+glue_values({"fl_boluses": int(boluses[fl_patient])})
 
 # %% tags=["hide-input"]
 show_figure(
@@ -453,7 +450,7 @@ ev_patient = (
     if (event & (base.latent["event_responder"].to_numpy() == 0)).any()
     else int(np.flatnonzero(event)[0])
 )
-put("ev_hour", base.latent["event_hour"].iloc[ev_patient])
+glue_values({"ev_hour": base.latent["event_hour"].iloc[ev_patient]})
 
 # %% tags=["hide-input"]
 show_figure(
@@ -485,16 +482,15 @@ show_figure(
 # %% tags=["remove-input"]
 uni = ablate(demo_cfg, "multivariate_mortality")
 no_u = ablate(demo_cfg, "u_shaped_risk")
-put("auc_demo", roc_auc_score(base.latent["y"], base.latent["true_risk"]))
-put("auc_no_u", roc_auc_score(no_u.latent["y"], no_u.latent["true_risk"]))
-put("auc_uni", roc_auc_score(uni.latent["y"], uni.latent["true_risk"]))
-put(
-    "same_obs",
-    str(
+glue_values({
+    "auc_demo": roc_auc_score(base.latent["y"], base.latent["true_risk"]),
+    "auc_no_u": roc_auc_score(no_u.latent["y"], no_u.latent["true_risk"]),
+    "auc_uni": roc_auc_score(uni.latent["y"], uni.latent["true_risk"]),
+    "same_obs": str(
         np.array_equal(base.values, uni.values, equal_nan=True)
         and np.array_equal(base.values, no_u.values, equal_nan=True)
     ),
-)
+})
 
 # %% [markdown]
 # The U-shaped terms change only the risk. In the demo cohort the true risk's AUROC against the
@@ -566,19 +562,12 @@ for key, var in (
     ("temp", "Temperature"),
     ("glu", "Glucose"),
 ):
-    put(f"surv_{key}", surv_mean[var])
-put(
-    "lactate_stays_pct",
-    100
-    * np.mean(
-        np.concatenate(
-            [
-                data[s].mask[:, :, VARIABLES.index("Lactate")].any(axis=1)
-                for s in SPLITS
-            ]
-        )
+    glue_values({f"surv_{key}": surv_mean[var]})
+glue_values({
+    "lactate_stays_pct": 100 * np.mean(
+        np.concatenate([data[s].mask[:, :, VARIABLES.index("Lactate")].any(axis=1) for s in SPLITS])
     ),
-)
+})
 idesc.table_one(lat_all, all_values)
 
 # %% [markdown]
@@ -601,34 +590,36 @@ idesc.table_one(lat_all, all_values)
 # regression reaches 0.848 and its best recurrent model 0.870 {cite:p}`harutyunyan2019`.
 
 # %% tags=["remove-input"]
-t0 = time.perf_counter()
-cohort = simulate_icu(
-    IcuConfig(
-        n_episodes=meta["config"]["n_episodes"],
-        split=tuple(meta["config"]["split"]),
-        mortality=meta["config"]["mortality"],
-        seed=meta["config"]["seed"],
+with timed() as clock:
+    cohort = simulate_icu(
+        IcuConfig(
+            n_episodes=meta["config"]["n_episodes"],
+            split=tuple(meta["config"]["split"]),
+            mortality=meta["config"]["mortality"],
+            seed=meta["config"]["seed"],
+        )
     )
-)
-put("t_simulate", time.perf_counter() - t0)
+glue_values({"t_simulate": clock.seconds})
 assert (
     np.sort(cohort.latent["stay"].to_numpy()) == np.sort(all_stays)
 ).all(), "in-memory cohort differs from the files"
 room = headroom(cohort, data["train"], data["test"])
 single = idesc.single_variable_aurocs(data["train"], data["test"])
 auc = room["test AUROC"].to_numpy()
-put("auc_true", auc[0])
-put("auc_traj", auc[1])
-put("auc_state48", auc[2])
-put("auc_temporal", auc[1] - auc[2])
-put("auc_bench", auc[3])
-put("auc_last", auc[4])
-put("auc_means", auc[5])
-put("auc_counts", auc[6])
-put("best_single", single.index[0])
-put("best_single_auc", single.iloc[0])
-put("worst_single", single.index[-1])
-put("worst_single_auc", single.iloc[-1])
+glue_values({
+    "auc_true": auc[0],
+    "auc_traj": auc[1],
+    "auc_state48": auc[2],
+    "auc_temporal": auc[1] - auc[2],
+    "auc_bench": auc[3],
+    "auc_last": auc[4],
+    "auc_means": auc[5],
+    "auc_counts": auc[6],
+    "best_single": single.index[0],
+    "best_single_auc": single.iloc[0],
+    "worst_single": single.index[-1],
+    "worst_single_auc": single.iloc[-1],
+})
 room.round(3)
 
 # %% [markdown]
@@ -668,8 +659,10 @@ show_figure(
 # ```
 
 # %% tags=["remove-input"]
-put("risk_q90", np.quantile(lat_all["true_risk"], 0.9))
-put("risk_q99", np.quantile(lat_all["true_risk"], 0.99))
+glue_values({
+    "risk_q90": np.quantile(lat_all["true_risk"], 0.9),
+    "risk_q99": np.quantile(lat_all["true_risk"], 0.99),
+})
 
 # %% [markdown]
 # ## Speed and reproducibility

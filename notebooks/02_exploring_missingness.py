@@ -29,8 +29,8 @@ profile = "quick"
 # %% tags=["remove-input"]
 import numpy as np
 import pandas as pd
-from myst_nb import glue
 
+from ehrlib.booktext import glue_values
 from ehrlib.icu import describe as idesc
 from ehrlib.icu import plots as ip
 from ehrlib.icu.describe import lr_auroc, window_means
@@ -48,12 +48,6 @@ from ehrlib.profiles import get_profile
 setup_notebook()
 
 
-def put(name: str, value) -> None:
-    """Glue a number or text for the prose (numpy scalars as Python values)."""
-    glue(
-        name, value.item() if hasattr(value, "item") else value, display=False
-    )
-
 
 p = get_profile(profile)
 data = read_dataset(p.icu_dir, progress=False)
@@ -64,10 +58,12 @@ values = np.concatenate([data[s].values for s in splits])
 y = np.concatenate([data[s].y for s in splits])
 lat = latent.loc[np.concatenate([data[s].stays for s in splits])].reset_index()
 clock = idesc.clock_hours(lat)
-put("n_episodes", len(y))
-put("n_hours", mask.shape[1])
-put("n_vars", mask.shape[2])
-put("pct_cells", 100 * mask.mean())
+glue_values({
+    "n_episodes": len(y),
+    "n_hours": mask.shape[1],
+    "n_vars": mask.shape[2],
+    "pct_cells": 100 * mask.mean(),
+})
 
 # %% [markdown]
 # {glue:text}`n_episodes:,` episodes x {glue:text}`n_hours` hourly bins x {glue:text}`n_vars`
@@ -100,16 +96,18 @@ miss = pd.DataFrame(
 miss["difference"] = miss["died"] - miss["survived"]
 lab_draws = mask[:, :, VARIABLES.index("Creatinine")].sum(axis=1)
 lac_draws = mask[:, :, VARIABLES.index("Lactate")].sum(axis=1)
-put("hr_miss_surv", 100 * miss.loc["Heart Rate", "survived"])
-put("hr_miss_died", 100 * miss.loc["Heart Rate", "died"])
-put("cr_miss_surv", 100 * miss.loc["Creatinine", "survived"])
-put("cr_miss_died", 100 * miss.loc["Creatinine", "died"])
-put("cr_draws_died", np.median(lab_draws[y == 1]))
-put("cr_draws_surv", np.median(lab_draws[y == 0]))
-put("lac_draws_died", np.mean(lac_draws[y == 1]))
-put("lac_draws_surv", np.mean(lac_draws[y == 0]))
-put("lac_any_died", 100 * np.mean(lac_draws[y == 1] > 0))
-put("lac_any_surv", 100 * np.mean(lac_draws[y == 0] > 0))
+glue_values({
+    "hr_miss_surv": 100 * miss.loc["Heart Rate", "survived"],
+    "hr_miss_died": 100 * miss.loc["Heart Rate", "died"],
+    "cr_miss_surv": 100 * miss.loc["Creatinine", "survived"],
+    "cr_miss_died": 100 * miss.loc["Creatinine", "died"],
+    "cr_draws_died": np.median(lab_draws[y == 1]),
+    "cr_draws_surv": np.median(lab_draws[y == 0]),
+    "lac_draws_died": np.mean(lac_draws[y == 1]),
+    "lac_draws_surv": np.mean(lac_draws[y == 0]),
+    "lac_any_died": 100 * np.mean(lac_draws[y == 1] > 0),
+    "lac_any_surv": 100 * np.mean(lac_draws[y == 0] > 0),
+})
 miss.style.format("{:.1%}")
 
 # %% [markdown]
@@ -156,7 +154,7 @@ demo_cfg = IcuConfig(
 base = simulate_icu(demo_cfg)
 no_shift = ablate(demo_cfg, "shift_quality")
 for k in ("day", "evening", "night"):
-    put(f"hr_{k}", 100 * by_shift.loc["Heart Rate", k])
+    glue_values({f"hr_{k}": 100 * by_shift.loc["Heart Rate", k]})
 
 # %% tags=["hide-input"]
 show_figure(
@@ -229,8 +227,7 @@ curves_mar = {
 # %% tags=["remove-input"]
 for key, name in (("all", "all mechanisms"), ("nomar", "no MAR")):
     sv, ob = curves_mar[name]
-    put(f"cr_hi_{key}", 100 * ob[sv > 2].mean())
-    put(f"cr_lo_{key}", 100 * ob[sv < 0].mean())
+    glue_values({f"cr_hi_{key}": 100 * ob[sv > 2].mean(), f"cr_lo_{key}": 100 * ob[sv < 0].mean()})
 
 # %% tags=["hide-input"]
 show_figure(
@@ -266,8 +263,7 @@ curves_mnar = {
 # %% tags=["remove-input"]
 for key, name in (("all", "all mechanisms"), ("nomnar", "no MNAR")):
     tv, ob = curves_mnar[name]
-    put(f"lac_hi_{key}", 100 * ob[tv > 4].mean())
-    put(f"lac_lo_{key}", 100 * ob[tv < 2].mean())
+    glue_values({f"lac_hi_{key}": 100 * ob[tv > 4].mean(), f"lac_lo_{key}": 100 * ob[tv < 2].mean()})
 
 # %% tags=["hide-input"]
 show_figure(
@@ -296,10 +292,12 @@ truth_lac = base.truth[:, :48, lac]
 m_on = base.hourly()[1][:, :, lac]
 m_off = settings["no MNAR"].hourly()[1][:, :, lac]
 m_nomar = settings["no MAR"].hourly()[1][:, :, lac]
-put("lac_all", truth_lac.mean())
-put("lac_mnar", truth_lac[m_on].mean())
-put("lac_nomnar", truth_lac[m_off].mean())
-put("lac_nomar", truth_lac[m_nomar].mean())
+glue_values({
+    "lac_all": truth_lac.mean(),
+    "lac_mnar": truth_lac[m_on].mean(),
+    "lac_nomnar": truth_lac[m_off].mean(),
+    "lac_nomar": truth_lac[m_nomar].mean(),
+})
 
 # %% [markdown]
 # The mean true lactate over all hours is {glue:text}`lac_all:.2f` mmol/L. Over the hours in which a
@@ -348,11 +346,13 @@ auc_both = lr_auroc(
     np.hstack([means["test"], counts["test"]]),
     data["test"].y,
 )
-put("stale_cr", np.nanmedian(stale[:, :, cre]))
-put("stale_hr", np.nanmedian(stale[:, :, 0]))
-put("auc_counts", auc_counts)
-put("auc_means", auc_means)
-put("auc_both", auc_both)
+glue_values({
+    "stale_cr": np.nanmedian(stale[:, :, cre]),
+    "stale_hr": np.nanmedian(stale[:, :, 0]),
+    "auc_counts": auc_counts,
+    "auc_means": auc_means,
+    "auc_both": auc_both,
+})
 
 # %% [markdown]
 # The median age of a forward-filled creatinine is {glue:text}`stale_cr:.0f` hours (heart rate:

@@ -30,12 +30,12 @@
 profile = "quick"
 
 # %% tags=["remove-input"]
-import time
 
 import numpy as np
 import pandas as pd
 
 from ehrlib import plots
+from ehrlib.booktext import glue_values, timed
 from ehrlib.plots import show_figure
 from ehrlib.evaluation.metrics import ranking_metrics
 from ehrlib.icu.ranges import cleaning_table
@@ -51,7 +51,7 @@ from ehrlib.mortality.lstm import (
 )
 from ehrlib.mortality.plots import episode_figure, focal_loss_figure
 from ehrlib.mortality.preprocessing import MortalityPreprocessor
-from ehrlib.mortality.prose import compare_word, glue_values
+from ehrlib.mortality.prose import compare_word
 from ehrlib.mortality.report import no_ceiling_sentence
 from ehrlib.mortality.results import update_results
 from ehrlib.profiles import get_profile
@@ -68,9 +68,9 @@ RESULTS = P.results_dir / "mortality"
 # the generator; nothing here looks at the test labels.
 
 # %% tags=["remove-input"]
-t0 = time.perf_counter()
-data = read_dataset(P.icu_dir, progress=False)
-load_seconds = time.perf_counter() - t0
+with timed() as load:
+    data = read_dataset(P.icu_dir, progress=False)
+load_seconds = load.seconds
 train, val, test = data["train"], data["val"], data["test"]
 pd.DataFrame.from_dict(
     {

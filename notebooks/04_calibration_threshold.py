@@ -29,19 +29,18 @@
 profile = "quick"
 
 # %% tags=["remove-input"]
-import time
 
 import numpy as np
 import pandas as pd
 
 from ehrlib import plots
+from ehrlib.booktext import Stopwatch, glue_values, interval
 from ehrlib.plots import show_figure
 from ehrlib.evaluation.metrics import ranking_metrics, reliability_bins
 from ehrlib.evaluation.protocol import evaluate_model, metric_entries
 from ehrlib.icu.reader import read_dataset
 from ehrlib.mortality.assemble import load_predictions, oracle_record
 from ehrlib.mortality.lstm import update_artifacts
-from ehrlib.mortality.prose import glue_values, interval_text
 from ehrlib.mortality.report import no_ceiling_sentence
 from ehrlib.mortality.results import update_results
 from ehrlib.profiles import get_profile
@@ -49,7 +48,7 @@ from ehrlib.profiles import get_profile
 plots.setup_notebook()
 P = get_profile(profile)
 R = P.results_dir / "mortality"
-started = time.perf_counter()
+clock = Stopwatch()
 
 # %% [markdown]
 # ## The raw predictions
@@ -135,8 +134,8 @@ rows = {
 pd.DataFrame(
     {
         name: {
-            "Brier": interval_text(c.brier, 4),
-            "ECE": interval_text(c.ece, 4),
+            "Brier": interval(c.brier, 4),
+            "ECE": interval(c.ece, 4),
             "ICI": round(c.ici, 4),
             "slope": round(c.slope, 2),
             "intercept": round(c.intercept, 2),
@@ -155,8 +154,8 @@ glue_values(
         "other": other,
         "loss_best": m.calibrator_cv_log_loss[m.calibrator],
         "loss_other": m.calibrator_cv_log_loss[other],
-        "raw_ece": interval_text(m.raw.ece, 4),
-        "cal_ece": interval_text(m.calibrated.ece, 4),
+        "raw_ece": interval(m.raw.ece, 4),
+        "cal_ece": interval(m.calibrated.ece, 4),
         "raw_ici": m.raw.ici,
         "cal_ici": m.calibrated.ici,
         "raw_slope": m.raw.slope,
@@ -164,7 +163,7 @@ glue_values(
         "raw_int": m.raw.intercept,
         "cal_int": m.calibrated.intercept,
         "floor": (
-            f"The generator's true risk, scored the same way, has ECE {interval_text(oracle.ece, 4)} and ICI "
+            f"The generator's true risk, scored the same way, has ECE {interval(oracle.ece, 4)} and ICI "
             f"{oracle.ici:.4f}: even perfect probabilities show this much miscalibration on a test set of this "
             "size, so an ECE inside that range is as good as the data can show."
             if oracle is not None
@@ -239,8 +238,8 @@ glue_values(
 cal_auroc = ranking_metrics(test.y, p_cal)["auroc"]
 glue_values(
     {
-        "auroc": interval_text(m.auroc),
-        "auprc": interval_text(m.auprc),
+        "auroc": interval(m.auroc),
+        "auprc": interval(m.auprc),
         "cal_auroc": cal_auroc,
         "tie_effect": f"{cal_auroc - m.auroc.value:+.4f}",
     },
@@ -328,22 +327,7 @@ show_figure(
 
 # %% tags=["remove-input"]
 entries = metric_entries(m)
-pd.DataFrame(
-    {
-        "value": {
-            k: round(float(getattr(v, "value", v)), 4)
-            for k, v in entries.items()
-        },
-        "95 % CI": {
-            k: (
-                f"{v.ci_low:.3f}-{v.ci_high:.3f}"
-                if hasattr(v, "ci_low")
-                else ""
-            )
-            for k, v in entries.items()
-        },
-    }
-)
+pd.DataFrame({"value (95 % interval)": {k: interval(v, 4) for k, v in entries.items()}})
 
 # %% tags=["hide-input"]
 show_figure(
@@ -390,7 +374,7 @@ show_figure(
 glue_values(
     {
         "ceiling": (
-            f"The true risk reaches AUROC {interval_text(oracle.auroc)} and AUPRC "
+            f"The true risk reaches AUROC {interval(oracle.auroc)} and AUPRC "
             f"{oracle.auprc.value:.3f} on test; the LSTM's raw scores reach {m.auroc.value:.3f} and "
             f"{m.auprc.value:.3f}."
             if oracle is not None
@@ -445,7 +429,7 @@ show_figure(
 # the typed test evaluation and the oracle go into the run's results file.
 
 # %% tags=["remove-input"]
-elapsed = time.perf_counter() - started
+elapsed = clock.elapsed
 update_results(
     P.results_dir,
     lstm=m,

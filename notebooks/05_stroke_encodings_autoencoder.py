@@ -29,12 +29,11 @@
 profile = "quick"
 
 # %% tags=["remove-input"]
-import time
 
 import numpy as np
 import pandas as pd
-from myst_nb import glue
 
+from ehrlib.booktext import glue_values, timed
 from ehrlib.stroke import autoencoder, icd10, plots as stroke_plots
 from ehrlib.io import read_json, read_timings, write_json
 from ehrlib.stroke.results import cohort_results
@@ -62,12 +61,6 @@ from sklearn.neighbors import KNeighborsClassifier
 setup_notebook()
 
 
-def put(name: str, value) -> None:
-    """Glue a number or text for the prose (numpy scalars as Python values)."""
-    glue(
-        name, value.item() if hasattr(value, "item") else value, display=False
-    )
-
 
 P = get_profile(profile)
 timings: dict[str, float] = {}
@@ -79,9 +72,8 @@ timings: dict[str, float] = {}
 # generator's own timing is read from the dataset's `metadata.json`.
 
 # %%
-t = time.perf_counter()
-tables = read_stroke_tables(P.stroke_dir)
-timings["read_tables"] = time.perf_counter() - t
+with timed(timings, "read_tables"):
+    tables = read_stroke_tables(P.stroke_dir)
 metadata = read_json(P.stroke_dir / "metadata.json")
 timings["generation"] = read_timings(P.stroke_dir).get(
     "generation_seconds", float("nan")
@@ -94,11 +86,13 @@ sizes = pd.Series(
         "distinct ICD-10 codes": tables.diagnoses["icd10"].nunique(),
     }
 )
-put("n_patients", len(tables.patients))
-put("n_diagnoses", len(tables.diagnoses))
-put("n_exam_values", len(tables.exams))
-put("t_generation", timings["generation"])
-put("t_read", timings["read_tables"])
+glue_values({
+    "n_patients": len(tables.patients),
+    "n_diagnoses": len(tables.diagnoses),
+    "n_exam_values": len(tables.exams),
+    "t_generation": timings["generation"],
+    "t_read": timings["read_tables"],
+})
 sizes.to_frame("rows")
 
 # %% [markdown]
@@ -115,9 +109,8 @@ sizes.to_frame("rows")
 # following its case.
 
 # %%
-t = time.perf_counter()
-cohort = split_cohort(build_cohort(tables, seed=P.seed), seed=P.seed)
-timings["cohort"] = time.perf_counter() - t
+with timed(timings, "cohort"):
+    cohort = split_cohort(build_cohort(tables, seed=P.seed), seed=P.seed)
 split_table = (
     cohort.groupby(["split", "role"])
     .size()
@@ -133,10 +126,12 @@ split_table
 # %%
 checks = matching_checks(cohort, tables)
 counts = cohort_counts(cohort)
-put("n_cases", counts["cases"])
-put("n_controls", counts["controls"])
-put("checks_min_pct", 100 * checks.min())
-put("t_cohort", timings["cohort"])
+glue_values({
+    "n_cases": counts["cases"],
+    "n_controls": counts["controls"],
+    "checks_min_pct": 100 * checks.min(),
+    "t_cohort": timings["cohort"],
+})
 checks.to_frame()
 
 # %% [markdown]
@@ -156,9 +151,8 @@ checks.to_frame()
 
 # %% tags=["remove-input"]
 config = EncodingConfig()
-t = time.perf_counter()
-prepared = prepare_records(tables, cohort, config)
-timings["records"] = time.perf_counter() - t
+with timed(timings, "records"):
+    prepared = prepare_records(tables, cohort, config)
 
 # %%
 prepared.diagnoses[
@@ -192,9 +186,7 @@ per_patient = pd.DataFrame(
 ).T
 cover35 = (prepared.diagnoses.groupby("patient_id").size() <= 35).mean()
 cover20 = (prepared.exams.groupby("patient_id").size() <= 20).mean()
-put("t_records", timings["records"])
-put("cover35_pct", 100 * cover35)
-put("cover20_pct", 100 * cover20)
+glue_values({"t_records": timings["records"], "cover35_pct": 100 * cover35, "cover20_pct": 100 * cover20})
 per_patient.round(1)
 
 # %% [markdown]
@@ -279,10 +271,12 @@ steps = pd.concat(
 )
 steps.index = ex_ex["age_year"].rename("age")
 gender = cohort.set_index("patient_id").loc[example, "gender"]
-put("ex_gender", gender)
-put("ex_metric", gappy[0])
-put("ex_metric_mean", state.gender_means[gender][gappy[0]])
-put("n_train_patients", state.n_train_patients)
+glue_values({
+    "ex_gender": gender,
+    "ex_metric": gappy[0],
+    "ex_metric_mean": state.gender_means[gender][gappy[0]],
+    "n_train_patients": state.n_train_patients,
+})
 steps.round(2)
 
 # %% [markdown]
@@ -323,10 +317,12 @@ show_figure("fig-05-3", stroke_plots.autoencoder_history_figure(ae.history))
 # ```
 
 # %% tags=["remove-input"]
-put("vocab_size", len(vocab))
-put("recon_pct", 100 * ae.reconstruction_accuracy)
-put("ae_epochs", len(ae.history["loss"]))
-put("ae_seconds", ae.seconds)
+glue_values({
+    "vocab_size": len(vocab),
+    "recon_pct": 100 * ae.reconstruction_accuracy,
+    "ae_epochs": len(ae.history["loss"]),
+    "ae_seconds": ae.seconds,
+})
 
 # %% [markdown]
 # Over the {glue:text}`vocab_size:,` codes, {glue:text}`recon_pct:.2f` % are reconstructed (argmax of the
@@ -367,9 +363,7 @@ verdict = (
     if knn_chapter < majority + 0.1
     else "so codes of a chapter do sit near each other"
 )
-put("knn_chapter", knn_chapter)
-put("majority_chapter", majority)
-put("knn_verdict", verdict)
+glue_values({"knn_chapter": knn_chapter, "majority_chapter": majority, "knn_verdict": verdict})
 
 # %% [markdown]
 # The autoencoder is trained on the identity alone, so nothing asks it to place related codes together. A
@@ -390,19 +384,21 @@ put("knn_verdict", verdict)
 # dated on or before its exam-year, for the dual-input model.
 
 # %% tags=["remove-input"]
-t = time.perf_counter()
-encoded = encode_cohort(
-    tables, cohort, embedding, config, state=state, prepared=prepared
-)
-timings["encodings"] = time.perf_counter() - t + timings["records"]
+with timed(timings, "encodings"):
+    encoded = encode_cohort(
+        tables, cohort, embedding, config, state=state, prepared=prepared
+    )
+timings["encodings"] += timings["records"]
 sample = encoded["diagnosis"]["train"]
 row = int(np.flatnonzero(sample.patient_id == example)[-1])
 vec = pd.Series(sample.X[row][-1], index=sample.feature_names)
-put("vec_gender", int(vec["gender"]))
-put("vec_age", float(vec["age"]))
-put("vec_daycat", int(np.argmax(vec.iloc[2:8])))
-put("vec_len", int(sample.mask[row].sum()))
-put("vec_label", int(sample.y[row]))
+glue_values({
+    "vec_gender": int(vec["gender"]),
+    "vec_age": float(vec["age"]),
+    "vec_daycat": int(np.argmax(vec.iloc[2:8])),
+    "vec_len": int(sample.mask[row].sum()),
+    "vec_label": int(sample.y[row]),
+})
 
 # %%
 vec.iloc[:12].round(3).to_frame(f"last diagnosis of patient {example}")
@@ -435,10 +431,12 @@ show_figure(
 # %% tags=["remove-input"]
 auc = true_risk_auroc(encoded)
 allp = prev.set_index(["input", "split"])
-put("dx_one_in", allp.loc[("diagnosis", "all"), "one_in"])
-put("ex_one_in", allp.loc[("exam", "all"), "one_in"])
-put("auc_dx", auc["diagnosis"]["all"])
-put("auc_ex", auc["exam"]["all"])
+glue_values({
+    "dx_one_in": allp.loc[("diagnosis", "all"), "one_in"],
+    "ex_one_in": allp.loc[("exam", "all"), "one_in"],
+    "auc_dx": auc["diagnosis"]["all"],
+    "auc_ex": auc["exam"]["all"],
+})
 
 # %% [markdown]
 # Our data give one positive in {glue:text}`dx_one_in:.1f` diagnosis inputs and one in
@@ -474,9 +472,11 @@ pipeline = (
     + timings["cohort"]
     + timings["encodings"]
 )
-put("results_path", str(path.relative_to(project_root())))
-put("t_pipeline", pipeline)
-put("t_autoencoder", timings["autoencoder"])
+glue_values({
+    "results_path": str(path.relative_to(project_root())),
+    "t_pipeline": pipeline,
+    "t_autoencoder": timings["autoencoder"],
+})
 pd.Series(results.timings_seconds).to_frame("seconds")
 
 # %% [markdown]

@@ -31,12 +31,11 @@ profile = "quick"
 # %% tags=["remove-input"]
 import dataclasses
 import logging
-import time
 
 import numpy as np
 import pandas as pd
-from myst_nb import glue
 
+from ehrlib.booktext import glue_values, interval, timed
 from ehrlib.plots import setup_notebook, show_figure
 from ehrlib.profiles import get_profile
 from ehrlib.stroke import experiment as ex
@@ -45,7 +44,7 @@ from ehrlib.stroke.autoencoder import save_keras_model
 from ehrlib.stroke.baselines import BASELINES, fit_baselines
 from ehrlib.stroke.encoding import EncodingConfig
 from ehrlib.stroke.evaluation import PAPER_AUROC, population_incidence
-from ehrlib.stroke.icd10 import index_embedding, random_embedding
+from ehrlib.stroke.icd10 import index_embedding, is_stroke_code, random_embedding
 from ehrlib.stroke.losses import teoh_loss, teoh_loss_numpy
 from ehrlib.stroke.models import (
     MODEL_NAMES,
@@ -55,24 +54,17 @@ from ehrlib.stroke.models import (
     grid,
     train_network,
 )
-from ehrlib.stroke.results import VIEWS, StrokeMetrics, best_network_vs_baseline
+from ehrlib.stroke.results import VIEWS, StrokeMetrics, best_network_vs_baseline, view_table, views_long
 
 logging.getLogger("ehrlib").setLevel(logging.WARNING)
 setup_notebook()
 
 
-def put(name: str, value) -> None:
-    """Glue a number or text for the prose (numpy scalars as Python values)."""
-    glue(
-        name, value.item() if hasattr(value, "item") else value, display=False
-    )
-
 
 P = get_profile(profile)
 timings: dict[str, float] = {}
-t = time.perf_counter()
-data = ex.load_stroke_data(P)
-timings["load_and_encode"] = time.perf_counter() - t
+with timed(timings, "load_and_encode"):
+    data = ex.load_stroke_data(P)
 out_dir = P.stroke_results_dir / "stroke"
 pred_dir = P.stroke_results_dir / "stroke_predictions"
 prevalence = population_incidence(data.tables.hazard, data.tables.patients)
@@ -89,11 +81,13 @@ eval_kw = dict(
     predictions_dir=pred_dir,
 )
 n_train = {k: len(data.encoded[k]["train"]) for k in ("diagnosis", "exam")}
-put("n_train_dx", n_train["diagnosis"])
-put("n_train_ex", n_train["exam"])
-put("load_seconds", timings["load_and_encode"])
-put("max_epochs", P.stroke_max_epochs)
-put("patience", P.stroke_patience)
+glue_values({
+    "n_train_dx": n_train["diagnosis"],
+    "n_train_ex": n_train["exam"],
+    "load_seconds": timings["load_and_encode"],
+    "max_epochs": P.stroke_max_epochs,
+    "patience": P.stroke_patience,
+})
 
 # %% [markdown]
 # The cohort, the autoencoder's code embedding and the encodings are those of chapter 05 (rebuilt from the
@@ -137,44 +131,45 @@ pd.Series(
 # weights; with `beta != gamma` it should not:
 
 # %% tags=["remove-input"]
-t = time.perf_counter()
-small = NetworkConfig("exam", td_units=(32, 16))
-X, y = ex.split_inputs(data, "exam", "train")
-Xv, yv = ex.split_inputs(data, "exam", "val")
-eq_tc = TrainConfig(
-    max_epochs=P.stroke_ablation_epochs,
-    patience=P.stroke_ablation_epochs + 1,
-    seed=P.seed,
-    restore_best=False,
-    jit_compile=P.stroke_xla,
-)
-runs = {
-    name: train_network(
-        small, X, y, Xv, yv, TrainConfig(**{**eq_tc.to_dict(), **w})
+with timed(timings, "loss_equivalence"):
+    small = NetworkConfig("exam", td_units=(32, 16))
+    X, y = ex.split_inputs(data, "exam", "train")
+    Xv, yv = ex.split_inputs(data, "exam", "val")
+    eq_tc = TrainConfig(
+        max_epochs=P.stroke_ablation_epochs,
+        patience=P.stroke_ablation_epochs + 1,
+        seed=P.seed,
+        restore_best=False,
+        jit_compile=P.stroke_xla,
     )
-    for name, w in {
-        "paper (0.2, 5, 5)": {},
-        "plain CE (1, 0, 0)": dict(alpha=1.0, beta=0.0, gamma=0.0),
-        "asymmetric (0.2, 1, 9)": dict(beta=1.0, gamma=9.0),
-    }.items()
-}
-ref = runs["paper (0.2, 5, 5)"].model.get_weights()
-equivalence = pd.DataFrame(
-    {
-        name: {
-            "largest weight difference to the paper's loss": max(
-                float(np.abs(a - b).max())
-                for a, b in zip(ref, r.model.get_weights())
-            ),
-            "validation F1": r.val_f1,
-        }
-        for name, r in runs.items()
+    runs = {
+        name: train_network(
+            small, X, y, Xv, yv, TrainConfig(**{**eq_tc.to_dict(), **w})
+        )
+        for name, w in {
+            "paper (0.2, 5, 5)": {},
+            "plain CE (1, 0, 0)": dict(alpha=1.0, beta=0.0, gamma=0.0),
+            "asymmetric (0.2, 1, 9)": dict(beta=1.0, gamma=9.0),
+        }.items()
     }
-).T
-timings["loss_equivalence"] = time.perf_counter() - t
-put("eq_diff_ce", equivalence.loc["plain CE (1, 0, 0)"].iloc[0])
-put("eq_diff_asym", equivalence.loc["asymmetric (0.2, 1, 9)"].iloc[0])
-put("eq_epochs", P.stroke_ablation_epochs)
+    ref = runs["paper (0.2, 5, 5)"].model.get_weights()
+    equivalence = pd.DataFrame(
+        {
+            name: {
+                "largest weight difference to the paper's loss": max(
+                    float(np.abs(a - b).max())
+                    for a, b in zip(ref, r.model.get_weights())
+                ),
+                "validation F1": r.val_f1,
+            }
+            for name, r in runs.items()
+        }
+    ).T
+glue_values({
+    "eq_diff_ce": equivalence.loc["plain CE (1, 0, 0)"].iloc[0],
+    "eq_diff_asym": equivalence.loc["asymmetric (0.2, 1, 9)"].iloc[0],
+    "eq_epochs": P.stroke_ablation_epochs,
+})
 equivalence
 
 # %% [markdown]
@@ -203,12 +198,11 @@ build_network(grid("diagnosis")[0], shapes, seed=P.seed).summary()
 # The grid varies the GRU width; each point is trained and the one with the best validation F1 is kept:
 
 # %% tags=["remove-input"]
-t = time.perf_counter()
-nets, grids = {}, {}
-nets["diagnosis"], grids["diagnosis"] = ex.select_network(
-    data, grid("diagnosis", P.stroke_grid), TC
-)
-timings["model_1"] = time.perf_counter() - t
+with timed(timings, "model_1"):
+    nets, grids = {}, {}
+    nets["diagnosis"], grids["diagnosis"] = ex.select_network(
+        data, grid("diagnosis", P.stroke_grid), TC
+    )
 grids["diagnosis"].round(3)
 
 # %% [markdown]
@@ -222,11 +216,10 @@ grids["diagnosis"].round(3)
 build_network(grid("exam")[0], shapes, seed=P.seed).summary()
 
 # %% tags=["remove-input"]
-t = time.perf_counter()
-nets["exam"], grids["exam"] = ex.select_network(
-    data, grid("exam", P.stroke_grid), TC
-)
-timings["model_2"] = time.perf_counter() - t
+with timed(timings, "model_2"):
+    nets["exam"], grids["exam"] = ex.select_network(
+        data, grid("exam", P.stroke_grid), TC
+    )
 grids["exam"].round(3)
 
 # %% [markdown]
@@ -241,11 +234,10 @@ base = {k: nets[k].config for k in ("diagnosis", "exam")}
 build_network(grid("dual", base=base)[0], shapes, seed=P.seed).summary()
 
 # %% tags=["remove-input"]
-t = time.perf_counter()
-nets["dual"], grids["dual"] = ex.select_network(
-    data, grid("dual", P.stroke_grid, base=base), TC, donors=nets
-)
-timings["model_3"] = time.perf_counter() - t
+with timed(timings, "model_3"):
+    nets["dual"], grids["dual"] = ex.select_network(
+        data, grid("dual", P.stroke_grid, base=base), TC, donors=nets
+    )
 no_transfer, _ = ex.select_network(data, [nets["dual"].config], TC)
 transfer = pd.DataFrame(
     {
@@ -263,11 +255,13 @@ transfer = pd.DataFrame(
         },
     }
 ).T
-put("transferred_layers", ", ".join(sorted(nets["dual"].transferred)))
-put("tr_f1", nets["dual"].val_f1)
-put("tr_epoch", nets["dual"].best_epoch)
-put("rand_f1", no_transfer.val_f1)
-put("rand_epoch", no_transfer.best_epoch)
+glue_values({
+    "transferred_layers": ", ".join(sorted(nets["dual"].transferred)),
+    "tr_f1": nets["dual"].val_f1,
+    "tr_epoch": nets["dual"].best_epoch,
+    "rand_f1": no_transfer.val_f1,
+    "rand_epoch": no_transfer.best_epoch,
+})
 pd.concat({"grid": grids["dual"].set_index("architecture")}, axis=1).round(3)
 
 # %%
@@ -288,31 +282,30 @@ transfer.round(4)
 # scored once. The generator's true one-year risk is a reference.
 
 # %% tags=["remove-input"]
-t = time.perf_counter()
-models = {}
-for kind in ("diagnosis", "exam", "dual"):
-    models[MODEL_NAMES[kind]] = ex.network_result(
-        data, MODEL_NAMES[kind], nets[kind], grids[kind], **eval_kw
-    )
-for kind in ("diagnosis", "exam"):
-    fitted = fit_baselines(
-        data.encoded[kind]["train"], data.prepared, data.state, seed=P.seed
-    )
-    scores = {s: fitted.score(data.encoded[kind][s]) for s in ("val", "test")}
-    for name in BASELINES:
-        models[f"{name} ({kind})"] = ex.score_model(
-            data,
-            f"{name} ({kind})",
-            "baseline",
-            kind,
-            {s: scores[s][name] for s in scores},
-            **eval_kw,
+with timed(timings, "evaluation"):
+    models = {}
+    for kind in ("diagnosis", "exam", "dual"):
+        models[MODEL_NAMES[kind]] = ex.network_result(
+            data, MODEL_NAMES[kind], nets[kind], grids[kind], **eval_kw
         )
-    truth = {s: data.encoded[kind][s].true_risk for s in ("val", "test")}
-    models[f"true risk ({kind})"] = ex.score_model(
-        data, f"true risk ({kind})", "reference", kind, truth, **eval_kw
-    )
-timings["evaluation"] = time.perf_counter() - t
+    for kind in ("diagnosis", "exam"):
+        fitted = fit_baselines(
+            data.encoded[kind]["train"], data.prepared, data.state, seed=P.seed
+        )
+        scores = {s: fitted.score(data.encoded[kind][s]) for s in ("val", "test")}
+        for name in BASELINES:
+            models[f"{name} ({kind})"] = ex.score_model(
+                data,
+                f"{name} ({kind})",
+                "baseline",
+                kind,
+                {s: scores[s][name] for s in scores},
+                **eval_kw,
+            )
+        truth = {s: data.encoded[kind][s].true_risk for s in ("val", "test")}
+        models[f"true risk ({kind})"] = ex.score_model(
+            data, f"true risk ({kind})", "reference", kind, truth, **eval_kw
+        )
 results = StrokeMetrics(
     profile=P.name,
     seed=P.seed,
@@ -325,35 +318,6 @@ results = StrokeMetrics(
 )
 
 
-def view_table(view: str) -> pd.DataFrame:
-    rows = {}
-    for name, m in results.models.items():
-        r = m.views[view]
-        rows[name] = {
-            "samples": m.samples,
-            "n": r.n_samples,
-            **{
-                k: (
-                    f"{r.value(k):.3f} ({r.metrics[k].ci_low:.3f}-{r.metrics[k].ci_high:.3f})"
-                    if r.metrics[k].value is not None
-                    and r.metrics[k].ci_low is not None
-                    else "-"
-                )
-                for k in (
-                    "f1",
-                    "precision",
-                    "recall",
-                    "specificity",
-                    "accuracy",
-                    "auroc",
-                    "auprc",
-                    *(("top1",) if view == "matched" else ()),
-                )
-            },
-        }
-    return pd.DataFrame(rows).T
-
-
 m3 = results.models[MODEL_NAMES["dual"]]
 best_base_paper = max(
     (
@@ -363,27 +327,25 @@ best_base_paper = max(
     ),
     key=lambda m: m.views["paper"].value("auroc"),
 )
-put("m3_paper_auroc", m3.views["paper"].value("auroc"))
-put("m3_paper_lo", m3.views["paper"].metrics["auroc"].ci_low)
-put("m3_paper_hi", m3.views["paper"].metrics["auroc"].ci_high)
-put("paper_auroc", PAPER_AUROC)
-put(
-    "truth_paper_auroc",
-    results.models["true risk (exam)"].views["paper"].value("auroc"),
-)
-put("best_base_name", best_base_paper.name)
-put("best_base_auroc", best_base_paper.views["paper"].value("auroc"))
-put("len_auroc", results.models["length (exam)"].views["paper"].value("auroc"))
+glue_values({
+    "m3_paper_auroc": m3.views["paper"].value("auroc"),
+    "m3_paper_interval": interval(m3.views["paper"].metrics["auroc"]),
+    "paper_auroc": PAPER_AUROC,
+    "truth_paper_auroc": results.models["true risk (exam)"].views["paper"].value("auroc"),
+    "best_base_name": best_base_paper.name,
+    "best_base_auroc": best_base_paper.views["paper"].value("auroc"),
+    "len_auroc": results.models["length (exam)"].views["paper"].value("auroc"),
+})
 
 # %% [markdown]
 # ### View 1: the paper's samples (every history prefix)
 
 # %%
-view_table("paper")
+view_table(results, "paper")
 
 # %% [markdown]
-# Model 3 reaches a test AUROC of {glue:text}`m3_paper_auroc:.3f` ({glue:text}`m3_paper_lo:.3f` to
-# {glue:text}`m3_paper_hi:.3f`) on the paper's samples, beside the paper's {glue:text}`paper_auroc:.3f` {cite:p}`teoh2018`.
+# Model 3 reaches a test AUROC of {glue:text}`m3_paper_interval` on the paper's samples, beside the
+# paper's {glue:text}`paper_auroc:.3f` {cite:p}`teoh2018`.
 # The history length alone reaches {glue:text}`len_auroc:.3f` on the exam samples and the best exam
 # baseline ({glue:text}`best_base_name`) {glue:text}`best_base_auroc:.3f`. The generator's true one-year
 # risk reaches {glue:text}`truth_paper_auroc:.3f`: a reference, not a ceiling. On these samples a case's
@@ -394,7 +356,7 @@ view_table("paper")
 # ### View 2: one prediction per patient, one year before the case's stroke
 
 # %%
-view_table("patient")
+view_table(results, "patient")
 
 # %% [markdown]
 # ### View 3: within matched sets
@@ -406,32 +368,18 @@ view_table("patient")
 # of sets whose case scores highest.
 
 # %%
-view_table("matched")
+view_table(results, "matched")
 
 # %% [markdown]
 # {numref}`fig-06-1` puts the test AUROC of every model in the three views side by side.
 
 # %% tags=["remove-input"]
-rows = []
-for name, m in results.models.items():
-    for view in ("paper", "patient", "matched"):
-        mv = m.views[view].metrics["auroc"]
-        rows.append(
-            {
-                "model": name,
-                "view": view,
-                "value": mv.value,
-                "ci_low": mv.ci_low,
-                "ci_high": mv.ci_high,
-            }
-        )
-auroc_long = pd.DataFrame(rows)
-put("m3_patient_auroc", m3.views["patient"].value("auroc"))
-put("m3_matched_auroc", m3.views["matched"].value("auroc"))
-put(
-    "truth_matched_auroc",
-    results.models["true risk (exam)"].views["matched"].value("auroc"),
-)
+auroc_long = views_long(results)
+glue_values({
+    "m3_patient_auroc": m3.views["patient"].value("auroc"),
+    "m3_matched_auroc": m3.views["matched"].value("auroc"),
+    "truth_matched_auroc": results.models["true risk (exam)"].views["matched"].value("auroc"),
+})
 
 # %% tags=["hide-input"]
 show_figure("fig-06-1", stroke_plots.view_auroc_figure(auroc_long))
@@ -466,8 +414,10 @@ ppv = pd.DataFrame(
         for n, m in results.models.items()
     }
 ).T
-put("prevalence_pct", 100 * prevalence)
-put("m3_ppv_pct", 100 * (m3.views["paper"].ppv_population or float("nan")))
+glue_values({
+    "prevalence_pct": 100 * prevalence,
+    "m3_ppv_pct": 100 * (m3.views["paper"].ppv_population or float("nan")),
+})
 ppv.astype(float).round(3)
 
 # %% [markdown]
@@ -483,32 +433,31 @@ ppv.astype(float).round(3)
 # ### Asymmetric loss weights
 
 # %% tags=["remove-input"]
-t = time.perf_counter()
-abl_tc = TrainConfig(
-    max_epochs=P.stroke_ablation_epochs,
-    patience=P.stroke_ablation_epochs + 1,
-    seed=P.seed,
-    jit_compile=P.stroke_xla,
-)
-reference_fit = ex.quick_fit(
-    data, nets["exam"].config, abl_tc
-)  # the paper's setting, reused below
-asym = pd.DataFrame(
-    {
-        "alpha 0.2, beta 5, gamma 5 (paper)": reference_fit,
-        **{
-            f"alpha {a}, beta {b}, gamma {g}": ex.quick_fit(
-                data,
-                nets["exam"].config,
-                TrainConfig(
-                    **{**abl_tc.to_dict(), "alpha": a, "beta": b, "gamma": g}
-                ),
-            )
-            for a, b, g in ((0.2, 1, 9), (0.2, 9, 1))
-        },
-    }
-).T
-timings["ablation_loss"] = time.perf_counter() - t
+with timed(timings, "ablation_loss"):
+    abl_tc = TrainConfig(
+        max_epochs=P.stroke_ablation_epochs,
+        patience=P.stroke_ablation_epochs + 1,
+        seed=P.seed,
+        jit_compile=P.stroke_xla,
+    )
+    reference_fit = ex.quick_fit(
+        data, nets["exam"].config, abl_tc
+    )  # the paper's setting, reused below
+    asym = pd.DataFrame(
+        {
+            "alpha 0.2, beta 5, gamma 5 (paper)": reference_fit,
+            **{
+                f"alpha {a}, beta {b}, gamma {g}": ex.quick_fit(
+                    data,
+                    nets["exam"].config,
+                    TrainConfig(
+                        **{**abl_tc.to_dict(), "alpha": a, "beta": b, "gamma": g}
+                    ),
+                )
+                for a, b, g in ((0.2, 1, 9), (0.2, 9, 1))
+            },
+        }
+    ).T
 asym.round(3)
 
 # %% [markdown]
@@ -518,24 +467,23 @@ asym.round(3)
 # ### Missing exam values
 
 # %% tags=["remove-input"]
-t = time.perf_counter()
-missing = {}
-for strategy in (
-    "roll_forward_gender_mean",
-    "roll_forward",
-    "absent_indicator",
-):
-    if strategy == data.config.missing_strategy:
-        missing[strategy] = reference_fit
-        continue
-    d = ex.load_stroke_data(
-        P,
-        embedding=data.embedding,
-        config=EncodingConfig(missing_strategy=strategy),
-    )
-    missing[strategy] = ex.quick_fit(d, nets["exam"].config, abl_tc)
-missing = pd.DataFrame(missing).T
-timings["ablation_missing"] = time.perf_counter() - t
+with timed(timings, "ablation_missing"):
+    missing = {}
+    for strategy in (
+        "roll_forward_gender_mean",
+        "roll_forward",
+        "absent_indicator",
+    ):
+        if strategy == data.config.missing_strategy:
+            missing[strategy] = reference_fit
+            continue
+        d = ex.load_stroke_data(
+            P,
+            embedding=data.embedding,
+            config=EncodingConfig(missing_strategy=strategy),
+        )
+        missing[strategy] = ex.quick_fit(d, nets["exam"].config, abl_tc)
+    missing = pd.DataFrame(missing).T
 missing.round(3)
 
 # %% [markdown]
@@ -545,36 +493,33 @@ missing.round(3)
 # ### The code embedding
 
 # %% tags=["remove-input"]
-t = time.perf_counter()
-emb = {
-    "autoencoder (Eq. 7)": ex.quick_fit(data, nets["diagnosis"].config, abl_tc)
-}
-rand = ex.load_stroke_data(
-    P,
-    embedding=random_embedding(
-        data.embedding.vocabulary, data.embedding.dim, seed=P.seed
-    ),
-)
-emb["random 32-d projection"] = ex.quick_fit(
-    rand, nets["diagnosis"].config, abl_tc
-)
-vocabulary = data.embedding.vocabulary
-learned = ex.load_stroke_data(P, embedding=index_embedding(vocabulary))
-learned_cfg = dataclasses.replace(
-    nets["diagnosis"].config,
-    learned_embedding=len(vocabulary),
-    learned_dim=data.embedding.dim,
-)
-emb["32-d embedding learned end to end"] = ex.quick_fit(
-    learned, learned_cfg, abl_tc
-)
-emb = pd.DataFrame(emb).T
-timings["ablation_embedding"] = time.perf_counter() - t
+with timed(timings, "ablation_embedding"):
+    emb = {
+        "autoencoder (Eq. 7)": ex.quick_fit(data, nets["diagnosis"].config, abl_tc)
+    }
+    rand = ex.load_stroke_data(
+        P,
+        embedding=random_embedding(
+            data.embedding.vocabulary, data.embedding.dim, seed=P.seed
+        ),
+    )
+    emb["random 32-d projection"] = ex.quick_fit(
+        rand, nets["diagnosis"].config, abl_tc
+    )
+    vocabulary = data.embedding.vocabulary
+    learned = ex.load_stroke_data(P, embedding=index_embedding(vocabulary))
+    learned_cfg = dataclasses.replace(
+        nets["diagnosis"].config,
+        learned_embedding=len(vocabulary),
+        learned_dim=data.embedding.dim,
+    )
+    emb["32-d embedding learned end to end"] = ex.quick_fit(
+        learned, learned_cfg, abl_tc
+    )
+    emb = pd.DataFrame(emb).T
 for key, name in zip(("ae", "random", "learned"), emb.index):
-    put(f"emb_{key}_auroc", emb.loc[name, "test AUROC"])
-    put(f"emb_{key}_f1", emb.loc[name, "validation F1"])
-put("emb_best", emb["validation F1"].idxmax())
-put("n_codes", len(vocabulary))
+    glue_values({f"emb_{key}_auroc": emb.loc[name, "test AUROC"], f"emb_{key}_f1": emb.loc[name, "validation F1"]})
+glue_values({"emb_best": emb["validation F1"].idxmax(), "n_codes": len(vocabulary)})
 emb.round(3)
 
 # %% [markdown]
@@ -591,39 +536,34 @@ emb.round(3)
 # ### The control definition
 
 # %% tags=["remove-input"]
-t = time.perf_counter()
-loose = ex.load_stroke_data(
-    P, embedding=data.embedding, controls="until_index"
-)
-controls = pd.DataFrame(
-    {
-        "never a stroke (paper)": {
-            **reference_fit,
-            "cases": int((data.cohort["role"] == "case").sum()),
-        },
-        "stroke-free up to the index date": {
-            **ex.quick_fit(loose, nets["exam"].config, abl_tc),
-            "cases": int((loose.cohort["role"] == "case").sum()),
-        },
-    }
-).T
-later = loose.cohort.loc[loose.cohort["role"] == "control", "patient_id"].isin(
-    data.tables.diagnoses.loc[
-        data.tables.diagnoses["icd10"].str.startswith("I6"), "patient_id"
-    ]
-)
-put("later_stroke_controls", int(later.sum()))
-exam_loose = loose.encoded["exam"]
-put(
-    "positive_control_samples",
-    int(
-        sum(
-            exam_loose[k].y[exam_loose[k].role == "control"].sum()
-            for k in ("train", "val", "test")
-        )
+with timed(timings, "ablation_controls"):
+    loose = ex.load_stroke_data(
+        P, embedding=data.embedding, controls="until_index"
+    )
+    controls = pd.DataFrame(
+        {
+            "never a stroke (paper)": {
+                **reference_fit,
+                "cases": int((data.cohort["role"] == "case").sum()),
+            },
+            "stroke-free up to the index date": {
+                **ex.quick_fit(loose, nets["exam"].config, abl_tc),
+                "cases": int((loose.cohort["role"] == "case").sum()),
+            },
+        }
+    ).T
+    later = loose.cohort.loc[loose.cohort["role"] == "control", "patient_id"].isin(
+        data.tables.diagnoses.loc[
+            is_stroke_code(data.tables.diagnoses["icd10"]), "patient_id"
+        ]
+    )
+    glue_values({"later_stroke_controls": int(later.sum())})
+    exam_loose = loose.encoded["exam"]
+    glue_values({
+        "positive_control_samples": int(
+        sum(exam_loose[k].y[exam_loose[k].role == "control"].sum() for k in ("train", "val", "test"))
     ),
-)
-timings["ablation_controls"] = time.perf_counter() - t
+    })
 controls.round(3)
 
 # %% [markdown]
@@ -643,8 +583,7 @@ controls.round(3)
 best_vs_base = best_network_vs_baseline(results)
 for view in VIEWS:
     part = best_vs_base[best_vs_base["View"] == view]["Network minus baseline"]
-    put(f"{view}_wins", int((part > 0).sum()))
-    put(f"{view}_gap", float(part.max()))
+    glue_values({f"{view}_wins": int((part > 0).sum()), f"{view}_gap": float(part.max())})
 best_vs_base
 
 # %% [markdown]
@@ -671,7 +610,7 @@ for kind, net in nets.items():
     save_keras_model(net.model, out_dir / f"{net.model.name}.keras")
 results.timings_seconds = {k: round(v, 2) for k, v in timings.items()}
 path = results.save(P.stroke_results_dir / "stroke_metrics.json")
-put("total_minutes", sum(timings.values()) / 60)
+glue_values({"total_minutes": sum(timings.values()) / 60})
 pd.Series(results.timings_seconds).to_frame("seconds")
 
 # %% [markdown]

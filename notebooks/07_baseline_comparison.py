@@ -33,12 +33,12 @@
 profile = "quick"
 
 # %% tags=["remove-input"]
-import time
 
 import numpy as np
 import pandas as pd
 
 from ehrlib import plots
+from ehrlib.booktext import Stopwatch, glue_values, interval, timed
 from ehrlib.plots import show_figure
 from ehrlib.evaluation.kfold import KFoldConfig, run_kfold
 from ehrlib.evaluation.protocol import fit_protocol, metric_entries
@@ -66,11 +66,7 @@ from ehrlib.mortality.pipelines import (
     seed_run,
     train_seed,
 )
-from ehrlib.mortality.prose import (
-    difference_verdict,
-    glue_values,
-    interval_text,
-)
+from ehrlib.mortality.prose import difference_verdict
 from ehrlib.mortality.report import (
     MODEL_NAMES,
     comparison_rows,
@@ -93,7 +89,7 @@ plots.setup_notebook()
 P = get_profile(profile)
 R = P.results_dir / "mortality"
 timings: dict[str, float] = {}
-started = time.perf_counter()
+clock = Stopwatch()
 
 # %% [markdown]
 # ## The data
@@ -102,10 +98,9 @@ started = time.perf_counter()
 # validation, and scored once on test.
 
 # %% tags=["remove-input"]
-t = time.perf_counter()
-data = read_dataset(P.icu_dir, progress=False)
-train, val, test = data["train"], data["val"], data["test"]
-timings["load_seconds"] = time.perf_counter() - t
+with timed(timings, "load_seconds"):
+    data = read_dataset(P.icu_dir, progress=False)
+    train, val, test = data["train"], data["val"], data["test"]
 summary = data_summary(data, P.icu_external)
 pd.DataFrame.from_dict(
     {s: c.to_dict() for s, c in summary.splits.items()}, orient="index"
@@ -309,17 +304,16 @@ show_figure(
 # interval is for the *difference*; the public replication reported only the two point estimates.
 
 # %% tags=["remove-input"]
-t = time.perf_counter()
-paired = comparison(
-    test, p_lstm_test, raw["logistic_regression"], P.n_bootstrap, P.seed
-)
-timings["paired_bootstrap_seconds"] = time.perf_counter() - t
+with timed(timings, "paired_bootstrap_seconds"):
+    paired = comparison(
+        test, p_lstm_test, raw["logistic_regression"], P.n_bootstrap, P.seed
+    )
 pd.DataFrame(
     {
         k: {
             "LSTM": d.a,
             "logistic regression": d.b,
-            "difference": interval_text(d.difference, signed=True),
+            "difference": interval(d.difference, signed=True),
             "p": d.p_value,
         }
         for k, d in (("AUROC", paired.auroc), ("AUPRC", paired.auprc))
@@ -329,7 +323,7 @@ pd.DataFrame(
 # %% tags=["remove-input"]
 glue_values(
     {
-        "diff": interval_text(paired.auroc.difference, signed=True),
+        "diff": interval(paired.auroc.difference, signed=True),
         "verdict": difference_verdict(
             paired.auroc.difference, "LSTM", "logistic regression"
         ),
@@ -371,30 +365,29 @@ show_figure(
 # data and configuration, and each run's raw test AUROC is paired with the regression's.
 
 # %% tags=["remove-input", "remove-output"]
-t = time.perf_counter()
-lstm_cfg = LstmConfig(
-    max_epochs=P.lstm_max_epochs,
-    patience=P.lstm_patience,
-    batch_size=P.batch_size,
-)
-seed_runs = [
-    seed_run(
-        P.seed, p_lstm_test, test, raw["logistic_regression"], P.n_bootstrap
+with timed(timings, "seeds_seconds"):
+    lstm_cfg = LstmConfig(
+        max_epochs=P.lstm_max_epochs,
+        patience=P.lstm_patience,
+        batch_size=P.batch_size,
     )
-]
-for s in range(P.seed + 1, P.seed + P.lstm_seeds):
-    p, secs = train_seed(train, val, test, lstm_cfg, s)
-    seed_runs.append(
-        seed_run(s, p, test, raw["logistic_regression"], P.n_bootstrap, secs)
+    seed_runs = [
+        seed_run(
+            P.seed, p_lstm_test, test, raw["logistic_regression"], P.n_bootstrap
+        )
+    ]
+    for s in range(P.seed + 1, P.seed + P.lstm_seeds):
+        p, secs = train_seed(train, val, test, lstm_cfg, s)
+        seed_runs.append(
+            seed_run(s, p, test, raw["logistic_regression"], P.n_bootstrap, secs)
+        )
+    seeds = SeedSummary(
+        seeds=[r.seed for r in seed_runs],
+        auroc=[r.auroc for r in seed_runs],
+        auprc=[r.auprc for r in seed_runs],
+        diff_auroc=[r.diff_auroc for r in seed_runs],
+        seconds=[r.seconds for r in seed_runs],
     )
-seeds = SeedSummary(
-    seeds=[r.seed for r in seed_runs],
-    auroc=[r.auroc for r in seed_runs],
-    auprc=[r.auprc for r in seed_runs],
-    diff_auroc=[r.diff_auroc for r in seed_runs],
-    seconds=[r.seconds for r in seed_runs],
-)
-timings["seeds_seconds"] = time.perf_counter() - t
 
 # %% tags=["remove-input"]
 pd.DataFrame(
@@ -402,7 +395,7 @@ pd.DataFrame(
         "AUROC": seeds.auroc,
         "AUPRC": seeds.auprc,
         "LSTM - LR AUROC": [
-            interval_text(d, signed=True) for d in seeds.diff_auroc
+            interval(d, signed=True) for d in seeds.diff_auroc
         ],
     },
     index=seeds.seeds,
@@ -538,29 +531,28 @@ show_figure(
 # whole training split. See {numref}`fig-07-7`.
 
 # %% tags=["remove-input", "remove-output"]
-t = time.perf_counter()
-lc_fitters = {
-    "lstm": lstm_fitter(lstm_cfg, seed=P.seed),
-    "logistic_regression": logistic_fitter(),
-    "gbt": gbt_fitter(P.seed),
-}
-sizes, lc_auroc = learning_curve(
-    train,
-    val,
-    test,
-    lc_fitters,
-    P.learning_curve_sizes,
-    {k: raw[k] for k in lc_fitters},
-    n_boot=P.n_bootstrap,
-    seed=P.seed,
-)
-learning = LearningCurve(sizes=sizes, auroc=lc_auroc)
-timings["learning_curve_seconds"] = time.perf_counter() - t
+with timed(timings, "learning_curve_seconds"):
+    lc_fitters = {
+        "lstm": lstm_fitter(lstm_cfg, seed=P.seed),
+        "logistic_regression": logistic_fitter(),
+        "gbt": gbt_fitter(P.seed),
+    }
+    sizes, lc_auroc = learning_curve(
+        train,
+        val,
+        test,
+        lc_fitters,
+        P.learning_curve_sizes,
+        {k: raw[k] for k in lc_fitters},
+        n_boot=P.n_bootstrap,
+        seed=P.seed,
+    )
+    learning = LearningCurve(sizes=sizes, auroc=lc_auroc)
 
 # %% tags=["remove-input"]
 pd.DataFrame(
     {
-        MODEL_NAMES[k]: [interval_text(iv) for iv in v]
+        MODEL_NAMES[k]: [interval(iv) for iv in v]
         for k, v in learning.auroc.items()
     },
     index=learning.sizes,
@@ -646,11 +638,11 @@ pd.DataFrame(
             "episodes": r.n,
             "deaths": r.deaths,
             "AUROC": (
-                interval_text(r.auroc)
+                interval(r.auroc)
                 if r.auroc is not None
                 else "too few deaths"
             ),
-            "calibration-in-the-large": interval_text(r.citl, signed=True),
+            "calibration-in-the-large": interval(r.citl, signed=True),
         }
         for r in subgroups.rows
     ]
@@ -688,24 +680,23 @@ glue_values({"subgroups": sub_text}, "ch7_")
 # the regression, the boosted trees and the missingness-only regression) is refitted on each dataset.
 
 # %% tags=["remove-input", "remove-output"]
-t = time.perf_counter()
-ablation_fitters = {
-    "lstm": lstm_fitter(lstm_cfg, seed=P.seed),
-    "logistic_regression": logistic_fitter(),
-    "gbt": gbt_fitter(seed=P.seed),
-    "missingness": missingness_fitter(),
-}
-ablation = (
-    missingness_ablation(
-        P.ablation_episodes,
-        ablation_fitters,
-        seed=P.seed,
-        n_boot=P.n_bootstrap,
+with timed(timings, "ablation_seconds"):
+    ablation_fitters = {
+        "lstm": lstm_fitter(lstm_cfg, seed=P.seed),
+        "logistic_regression": logistic_fitter(),
+        "gbt": gbt_fitter(seed=P.seed),
+        "missingness": missingness_fitter(),
+    }
+    ablation = (
+        missingness_ablation(
+            P.ablation_episodes,
+            ablation_fitters,
+            seed=P.seed,
+            n_boot=P.n_bootstrap,
+        )
+        if not P.icu_external
+        else None
     )
-    if not P.icu_external
-    else None
-)
-timings["ablation_seconds"] = time.perf_counter() - t
 
 # %% tags=["remove-input"]
 (
@@ -714,7 +705,7 @@ timings["ablation_seconds"] = time.perf_counter() - t
             {
                 "setting": r.setting,
                 "model": MODEL_NAMES[r.model],
-                "AUROC": interval_text(r.auroc),
+                "AUROC": interval(r.auroc),
             }
             for r in ablation.rows
         ]
@@ -736,8 +727,8 @@ if ablation is not None:
         for m in ("lstm", "logistic_regression", "gbt")
     )
     abl_text = (
-        f"With every mechanism on, observation counts alone reach AUROC {interval_text(on)}; with MAR and "
-        f"MNAR off, {interval_text(off)}. The models on measured values move as follows: {moves}."
+        f"With every mechanism on, observation counts alone reach AUROC {interval(on)}; with MAR and "
+        f"MNAR off, {interval(off)}. The models on measured values move as follows: {moves}."
     )
 else:
     abl_text = (
@@ -760,25 +751,24 @@ glue_values(
 # trains for at most `kfold_max_epochs` epochs per fold.
 
 # %% tags=["remove-input", "remove-output"]
-t = time.perf_counter()
-pool = EpisodeSet.concat([train, val])
-kcfg = LstmConfig(
-    max_epochs=P.kfold_max_epochs,
-    patience=P.lstm_patience,
-    batch_size=P.batch_size,
-)
-kfold = kfold_result(
-    run_kfold(
-        pool,
-        {
-            "lstm": lstm_fitter(kcfg, seed=P.seed),
-            "logistic_regression": logistic_fitter(),
-        },
-        KFoldConfig(n_splits=P.kfold_splits, seed=P.seed),
-        progress=False,
+with timed(timings, "kfold_seconds"):
+    pool = EpisodeSet.concat([train, val])
+    kcfg = LstmConfig(
+        max_epochs=P.kfold_max_epochs,
+        patience=P.lstm_patience,
+        batch_size=P.batch_size,
     )
-)
-timings["kfold_seconds"] = time.perf_counter() - t
+    kfold = kfold_result(
+        run_kfold(
+            pool,
+            {
+                "lstm": lstm_fitter(kcfg, seed=P.seed),
+                "logistic_regression": logistic_fitter(),
+            },
+            KFoldConfig(n_splits=P.kfold_splits, seed=P.seed),
+            progress=False,
+        )
+    )
 
 # %% tags=["remove-input"]
 keys = ["auroc", "auprc", "recall", "precision", "f1", "brier", "ece"]
@@ -839,7 +829,7 @@ show_figure(
 # signed so that positive is better).
 
 # %% tags=["remove-input"]
-timings["baseline_comparison_seconds"] = time.perf_counter() - started
+timings["baseline_comparison_seconds"] = clock.elapsed
 update_results(
     P.results_dir,
     data=summary,

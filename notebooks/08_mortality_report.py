@@ -30,8 +30,8 @@ profile = "quick"
 from IPython.display import Markdown
 
 from ehrlib import plots
+from ehrlib.booktext import glue_values, interval
 from ehrlib.plots import show_figure
-from ehrlib.mortality.prose import glue_values, interval_text
 from ehrlib.mortality.report import PUBLISHED_ANCHORS, render_report
 from ehrlib.mortality.results import load_results
 from ehrlib.mortality.tripod import tripod_checklist
@@ -85,7 +85,7 @@ glue_values(
         "train_auroc": history["auroc"][-1],
         "val_auroc": history["val_auroc"][-1],
         "gap": f"{history['auroc'][-1] - history['val_auroc'][-1]:+.3f}",
-        "auroc": interval_text(lstm.auroc),
+        "auroc": interval(lstm.auroc),
         "seeds": (
             f"over {len(results.seeds.seeds)} seeds the mean is {results.seeds.spread('auroc')[0]:.3f} "
             f"± {results.seeds.spread('auroc')[1]:.4f} (mean ± SD), and chapter 3's model alone reaches "

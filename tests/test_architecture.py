@@ -16,14 +16,17 @@ PACKAGE = Path(__file__).resolve().parent.parent / "ehrlib"
 ALLOWED = {
     "io": {"logs"},
     "logs": set(),
+    "booktext": set(),  # numbers, intervals, glue and timings for the book's text
     "profiles": {"icu"},  # icu.defaults only: the full profile's sizes are the generator's defaults
     "evaluation": {"io", "logs"},
     "icu": {"io", "logs", "profiles", "plots"},  # plots: the one theme and palette for its figures
     "batches": set(),
-    "stroke": {"io", "logs", "profiles", "evaluation", "plots", "batches"},
+    "training": {"batches", "logs"},  # the one Keras training loop, under every network
+    "stroke": {"io", "logs", "profiles", "evaluation", "plots", "batches", "training", "booktext"},
     "plots": {"evaluation", "io", "logs"},
     "physionet2012": {"io", "logs", "profiles", "icu"},  # a real dataset, read into the ICU's EpisodeSet
-    "mortality": {"io", "logs", "profiles", "evaluation", "icu", "physionet2012", "plots", "batches"},
+    "mortality": {"io", "logs", "profiles", "evaluation", "icu", "physionet2012", "plots", "batches",
+                  "training", "booktext"},
 }
 
 
@@ -79,7 +82,7 @@ def test_the_check_sees_an_upward_import(tmp_path):
 ORDER = {
     "evaluation": ["metrics", "bootstrap", "calibration", "thresholds", "protocol", "kfold", "subgroups", "challenge",
                    "crossfit"],
-    "icu": ["defaults", "layout", "ranges", "episodes", "cache", "reader", "synth", "writer", "describe", "plots"],
+    "icu": ["defaults", "layout", "ranges", "episodes", "cache", "reader", "schema", "risk", "synth", "writer", "describe", "plots"],
     "stroke": ["icd10", "schema", "cohort", "encoding", "autoencoder", "losses", "models", "baselines", "evaluation",
                "results", "experiment", "plots", "synth"],
     "mortality": ["hourly", "losses", "preprocessing", "baselines", "news2", "lstm", "time_inputs",

@@ -19,6 +19,8 @@ from ehrlib.icu.reader import SPLITS
 from ehrlib.icu.synth import VARIABLES, IcuConfig, RealismFlags, ablate, proportional_split, simulate_icu
 from ehrlib.icu.writer import HEADER, dataset_digest, generate_icu_dataset
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 RISK_ONLY = ("multivariate_mortality", "u_shaped_risk")  # switches that change the risk, not the charts
 
@@ -326,18 +328,21 @@ def test_whole_folder_is_byte_identical_and_metadata_has_no_timings(tmp_path, da
 
 
 def test_documented_risk_model_is_the_code():
-    from ehrlib.icu.synth import RISK_WEIGHTS, risk_model_text
+    from ehrlib.icu.risk import RISK_WEIGHTS, risk_model_text
 
-    doc = " ".join(icu_synth_module().__doc__.replace("``", "").split())
-    assert risk_model_text() in doc
+    card = " ".join((ROOT / "book" / "cards" / "icu-data.md").read_text(encoding="utf-8").replace("`", "").split())
+    assert risk_model_text() in card, "the data card's risk formula is not RISK_WEIGHTS'"
     for name, w in RISK_WEIGHTS.items():
         assert f"{w:g} {name}" in risk_model_text()
 
 
-def icu_synth_module():
-    import ehrlib.icu.synth
+def test_generator_docstrings_are_a_paragraph_that_points_to_the_data_card():
+    from ehrlib.icu import risk, schema, synth
 
-    return ehrlib.icu.synth
+    for module in (synth, risk, schema):
+        doc = module.__doc__.strip()
+        assert "\n\n" not in doc and len(doc.splitlines()) <= 10, f"{module.__name__}: docstring longer than a paragraph"
+        assert "book/cards/icu-data.md" in doc, f"{module.__name__}: docstring does not point to the data card"
 
 
 def latent_steps(cfg: IcuConfig):
@@ -354,15 +359,16 @@ def latent_steps(cfg: IcuConfig):
 
 
 def test_risk_terms_are_those_of_the_weights():
+    from ehrlib.icu import risk as r
     from ehrlib.icu import synth as s
 
     cfg = small(200, seed=2)
     sub, course, care = latent_steps(cfg)
     truth = np.zeros((200, 49, 15), dtype=np.float32) + s._NORMAL.astype(np.float32)
-    terms = s.risk_terms(sub, course, care, truth, cfg.realism)
-    assert set(terms) == set(s.RISK_WEIGHTS)
-    lin = s.risk_score(sub, course, care, truth, cfg.realism)
-    np.testing.assert_allclose(lin, sum(w * terms[k] for k, w in s.RISK_WEIGHTS.items()))
+    terms = r.risk_terms(sub, course, care, truth, cfg.realism)
+    assert set(terms) == set(r.RISK_WEIGHTS)
+    lin = r.risk_score(sub, course, care, truth, cfg.realism)
+    np.testing.assert_allclose(lin, sum(w * terms[k] for k, w in r.RISK_WEIGHTS.items()))
 
 
 def _course_and_care(cfg: IcuConfig, first_day_shift: float = 0.0):
@@ -377,6 +383,7 @@ def _course_and_care(cfg: IcuConfig, first_day_shift: float = 0.0):
 
 
 def test_first_day_load_enters_the_risk_beyond_the_state_at_48h():
+    from ehrlib.icu import risk as r
     from ehrlib.icu import synth as s
 
     cfg = small(300, seed=4)
@@ -385,8 +392,8 @@ def test_first_day_load_enters_the_risk_beyond_the_state_at_48h():
     _, shifted, care2 = _course_and_care(cfg, first_day_shift=0.5)
     np.testing.assert_array_equal(course.organ[:, 25:], shifted.organ[:, 25:])  # same course from hour 25
     np.testing.assert_array_equal(course.sev, shifted.sev)
-    diff = s.risk_score(sub, shifted, care2, truth, cfg.realism) - s.risk_score(sub, course, care, truth, cfg.realism)
-    np.testing.assert_allclose(diff, 0.5 * s.RISK_WEIGHTS["C(0-24)"], rtol=1e-5)
+    diff = r.risk_score(sub, shifted, care2, truth, cfg.realism) - r.risk_score(sub, course, care, truth, cfg.realism)
+    np.testing.assert_allclose(diff, 0.5 * r.RISK_WEIGHTS["C(0-24)"], rtol=1e-5)
 
 
 def test_true_risk_has_no_needlessly_extreme_tail():
@@ -464,7 +471,7 @@ def test_no_fluids_once_treatment_is_limited():
 
 def test_benchmark_variables_and_layout_read_by_the_project_reader(tmp_path):
     from ehrlib.icu.reader import read_dataset
-    from ehrlib.icu.synth import BENCHMARK_VARIABLES
+    from ehrlib.icu.schema import BENCHMARK_VARIABLES
 
     out = generate_icu_dataset(tmp_path / "bench", n_episodes=200, seed=4, progress=False,
                                variables="benchmark", layout="benchmark")
@@ -502,7 +509,7 @@ def test_benchmark_variables_and_layout_read_by_the_project_reader(tmp_path):
 
 
 def test_benchmark_variables_chart_plausibly():
-    from ehrlib.icu.synth import BENCHMARK_VARIABLES
+    from ehrlib.icu.schema import BENCHMARK_VARIABLES
 
     c = simulate_icu(small(1500, seed=3, variables="benchmark"))
     frame = pd.DataFrame(c.means(), columns=BENCHMARK_VARIABLES)

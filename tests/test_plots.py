@@ -17,11 +17,23 @@ def test_frame_html_prints_whole_number_rows_and_columns_as_integers_and_keeps_c
     assert table["train"].dtype == float and "2100.0" in table.to_html()
     html = plots.frame_html(table)
     assert ">2100<" in html and ">450<" in html and ">0.133<" in html and ">0.120<" in html
-    assert ">3<" in html and ">NaN<" in html and "2100.0" not in html
+    assert ">3<" in html and f">{plots.MISSING}<" in html and "NaN" not in html and "2100.0" not in html
+    body = html.split("<tbody>")[1]
+    assert "<th" not in body and "<td>episodes</td>" in body  # the index became an ordinary column
     # a rounded percentage keeps its decimal among decimals: 9.0 beside 9.3 and 7.7 (no whole row here)
     pct = pd.DataFrame({"urgent, %": [9.3, 7.7, 9.0], "label": ["a", "b", "c"]})
     assert ">9.0<" in plots.frame_html(pct) and ">9.3<" in plots.frame_html(pct)
     assert ">0.800<" in plots.frame_html(pd.DataFrame({"auroc": [0.856, 0.8]}))
+
+
+def test_frame_html_shows_no_index_and_one_header_row() -> None:
+    plain = plots.frame_html(pd.DataFrame({"model": ["a", "b"], "auroc": [0.8, 0.9]}))
+    assert "<th" not in plain.split("<tbody>")[1] and ">0<" not in plain  # the default 0..n-1 index is gone
+    wide = pd.DataFrame([[1, 2]], columns=pd.MultiIndex.from_tuples([("auroc", "mean"), ("auroc", "sd")]))
+    head = plots.frame_html(wide).split("<tbody>")[0]
+    assert head.count("<tr") == 1 and ">auroc mean<" in head
+    named = pd.DataFrame({"n": [3, 4]}, index=pd.Index(["x", "y"], name="split"))
+    assert ">split<" in plots.frame_html(named).split("<tbody>")[0]
 
 
 @pytest.mark.parametrize(("book", "shown"), [("1", False), ("", True)])

@@ -115,3 +115,20 @@ def test_preprocessor_appends_standardised_descriptors_and_masks_empty_hours() -
     assert (x[~live] == prep.mask_value).all()
     again = MortalityPreprocessor.from_dict(prep.to_dict())
     np.testing.assert_array_equal(again.transform(test), x)
+
+
+def test_verdict_needs_most_runs_on_one_side() -> None:
+    from types import SimpleNamespace as NS
+
+    from ehrlib.evaluation.bootstrap import Interval
+    from ehrlib.mortality.real_report import verdict
+    from ehrlib.mortality.real_results import Spread
+
+    def result(diffs):
+        runs = [NS(diff_auroc={"gbt": Interval(d, d - 0.01, d + 0.01)}) for d in diffs]
+        spread = {"diff_auroc_gbt": Spread.of(diffs)}
+        return NS(models={"lstm": NS(runs=runs, spread=spread)})
+
+    assert verdict(result([-0.03, -0.02, -0.02]), "lstm", "gbt") == "ranks stays worse than"
+    assert verdict(result([0.03, 0.02, 0.0]), "lstm", "gbt") == "ranks stays better than"
+    assert verdict(result([-0.03, 0.0, 0.005]), "lstm", "gbt").startswith("cannot be told apart")

@@ -96,7 +96,7 @@ def test_report_renders_every_section_from_the_written_results(written) -> None:
                         "Comparison with published figures", "Run time", "Limits"]
     for bad in ("nan", "None", "TODO", "{", "}"):
         assert bad not in text, bad
-    assert f"{results.lstm.auroc.value:.3f} (95 % CI {results.lstm.auroc.ci_low:.3f}" in text
+    assert f"{results.lstm.auroc.value:.3f} ({results.lstm.auroc.ci_low:.3f} to {results.lstm.auroc.ci_high:.3f})" in text
     assert "The missingness ablation was not run." in text
     assert "| kfold | 60.2 |" in text or "| kfold | 60.3 |" in text
     assert "Training ran 12 epochs, kept the weights of epoch 7" in text and "1,234 trainable parameters" in text

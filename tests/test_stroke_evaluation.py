@@ -219,3 +219,23 @@ def test_comparison_table_best_of_and_cohort_results(tmp_path):
         StrokeCohortResults(profile="q", seed=0, population=10, cases=2, controls=3, splits={}, samples={},
                             vocabulary_size=1, autoencoder={"reconstruction_accuracy": 1.0}, true_risk_auroc={},
                             encoding={}, paper={}, timings_seconds={}).save(tmp_path / "c.json")
+
+
+def test_view_table_and_views_long_read_every_model_with_intervals_in_one_convention():
+    from ehrlib.stroke.results import ModelResult, StrokeMetrics, interval_cell, view_result, view_table, views_long
+    from ehrlib.stroke.results import MetricValue
+
+    good, _ = evaluate_all_views(_scored(), _scored(), n_boot=20)
+    models = {n: ModelResult(name=n, family="network", samples="exam", views={v: view_result(s) for v, s in good.items()})
+              for n in ("a", "b")}
+    metrics = StrokeMetrics(profile="quick", seed=0, paper_auroc=0.669, population_prevalence=0.01, n_boot=20,
+                            models=models, ablations={}, timings_seconds={})
+    paper, matched = view_table(metrics, "paper"), view_table(metrics, "matched")
+    assert list(paper.index) == ["a", "b"] and "top1" not in paper.columns and "top1" in matched.columns
+    auroc = good["paper"].metrics["auroc"]
+    assert paper.loc["a", "auroc"] == f"{auroc.value:.3f} ({auroc.ci_low:.3f} to {auroc.ci_high:.3f})"
+    assert paper.loc["a", "n"] == good["paper"].n_samples
+    assert interval_cell(MetricValue(0.5, None, None)) == "-" and interval_cell(None) == "-"
+    long = views_long(metrics)
+    assert len(long) == 6 and set(long["view"]) == {"paper", "patient", "matched"}
+    assert long.iloc[0]["value"] == pytest.approx(auroc.value)

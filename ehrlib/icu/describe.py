@@ -11,7 +11,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ehrlib.icu.synth import UNITS, VARIABLES, IcuCohort
+from ehrlib.icu.schema import UNITS, VARIABLES
+from ehrlib.icu.synth import IcuCohort
 
 def window_means(hourly: np.ndarray, start: int = 0, stop: int | None = None) -> np.ndarray:
     """Per-variable means of hourly values (n, T, F) over hours [start, stop), NaN-aware -> (n, F)."""
@@ -134,7 +135,8 @@ def fluctuation_correlation(cohort: IcuCohort, variables: Sequence[str] = VARIAB
 @dataclass(frozen=True)
 class HourlyEpisodes:
     """Hourly-binned episodes of one split, as the baselines read them (`values` NaN where not
-    observed, `mask`, labels `y`, `variables`), with the stay names and the true risk."""
+    observed, `mask`, labels `y`, `variables`), with the stay names and the true risk; no static
+    descriptors (the synthetic stays chart none)."""
 
     values: np.ndarray
     mask: np.ndarray
@@ -142,6 +144,7 @@ class HourlyEpisodes:
     variables: list[str]
     stays: np.ndarray
     true_risk: np.ndarray
+    static: None = None
 
 
 def cohort_split(cohort: IcuCohort, split: str) -> HourlyEpisodes:

@@ -16,7 +16,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ehrlib.icu.describe import hours_since_last, shift_of_clock
-from ehrlib.icu.synth import SHIFTS, UNITS, VARIABLES, IcuCohort
+from ehrlib.icu.schema import SHIFTS, UNITS, VARIABLES
+from ehrlib.icu.synth import IcuCohort
 from ehrlib.plots import ICU_PALETTE, PALETTE
 
 OUTCOME_COLORS = {"survived": PALETTE[0], "died": PALETTE[1]}

@@ -1,107 +1,10 @@
-"""Mechanistic synthetic ICU episodes in the MIMIC-III benchmark's in-hospital-mortality layout.
-
-The generator is causal in one direction only: **latent state -> physiology -> observations**, and
-separately **latent state -> true risk -> label**. The label is drawn last, from its own random
-stream, and nothing downstream of it shapes a single observed value (the public replication of
-Rajkomar et al. 2018 that this book starts from drew measurements *from* the label, which made its task
-trivial; chapter 01 tells how).
-
-Latent state (one row of `latent.csv` per episode)
-    Age, sex, admission category (EMERGENCY / URGENT / ELECTIVE), admission clock time, baseline
-    severity ``s0`` (depends on age and admission category), a 48-hour trajectory
-    ``S(t) = s0 + r * (t/48)**k + w(t)`` with a patient-specific rate ``r`` (negative: recovery,
-    positive: deterioration), shape ``k`` and a slow Ornstein-Uhlenbeck wander ``w``; and four
-    organ-dysfunction factors (cardiovascular ``C``, respiratory ``R``, renal ``K``,
-    inflammatory ``I``), each ``lambda_k * S(t) + d_k + e_k * t/48`` with an organ-specific
-    offset ``d_k`` (e.g. chronic kidney disease) and drift ``e_k``.
-
-Physiology
-    Each of the 15 variables is linear in the organ factors on a natural scale (identity for vitals,
-    log for lactate, creatinine, white cells and urea, log of the deficit ``100 - SpO2`` for
-    saturation), with clinically sensible signs: shock raises heart rate and lactate and lowers
-    blood pressure and bicarbonate; respiratory failure raises respiratory rate and lowers SpO2;
-    renal failure raises creatinine, urea and potassium; inflammation raises temperature, white
-    cells and glucose. Values are clipped to physiological ranges and rounded to the benchmark's
-    charting precision.
-
-Acute events, surgery, treatment and its limitation (steps 2b-2d)
-    An acute event (sepsis, bleeding; a third of emergency admissions) strikes at a random hour;
-    its burden rises over about 1.5 h and clears at a patient-specific rate (a quarter do not
-    respond), adding to the severity and organ factors and raising lactate and temperature.
-    Elective (post-operative) admissions start with a derangement (tachycardia, hypotension,
-    hypothermia, lactate and glucose) that resolves over hours and carries no risk. Treatment
-    normalises what is charted: supplemental oxygen (FiO2 titrated with the respiratory factor,
-    mechanical ventilation beyond a higher threshold, the ventilator setting the respiratory rate)
-    removes most of the respiratory effect on SpO2 (untreated respiratory failure desaturates to
-    about 90 %); vasopressors restore most of the blood pressure lost above their threshold (shock
-    is hypotension untreated); fluid boluses, given while the circulation is failing (often on the
-    first day, rarely after), lift the pressure for a few hours in the half of patients who respond
-    and dilute haemoglobin and bicarbonate in all. Some old, severely ill patients have a decision
-    to limit treatment: escalation stops, monitoring is withdrawn (few vital checks, no labs) and
-    the risk of death rises.
-
-Mortality model (weights in `RISK_WEIGHTS`, the one definition; this text is checked by a test)
-    ``logit p = b0 + 0.05 C(48) + 0.05 R(48) + 0.05 K(48) + 0.05 I(48) + 0.3 age_z + 0.2
-    emergency + 0.05 age_z*S(48) + 1.1 C(0-24) + 2.4 event_unresolved + 0.25 u_temperature + 0.15
-    u_glucose + 0.2 u_sodium + 0.6 limitation`` (multivariate), or ``b0 + 1 S(48)`` when the
-    multivariate model is switched off. ``C(0-24)`` is the mean cardiovascular factor over hours
-    0-24, the first day's circulatory load (cf. the first-day severity scores and the mean SOFA
-    score, which predict death beyond the current state); ``event_unresolved`` the share of an acute
-    event's burden not cleared by hour 48 (so the time since the event and the response to
-    treatment matter, not its size), the ``u_*`` terms are squared deviations of the last 12
-    hours' noiseless temperature (from 37 °C, per 1 °C), glucose (from 140, per 70 mg/dL) and
-    sodium (from 140, per 6 mmol/L), each capped at 4, and ``limitation`` is 1 once treatment is
-    limited. Most weight lies on the course (the first day, the event's response), so the latent
-    state at 48 h alone does not determine the risk. The intercept ``b0`` is solved by bisection
-    so that the mean true risk equals the target prevalence; the label is one Bernoulli draw from
-    the true risk. Only the intercept depends on the target prevalence, so observations do not
-    change with it. A subject's in-hospital death ends their history: episodes drawn for the same
-    subject after a death are given to a new subject (fresh id).
-
-Realism features (`RealismFlags`; every one can be switched off for ablation)
-    - ``circadian``: 24-hour cosine rhythms (heart rate, blood pressure, respiratory rate,
-      temperature peaking in the late afternoon; a dawn rise of glucose), phased by the real
-      admission clock time, damped in sicker patients.
-    - ``sleep``: a fragmented night-time sleep window (about 23:00-06:00) lowering heart rate,
-      blood pressure and respiratory rate, and making nurses skip vital checks of sleeping patients.
-    - ``meals``: glucose excursions after breakfast, lunch and dinner (08:00, 12:30, 18:00) in
-      patients who eat (fewer when sicker), larger in diabetics.
-    - ``temporal_variability``: autocorrelated physiological fluctuation and measurement noise,
-      jitter of charting times (minutes past the hour), monitoring dropouts (runs of missed
-      hours) and artifacts (motion, probe-off, transducer flush). Off: charts exactly on the hour
-      and noiseless values.
-    - ``mcar``: missing completely at random: a constant chance that a vital check, a single
-      vital, or a single lab component is not recorded.
-    - ``mar``: missing at random: vital checks are skipped more in stable patients and extra labs
-      and lactates are drawn when the charted shock index (heart rate / systolic pressure) is high.
-    - ``mnar``: missing not at random: a value's own abnormality changes its chance of being
-      recorded (normal vitals are charted less reliably, a fever triggers temperature re-checks,
-      a high lactate or glucose triggers re-measurement).
-    - ``correlations``: the short-term fluctuations of the 15 variables are correlated (e.g.
-      systolic/diastolic pressure, creatinine/urea, heart/respiratory rate); off: independent.
-      (The organ factors themselves are the disease model and always couple the variables.)
-    - ``shift_quality``: documentation by nursing shift (day 07-15, evening 15-23, night 23-07):
-      fewer vital checks, later charting and terminal-digit preference (rounding blood pressure
-      to 5) in the evening and at night.
-    - ``individual_variability``: patient-specific set points of every variable, response gains
-      and circadian amplitudes (shared by a subject's episodes).
-    - ``multivariate_mortality``: the multivariate risk model above; off: risk from overall
-      severity at 48 h only.
-    - ``oxygen_therapy``, ``vasopressors``, ``fluids``: the treatments above (off: untreated
-      physiology).
-    - ``acute_events``, ``postoperative``, ``limitation_of_treatment``: the course events above.
-    - ``u_shaped_risk``: the U-shaped risk terms (risk only; observations unchanged).
-
-Sampling: vitals are checked about hourly (a candidate chart in each hour, at a jittered minute);
-labs in panels (basic metabolic panel, blood count) at admission, with the morning round (about
-04:00) and when indicated, lactate when indicated (shock, vasopressors, an acute event), plus point-of-care glucose every 6 h in insulin-treated patients.
-
-Variables: the source document's 15 (default) or, with ``IcuConfig(variables="benchmark")``, the
-real MIMIC-III benchmark's 17 in its order and spelling, the Glasgow coma scale as its categorical
-text (see `benchmark_extras`).
-
-Speed: every step is vectorised over episodes x hourly slots x variables; files are formatted
-with lookup tables of pre-formatted cells and written with one write per file.
+"""The mechanistic synthetic ICU generator: the simulation steps, from subjects to charted rows.
+Latent state -> physiology -> charting, and separately latent state -> true risk -> label, drawn last
+from its own random stream: `simulate_icu(IcuConfig(...))` runs the steps below in order (`draw_subjects`
+... `assemble_rows`), every realism feature a switch in `RealismFlags`, every component on its own
+random stream, so the same config gives identical arrays. The variable schema lives in
+`ehrlib.icu.schema`, the mortality model in `ehrlib.icu.risk`; the data card (`book/cards/icu-data.md`)
+describes the model, every mechanism and its parameters, and chapter 01 shows them.
 """
 
 from __future__ import annotations
@@ -116,25 +19,10 @@ import pandas as pd
 
 from ehrlib.icu.defaults import DEFAULT_EPISODES, DEFAULT_MORTALITY, DEFAULT_SPLIT
 from ehrlib.icu.layout import SPLITS
+from ehrlib.icu.risk import calibrate_intercept, risk_score, sigmoid
+from ehrlib.icu.schema import (ADMISSION_TYPES, ALL_VARIABLES, DECIMALS, EXTRA_SPECS, LOWER, N_SLOTS, ORGANS, UPPER,
+                               VARIABLE_SETS, VARIABLES)
 
-VARIABLES: tuple[str, ...] = (
-    "Heart Rate", "Systolic blood pressure", "Diastolic blood pressure", "Respiratory rate",
-    "Temperature", "Oxygen saturation", "Lactate", "Creatinine", "White blood cells", "Hemoglobin",
-    "Glucose", "Potassium", "Sodium", "Bicarbonate", "Blood urea nitrogen",
-)
-VITALS: tuple[str, ...] = VARIABLES[:6]
-LABS: tuple[str, ...] = VARIABLES[6:]
-UNITS: dict[str, str] = {
-    "Heart Rate": "bpm", "Systolic blood pressure": "mmHg", "Diastolic blood pressure": "mmHg",
-    "Respiratory rate": "breaths/min", "Temperature": "°C", "Oxygen saturation": "%",
-    "Lactate": "mmol/L", "Creatinine": "mg/dL", "White blood cells": "10^9/L", "Hemoglobin": "g/dL",
-    "Glucose": "mg/dL", "Potassium": "mmol/L", "Sodium": "mmol/L", "Bicarbonate": "mmol/L",
-    "Blood urea nitrogen": "mg/dL",
-}
-ADMISSION_TYPES: tuple[str, ...] = ("EMERGENCY", "URGENT", "ELECTIVE")
-SHIFTS: tuple[str, ...] = ("day", "evening", "night")
-ORGANS: tuple[str, ...] = ("cardiovascular", "respiratory", "renal", "inflammatory")
-N_SLOTS = 49  # hourly slots 0..48 (slot 48 only at minute 0, so that Hours <= 48)
 
 # How strongly the organ factors move the charted variables (milder than a textbook picture: the
 # same organ failure shows differently in different patients, and treatment masks part of it).
@@ -168,10 +56,6 @@ _MEAS_SD = np.array([2.0, 4.0, 3.0, 1.5, 0.15, 0.15, 0.1, 0.05, 0.07, 0.3, 8.0, 
 _CIRC_AMP = np.array([5.0, 6.0, 4.0, 1.0, 0.3, 0.0, 0, 0, 0, 0, 8.0, 0, 0, 0, 0])
 _CIRC_PEAK = np.array([16.0, 15.0, 15.0, 15.0, 18.0, 0, 0, 0, 0, 0, 7.0, 0, 0, 0, 0])
 _SLEEP_EFF = np.array([-6.0, -8.0, -5.0, -2.0, -0.1, 0.1, 0, 0, 0, 0, 0, 0, 0, 0, 0])
-# Clipping range and charting precision (decimals) on the natural scale.
-_LO = np.array([20, 40, 15, 4, 32.0, 50, 0.3, 0.2, 0.5, 4.0, 30, 2.0, 115, 5, 2])
-_HI = np.array([250, 260, 160, 60, 42.0, 100, 25.0, 15.0, 80.0, 19.0, 900, 8.5, 165, 45, 200])
-_DEC = np.array([0, 0, 0, 0, 1, 0, 1, 1, 1, 1, 0, 1, 0, 0, 0])
 # Deviation scale used to measure a value's own abnormality (MNAR), natural scale around _NORMAL.
 _NORMAL = np.array([80, 120, 65, 16, 37.0, 97, 1.2, 0.9, 8.0, 12.0, 110, 4.2, 140, 25, 15])
 _ABN_SCALE = np.array([20, 25, 15, 6, 0.8, 4, 1.5, 0.8, 5.0, 2.5, 60, 0.8, 5, 5, 15])
@@ -182,56 +66,11 @@ _BMP = [_V[v] for v in ("Creatinine", "Glucose", "Potassium", "Sodium", "Bicarbo
 _CBC = [_V[v] for v in ("White blood cells", "Hemoglobin")]
 _LACT = _V["Lactate"]
 _GLU = _V["Glucose"]
-#: Mortality model weights: the one definition. The module docstring's formula is generated from
-#: them by `risk_model_text` (a test checks that the docstring shows exactly that text).
-#: Most weight lies on what only the course shows (the first day's circulatory load, an acute event's
-#: clearance), so that a model of the exact latent trajectory beats one of the latent state at hour 48
-#: by at least 0.02 AUROC (chapter 01's headroom table measures it on test). Every term is roughly
-#: symmetric except the event and limitation terms, so the linear predictor is close to normal and the
-#: true risk has no needlessly extreme tail.
-RISK_WEIGHTS: dict[str, float] = {
-    "C(48)": 0.05, "R(48)": 0.05, "K(48)": 0.05, "I(48)": 0.05, "age_z": 0.3, "emergency": 0.2,
-    "age_z*S(48)": 0.05, "C(0-24)": 1.1, "event_unresolved": 2.4,
-    "u_temperature": 0.25, "u_glucose": 0.15, "u_sodium": 0.2, "limitation": 0.6,
-}
-W_UNIVARIATE = 1.0  # the risk model with multivariate_mortality off: b0 + W_UNIVARIATE * S(48)
-
-# The real MIMIC-III benchmark's 17 variables, in its order and spelling (`--variables benchmark`).
-BENCHMARK_VARIABLES: tuple[str, ...] = (
-    "Capillary refill rate", "Diastolic blood pressure", "Fraction inspired oxygen",
-    "Glascow coma scale eye opening", "Glascow coma scale motor response", "Glascow coma scale total",
-    "Glascow coma scale verbal response", "Glucose", "Heart Rate", "Height", "Mean blood pressure",
-    "Oxygen saturation", "Respiratory rate", "Systolic blood pressure", "Temperature", "Weight", "pH",
-)
-#: Variables simulated only for the benchmark set, with (unit, low, high, decimals).
-EXTRA_SPECS: dict[str, tuple[str, float, float, int]] = {
-    "Capillary refill rate": ("0 normal / 1 slow", 0.0, 1.0, 1),
-    "Fraction inspired oxygen": ("fraction", 0.21, 1.0, 2),
-    "Glascow coma scale eye opening": ("score", 1, 4, 0),
-    "Glascow coma scale motor response": ("score", 1, 6, 0),
-    "Glascow coma scale total": ("score", 3, 15, 0),
-    "Glascow coma scale verbal response": ("score (0: intubated)", 0, 5, 0),
-    "Height": ("cm", 140, 205, 0),
-    "Mean blood pressure": ("mmHg", 25, 200, 0),
-    "Weight": ("kg", 35, 200, 1),
-    "pH": ("", 6.8, 7.7, 2),
-}
-#: The benchmark's categorical text for the Glasgow coma scale components, by score (verbal 0 is
-#: the intubated patient's "1.0 ET/Trach", which scores 1).
-GCS_TEXT: dict[str, dict[int, str]] = {
-    "Glascow coma scale eye opening": {1: "1 No Response", 2: "2 To pain", 3: "3 To speech", 4: "4 Spontaneously"},
-    "Glascow coma scale motor response": {1: "1 No Response", 2: "2 Abnorm extensn", 3: "3 Abnorm flexion",
-                                          4: "4 Flex-withdraws", 5: "5 Localizes Pain", 6: "6 Obeys Commands"},
-    "Glascow coma scale verbal response": {0: "1.0 ET/Trach", 1: "1 No Response", 2: "2 Incomp sounds",
-                                           3: "3 Inapprop words", 4: "4 Confused", 5: "5 Oriented"},
-}
-ALL_VARIABLES: tuple[str, ...] = VARIABLES + tuple(EXTRA_SPECS)
-VARIABLE_SETS: dict[str, tuple[str, ...]] = {"source": VARIABLES, "benchmark": BENCHMARK_VARIABLES}
 
 
 @dataclass(frozen=True)
 class RealismFlags:
-    """Switches for each realism feature (all on by default); see the module docstring."""
+    """Switches for each realism feature (all on by default); the data card describes each one."""
 
     circadian: bool = True
     sleep: bool = True
@@ -415,10 +254,6 @@ def _streams(seed: int) -> dict[str, np.random.Generator]:
     return {name: np.random.default_rng(child) for name, child in zip(_STREAMS, children)}
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
 def _corr_cholesky(correlated: bool) -> np.ndarray:
     """Cholesky factor of the fluctuation correlation matrix (identity when switched off)."""
     f = len(VARIABLES)
@@ -443,20 +278,6 @@ def _subjects(n: int, repeat_rate: float, rng: np.random.Generator) -> tuple[np.
     ids = np.sort(rng.choice(np.arange(10_000, hi), size=m, replace=False))
     ids = ids[rng.permutation(m)]
     return subj, episode, ids
-
-
-def _calibrate_intercept(lin: np.ndarray, target: float) -> float:
-    """Solve mean(sigmoid(b0 + lin)) = target for b0 by bisection (deterministic, 200 steps max)."""
-    lo, hi = -30.0, 30.0
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if _sigmoid(mid + lin).mean() < target:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-12:
-            break
-    return 0.5 * (lo + hi)
 
 
 def _assign_splits(subj: np.ndarray, y: np.ndarray, sizes: Sequence[int], rng: np.random.Generator) -> np.ndarray:
@@ -678,7 +499,7 @@ def draw_events(sub: _Subjects, course: _Course, fl: RealismFlags, rng: dict[str
     postop = np.where(post[:, None], d0[:, None] * np.exp(-hours[None, :] / 5.0), 0.0)
     u_lot = g.random(n)
     t_lot = g.uniform(12.0, 44.0, n)
-    p_lot = _sigmoid(-5.2 + 1.0 * sub.age_z + 0.8 * course.sev[:, 24])
+    p_lot = sigmoid(-5.2 + 1.0 * sub.age_z + 0.8 * course.sev[:, 24])
     lot = (u_lot < p_lot) & fl.limitation_of_treatment
     withdrawn = lot[:, None] & (hours[None, :] >= t_lot[:, None])
     cardio = course.organ[:, :25, 0].mean(axis=1)
@@ -800,10 +621,10 @@ def draw_person(sub: _Subjects, fl: RealismFlags, rng: dict[str, np.random.Gener
     g = rng["sleep"]
     onset = 23.0 + g.uniform(-1.0, 1.5, n)
     wake = 5.5 + g.uniform(0.0, 1.5, n)
-    sleep_q = 0.8 * _sigmoid(-0.7 * sub.s0)   # fragmented; sicker sleep less
+    sleep_q = 0.8 * sigmoid(-0.7 * sub.s0)   # fragmented; sicker sleep less
     sleep_u = g.random((n, N_SLOTS))
     g = rng["meals"]
-    eats = (g.random(n) < 0.75 * _sigmoid(-0.8 * sub.s0)).astype(float)
+    eats = (g.random(n) < 0.75 * sigmoid(-0.8 * sub.s0)).astype(float)
     meal_amp = g.uniform(20, 45, n) * np.where(sub.diabetic, 2.0, 1.0)
     return _Person(base_off=base_off, gain=gain, circ_amp=circ_amp, onset=onset, wake=wake, sleep_q=sleep_q,
                    sleep_u=sleep_u, eats=eats, meal_amp=meal_amp)
@@ -845,7 +666,7 @@ def physiology_at(t_min: np.ndarray, sub: _Subjects, course: _Course, person: _P
     if person.offset is not None:
         eta += person.offset
     if fl.circadian:
-        damp32 = _sigmoid(1.0 - course.sev).astype(f32)  # sicker patients lose their rhythm
+        damp32 = sigmoid(1.0 - course.sev).astype(f32)  # sicker patients lose their rhythm
         rhythmic = np.flatnonzero(_CIRC_AMP)  # only these variables have a rhythm
         circ = np.cos(2 * np.pi * (clock[:, :, None] - _CIRC_PEAK[None, None, rhythmic]) / 24.0).astype(f32)
         circ *= (person.circ_amp[:, None] * damp32).astype(f32)[:, :, None] * _CIRC_AMP[rhythmic].astype(f32)[None, None, :]
@@ -871,7 +692,7 @@ def to_natural(eta: np.ndarray) -> np.ndarray:
         eta[:, :, k] = np.exp(np.minimum(eta[:, :, k], 10))
     for k in np.nonzero(_LINK == 2)[0]:
         eta[:, :, k] = 100.0 - np.exp(np.minimum(eta[:, :, k], 10))
-    return np.clip(eta, _LO.astype(np.float32), _HI.astype(np.float32), out=eta)
+    return np.clip(eta, LOWER.astype(np.float32), UPPER.astype(np.float32), out=eta)
 
 
 def noisy_values(sub: _Subjects, course: _Course, person: _Person, sched: _Schedule, fl: RealismFlags,
@@ -916,7 +737,7 @@ def add_artifacts(val_v: np.ndarray, shift: np.ndarray, fl: RealismFlags, rng: d
         a = art_u[:, :, 2] < 0.003
         val_v[:, :, sbp] = np.where(a, val_v[:, :, sbp] + 30 + 40 * art_k, val_v[:, :, sbp])
         val_v[:, :, dbp] = np.where(a, val_v[:, :, dbp] + 15 + 20 * art_k, val_v[:, :, dbp])
-        np.clip(val_v, _LO.astype(np.float32), _HI.astype(np.float32), out=val_v)
+        np.clip(val_v, LOWER.astype(np.float32), UPPER.astype(np.float32), out=val_v)
     if fl.shift_quality:
         rnd = (art_u[:, :, 3] < np.array([0.05, 0.25, 0.45])[shift])[:, :, None]
         bp = [_V["Systolic blood pressure"], _V["Diastolic blood pressure"]]
@@ -942,7 +763,7 @@ def _vital_checks(val_v: np.ndarray, asleep: np.ndarray, sched: _Schedule, care:
     if fl.sleep:
         p_check *= np.where(asleep, 0.8, 1.0)
     if fl.mar:
-        p_check *= _sigmoid(3.3 + 1.5 * shock_z)
+        p_check *= sigmoid(3.3 + 1.5 * shock_z)
     p_check = np.where(care.withdrawn, 0.1 * p_check, p_check)  # comfort care: monitoring withdrawn
     checked = u_check < p_check
     if fl.temporal_variability:
@@ -973,14 +794,14 @@ def vital_missingness(val_v: np.ndarray, asleep: np.ndarray, sub: _Subjects, sch
     sched_t = (hour % 4) == 0
     p_t = np.where(sched_t, 0.92, 0.04)
     if fl.mnar:
-        p_t = p_t + (1 - p_t) * 0.8 * _sigmoid((np.abs(val_v[:, :, temp_i] - 37.0) - 1.2) / 0.2)
+        p_t = p_t + (1 - p_t) * 0.8 * sigmoid((np.abs(val_v[:, :, temp_i] - 37.0) - 1.2) / 0.2)
     if fl.mcar:
         p_t = p_t * 0.95
     rec_v[:, :, temp_i] = (u_temp < p_t) & (checked | sched_t) & ~care.withdrawn
     sched_fs = ((hour % 6) == 0) & (sub.diabetic | (sub.s0 > 1.0))[:, None]
     p_fs = np.where(sched_fs, 0.85, 0.0)
     if fl.mnar:
-        p_fs = p_fs + (1 - p_fs) * 0.5 * _sigmoid((val_v[:, :, _GLU] - 200.0) / 25.0)
+        p_fs = p_fs + (1 - p_fs) * 0.5 * sigmoid((val_v[:, :, _GLU] - 200.0) / 25.0)
     if fl.mcar:
         p_fs = p_fs * 0.95
     return rec_v, (u_fs < p_fs) & ~care.withdrawn
@@ -1003,16 +824,16 @@ def lab_missingness(val_l: np.ndarray, sched: _Schedule, care: _Care, fl: Realis
     p_bmp = np.where(first, 0.92, np.where(morning, 0.9, 0.03))
     shock_l = (val_l[:, :, _V["Heart Rate"]] / val_l[:, :, _V["Systolic blood pressure"]] - 0.72) / 0.2
     if fl.mar:
-        p_bmp = 1 - (1 - p_bmp) * (1 - 0.12 * _sigmoid(2.5 * (shock_l - 1.0)))
+        p_bmp = 1 - (1 - p_bmp) * (1 - 0.12 * sigmoid(2.5 * (shock_l - 1.0)))
     bmp = u_bmp < p_bmp
     cbc = np.where(bmp, u_cbc < 0.85, u_cbc < 0.015)
     p_lac = np.where(first, 0.25, 0.002)
     if fl.mar:
         indicated = (care.vaso > 0) | (care.event > 0.4)
-        p_lac = 1 - (1 - p_lac) * (1 - 0.02 * _sigmoid(2.5 * (shock_l - 1.0))) * np.where(indicated, 0.93, 1.0)
+        p_lac = 1 - (1 - p_lac) * (1 - 0.02 * sigmoid(2.5 * (shock_l - 1.0))) * np.where(indicated, 0.93, 1.0)
         p_lac = np.where(first & indicated, 0.85, p_lac)
     if fl.mnar:
-        p_lac = 1 - (1 - p_lac) * (1 - 0.08 * _sigmoid((val_l[:, :, _LACT] - 3.0) / 0.5))
+        p_lac = 1 - (1 - p_lac) * (1 - 0.08 * sigmoid((val_l[:, :, _LACT] - 3.0) / 0.5))
     rec_l = np.zeros((n, j, f), dtype=bool)
     rec_l[:, :, _BMP] = bmp[:, :, None]
     rec_l[:, :, _CBC] = cbc[:, :, None]
@@ -1058,7 +879,7 @@ def benchmark_extras(sub: _Subjects, course: _Course, care: _Care, sched: _Sched
     for k, name in enumerate(("eye opening", "motor response", "total", "verbal response")):
         col = names.index(f"Glascow coma scale {name}")
         ev[:, :, col] = np.where(gcs_on & ((k != 2) | (u[:, :, 1] < 0.9)), gcs[:, :, k], np.nan)
-    crr = (g.random((n, j)) < _sigmoid(1.2 * course.organ[:, :, 0] - 2.5)).astype(float)
+    crr = (g.random((n, j)) < sigmoid(1.2 * course.organ[:, :, 0] - 2.5)).astype(float)
     ev[:, :, names.index("Capillary refill rate")] = np.where(checked & (u[:, :, 2] < 0.06), crr, np.nan)
     on_o2 = care.fio2 > 0.21
     fio2_v = checked & on_o2 & (u[:, :, 3] < np.where(care.ventilated, 0.9, 0.4))
@@ -1099,7 +920,7 @@ def assemble_rows(val_v: np.ndarray, val_l: np.ndarray, rec_v: np.ndarray, rec_f
     vit_block = vals[:, :j, 6:]
     vals[:, :j, 6:] = np.where(same[:, :, None] & ~np.isnan(lab_block), lab_block, vit_block)
     vals[:, j:, 6:] = np.where(same[:, :, None], np.nan, lab_block)
-    scale = (10.0 ** _DEC).astype(np.float32)
+    scale = (10.0 ** DECIMALS).astype(np.float32)
     vals = np.round(vals * scale) / scale
     if extras is not None:
         ext = np.concatenate(extras, axis=1)
@@ -1120,38 +941,6 @@ def assemble_rows(val_v: np.ndarray, val_l: np.ndarray, rec_v: np.ndarray, rec_f
     vals = np.take_along_axis(vals, order[:, :, None], axis=1)
     valid = np.arange(width)[None, :] < n_rows[:, None]
     return np.where(valid, times, -1).astype(np.int32), vals, n_rows
-
-
-def risk_terms(sub: _Subjects, course: _Course, care: _Care, truth: np.ndarray, fl: RealismFlags) -> dict[str, np.ndarray]:
-    """The terms of the mortality model, named as in `RISK_WEIGHTS`: organ factors, severity and
-    age at 48 h, admission category, the mean cardiovascular factor of hours 0-24, the unresolved
-    share of an acute event (time since it and the response matter, not its size), U-shaped terms of
-    the last 12 hours' noiseless temperature, glucose and sodium, and a decision to limit treatment."""
-    c_end, s_end = course.organ[:, -1, :], course.sev[:, -1]
-    last = truth[:, -12:, :].mean(axis=1)
-    u = float(fl.u_shaped_risk)
-    return {
-        "C(48)": c_end[:, 0], "R(48)": c_end[:, 1], "K(48)": c_end[:, 2], "I(48)": c_end[:, 3],
-        "age_z": sub.age_z, "emergency": (sub.adm == 0).astype(float), "age_z*S(48)": sub.age_z * s_end,
-        "C(0-24)": care.cardio_burden, "event_unresolved": care.unresolved,
-        "u_temperature": u * np.minimum(((last[:, _V["Temperature"]] - 37.0) / 1.0) ** 2, 4.0),
-        "u_glucose": u * np.minimum(((last[:, _GLU] - 140.0) / 70.0) ** 2, 4.0),
-        "u_sodium": u * np.minimum(((last[:, _V["Sodium"]] - 140.0) / 6.0) ** 2, 4.0),
-        "limitation": care.withdrawn[:, -1].astype(float),
-    }
-
-
-def risk_score(sub: _Subjects, course: _Course, care: _Care, truth: np.ndarray, fl: RealismFlags) -> np.ndarray:
-    """The linear predictor of the mortality model without its intercept (see `risk_model_text`)."""
-    if not fl.multivariate_mortality:
-        return W_UNIVARIATE * course.sev[:, -1]
-    terms = risk_terms(sub, course, care, truth, fl)
-    return sum(w * terms[name] for name, w in RISK_WEIGHTS.items())
-
-
-def risk_model_text() -> str:
-    """The mortality model as a formula, generated from `RISK_WEIGHTS` (shown in the docs)."""
-    return "logit p = b0 + " + " + ".join(f"{w:g} {name}" for name, w in RISK_WEIGHTS.items())
 
 
 def end_history_at_death(subj: np.ndarray, episode: np.ndarray, ids: np.ndarray, y: np.ndarray,
@@ -1231,8 +1020,8 @@ def simulate_icu(config: IcuConfig | None = None) -> IcuCohort:
                                         VARIABLE_SETS[cfg.variables])
     del val_v, val_l, extras
     lin = risk_score(sub, course, care, truth, fl)
-    b0 = _calibrate_intercept(lin, cfg.mortality)
-    risk = _sigmoid(b0 + lin)
+    b0 = calibrate_intercept(lin, cfg.mortality)
+    risk = sigmoid(b0 + lin)
     y = (rng["label"].random(cfg.n_episodes) < risk).astype(int)
     sub.subj, sub.episode, sub.ids = end_history_at_death(sub.subj, sub.episode, sub.ids, y, rng["history"])
     split = _assign_splits(sub.subj, y, cfg.split, rng["split"])

@@ -20,8 +20,9 @@ from typing import Sequence
 import numpy as np
 
 from ehrlib.icu.layout import SPLITS
-from ehrlib.icu.synth import (_DEC, _HI, _LO, EXTRA_SPECS, GCS_TEXT, UNITS, VARIABLES, IcuCohort, IcuConfig,
-                              proportional_split, risk_model_text, simulate_icu)
+from ehrlib.icu.risk import risk_model_text
+from ehrlib.icu.schema import DECIMALS, EXTRA_SPECS, GCS_TEXT, LOWER, UNITS, UPPER, VARIABLES
+from ehrlib.icu.synth import IcuCohort, IcuConfig, proportional_split, simulate_icu
 from ehrlib.io import atomic_directory
 
 
@@ -80,7 +81,7 @@ def _spec(name: str) -> tuple[float, float, int]:
         _, lo, hi, dec = EXTRA_SPECS[name]
         return float(lo), float(hi), int(dec)
     k = VARIABLES.index(name)
-    return float(_LO[k]), float(_HI[k]), int(_DEC[k])
+    return float(LOWER[k]), float(UPPER[k]), int(DECIMALS[k])
 
 
 def _tables(variables: Sequence[str] = VARIABLES) -> list:

@@ -4,7 +4,8 @@ Architecture: Input (48, D) -> Masking(mask_value) -> LSTM(64, dropout 0.5, recu
 -> Dense(32, ReLU, L2 0.01) -> Dropout(0.5) -> Dense(16, ReLU, L2 0.01) -> Dropout(0.5)
 -> Dense(1, sigmoid), trained with the focal loss (gamma 2, alpha 0.25, Lin et al.) and Adam.
 
-Training (`train_lstm`) is a small custom loop rather than `model.fit`, for speed and determinism:
+Training (`train_lstm`) runs the book's one training loop, `ehrlib.training.fit`, rather than
+`model.fit`, for speed and determinism:
 
 * every initializer and dropout layer gets an explicit seed derived from `seed` with
   `np.random.SeedSequence`; the training set is shuffled each epoch with `np.random.default_rng(seed)`;
@@ -45,13 +46,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ehrlib.batches import derived_seeds, padded_batches
+from ehrlib.batches import derived_seeds
 from ehrlib.evaluation.calibration import Calibrator, load_calibrator
 from ehrlib.evaluation.thresholds import ThresholdChoice
 from ehrlib.io import Record, atomic_directory, load_keras_model
 from ehrlib.logs import get_logger
 from ehrlib.mortality.losses import focal_loss
 from ehrlib.mortality.preprocessing import MortalityPreprocessor, PreprocessConfig
+from ehrlib.training import EpochPass, FitConfig, fit
 
 _log = get_logger(__name__)
 
@@ -221,32 +223,22 @@ def _check_xy(X: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray, np.n
     return X, y.astype(np.float32)
 
 
-def _train_step(model, config: LstmConfig, xla: bool):
-    """The compiled training step (focal loss with Adam) of `model`: (x, y, weights) -> (loss, p).
+def _validation_scores(model, loss_fn, X_val: np.ndarray, y_val: np.ndarray, config: LstmConfig, xla: bool,
+                       y_train: np.ndarray):
+    """The LSTM's per-epoch scores for `ehrlib.training.fit`: validation loss (the focal loss plus the L2
+    penalty, as Keras reports it), training AUROC/AUPRC from the predictions the steps made, and the
+    validation AUROC/AUPRC of predictions with dropout off."""
 
-    The last, partial batch is padded to the batch size with weight-0 rows (`ehrlib.batches`), so
-    the compiled step sees one shape only; the weighted mean equals the mean over the real rows.
-    """
-    import keras
-    import tensorflow as tf
+    def score(model, done: EpochPass) -> dict[str, float]:
+        p_val = predict_proba(model, X_val, config.predict_batch_size, xla)
+        penalty = float(sum(np.asarray(l) for l in model.losses)) if model.losses else 0.0
+        val_loss = float(np.mean(loss_fn(y_val[:, None], p_val[:, None].astype(np.float32)))) + penalty
+        auroc, auprc = _scores(y_train[done.order], done.outputs[:, 0].astype(np.float64))
+        val_auroc, val_auprc = _scores(y_val, p_val)
+        return {"val_loss": val_loss, "auroc": auroc, "val_auroc": val_auroc, "auprc": auprc,
+                "val_auprc": val_auprc}
 
-    per_example = keras.losses.BinaryFocalCrossentropy(
-        apply_class_balancing=True, alpha=config.alpha, gamma=config.gamma, reduction=None)
-    optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
-    optimizer.build(model.trainable_variables)
-    variables = model.trainable_variables
-
-    @tf.function(jit_compile=xla, reduce_retracing=True)
-    def train_step(xb, yb, wb):
-        with tf.GradientTape() as tape:
-            p = model(xb, training=True)
-            data_loss = tf.reduce_sum(per_example(yb[:, None], p) * wb) / tf.reduce_sum(wb)
-            loss = data_loss + tf.add_n(model.losses) if model.losses else data_loss
-        grads = tape.gradient(loss, variables)
-        optimizer.apply_gradients(zip(grads, variables))
-        return loss, p[:, 0]
-
-    return train_step
+    return score
 
 
 def train_lstm(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
@@ -254,67 +246,30 @@ def train_lstm(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_va
                mask_value: float = PreprocessConfig().mask_value) -> TrainResult:
     """Train the LSTM with early stopping on validation; deterministic for a given `seed`.
 
-    See the module docstring for the loop. Prints one line per epoch when `progress` is true.
+    The loop is `ehrlib.training.fit` (see the module docstring); one log line per epoch when `progress`.
     """
+    import keras
+
     start = time.perf_counter()
     X_train, y_train = _check_xy(X_train, y_train, "train")
     X_val, y_val = _check_xy(X_val, y_val, "val")
     model = build_lstm(X_train.shape[1], X_train.shape[2], config, mask_value=mask_value, seed=seed)
     xla = config.use_xla(X_train.shape[0])
-    loss_fn = focal_loss(gamma=config.gamma, alpha=config.alpha)
-    train_step = _train_step(model, config, xla)
-
-    def penalty() -> float:
-        return float(sum(np.asarray(l) for l in model.losses)) if model.losses else 0.0
-
-    rng = np.random.default_rng(seed)
-    n, bs = X_train.shape[0], config.batch_size
-    keys = ("loss", "val_loss", "auroc", "val_auroc", "auprc", "val_auprc")
-    epoch_seconds: list[float] = []
-    history: dict[str, list[float]] = {k: [] for k in keys}
-    sign = -1.0 if config.monitor == "val_loss" else 1.0
-    best_score, best_epoch, best_weights, waited = -np.inf, 0, None, 0
-    for epoch in range(1, config.max_epochs + 1):
-        t_epoch = time.perf_counter()
-        order = rng.permutation(n)
-        p_train = np.empty(n, dtype=np.float64)
-        loss_sum = 0.0
-        for b, (idx, m, w) in zip(range(0, n, bs), padded_batches(order, bs)):
-            loss, p = train_step(X_train[idx], y_train[idx], w)
-            loss_sum += float(loss) * m
-            p_train[b:b + m] = np.asarray(p)[:m]
-        y_seen = y_train[order]
-        p_val = predict_proba(model, X_val, config.predict_batch_size, xla)
-        val_loss = float(np.mean(loss_fn(y_val[:, None], p_val[:, None].astype(np.float32)))) + penalty()
-        auroc, auprc = _scores(y_seen, p_train)
-        val_auroc, val_auprc = _scores(y_val, p_val)
-        row = (loss_sum / n, val_loss, auroc, val_auroc, auprc, val_auprc)
-        for k, v in zip(keys, row):
-            history[k].append(float(v))
-        epoch_seconds.append(time.perf_counter() - t_epoch)
-        score = sign * history[config.monitor][-1]
-        improved = np.isfinite(score) and score > best_score
-        if improved:
-            best_score, best_epoch, best_weights, waited = score, epoch, model.get_weights(), 0
-        else:
-            waited += 1
-        if progress:
-            _log.info(f"epoch {epoch:>3}/{config.max_epochs}  loss {row[0]:.4f}  val_loss {val_loss:.4f}  "
-                  f"auroc {auroc:.4f}  val_auroc {val_auroc:.4f}  val_auprc {val_auprc:.4f}  "
-                  f"{epoch_seconds[-1]:.1f} s{'  *' if improved else ''}")
-        if not improved and waited >= config.patience:  # as keras.callbacks.EarlyStopping
-            break
-    if best_weights is not None:
-        model.set_weights(best_weights)
-    else:
-        best_epoch = len(history["loss"])
+    per_example = keras.losses.BinaryFocalCrossentropy(
+        apply_class_balancing=True, alpha=config.alpha, gamma=config.gamma, reduction=None)
+    score = _validation_scores(model, focal_loss(gamma=config.gamma, alpha=config.alpha), X_val, y_val,
+                               config, xla, y_train)
+    fit_config = FitConfig(monitor=config.monitor, mode="min" if config.monitor == "val_loss" else "max",
+                           max_epochs=config.max_epochs, patience=config.patience, batch_size=config.batch_size,
+                           learning_rate=config.learning_rate, seed=seed, jit_compile=xla)
+    done = fit(model, lambda yb, p: per_example(yb[:, None], p), X_train, y_train, score, fit_config,
+               keep_outputs=True, progress=progress)
     seconds = time.perf_counter() - start
     if progress:
-        _log.info(f"trained {len(history['loss'])} epochs in {seconds:.1f} s; best epoch {best_epoch} "
-              f"({config.monitor} {history[config.monitor][best_epoch - 1]:.4f})")
-    return TrainResult(model=model, history=history, best_epoch=best_epoch, seconds=seconds,
-                       epochs_run=len(history["loss"]), config=config, xla=xla,
-                       epoch_seconds=epoch_seconds)
+        _log.info(f"trained {done.epochs_run} epochs in {seconds:.1f} s; best epoch {done.best_epoch} "
+                  f"({config.monitor} {done.history[config.monitor][done.best_epoch - 1]:.4f})")
+    return TrainResult(model=model, history=done.history, best_epoch=done.best_epoch, seconds=seconds,
+                       epochs_run=done.epochs_run, config=config, xla=xla, epoch_seconds=done.epoch_seconds)
 
 
 def fit_lstm_pipeline(train, val, config: LstmConfig = LstmConfig(), seed: int = 0, progress: bool = True,

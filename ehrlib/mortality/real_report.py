@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ehrlib.booktext import interval, spread
 from ehrlib.evaluation.bootstrap import Interval
 from ehrlib.evaluation.subgroups import SubgroupRow, age_band
 from ehrlib.mortality.protocols import NO_DESCRIPTORS, recomputed_auroc
@@ -49,22 +50,15 @@ def label(name: str) -> str:
     return LABELS.get(name, name)
 
 
-def interval(iv: Interval, digits: int = 3, signed: bool = False) -> str:
-    """'0.812 (0.790 to 0.833)'."""
-    f = f"+.{digits}f" if signed else f".{digits}f"
-    return f"{iv.value:{f}} ({iv.ci_low:{f}} to {iv.ci_high:{f}})"
-
-
-def spread(s: Spread, digits: int = 3, signed: bool = False) -> str:
-    """'0.812 ± 0.011 (0.798 to 0.826)': mean ± standard deviation (range) over runs."""
-    f = f"+.{digits}f" if signed else f".{digits}f"
-    return f"{s.mean:{f}} ± {s.sd:.{digits}f} ({s.min:{f}} to {s.max:{f}})"
-
-
 def main_models(result: ProtocolResult) -> list[str]:
     """The models of a protocol without the ablation's copies, in the chapter's order."""
     return [m for m in LABELS if m in result.models and m != "descriptors_only"] + [
         m for m in result.models if m not in LABELS and not m.endswith(NO_DESCRIPTORS)]
+
+
+def run_aurocs(result: ProtocolResult) -> dict[str, list[float]]:
+    """The scored AUROC of every run of every main model, by the model's label (for `plots.runs_figure`)."""
+    return {label(m): [r.evaluation.auroc.value for r in result.models[m].runs] for m in main_models(result)}
 
 
 def best_on_validation(result: ProtocolResult, exclude: tuple[str, ...] = ("lstm",)) -> str:
@@ -109,6 +103,18 @@ def difference_sentence(result: ProtocolResult, name: str, ref: str) -> str:
     mean = result.models[name].spread[f"diff_auroc_{ref}"].mean
     return (f"{mean:+.3f} on average over {n} runs; the paired interval lies below zero in {below} "
             f"of them and above zero in {above}")
+
+
+def verdict(result: ProtocolResult, name: str, ref: str) -> str:
+    """'ranks stays worse than', 'better than' or 'no differently from' `ref`: worse or better only when
+    the mean paired difference has that sign and most runs' paired intervals exclude zero on that side."""
+    above, below, n = runs_excluding_zero(result, name, ref)
+    mean = result.models[name].spread[f"diff_auroc_{ref}"].mean
+    if mean < 0 and below > n / 2:
+        return "ranks stays worse than"
+    if mean > 0 and above > n / 2:
+        return "ranks stays better than"
+    return "cannot be told apart, run by run, from"
 
 
 def ablation_table(result: ProtocolResult) -> pd.DataFrame:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ehrlib.booktext import interval
 from ehrlib.evaluation.bootstrap import Interval
-from ehrlib.evaluation.metrics import LOWER_IS_BETTER, metric_value, relative_improvement
+from ehrlib.evaluation.metrics import LOWER_IS_BETTER, relative_improvement
 from ehrlib.evaluation.protocol import AT_THRESHOLD, CalibrationStats, ModelEvaluation
 from ehrlib.mortality.results import MortalityResults
 
@@ -38,7 +39,7 @@ PUBLISHED_ANCHORS: tuple[dict[str, str], ...] = (
      "auroc": "0.848", "auprc": "0.474"},
     {"source": "mimic3-benchmarks evaluation README",
      "setting": "MIMIC-III in-hospital mortality, LSTM",
-     "auroc": "0.870 (95 % CI 0.852-0.887)", "auprc": "0.533"},
+     "auroc": "0.870 (0.852 to 0.887)", "auprc": "0.533"},
     {"source": "Public replication README (its own synthetic data)",
      "setting": "its LSTM / its logistic regression (label-driven data: see Limits)",
      "auroc": "0.8638 / 0.7042", "auprc": "0.6396 / 0.4564"},
@@ -56,13 +57,6 @@ def no_ceiling_sentence(n_test: int, what: str = "test episodes") -> str:
     """The sentence a chapter or the report shows instead of the true-risk ceiling on real data."""
     return (f"The {n_test:,} {what} come without a `ground_truth.csv`: this dataset has no known true risk, "
             "so no ceiling (best achievable AUROC) is shown.")
-
-
-def ci(entry: Interval | float, digits: int = 3) -> str:
-    """'0.812 (95 % CI 0.790-0.833)' for an interval, or the bare number."""
-    if isinstance(entry, Interval):
-        return f"{entry.value:.{digits}f} (95 % CI {entry.ci_low:.{digits}f}-{entry.ci_high:.{digits}f})"
-    return f"{metric_value(entry):.{digits}f}"
 
 
 def verdict(diff: Interval, better: str, worse: str) -> str:
@@ -125,10 +119,10 @@ def _section_metrics(r: MortalityResults, level: int) -> str:
     m = r.lstm
     out = [_h(level, "Test metrics")]
     out.append(f"Scored once on the {m.n:,} test episodes. AUROC and AUPRC rank the raw scores; the threshold "
-               f"metrics use the calibrated probabilities and the threshold chosen on validation. Intervals: "
+               f"metrics use the calibrated probabilities and the threshold chosen on validation. Intervals (in brackets, 95 %): "
                f"{m.n_boot} bootstrap resamples of the test {m.resampling_unit}s.\n")
-    rows = [["AUROC (raw scores)", ci(m.auroc)], ["AUPRC (raw scores)", ci(m.auprc)]]
-    rows += [[LABELS[k].capitalize() if k != "f1" else "F1", ci(m.at_threshold[k])] for k in AT_THRESHOLD]
+    rows = [["AUROC (raw scores)", interval(m.auroc)], ["AUPRC (raw scores)", interval(m.auprc)]]
+    rows += [[LABELS[k].capitalize() if k != "f1" else "F1", interval(m.at_threshold[k])] for k in AT_THRESHOLD]
     out.append(_table(["metric", "LSTM"], rows))
     (tn, fp), (fn, tp) = m.confusion_matrix
     out.append(f"Confusion matrix at the threshold: {tp} deaths flagged, {fn} missed, {fp} false alarms, "
@@ -137,13 +131,13 @@ def _section_metrics(r: MortalityResults, level: int) -> str:
         out.append("\n" + no_ceiling_sentence(m.n))
     else:
         out.append(f"\nThe best achievable on this test set, ranking by the generator's true risk, is AUROC "
-                   f"{ci(r.oracle.auroc)} and AUPRC {ci(r.oracle.auprc)}: the LSTM reaches "
+                   f"{interval(r.oracle.auroc)} and AUPRC {interval(r.oracle.auprc)}: the LSTM reaches "
                    f"{_pct(m.auroc.value / r.oracle.auroc.value)} of the oracle AUROC.")
     return "\n".join(out) + "\n"
 
 
 def _calibration_row(name: str, c: CalibrationStats) -> list[str]:
-    return [name, ci(c.brier, 4), ci(c.ece, 4), f"{c.ici:.4f}", f"{c.slope:.2f}", f"{c.intercept:.2f}",
+    return [name, interval(c.brier, 4), interval(c.ece, 4), f"{c.ici:.4f}", f"{c.slope:.2f}", f"{c.intercept:.2f}",
             f"{c.n_exact_zero + c.n_exact_one}"]
 
 
@@ -157,7 +151,7 @@ def _section_calibration(r: MortalityResults, level: int) -> str:
     rows.append(_calibration_row(f"{m.calibrator}, fitted on validation", m.calibrated))
     out.append(_table(["probabilities", "Brier", "ECE (10 bins)", "ICI", "slope", "intercept", "exact 0 or 1"], rows))
     if r.oracle is not None:
-        out.append(f"The generator's true risk itself has ECE {ci(r.oracle.ece, 4)} and ICI {r.oracle.ici:.4f} on "
+        out.append(f"The generator's true risk itself has ECE {interval(r.oracle.ece, 4)} and ICI {r.oracle.ici:.4f} on "
                    "this test set: the noise floor that finite samples put under any model's ECE.")
     return "\n".join(out) + "\n"
 
@@ -192,7 +186,7 @@ def comparison_rows(models: dict[str, ModelEvaluation], oracle_auroc: float | No
     the calibrator, and (when given) the share of the true-risk oracle's AUROC reached."""
     rows = []
     for key, m in models.items():
-        row: dict[str, Any] = {"model": MODEL_NAMES.get(key, key), "AUROC": ci(m.auroc), "AUPRC": ci(m.auprc)}
+        row: dict[str, Any] = {"model": MODEL_NAMES.get(key, key), "AUROC": interval(m.auroc), "AUPRC": interval(m.auprc)}
         row.update({"recall": m.at_threshold["recall"].value, "precision": m.at_threshold["precision"].value,
                     "F1": m.at_threshold["f1"].value, "Brier": m.calibrated.brier.value,
                     "ECE": m.calibrated.ece.value, "ICI": m.calibrated.ici, "calibrator": m.calibrator})
@@ -207,7 +201,7 @@ def _section_baselines(r: MortalityResults, level: int) -> str:
     if r.baselines is None:
         out.append("The baselines of chapter 7 were not run.")
         return "\n".join(out) + "\n"
-    table = [[MODEL_NAMES.get(k, k), ci(m.auroc), ci(m.auprc), f"{m.at_threshold['f1'].value:.3f}",
+    table = [[MODEL_NAMES.get(k, k), interval(m.auroc), interval(m.auprc), f"{m.at_threshold['f1'].value:.3f}",
               f"{m.calibrated.brier.value:.4f}", f"{m.calibrated.ece.value:.4f}", m.calibrator]
              for k, m in models_of(r).items()]
     out.append("All models were fitted on the training split, calibrated and thresholded on validation, and "
@@ -218,10 +212,9 @@ def _section_baselines(r: MortalityResults, level: int) -> str:
     if r.comparison is not None:
         a, p = r.comparison.auroc, r.comparison.auprc
         out.append(f"\nPaired subject bootstrap on the test set, LSTM minus logistic regression (raw scores): AUROC "
-                   f"difference {a.difference.value:+.3f} (95 % CI {a.difference.ci_low:+.3f} to "
-                   f"{a.difference.ci_high:+.3f}, {_p_value(a.p_value, a.n_boot)}): "
+                   f"difference {interval(a.difference, signed=True)} ({_p_value(a.p_value, a.n_boot)}): "
                    f"{verdict(a.difference, 'the LSTM ranks better', 'the regression ranks better')}. AUPRC "
-                   f"difference {p.difference.value:+.3f} ({p.difference.ci_low:+.3f} to {p.difference.ci_high:+.3f}).")
+                   f"difference {interval(p.difference, signed=True)}.")
     return "\n".join(out) + "\n"
 
 
@@ -256,7 +249,7 @@ def _section_seeds(r: MortalityResults, level: int) -> str:
     s = r.seeds
     mean, sd, lo, hi = s.spread("auroc")
     dmean, dsd, dlo, dhi = s.spread("diff_auroc")
-    rows = [[str(seed), f"{a:.3f}", f"{p:.3f}", f"{d.value:+.3f} ({d.ci_low:+.3f} to {d.ci_high:+.3f})"]
+    rows = [[str(seed), f"{a:.3f}", f"{p:.3f}", interval(d, signed=True)]
             for seed, a, p, d in zip(s.seeds, s.auroc, s.auprc, s.diff_auroc)]
     out.append(f"The LSTM retrained with {len(s.seeds)} seeds (same data and configuration) reaches a raw test "
                f"AUROC of {mean:.4f} ± {sd:.4f} (mean ± SD; range {lo:.4f}-{hi:.4f}); minus the regression, "
@@ -307,7 +300,7 @@ def _section_learning(r: MortalityResults, level: int) -> str:
         out.append("The learning curve was not computed in this run.")
         return "\n".join(out) + "\n"
     lc = r.learning_curve
-    rows = [[f"{n:,}"] + [ci(lc.auroc[m][i]) for m in lc.auroc] for i, n in enumerate(lc.sizes)]
+    rows = [[f"{n:,}"] + [interval(lc.auroc[m][i]) for m in lc.auroc] for i, n in enumerate(lc.sizes)]
     out.append("Test AUROC (raw scores) against the number of training episodes (whole subjects subsampled; "
                "validation and test fixed):\n")
     out.append(_table(["training episodes"] + [MODEL_NAMES.get(m, m) for m in lc.auroc], rows))
@@ -322,7 +315,7 @@ def _section_subgroups(r: MortalityResults, level: int) -> str:
         out.append(r.subgroups.reason)
     else:
         rows = [[g.attribute, g.level, MODEL_NAMES.get(g.model, g.model), f"{g.n:,}", f"{g.deaths:,}",
-                 ci(g.auroc) if g.auroc is not None else "too few deaths", ci(g.citl)] for g in r.subgroups.rows]
+                 interval(g.auroc) if g.auroc is not None else "too few deaths", interval(g.citl)] for g in r.subgroups.rows]
         out.append("AUROC (raw scores) and calibration-in-the-large (mean calibrated risk minus observed mortality; "
                    "0 is ideal) within each subgroup of the test set, with subject-bootstrap intervals:\n")
         out.append(_table(["attribute", "level", "model", "episodes", "deaths", "AUROC", "calibration-in-the-large"],
@@ -338,7 +331,7 @@ def _section_ablation(r: MortalityResults, level: int) -> str:
     ab = r.ablation
     settings = list(dict.fromkeys(row.setting for row in ab.rows))
     models = list(dict.fromkeys(row.model for row in ab.rows))
-    cell = {(row.setting, row.model): ci(row.auroc) for row in ab.rows}
+    cell = {(row.setting, row.model): interval(row.auroc) for row in ab.rows}
     out.append(f"Datasets of {ab.n_episodes:,} episodes generated with the missing-at-random and missing-not-at-random "
                "mechanisms switched off, otherwise identical; test AUROC of each model:\n")
     out.append(_table(["setting"] + [MODEL_NAMES.get(m, m) for m in models],

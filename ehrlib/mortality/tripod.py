@@ -7,7 +7,8 @@ answer (it is a methods study on synthetic data) say so instead of being left ou
 
 from __future__ import annotations
 
-from ehrlib.mortality.report import MODEL_NAMES, ci, models_of
+from ehrlib.booktext import interval
+from ehrlib.mortality.report import MODEL_NAMES, models_of
 from ehrlib.mortality.results import MortalityResults
 
 
@@ -42,9 +43,9 @@ def checklist_rows(r: MortalityResults) -> list[tuple[str, str, str, str]]:
         ("12a", "Analytical methods: models", "Chapters 3 and 7", models),
         ("12b", "Internal validation", "Chapter 7", f"held-out test split scored once; {kfold}; {seeds}"),
         ("12c", "Performance measures", "Chapters 4 and 7",
-         f"LSTM AUROC {ci(m.auroc)} (raw scores, {m.n_boot} subject-bootstrap resamples)"),
+         f"LSTM AUROC {interval(m.auroc)} (raw scores, {m.n_boot} subject-bootstrap resamples)"),
         ("12d", "Calibration", "Chapter 4",
-         f"{m.calibrator} chosen on validation; test ECE {ci(m.calibrated.ece, 4)}, ICI {m.calibrated.ici:.4f}"),
+         f"{m.calibrator} chosen on validation; test ECE {interval(m.calibrated.ece, 4)}, ICI {m.calibrated.ici:.4f}"),
         ("12e", "Clinical utility", "Chapter 7 (decision curve)",
          "decision curve computed" if r.decision_curve is not None else "not computed"),
         ("14", "Fairness (subgroups)", "Chapter 7", sub),

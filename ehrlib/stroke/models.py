@@ -21,7 +21,7 @@ A padded step is all zeros; a real record never is (its day-category one-hot hol
 masks exactly the padding. Output: two-class softmax (class 1 = stroke within a year); loss: Eq. 11
 (`ehrlib.stroke.losses`); Adam with Keras' defaults; batch 32.
 
-Training (`train_network`) is deterministic without any global seed: every initializer and dropout layer
+Training (`train_network`, through the book's one loop `ehrlib.training.fit`) is deterministic without any global seed: every initializer and dropout layer
 is seeded from the run's seed through `np.random.SeedSequence`; the training rows are shuffled each epoch
 by `np.random.default_rng(seed)`; the last, partial batch is padded with weight-0 rows so the compiled step
 sees one shape. After each epoch the validation F1 at the F1-optimal validation threshold (`val_f1`) is
@@ -32,7 +32,6 @@ restored (early stopping on validation; `restore_best=False` keeps the last epoc
 from __future__ import annotations
 
 import functools
-import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,12 +39,12 @@ from typing import Any, Literal, Mapping
 
 import numpy as np
 
-from ehrlib.batches import derived_seeds, padded_batches
+from ehrlib.batches import derived_seeds
 from ehrlib.evaluation.thresholds import select_f1_threshold
 from ehrlib.io import Record, load_keras_model
 from ehrlib.stroke.losses import teoh_loss
+from ehrlib.training import EpochPass, FitConfig, fit
 
-log = logging.getLogger(__name__)
 
 Kind = Literal["diagnosis", "exam", "dual"]
 MODEL_NAMES: dict[str, str] = {"diagnosis": "model 1 (GRU, diagnoses)", "exam": "model 2 (TimeDistributed, exams)",
@@ -290,28 +289,14 @@ def _input_names(cfg: NetworkConfig) -> tuple[str, ...]:
     return {"diagnosis": ("diagnosis",), "exam": ("exam",), "dual": ("diagnosis", "exam")}[cfg.kind]
 
 
-def _make_step(model, loss_fn, optimizer, jit: bool):
-    import tensorflow as tf
+def _validation_f1(val: Mapping[str, np.ndarray], y_val: np.ndarray):
+    """The per-epoch score for `ehrlib.training.fit`: validation F1 at the F1-optimal validation threshold."""
 
-    variables = model.trainable_variables
+    def score(model, done: EpochPass) -> dict[str, float]:
+        choice = select_f1_threshold(y_val, predict(model, val))
+        return {"val_f1": choice["f1"], "val_threshold": choice["threshold"]}
 
-    @tf.function(jit_compile=jit, reduce_retracing=True)
-    def step(xb, yb, wb):
-        with tf.GradientTape() as tape:
-            p = model(xb, training=True)
-            loss = tf.reduce_sum(loss_fn(yb, p) * wb) / tf.reduce_sum(wb)
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
-    return step
-
-
-def _epoch(step, X: Mapping[str, np.ndarray], y1h: np.ndarray, order: np.ndarray, bs: int) -> float:
-    """One pass over `order` in batches of `bs` (the last one padded with weight-0 rows); mean loss."""
-    total = 0.0
-    for idx, m, w in padded_batches(order, bs):
-        total += float(step({k: v[idx] for k, v in X.items()}, y1h[idx], w)) * m
-    return total / len(order)
+    return score
 
 
 def train_network(cfg: NetworkConfig, train: Mapping[str, np.ndarray], y_train: np.ndarray,
@@ -321,49 +306,23 @@ def train_network(cfg: NetworkConfig, train: Mapping[str, np.ndarray], y_train: 
 
     `train`/`val` map input names to dense (n, T, D) arrays. `donors` (trained models 1 and 2) give their
     matching layers' weights to the new model before training (`transfer_weights`). A prebuilt `model`
-    may be passed instead of building one from `cfg` (for the loss-equivalence experiment).
+    may be passed instead of building one from `cfg` (for the loss-equivalence experiment). The loop is
+    `ehrlib.training.fit`.
     """
-    import keras
-
     start = time.perf_counter()
     names = _input_names(cfg)
     X = {k: np.asarray(train[k], dtype=np.float32) for k in names}
     Xv = {k: np.asarray(val[k], dtype=np.float32) for k in names}
-    shapes = {k: X[k].shape[1:] for k in names}
-    model = model or build_network(cfg, shapes, seed=tc.seed)
+    model = model or build_network(cfg, {k: X[k].shape[1:] for k in names}, seed=tc.seed)
     transferred = transfer_weights(model, donors) if donors else {}
-    loss_fn = teoh_loss(tc.alpha, tc.beta, tc.gamma, reduction=None)
-    optimizer = keras.optimizers.Adam(learning_rate=tc.learning_rate)
-    optimizer.build(model.trainable_variables)
-    step = _make_step(model, loss_fn, optimizer, tc.jit_compile)
     y1h = np.eye(2, dtype=np.float32)[np.asarray(y_train, dtype=int)]
-    rng = np.random.default_rng(tc.seed)
-    history: dict[str, list[float]] = {"loss": [], "val_f1": [], "val_threshold": []}
-    epoch_seconds: list[float] = []
-    best, best_epoch, best_weights, waited = -np.inf, 0, None, 0
-    for epoch in range(1, tc.max_epochs + 1):
-        t0 = time.perf_counter()
-        loss = _epoch(step, X, y1h, rng.permutation(len(y1h)), tc.batch_size)
-        choice = select_f1_threshold(y_val, predict(model, Xv))
-        threshold, f1 = choice["threshold"], choice["f1"]
-        for k, v in zip(history, (loss, f1, threshold)):
-            history[k].append(float(v))
-        epoch_seconds.append(time.perf_counter() - t0)
-        if f1 > best:
-            best, best_epoch, best_weights, waited = f1, epoch, model.get_weights(), 0
-        else:
-            waited += 1
-        if progress:
-            log.info("%s epoch %d/%d loss %.4f val_f1 %.4f (%.1f s)", model.name, epoch, tc.max_epochs, loss, f1,
-                     epoch_seconds[-1])
-        if waited >= tc.patience:
-            break
-    if tc.restore_best:
-        model.set_weights(best_weights)
-    else:
-        best_epoch = len(history["loss"])
-    return TrainedNetwork(model, cfg, tc, history, best_epoch, time.perf_counter() - start, epoch_seconds,
-                          transferred)
+    fit_config = FitConfig(monitor="val_f1", max_epochs=tc.max_epochs, patience=tc.patience,
+                           batch_size=tc.batch_size, learning_rate=tc.learning_rate, seed=tc.seed,
+                           jit_compile=tc.jit_compile, restore_best=tc.restore_best)
+    done = fit(model, teoh_loss(tc.alpha, tc.beta, tc.gamma, reduction=None), X, y1h, _validation_f1(Xv, y_val),
+               fit_config, progress=progress)
+    return TrainedNetwork(model, cfg, tc, done.history, done.best_epoch, time.perf_counter() - start,
+                          done.epoch_seconds, transferred)
 
 
 __all__ = [

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ehrlib.booktext import interval
 from ehrlib.io import Record, atomic_write_text
 from ehrlib.stroke.evaluation import ppv_at_prevalence
 
@@ -121,19 +122,42 @@ class StrokeMetrics(Record):
         return pd.DataFrame(rows).T
 
 
+def interval_cell(mv: MetricValue | None, digits: int = 3) -> str:
+    """A table cell: "0.812 (0.790 to 0.833)" (`ehrlib.booktext.interval`), or "-" where the metric or its
+    interval is undefined."""
+    ok = mv is not None and mv.value is not None and mv.ci_low is not None and mv.ci_high is not None
+    return interval(mv, digits) if ok else "-"
+
+
 def comparison_table(metrics: StrokeMetrics, metric: str = "auroc", digits: int = 3) -> pd.DataFrame:
-    """Models (rows: samples, family, name) x views: "value (low-high)" of `metric` on the test split."""
-    rows = {}
-    for name, m in metrics.models.items():
-        cells = {}
-        for view, r in m.views.items():
-            mv = r.metrics.get(metric)
-            ok = mv is not None and mv.value is not None and mv.ci_low is not None and mv.ci_high is not None
-            cells[view] = f"{mv.value:.{digits}f} ({mv.ci_low:.{digits}f}-{mv.ci_high:.{digits}f})" if ok else "-"
-        rows[(m.samples, m.family, name)] = cells
+    """Models (rows: samples, family, name) x views: "value (low to high)" of `metric` on the test split."""
+    rows = {(m.samples, m.family, name): {view: interval_cell(r.metrics.get(metric), digits)
+                                          for view, r in m.views.items()}
+            for name, m in metrics.models.items()}
     out = pd.DataFrame(rows).T
     out.index.names = ["samples", "family", "model"]
     return out.sort_index(level=["samples", "family"], sort_remaining=False)
+
+
+VIEW_METRICS = ("f1", "precision", "recall", "specificity", "accuracy", "auroc", "auprc")
+
+
+def view_table(metrics: StrokeMetrics, view: str) -> pd.DataFrame:
+    """Chapter 6's table of one view: every model's samples, test size and each metric with its interval
+    (`top1`, the share of matched sets whose case scores highest, in the matched view)."""
+    keys = VIEW_METRICS + (("top1",) if view == "matched" else ())
+    rows = {name: {"samples": m.samples, "n": m.views[view].n_samples,
+                   **{k: interval_cell(m.views[view].metrics[k]) for k in keys}}
+            for name, m in metrics.models.items()}
+    return pd.DataFrame(rows).T
+
+
+def views_long(metrics: StrokeMetrics, metric: str = "auroc") -> pd.DataFrame:
+    """One row per model and view: model, view, value, ci_low, ci_high of `metric` (for the views figure)."""
+    return pd.DataFrame([{"model": name, "view": view, "value": m.views[view].metrics[metric].value,
+                          "ci_low": m.views[view].metrics[metric].ci_low,
+                          "ci_high": m.views[view].metrics[metric].ci_high}
+                         for name, m in metrics.models.items() for view in ("paper", "patient", "matched")])
 
 
 def best_of(metrics: StrokeMetrics, view: str, family: str, samples: str, metric: str = "auroc") -> tuple[str, float]:
