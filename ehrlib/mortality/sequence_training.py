@@ -1,29 +1,23 @@
-"""Training loop for the sequence models of chapter 10: `train_lstm`'s loop, generalised as little as needed.
+"""Training of chapter 10's sequence models through the book's one loop (`ehrlib.training.fit`).
 
-The replication's loop (`lstm.train_lstm`) trains one network on one (n, T, D) tensor with the focal
-loss. The models here take either such a tensor (the tuned LSTM) or a dict of arrays (GRU-D and the
+The models take either one (n, T, D) tensor (the tuned LSTM) or a dict of arrays (GRU-D and the
 attention model, `time_inputs.TimePreprocessor`), and the search compares the focal loss with plain
-cross-entropy. Everything else is the same loop: seeded shuffling with `np.random.default_rng(seed)`,
-fixed-size padded batches with weight-0 padding (`batches.padded_batches`), one compiled train step
-(Adam; loss plus the model's L2 penalties), validation AUROC once per epoch, early stopping on it with
-the best epoch's weights restored. No global seed is set; two trainings with the same seed give the
-same weights (tested). This module is meant to give way to the shared loop (`ehrlib.training`) when
-that exists: the models are plain `keras.Model`s with tensor or dict inputs.
+cross-entropy. `train_network` picks the per-example loss (`TrainSettings`), checks the inputs, and hands
+the rest to the shared loop: seeded shuffling, fixed-size padded batches, one compiled step (Adam; loss
+plus the model's L2 penalties), validation AUROC once per epoch, early stopping on it with the best
+epoch's weights restored. No global seed is set; two trainings with the same seed give the same
+predictions (tested). `predict` scores any of these models with dropout off.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
 import numpy as np
 
-from ehrlib.batches import padded_batches
 from ehrlib.io import Record
-from ehrlib.logs import get_logger
-
-_log = get_logger(__name__)
+from ehrlib.training import FitConfig, fit
 
 Inputs = Union[np.ndarray, dict[str, np.ndarray]]
 
@@ -131,29 +125,6 @@ def _loss(settings: TrainSettings):
     return keras.losses.BinaryCrossentropy(reduction=None)
 
 
-def _train_step(model, settings: TrainSettings):
-    """The compiled step: weighted mean loss over the real rows plus L2 penalties, Adam update."""
-    import keras
-    import tensorflow as tf
-
-    per_example = _loss(settings)
-    optimizer = keras.optimizers.Adam(learning_rate=settings.learning_rate)
-    optimizer.build(model.trainable_variables)
-    variables = model.trainable_variables
-
-    @tf.function(jit_compile=settings.jit_compile, reduce_retracing=True)
-    def step(xb, yb, wb):
-        with tf.GradientTape() as tape:
-            p = model(xb, training=True)
-            loss = tf.reduce_sum(per_example(yb[:, None], p) * wb) / tf.reduce_sum(wb)
-            if model.losses:
-                loss = loss + tf.add_n(model.losses)
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
-    return step
-
-
 def _auroc(y: np.ndarray, p: np.ndarray) -> float:
     """Validation AUROC (NaN with one class only)."""
     from sklearn.metrics import roc_auc_score
@@ -163,32 +134,17 @@ def _auroc(y: np.ndarray, p: np.ndarray) -> float:
 
 def train_network(model, x_train: Inputs, y_train: np.ndarray, x_val: Inputs, y_val: np.ndarray,
                   settings: TrainSettings = TrainSettings(), seed: int = 0, progress: bool = False) -> FitResult:
-    """Train `model` (built, seeded, not compiled) with early stopping on validation AUROC; see module doc."""
-    start = time.perf_counter()
+    """Train `model` (built, seeded, not compiled) with the shared loop (`ehrlib.training.fit`): the
+    settings' loss and Adam, early stopping on validation AUROC, the best epoch's weights restored."""
     y_train, y_val = np.asarray(y_train, dtype=np.float32).reshape(-1), np.asarray(y_val).reshape(-1)
-    n = _length(x_train, y_train, "train")
+    _length(x_train, y_train, "train")
     _length(x_val, y_val, "val")
     x_train, x_val = model_inputs(model, x_train), model_inputs(model, x_val)
-    step, rng = _train_step(model, settings), np.random.default_rng(seed)
-    history, epoch_seconds = [], []
-    best, best_epoch, best_weights, waited = -np.inf, 0, None, 0
-    for epoch in range(1, settings.max_epochs + 1):
-        t = time.perf_counter()
-        for idx, _, w in padded_batches(rng.permutation(n), settings.batch_size):
-            step(_rows(x_train, idx), y_train[idx], w)
-        history.append(_auroc(y_val, predict(model, x_val, settings.predict_batch_size)))
-        epoch_seconds.append(time.perf_counter() - t)
-        improved = np.isfinite(history[-1]) and history[-1] > best
-        if improved:
-            best, best_epoch, best_weights, waited = history[-1], epoch, model.get_weights(), 0
-        else:
-            waited += 1
-        if progress:
-            _log.info(f"epoch {epoch}: val AUROC {history[-1]:.4f} ({epoch_seconds[-1]:.1f} s){' *' if improved else ''}")
-        if not improved and waited >= settings.patience:
-            break
-    if best_weights is not None:
-        model.set_weights(best_weights)
-    else:
-        best_epoch = len(history)
-    return FitResult(model, history, best_epoch, time.perf_counter() - start, epoch_seconds)
+    per_example = _loss(settings)
+    config = FitConfig(monitor="val_auroc", mode="max", max_epochs=settings.max_epochs, patience=settings.patience,
+                       batch_size=settings.batch_size, learning_rate=settings.learning_rate, seed=seed,
+                       jit_compile=settings.jit_compile)
+    done = fit(model, lambda yb, p: per_example(yb[:, None], p), x_train, y_train,
+               lambda m, _: {"val_auroc": _auroc(y_val, predict(m, x_val, settings.predict_batch_size))},
+               config, progress=progress)
+    return FitResult(done.model, done.history["val_auroc"], done.best_epoch, done.seconds, done.epoch_seconds)
