@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from ehrlib import plots
+from ehrlib.booktext import glue_values, interval, spread, timed
 from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.icu.reader import read_dataset
 from ehrlib.evaluation.kfold import inner_split
@@ -56,7 +57,6 @@ from ehrlib.mortality import real_report as report
 from ehrlib.mortality import sequence_study as study
 from ehrlib.mortality.lstm import LstmConfig
 from ehrlib.mortality.pipelines import gbt_fitter, logistic_fitter, subsample_subjects
-from ehrlib.mortality.prose import glue_values
 from ehrlib.mortality.sequence_models import SequenceSpec, sequence_fitter
 from ehrlib.mortality.sequence_search import apply_changes, search, stages_for
 from ehrlib.mortality.sequence_training import TrainSettings
@@ -126,9 +126,8 @@ pd.concat({k: pd.DataFrame(_arr[k][0, :8, :3], columns=list(a.variables[:3])) fo
 epochs = dict(max_epochs=P.sequence_max_epochs, patience=P.sequence_patience, batch_size=P.sequence_batch_size)
 base = SequenceSpec(kind="lstm", inputs=TimeInputs(mask=True, delta=False, descriptors=True),
                     train=TrainSettings(jit_compile=P.sequence_xla, **epochs))
-t = time.perf_counter()
-found = search(a, base, stages_for(P.sequence_search))
-timings["search_seconds"] = time.perf_counter() - t
+with timed(timings, "search_seconds"):
+    found = search(a, base, stages_for(P.sequence_search))
 
 # %% tags=["remove-input"]
 pd.DataFrame([{"Stage": r.stage, "Candidate": r.label, "Validation AUROC": round(r.val_auroc, 4),
@@ -179,9 +178,9 @@ pd.DataFrame([{"Model": study.label(k), "Inputs": s.inputs.label, "Training": s.
 # %% tags=["remove-output"]
 config = protocols.StudyConfig(n_splits=P.sequence_folds, n_boot=P.n_bootstrap, seed=P.seed)
 glue_values({"max_epochs": P.sequence_max_epochs, "patience": P.sequence_patience, "runs": config.n_splits}, "ch10_")
-t = time.perf_counter()
-challenge = protocols.challenge_protocol(a, b, study.sequence_fitters(study.model_factories(reference, specs), P.seed), config)
-timings["challenge_seconds"] = time.perf_counter() - t
+with timed(timings, "challenge_seconds"):
+    challenge = protocols.challenge_protocol(a, b, study.sequence_fitters(study.model_factories(reference, specs), P.seed),
+                                             config)
 ch = challenge.result
 NEW = ["lstm_tuned", "grud", "attention"]
 ORDER = ["lstm", *NEW, "gbt", "logistic_regression"]
@@ -203,8 +202,8 @@ table(ch, ORDER)
 best = study.best_new_model(ch)
 y_b = b.y.astype(int)
 goal = {m: study.seed_mean_difference(challenge, y_b, m, "gbt", config.n_boot, P.seed) for m in ["lstm", *NEW]}
-pd.DataFrame([{"Model": study.label(m), "AUROC (mean ± SD over runs)": report.spread(ch.models[m].spread["auroc"]),
-               "Minus boosted trees, seed mean [95 % CI]": report.interval(goal[m], signed=True),
+pd.DataFrame([{"Model": study.label(m), "AUROC (mean ± SD over runs)": spread(ch.models[m].spread["auroc"]),
+               "Minus boosted trees, seed mean [95 % CI]": interval(goal[m], signed=True),
                "Minus regression, per run": report.difference_sentence(ch, m, "logistic_regression")}
               for m in ["lstm", *NEW]])
 
@@ -212,11 +211,11 @@ pd.DataFrame([{"Model": study.label(m), "AUROC (mean ± SD over runs)": report.s
 met = [m for m in NEW if goal[m].ci_low > 0 and ch.models[m].spread["auroc"].mean >= 0.86]
 glue_values({
     "best": study.label(best), "best_val": ch.models[best].validation_auroc,
-    "best_auroc": report.spread(ch.models[best].spread["auroc"]),
-    "ref_auroc": report.spread(ch.models["lstm"].spread["auroc"]),
-    "gbt_auroc": report.spread(ch.models["gbt"].spread["auroc"]),
-    "lr_auroc": report.spread(ch.models["logistic_regression"].spread["auroc"]),
-    "best_vs_gbt": report.interval(goal[best], signed=True),
+    "best_auroc": spread(ch.models[best].spread["auroc"]),
+    "ref_auroc": spread(ch.models["lstm"].spread["auroc"]),
+    "gbt_auroc": spread(ch.models["gbt"].spread["auroc"]),
+    "lr_auroc": spread(ch.models["logistic_regression"].spread["auroc"]),
+    "best_vs_gbt": interval(goal[best], signed=True),
     "best_vs_gbt_runs": report.difference_sentence(ch, best, "gbt"),
     "best_vs_lr_runs": report.difference_sentence(ch, best, "logistic_regression"),
     "goal": ("met by " + ", ".join(study.label(m) for m in met)) if met else
@@ -253,9 +252,9 @@ report.runs_table(ch, best)
 second = NEW if P.sequence_every_model else [best]
 chosen_specs = {m: specs[m] for m in second}
 pooled = EpisodeSet.concat([a, b])
-t = time.perf_counter()
-kfold = protocols.kfold_protocol(pooled, study.sequence_fitters(study.model_factories(reference, chosen_specs), P.seed), config)
-timings["kfold_seconds"] = time.perf_counter() - t
+with timed(timings, "kfold_seconds"):
+    kfold = protocols.kfold_protocol(pooled, study.sequence_fitters(study.model_factories(reference, chosen_specs), P.seed),
+                                     config)
 kf = kfold.result
 
 # %% tags=["remove-input"]
@@ -263,9 +262,9 @@ table(kf, ORDER)
 
 # %% tags=["remove-input"]
 k_goal = study.seed_mean_difference(kfold, pooled.y, best, "gbt", config.n_boot, P.seed)
-glue_values({"k_best": report.spread(kf.models[best].spread["auroc"]), "k_ref": report.spread(kf.models["lstm"].spread["auroc"]),
-             "k_gbt": report.spread(kf.models["gbt"].spread["auroc"]),
-             "k_vs_gbt": report.interval(k_goal, signed=True), "k_vs_lr": report.difference_sentence(kf, best, "logistic_regression")},
+glue_values({"k_best": spread(kf.models[best].spread["auroc"]), "k_ref": spread(kf.models["lstm"].spread["auroc"]),
+             "k_gbt": spread(kf.models["gbt"].spread["auroc"]),
+             "k_vs_gbt": interval(k_goal, signed=True), "k_vs_lr": report.difference_sentence(kf, best, "logistic_regression")},
             "ch10_")
 
 # %% [markdown]
@@ -283,9 +282,9 @@ glue_values({"k_best": report.spread(kf.models[best].spread["auroc"]), "k_ref": 
 
 # %% tags=["remove-output"]
 glue_values({"syn_n": f"{len(syn_train):,}"}, "ch10_")
-t = time.perf_counter()
-split = study.split_protocol(syn_train, syn_test, study.sequence_fitters(study.model_factories(reference, chosen_specs), P.seed), config)
-timings["synthetic_seconds"] = time.perf_counter() - t
+with timed(timings, "synthetic_seconds"):
+    split = study.split_protocol(syn_train, syn_test,
+                                 study.sequence_fitters(study.model_factories(reference, chosen_specs), P.seed), config)
 sy = split.result
 
 # %% tags=["remove-input"]
@@ -293,10 +292,10 @@ table(sy, ORDER)
 
 # %% tags=["remove-input"]
 s_goal = study.seed_mean_difference(split, syn_test.y, best, "gbt", config.n_boot, P.seed)
-glue_values({"s_best": report.spread(sy.models[best].spread["auroc"]), "s_ref": report.spread(sy.models["lstm"].spread["auroc"]),
-             "s_gbt": report.spread(sy.models["gbt"].spread["auroc"]),
-             "s_lr": report.spread(sy.models["logistic_regression"].spread["auroc"]),
-             "s_vs_gbt": report.interval(s_goal, signed=True)}, "ch10_")
+glue_values({"s_best": spread(sy.models[best].spread["auroc"]), "s_ref": spread(sy.models["lstm"].spread["auroc"]),
+             "s_gbt": spread(sy.models["gbt"].spread["auroc"]),
+             "s_lr": spread(sy.models["logistic_regression"].spread["auroc"]),
+             "s_vs_gbt": interval(s_goal, signed=True)}, "ch10_")
 
 # %% [markdown]
 # On the synthetic test split the {glue:text}`ch10_best` reaches {glue:text}`ch10_s_best`, the replication's
@@ -328,9 +327,9 @@ y_a = a.y.astype(int)
 tr, va = inner_split(y_a, a.subject_ids, 8, P.seed)
 curve_fitters = {study.label(best): sequence_fitter(specs[best], seed=P.seed), "Boosted trees": gbt_fitter(seed=P.seed),
                  "Benchmark regression": logistic_fitter()}
-t = time.perf_counter()
-curve = study.learning_curve_points(a.take(tr), a.take(va), b, curve_fitters, P.sequence_curve_sizes, P.seed, min(P.n_bootstrap, 200))
-timings["curve_seconds"] = time.perf_counter() - t
+with timed(timings, "curve_seconds"):
+    curve = study.learning_curve_points(a.take(tr), a.take(va), b, curve_fitters, P.sequence_curve_sizes, P.seed,
+                                        min(P.n_bootstrap, 200))
 
 # %% tags=["hide-input"]
 sizes = sorted({p.n_train for p in curve})
