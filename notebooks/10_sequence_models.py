@@ -14,8 +14,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # Sequence models that use time
 #
@@ -42,8 +40,6 @@ profile = "quick"
 
 # %% tags=["remove-input"]
 import time
-from dataclasses import asdict
-
 import numpy as np
 import pandas as pd
 
@@ -123,9 +119,11 @@ pd.concat({k: pd.DataFrame(_arr[k][0, :8, :3], columns=list(a.variables[:3])) fo
 # 0.01 are within noise: the search is a guide, not a proof, and the chapter scores its choice once.
 
 # %% tags=["remove-output"]
-epochs = dict(max_epochs=P.sequence_max_epochs, patience=P.sequence_patience, batch_size=P.sequence_batch_size)
-base = SequenceSpec(kind="lstm", inputs=TimeInputs(mask=True, delta=False, descriptors=True),
-                    train=TrainSettings(jit_compile=P.sequence_xla, **epochs))
+epochs = dict(max_epochs=P.sequence_max_epochs, patience=P.sequence_patience,
+              batch_size=P.sequence_batch_size, jit_compile=P.sequence_xla)
+base = SequenceSpec(  # the replication's LSTM: focal loss, its dropout
+    kind="lstm", train=TrainSettings(**epochs),
+    inputs=TimeInputs(mask=True, delta=False, descriptors=True))
 with timed(timings, "search_seconds"):
     found = search(a, base, stages_for(P.sequence_search))
 
@@ -152,17 +150,14 @@ glue_values({"chosen_loss": chosen.train.label, "chosen_inputs": chosen.inputs.l
 # ## The models
 
 # %%
-reference = LstmConfig(max_epochs=P.sequence_max_epochs, patience=P.sequence_patience, batch_size=P.batch_size)
+reference = LstmConfig(max_epochs=P.sequence_max_epochs,
+                       patience=P.sequence_patience, batch_size=P.batch_size)
 specs = {
     "lstm_tuned": chosen,
     "grud": SequenceSpec(kind="grud", train=chosen.train),
     "attention": SequenceSpec(kind="attention", train=chosen.train),
 }
-pd.DataFrame([{"Model": study.label(k), "Inputs": s.inputs.label, "Training": s.train.label,
-               "Architecture": (f"LSTM {s.lstm_config().units}, dropout {s.lstm_dropout:g}/{s.lstm_recurrent_dropout:g}/"
-                                f"{s.lstm_head_dropout:g}" if s.kind == "lstm" else
-                                str(asdict(s.grud) if s.kind == "grud" else asdict(s.attention)))}
-              for k, s in specs.items()])
+study.spec_table(specs)
 
 # %% [markdown]
 # Every network trains for at most {glue:text}`ch10_max_epochs` epochs with early stopping (patience
@@ -175,28 +170,21 @@ pd.DataFrame([{"Model": study.label(k), "Inputs": s.inputs.label, "Training": s.
 # back for early stopping), calibrator and F1 threshold fitted on the out-of-fold predictions over set A,
 # each fold's model scored once on set B. A run is one fold's model with its own seed.
 
-# %% tags=["remove-output"]
+# %% tags=["remove-input"]
 config = protocols.StudyConfig(n_splits=P.sequence_folds, n_boot=P.n_bootstrap, seed=P.seed)
 glue_values({"max_epochs": P.sequence_max_epochs, "patience": P.sequence_patience, "runs": config.n_splits}, "ch10_")
-with timed(timings, "challenge_seconds"):
-    challenge = protocols.challenge_protocol(a, b, study.sequence_fitters(study.model_factories(reference, specs), P.seed),
-                                             config)
-ch = challenge.result
 NEW = ["lstm_tuned", "grud", "attention"]
 ORDER = ["lstm", *NEW, "gbt", "logistic_regression"]
 
-
-def table(result, names):
-    """The chapter-9 model table with chapter 10's labels and the seconds per training."""
-    names = [m for m in names if m in result.models]
-    out = report.model_table(result, names)
-    out["Model"] = [study.label(m) for m in names]
-    out["Seconds per run"] = [round(result.models[m].seconds / len(result.models[m].runs), 1) for m in names]
-    return out
-
+# %% tags=["remove-output"]
+models = study.model_factories(reference, specs)
+with timed(timings, "challenge_seconds"):
+    challenge = protocols.challenge_protocol(
+        a, b, study.sequence_fitters(models, P.seed), config)
+ch = challenge.result
 
 # %% tags=["remove-input"]
-table(ch, ORDER)
+study.model_table(ch, ORDER)
 
 # %% tags=["remove-input"]
 best = study.best_new_model(ch)
@@ -250,15 +238,15 @@ report.runs_table(ch, best)
 
 # %% tags=["remove-output"]
 second = NEW if P.sequence_every_model else [best]
-chosen_specs = {m: specs[m] for m in second}
+models = study.model_factories(reference, {m: specs[m] for m in second})
 pooled = EpisodeSet.concat([a, b])
 with timed(timings, "kfold_seconds"):
-    kfold = protocols.kfold_protocol(pooled, study.sequence_fitters(study.model_factories(reference, chosen_specs), P.seed),
-                                     config)
+    kfold = protocols.kfold_protocol(
+        pooled, study.sequence_fitters(models, P.seed), config)
 kf = kfold.result
 
 # %% tags=["remove-input"]
-table(kf, ORDER)
+study.model_table(kf, ORDER)
 
 # %% tags=["remove-input"]
 k_goal = study.seed_mean_difference(kfold, pooled.y, best, "gbt", config.n_boot, P.seed)
@@ -283,12 +271,12 @@ glue_values({"k_best": spread(kf.models[best].spread["auroc"]), "k_ref": spread(
 # %% tags=["remove-output"]
 glue_values({"syn_n": f"{len(syn_train):,}"}, "ch10_")
 with timed(timings, "synthetic_seconds"):
-    split = study.split_protocol(syn_train, syn_test,
-                                 study.sequence_fitters(study.model_factories(reference, chosen_specs), P.seed), config)
+    split = study.split_protocol(
+        syn_train, syn_test, study.sequence_fitters(models, P.seed), config)
 sy = split.result
 
 # %% tags=["remove-input"]
-table(sy, ORDER)
+study.model_table(sy, ORDER)
 
 # %% tags=["remove-input"]
 s_goal = study.seed_mean_difference(split, syn_test.y, best, "gbt", config.n_boot, P.seed)
@@ -300,13 +288,14 @@ glue_values({"s_best": spread(sy.models[best].spread["auroc"]), "s_ref": spread(
 # %% [markdown]
 # On the synthetic test split the {glue:text}`ch10_best` reaches {glue:text}`ch10_s_best`, the replication's
 # LSTM {glue:text}`ch10_s_ref`, the trees {glue:text}`ch10_s_gbt` and the regression {glue:text}`ch10_s_lr`;
-# the seed-mean difference from the trees is {glue:text}`ch10_s_vs_gbt`.
+# the seed-mean difference from the trees is {glue:text}`ch10_s_vs_gbt`. {numref}`fig-10-1` shows every run
+# of every model, on both datasets and under every protocol.
 
 # %% tags=["hide-input"]
-show_figure("fig-10-1", plots.runs_figure(
-    {"PhysioNet, fit on A, score B": {study.label(m): [r.evaluation.auroc.value for r in ch.models[m].runs] for m in ORDER if m in ch.models},
-     "PhysioNet, 5-fold over A and B": {study.label(m): [r.evaluation.auroc.value for r in kf.models[m].runs] for m in ORDER if m in kf.models},
-     "Synthetic, split": {study.label(m): [r.evaluation.auroc.value for r in sy.models[m].runs] for m in ORDER if m in sy.models}},
+show_figure("fig-10-1", plots.runs_figure({
+    "PhysioNet, fit on A, score B": study.run_aurocs(ch, ORDER),
+    "PhysioNet, 5-fold over A and B": study.run_aurocs(kf, ORDER),
+    "Synthetic, split": study.run_aurocs(sy, ORDER)},
     title="AUROC of every run"))
 
 # %% [markdown]
@@ -325,16 +314,18 @@ show_figure("fig-10-1", plots.runs_figure(
 # %% tags=["remove-output"]
 y_a = a.y.astype(int)
 tr, va = inner_split(y_a, a.subject_ids, 8, P.seed)
-curve_fitters = {study.label(best): sequence_fitter(specs[best], seed=P.seed), "Boosted trees": gbt_fitter(seed=P.seed),
+curve_fitters = {study.label(best): sequence_fitter(specs[best], seed=P.seed),
+                 "Boosted trees": gbt_fitter(seed=P.seed),
                  "Benchmark regression": logistic_fitter()}
 with timed(timings, "curve_seconds"):
-    curve = study.learning_curve_points(a.take(tr), a.take(va), b, curve_fitters, P.sequence_curve_sizes, P.seed,
-                                        min(P.n_bootstrap, 200))
+    curve = study.learning_curve_points(
+        a.take(tr), a.take(va), b, curve_fitters, P.sequence_curve_sizes,
+        P.seed, min(P.n_bootstrap, 200))
 
 # %% tags=["hide-input"]
-sizes = sorted({p.n_train for p in curve})
+sizes, series = study.curve_series(curve)
 show_figure("fig-10-2", plots.learning_size_figure(
-    sizes, {name: [p.auroc for p in curve if p.model == name] for name in curve_fitters}, title="Set B AUROC against set A stays"))
+    sizes, series, title="Set B AUROC against set A stays"))
 
 # %% [markdown]
 # ```{glue:figure} fig-10-2
@@ -348,7 +339,7 @@ gap = {n: {p.model: p.auroc.value for p in curve if p.n_train == n} for n in siz
 glue_values({"curve": "; ".join(f"{n:,} stays: " + ", ".join(f"{k} {v:.3f}" for k, v in gap[n].items()) for n in sizes)}, "ch10_")
 
 # %% [markdown]
-# Set B AUROC by training size: {glue:text}`ch10_curve`. Where the sequence model's curve is steeper than
+# Set B AUROC by training size ({numref}`fig-10-2`): {glue:text}`ch10_curve`. Where the sequence model's curve is steeper than
 # the trees', more stays would narrow or reverse the gap; where the curves run parallel, they would not.
 #
 # ## Saving the results

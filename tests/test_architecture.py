@@ -88,7 +88,7 @@ ORDER = {
     "mortality": ["hourly", "losses", "preprocessing", "baselines", "news2", "lstm", "time_inputs",
                   "sequence_training", "grud", "attention", "sequence_models", "headroom", "pipelines",
                   "results", "assemble", "report", "tripod", "prose", "plots", "real_results", "protocols",
-                  "sequence_search", "sequence_study", "real_report"],
+                  "sequence_search", "real_report", "sequence_study"],
     "physionet2012": ["cleaning", "files", "reader"],
 }
 SUBPACKAGES = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())

@@ -29,6 +29,7 @@ from ehrlib.mortality.lstm import LstmConfig
 from ehrlib.mortality.pipelines import Fitter, gbt_fitter, learning_curve, logistic_fitter, lstm_fitter
 from ehrlib.mortality.protocols import (MakeFitters, ProtocolRun, StudyConfig, challenge_protocol,
                                         predictions_frame)
+from ehrlib.mortality.real_report import model_table as real_model_table
 from ehrlib.mortality.real_results import ProtocolResult
 from ehrlib.mortality.sequence_models import SequenceSpec, sequence_fitter
 from ehrlib.mortality.sequence_search import SearchResult
@@ -180,3 +181,43 @@ def seed_mean_difference(run: ProtocolRun, y: np.ndarray, model: str, ref: str, 
         boots[i] = np.nanmean(diffs)
     low, high = np.nanpercentile(boots, [2.5, 97.5])
     return Interval(value, float(low), float(high))
+
+
+def spec_table(specs: dict[str, SequenceSpec]) -> pd.DataFrame:
+    """One row per new model: its inputs, training (loss, learning rate, batch, epochs) and architecture."""
+    def arch(s: SequenceSpec) -> str:
+        if s.kind == "lstm":
+            return (f"LSTM {s.lstm_config().units}, dropout {s.lstm_dropout:g} inputs, "
+                    f"{s.lstm_recurrent_dropout:g} recurrent, {s.lstm_head_dropout:g} head")
+        if s.kind == "grud":
+            g = s.grud
+            return f"GRU-D {g.units}, dense {list(g.dense)}, dropout {g.head_dropout:g}, L2 {g.l2:g}"
+        t = s.attention
+        return (f"{t.layers} encoder block(s), d_model {t.d_model}, {t.heads} heads, feed-forward {t.ff_units}, "
+                f"dense {list(t.dense)}, dropout {t.head_dropout:g}")
+    return pd.DataFrame([{"Model": label(k), "Inputs": s.inputs.label, "Training": s.train.label,
+                          "Batch, epochs (patience)": f"{s.train.batch_size}, {s.train.max_epochs} ({s.train.patience})",
+                          "Architecture": arch(s)} for k, s in specs.items()])
+
+
+def model_table(result: ProtocolResult, names: list[str]) -> pd.DataFrame:
+    """Chapter 9's model table (`real_report.model_table`) for the models of `names` present, with chapter
+    10's labels and the mean seconds per run (fit and predict)."""
+    names = [m for m in names if m in result.models]
+    out = real_model_table(result, names)
+    out["Model"] = [label(m) for m in names]
+    out["Seconds per run"] = [round(result.models[m].seconds / len(result.models[m].runs), 1) for m in names]
+    return out
+
+
+def run_aurocs(result: ProtocolResult, names: list[str]) -> dict[str, list[float]]:
+    """Each present model's scored AUROC of every run, under chapter 10's labels (for `plots.runs_figure`)."""
+    return {label(m): [r.evaluation.auroc.value for r in result.models[m].runs] for m in names if m in result.models}
+
+
+def curve_series(points: list[CurvePoint]) -> tuple[list[int], dict[str, list[Interval]]]:
+    """The learning curve's sizes and each model's intervals in size order (for `plots.learning_size_figure`)."""
+    sizes = sorted({p.n_train for p in points})
+    models = list(dict.fromkeys(p.model for p in points))
+    by = {(p.model, p.n_train): p.auroc for p in points}
+    return sizes, {m: [by[(m, n)] for n in sizes] for m in models}
