@@ -200,3 +200,17 @@ def test_seed_mean_difference_is_zero_for_equal_models_and_positive_for_a_better
     assert (same.value, same.ci_low, same.ci_high) == (0.0, 0.0, 0.0)
     better = seed_mean_difference(run, y, "m", "ref", n_boot=50)
     assert better.ci_low > 0 and better.ci_low <= better.value <= better.ci_high
+
+
+def test_curve_series_orders_by_size_and_tables_name_every_model():
+    from ehrlib.evaluation.bootstrap import Interval
+    from ehrlib.mortality.sequence_study import CurvePoint, curve_series, spec_table
+
+    pts = [CurvePoint("gru", 200, Interval(0.8, 0.7, 0.9)), CurvePoint("gru", 100, Interval(0.7, 0.6, 0.8)),
+           CurvePoint("trees", 100, Interval(0.75, 0.7, 0.8)), CurvePoint("trees", 200, Interval(0.77, 0.7, 0.8))]
+    sizes, series = curve_series(pts)
+    assert sizes == [100, 200] and [iv.value for iv in series["gru"]] == [0.7, 0.8]
+    table = spec_table({"lstm_tuned": SequenceSpec(kind="lstm"), "grud": SequenceSpec(kind="grud"),
+                        "attention": SequenceSpec(kind="attention")})
+    assert list(table["Model"]) == ["LSTM, trained well", "GRU-D", "Attention over hours"]
+    assert table["Architecture"].str.len().min() > 10
