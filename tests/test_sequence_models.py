@@ -214,3 +214,14 @@ def test_curve_series_orders_by_size_and_tables_name_every_model():
                         "attention": SequenceSpec(kind="attention")})
     assert list(table["Model"]) == ["LSTM, trained well", "GRU-D", "Attention over hours"]
     assert table["Architecture"].str.len().min() > 10
+
+
+def test_curve_trend_reads_the_last_step():
+    from ehrlib.evaluation.bootstrap import Interval
+    from ehrlib.mortality.sequence_study import CurvePoint, curve_trend
+
+    pts = [CurvePoint(m, n, Interval(v, v - 0.01, v + 0.01))
+           for m, n, v in [("A", 100, 0.80), ("A", 200, 0.81), ("B", 100, 0.70), ("B", 200, 0.79)]]
+    assert "gains less than" in curve_trend(pts, "A", "B") and "+0.020 apart" in curve_trend(pts, "A", "B")
+    assert "gains more than" in curve_trend(pts, "B", "A")
+    assert "single" in curve_trend(pts[:1] + pts[2:3], "A", "B")

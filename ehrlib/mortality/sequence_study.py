@@ -221,3 +221,16 @@ def curve_series(points: list[CurvePoint]) -> tuple[list[int], dict[str, list[In
     models = list(dict.fromkeys(p.model for p in points))
     by = {(p.model, p.n_train): p.auroc for p in points}
     return sizes, {m: [by[(m, n)] for n in sizes] for m in models}
+
+
+def curve_trend(points: list[CurvePoint], model: str, ref: str) -> str:
+    """What the last step of the learning curve says: whether `model` gained more AUROC than `ref` between
+    the two largest training sizes (the gap then widens in its favour) or less (the gap narrows or turns)."""
+    sizes, series = curve_series(points)
+    if len(sizes) < 2:
+        return "a single training size says nothing about the trend"
+    gain = {m: series[m][-1].value - series[m][-2].value for m in (model, ref)}
+    gap = series[model][-1].value - series[ref][-1].value
+    trend = "gains more than" if gain[model] > gain[ref] else "gains less than"
+    return (f"from {sizes[-2]:,} to {sizes[-1]:,} stays the {model} {trend} the {ref.lower()} "
+            f"({gain[model]:+.3f} against {gain[ref]:+.3f}), ending {gap:+.3f} apart")
