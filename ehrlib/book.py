@@ -44,7 +44,8 @@ import nbformat
 import yaml
 
 from ehrlib.findings import write_findings
-from ehrlib.io import atomic_write_text, update_json
+from ehrlib.files import atomic_write_text
+from ehrlib.jsonfiles import update_json
 from ehrlib.logs import get_logger
 from ehrlib.physionet2012.files import locate_physionet2012
 from ehrlib.profiles import get_profile, project_root

@@ -7,7 +7,9 @@ serves the built book on a loopback port, opens each page with Debian's `chromiu
 a JavaScript error or a resource that failed to load (the browser console's SEVERE entries), an
 internal link to a missing page or a missing anchor, a plotly figure that did not draw, math that did
 not render, a figure without a numbered caption, a page wider than the viewport, a code line longer
-than the column (it would scroll), a whole number printed as a float in a table (`2100.0`), and log
+than the column (it would scroll), a whole number printed as a float in a table (`2100.0`), a table with
+a pandas index column, a NaN or None in a table, a table wider than the text column, an output that is a
+raw Python value (a list, a tuple, `True`, `NaN`), and log
 or error text in an output (stderr streams, tracebacks, TensorFlow warnings, the reader's log lines). It saves a screenshot of every page and
 exits 1 if any page has a problem. Links are checked against the built files (every `id` and `name`
 of the target page), so an anchor is found even in a page the browser did not open.
@@ -76,8 +78,21 @@ return {
   wide_code: [...document.querySelectorAll('.cell_input pre, div.highlight pre')]
     .filter(p => p.scrollWidth > p.clientWidth + 1).length,
   float_ints: floatInts(),
+  index_tables: [...document.querySelectorAll('.cell_output table, .output table')]
+    .filter(t => t.querySelector('tbody th')).length,
+  nan_cells: [...document.querySelectorAll('.cell_output td, .output td')]
+    .filter(td => /^(NaN|nan|None|NaT|<NA>)$/.test(td.innerText.trim())).length,
+  plain_outputs: [...document.querySelectorAll('.cell_output .text_plain pre, .output.text_plain pre')]
+    .map(p => p.innerText.trim()),
+  wide_tables: [...document.querySelectorAll('.cell_output table, .output table')].filter(t => {
+    const col = t.closest('article') || document.body;
+    return t.getBoundingClientRect().width > col.clientWidth + 1;
+  }).length,
 };
 """
+# A raw Python value printed as an output instead of a sentence or a table: a list, tuple, set or dict
+# display, a bare True/False/None, or a NaN.
+RAW_REPR = re.compile(r"^(\[.*\]|\(.*\)|\{.*\}|True|False|None|nan|NaN)$", re.DOTALL)
 WAIT_MATHJAX_JS = """
 const done = arguments[arguments.length - 1];
 const mj = window.MathJax;
@@ -161,6 +176,15 @@ def page_problems(state: dict, console: list[dict]) -> list[str]:
     if state.get("float_ints"):
         problems.append(f"{len(state['float_ints'])} table cells print a whole number as a float, "
                         f"e.g. {state['float_ints'][:4]}")
+    if state.get("index_tables"):
+        problems.append(f"{state['index_tables']} tables show a pandas index column")
+    if state.get("nan_cells"):
+        problems.append(f"{state['nan_cells']} table cells show NaN or None instead of a value or a dash")
+    raw = [text for text in state.get("plain_outputs", []) if RAW_REPR.match(text)]
+    if raw:
+        problems.append(f"{len(raw)} outputs are raw Python values, e.g. {raw[0][:60]!r}")
+    if state.get("wide_tables"):
+        problems.append(f"{state['wide_tables']} tables are wider than the text column")
     if state["stderr"]:
         problems.append(f"{state['stderr']} standard-error outputs shown")
     problems += [f"output contains {text!r}" for text in FORBIDDEN_OUTPUT if text in state["output_text"]]

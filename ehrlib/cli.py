@@ -227,7 +227,7 @@ def available_memory() -> float | None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from ehrlib.io import prepare_target
+    from ehrlib.files import prepare_target
 
     start = time.perf_counter()
     out = prepare_target(args.out, args.overwrite, option="--out")  # checked again, under the lock, when writing
@@ -274,8 +274,9 @@ def _ensure_dataset(folder: Path, params: dict, modules: tuple[str, ...], genera
     The recipe is kept beside the dataset (`.<name>.recipe.json`), so a book build never silently
     uses data from an older generator or another size; a stale dataset is regenerated.
     """
-    from ehrlib.io import (MARKER, NotEhrlibFolderError, describe_path, is_ehrlib_folder, mark_folder, read_json,
-                           recover_leftovers, target_lock, write_json)
+    from ehrlib.files import (MARKER, NotEhrlibFolderError, describe_path, is_ehrlib_folder, mark_folder,
+                              recover_leftovers, target_lock)
+    from ehrlib.jsonfiles import read_json, write_json
 
     recipe = _recipe(params, modules)
     recipe_file = folder.parent / f".{folder.name}.recipe.json"

@@ -15,7 +15,8 @@ import numpy as np
 
 from ehrlib.booktext import interval, spread
 from ehrlib.evaluation.bootstrap import Interval
-from ehrlib.io import RecordError, atomic_write_text
+from ehrlib.files import atomic_write_text
+from ehrlib.records import RecordError
 from ehrlib.mortality.real_report import difference_sentence, label
 from ehrlib.mortality.real_results import RealDataResults, load_real_results
 from ehrlib.mortality.results import MortalityResults, load_results

@@ -111,6 +111,8 @@ def _plain_index(df: pd.DataFrame) -> pd.DataFrame:
         df = df.copy()
         df.columns = [" ".join(str(c) for c in col if str(c) and not str(c).startswith("level_")).strip()
                       for col in df.columns]
+    if df.columns.name is not None:  # pandas would print the columns' name in a column of its own
+        df = df.rename_axis(columns=None)
     return df
 
 

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ehrlib.icu.writer import dataset_digest
-from ehrlib.io import atomic_write_text
+from ehrlib.files import atomic_write_text
 from ehrlib.profiles import Profile, get_profile
 
 PAGE = Path("book") / "reproducibility.md"

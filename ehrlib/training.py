@@ -14,8 +14,10 @@ weights are restored. The history, the best epoch and per-epoch wall times come 
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Literal, Mapping
 
 import numpy as np
@@ -176,3 +178,21 @@ def fit(model, loss: Callable, x: Inputs, y: np.ndarray, score: Callable[[Any, E
 
 
 __all__ = ["EpochPass", "Fit", "FitConfig", "fit", "n_rows", "take", "train_pass", "train_step"]
+
+
+def load_keras_model(path: str | os.PathLike, keras: Any = None, **kwargs: Any) -> Any:
+    """Load a `.keras` model, with errors that say what is wrong: a missing file is "not found", a
+    file Keras cannot read (truncated, not a zip, wrong content) is "not a readable Keras model"."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if not path.is_file():
+        raise ValueError(f"{path}: not a regular file (a Keras model is one .keras file)")
+    if keras is None:
+        import keras
+    try:
+        return keras.saving.load_model(path, **kwargs)
+    except Exception as exc:  # Keras raises ValueError, OSError, zipfile errors... for a damaged file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{path}: not a readable Keras model (damaged or not a .keras file: "
+                         f"{type(exc).__name__}: {first[:160]})") from None

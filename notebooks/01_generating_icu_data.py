@@ -43,6 +43,9 @@ from ehrlib.icu.layout import SPLITS
 from ehrlib.icu.reader import read_dataset
 from ehrlib.icu.risk import risk_model_text
 from ehrlib.mortality.headroom import headroom
+from ehrlib.mortality.realism import realism_section
+from ehrlib.physionet2012.files import locate_physionet2012
+from ehrlib.physionet2012.reader import read_physionet2012
 from ehrlib.icu.synth import (
     FLUID_NONRESPONDER_LIMIT,
     VARIABLES,
@@ -51,7 +54,7 @@ from ehrlib.icu.synth import (
     proportional_split,
     simulate_icu,
 )
-from ehrlib.io import read_json
+from ehrlib.jsonfiles import read_json
 from ehrlib.plots import setup_notebook, show_figure
 from ehrlib.profiles import get_profile
 
@@ -663,6 +666,58 @@ glue_values({
     "risk_q90": np.quantile(lat_all["true_risk"], 0.9),
     "risk_q99": np.quantile(lat_all["true_risk"], 0.99),
 })
+
+# %% [markdown]
+# ## Realism: beside real ICU stays
+#
+# How close is this to real ICU data? The generator's default is calibrated to the open PhysioNet/Computing in
+# Cardiology Challenge 2012 stays ({doc}`chapter 9 <09-physionet2012>`), read by the project's real-data reader and
+# cleaned by it: set B's 4,000 stays beside this dataset's test split, on the variables both chart. Per variable:
+# the share of stays measured, the hours (vital signs) or draws (labs) with a value per stay, the 48-hour mean's
+# median in survivors and non-survivors, and its univariate AUROC (direction-free, among the stays measured). Then
+# models on each dataset's own time series (fitted on 4,000 training stays each, the real set A, scored on the test
+# stays): observation counts alone, 48-hour means with last values, the benchmark's 7 x 6 regression and boosted
+# trees. {glue:text}`realism_status`
+
+# %% tags=["remove-input"]
+with timed() as clock:
+    real_files = locate_physionet2012()
+    real = ({s: ps.episodes for s, ps in read_physionet2012(real_files).items()}
+            if real_files is not None else None)
+    realism = realism_section((data["train"], data["test"]), real,
+                              true_risk_auroc=auc[0], headroom=auc[1] - auc[2])
+glue_values({**realism.values, "t_realism": clock.seconds})
+table, targets, fig_realism = realism.table, realism.targets, realism.figure
+table.round(2)
+
+# %% tags=["hide-input"]
+show_figure("fig-01-12", fig_realism)
+
+# %% [markdown]
+# ```{glue:figure} fig-01-12
+# :name: fig-01-12
+#
+# Per shared variable, ours (this dataset's test split) beside PhysioNet 2012's set B: univariate AUROC of the
+# 48-hour mean, hours or draws with a value per stay, and the share of stays measured.
+# ```
+#
+# Each variable on its own says little in both ({numref}`fig-01-12`). On each dataset's own time series, observation
+# counts alone reach {glue:text}`ours_counts:.3f` here against {glue:text}`real_counts:.3f` on the real stays,
+# 48-hour means with last values {glue:text}`ours_means_last:.3f` against {glue:text}`real_means_last:.3f`, the
+# benchmark's regression {glue:text}`ours_bench:.3f` against {glue:text}`real_bench:.3f` and boosted trees
+# {glue:text}`ours_gbt:.3f` against {glue:text}`real_gbt:.3f` (the report took {glue:text}`t_realism:.0f` s).
+# The real models read all {glue:text}`n_real_vars` of PhysioNet 2012's variables, where this default charts
+# {glue:text}`n_shared` of them: among the others are the Glasgow coma scale (alone an AUROC of
+# {glue:text}`gcs_auc:.2f` in set B) and urine output ({glue:text}`urine_auc:.2f`); neurology, urine output and age
+# carry much of the real signal, and our default keeps them latent (age and the kidney enter our risk, but only urea
+# and creatinine show them). On the shared variables alone the real regressions reach
+# {glue:text}`real_shared_counts:.3f` (counts) and {glue:text}`real_shared_means_last:.3f` (means with last values),
+# close to ours: the multivariate misses in the table below are mostly that gap. The benchmark variable set
+# (`--variables benchmark`) charts the Glasgow coma scale, which our latent severity and
+# inflammation drive; no set charts urine output yet. Every target, met or missed by how much:
+
+# %% tags=["remove-input"]
+targets.round(3)
 
 # %% [markdown]
 # ## Speed and reproducibility

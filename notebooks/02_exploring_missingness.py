@@ -31,39 +31,17 @@ import numpy as np
 import pandas as pd
 
 from ehrlib.booktext import glue_values
-from ehrlib.icu import describe as idesc
+from ehrlib.icu import missingness as mi
 from ehrlib.icu import plots as ip
-from ehrlib.icu.describe import lr_auroc, window_means
 from ehrlib.icu.reader import read_dataset
-from ehrlib.icu.synth import (
-    VARIABLES,
-    IcuConfig,
-    ablate,
-    proportional_split,
-    simulate_icu,
-)
 from ehrlib.plots import setup_notebook, show_figure
 from ehrlib.profiles import get_profile
 
 setup_notebook()
-
-
-
 p = get_profile(profile)
 data = read_dataset(p.icu_dir, progress=False)
-latent = pd.read_csv(p.icu_dir / "latent.csv").set_index("stay")
-splits = ("train", "val", "test")
-mask = np.concatenate([data[s].mask for s in splits])
-values = np.concatenate([data[s].values for s in splits])
-y = np.concatenate([data[s].y for s in splits])
-lat = latent.loc[np.concatenate([data[s].stays for s in splits])].reset_index()
-clock = idesc.clock_hours(lat)
-glue_values({
-    "n_episodes": len(y),
-    "n_hours": mask.shape[1],
-    "n_vars": mask.shape[2],
-    "pct_cells": 100 * mask.mean(),
-})
+pooled = mi.pool_splits(data, pd.read_csv(p.icu_dir / "latent.csv").set_index("stay"))
+glue_values(mi.overview(pooled))
 
 # %% [markdown]
 # {glue:text}`n_episodes:,` episodes x {glue:text}`n_hours` hourly bins x {glue:text}`n_vars`
@@ -75,7 +53,7 @@ glue_values({
 # hour). Vitals are charted about hourly, laboratory values a few times a day. See {numref}`fig-02-1`.
 
 # %% tags=["hide-input"]
-show_figure("fig-02-1", ip.missing_rate_by_variable(mask, y))
+show_figure("fig-02-1", ip.missing_rate_by_variable(pooled.mask, pooled.y))
 
 # %% [markdown]
 # ```{glue:figure} fig-02-1
@@ -86,29 +64,9 @@ show_figure("fig-02-1", ip.missing_rate_by_variable(mask, y))
 # ```
 
 # %% tags=["remove-input"]
-miss = pd.DataFrame(
-    {
-        "survived": 1 - mask[y == 0].mean(axis=(0, 1)),
-        "died": 1 - mask[y == 1].mean(axis=(0, 1)),
-    },
-    index=list(VARIABLES),
-)
-miss["difference"] = miss["died"] - miss["survived"]
-lab_draws = mask[:, :, VARIABLES.index("Creatinine")].sum(axis=1)
-lac_draws = mask[:, :, VARIABLES.index("Lactate")].sum(axis=1)
-glue_values({
-    "hr_miss_surv": 100 * miss.loc["Heart Rate", "survived"],
-    "hr_miss_died": 100 * miss.loc["Heart Rate", "died"],
-    "cr_miss_surv": 100 * miss.loc["Creatinine", "survived"],
-    "cr_miss_died": 100 * miss.loc["Creatinine", "died"],
-    "cr_draws_died": np.median(lab_draws[y == 1]),
-    "cr_draws_surv": np.median(lab_draws[y == 0]),
-    "lac_draws_died": np.mean(lac_draws[y == 1]),
-    "lac_draws_surv": np.mean(lac_draws[y == 0]),
-    "lac_any_died": 100 * np.mean(lac_draws[y == 1] > 0),
-    "lac_any_surv": 100 * np.mean(lac_draws[y == 0] > 0),
-})
-miss.style.format("{:.1%}")
+miss = mi.missing_by_outcome(pooled)
+glue_values(mi.outcome_facts(pooled, miss))
+miss.map("{:.1%}".format)
 
 # %% [markdown]
 # Heart rate is missing in {glue:text}`hr_miss_surv:.0f` % of survivors' hours and
@@ -125,7 +83,7 @@ miss.style.format("{:.1%}")
 # {numref}`fig-02-2` shows the share of episodes with a value at each hour since admission.
 
 # %% tags=["hide-input"]
-show_figure("fig-02-2", ip.missing_by_hour(mask))
+show_figure("fig-02-2", ip.missing_by_hour(pooled.mask))
 
 # %% [markdown]
 # ```{glue:figure} fig-02-2
@@ -133,42 +91,18 @@ show_figure("fig-02-2", ip.missing_by_hour(mask))
 #
 # Share of episodes with a value, per variable and hour. Admission labs fill the
 # first hour; the morning round (about 04:00) falls at a different hour for every patient, so later
-# lab hours are spread out; the temperature is charted every four clock hours.
+# lab hours are spread out; the temperature is charted at fixed clock hours (every `TEMPERATURE_EVERY` hours, a constant of `ehrlib.icu.synth`).
 # ```
 #
 # {numref}`fig-02-3` splits the charted vitals by nursing shift.
 
 # %% tags=["remove-input"]
-sh = idesc.shift_of_clock(clock)
-by_shift = pd.DataFrame(
-    {
-        s: mask[:, :, :6][sh == k].mean(axis=0)
-        for k, s in enumerate(("day", "evening", "night"))
-    },
-    index=list(VARIABLES[:6]),
-)
-demo_n = 1500
-demo_cfg = IcuConfig(
-    n_episodes=demo_n, split=proportional_split(demo_n), seed=p.seed
-)
-base = simulate_icu(demo_cfg)
-no_shift = ablate(demo_cfg, "shift_quality")
-for k in ("day", "evening", "night"):
-    glue_values({f"hr_{k}": 100 * by_shift.loc["Heart Rate", k]})
+by_shift = mi.vitals_by_shift(pooled)
+glue_values({f"hr_{k}": 100 * by_shift.loc["Heart Rate", k] for k in mi.SHIFTS})
 
 # %% tags=["hide-input"]
-show_figure(
-    "fig-02-3",
-    ip.observed_by_shift(
-        {
-            "generated dataset": (mask, clock),
-            "demo: no shift effect": (
-                no_shift.hourly()[1],
-                idesc.clock_hours(no_shift.latent),
-            ),
-        }
-    ),
-)
+shifts = mi.shift_comparison(pooled, n_episodes=1500, seed=p.seed)
+show_figure("fig-02-3", ip.observed_by_shift(shifts))
 
 # %% [markdown]
 # ```{glue:figure} fig-02-3
@@ -200,40 +134,20 @@ show_figure(
 #   alone; it can only exploit it.
 
 # %% tags=["remove-input"]
-settings = {
-    "all mechanisms": base,
-    "no MCAR": ablate(demo_cfg, "mcar"),
-    "no MAR": ablate(demo_cfg, "mar"),
-    "no MNAR": ablate(demo_cfg, "mnar"),
-}
-observed = pd.DataFrame(
-    {k: c.observed_fraction() for k, c in settings.items()}
-)
-observed.style.format("{:.1%}")
+settings = mi.mechanism_cohorts(n_episodes=1500, seed=p.seed)
+glue_values(mi.mechanism_facts(settings))
+mi.observed_fractions(settings).map("{:.1%}".format)
 
 # %% [markdown]
 # Each column is the share of hourly bins with a value in the demo cohort under one setting.
 # The MAR dependence appears when the chance of a creatinine draw is plotted against the latent
 # severity at that hour ({numref}`fig-02-4`):
 
-# %% tags=["remove-input"]
-cre = VARIABLES.index("Creatinine")
-curves_mar = {
-    k: (c.severity[:, :48], c.hourly()[1][:, :, cre])
-    for k, c in settings.items()
-    if k in ("all mechanisms", "no MAR", "no MCAR")
-}
-
-# %% tags=["remove-input"]
-for key, name in (("all", "all mechanisms"), ("nomar", "no MAR")):
-    sv, ob = curves_mar[name]
-    glue_values({f"cr_hi_{key}": 100 * ob[sv > 2].mean(), f"cr_lo_{key}": 100 * ob[sv < 0].mean()})
-
 # %% tags=["hide-input"]
 show_figure(
     "fig-02-4",
     ip.observation_rate_by(
-        curves_mar,
+        mi.mar_curves(settings),
         np.linspace(-3, 4, 15),
         "latent severity S(t) in the hour",
         "MAR: a creatinine is drawn more often when the patient is sicker",
@@ -252,24 +166,11 @@ show_figure(
 #
 # {numref}`fig-02-5` does the same for lactate, whose measurement depends on its own value.
 
-# %% tags=["remove-input"]
-lac = VARIABLES.index("Lactate")
-curves_mnar = {
-    k: (c.truth[:, :48, lac], c.hourly()[1][:, :, lac])
-    for k, c in settings.items()
-    if k in ("all mechanisms", "no MNAR")
-}
-
-# %% tags=["remove-input"]
-for key, name in (("all", "all mechanisms"), ("nomnar", "no MNAR")):
-    tv, ob = curves_mnar[name]
-    glue_values({f"lac_hi_{key}": 100 * ob[tv > 4].mean(), f"lac_lo_{key}": 100 * ob[tv < 2].mean()})
-
 # %% tags=["hide-input"]
 show_figure(
     "fig-02-5",
     ip.observation_rate_by(
-        curves_mnar,
+        mi.mnar_curves(settings),
         np.linspace(0.5, 8, 16),
         "true (noiseless) lactate in the hour, mmol/L",
         "MNAR: a high lactate makes its own measurement more likely",
@@ -286,18 +187,6 @@ show_figure(
 # {glue:text}`lac_hi_nomnar:.1f` % and {glue:text}`lac_lo_nomnar:.1f` % (what remains is MAR: lactate
 # is drawn when indicated, in shock, on vasopressors, after an acute event).
 # ```
-
-# %% tags=["remove-input"]
-truth_lac = base.truth[:, :48, lac]
-m_on = base.hourly()[1][:, :, lac]
-m_off = settings["no MNAR"].hourly()[1][:, :, lac]
-m_nomar = settings["no MAR"].hourly()[1][:, :, lac]
-glue_values({
-    "lac_all": truth_lac.mean(),
-    "lac_mnar": truth_lac[m_on].mean(),
-    "lac_nomnar": truth_lac[m_off].mean(),
-    "lac_nomar": truth_lac[m_nomar].mean(),
-})
 
 # %% [markdown]
 # The mean true lactate over all hours is {glue:text}`lac_all:.2f` mmol/L. Over the hours in which a
@@ -320,7 +209,7 @@ glue_values({
 #    predicts the outcome on its own. See {numref}`fig-02-6`.
 
 # %% tags=["hide-input"]
-show_figure("fig-02-6", ip.staleness_figure(mask))
+show_figure("fig-02-6", ip.staleness_figure(pooled.mask))
 
 # %% [markdown]
 # ```{glue:figure} fig-02-6
@@ -331,28 +220,7 @@ show_figure("fig-02-6", ip.staleness_figure(mask))
 # ```
 
 # %% tags=["remove-input"]
-stale = idesc.hours_since_last(mask)
-counts = {s: data[s].mask.mean(axis=1) for s in splits}
-means = {s: window_means(data[s].values) for s in splits}
-auc_counts = lr_auroc(
-    counts["train"], data["train"].y, counts["test"], data["test"].y
-)
-auc_means = lr_auroc(
-    means["train"], data["train"].y, means["test"], data["test"].y
-)
-auc_both = lr_auroc(
-    np.hstack([means["train"], counts["train"]]),
-    data["train"].y,
-    np.hstack([means["test"], counts["test"]]),
-    data["test"].y,
-)
-glue_values({
-    "stale_cr": np.nanmedian(stale[:, :, cre]),
-    "stale_hr": np.nanmedian(stale[:, :, 0]),
-    "auc_counts": auc_counts,
-    "auc_means": auc_means,
-    "auc_both": auc_both,
-})
+glue_values(mi.charting_facts(data, pooled))
 
 # %% [markdown]
 # The median age of a forward-filled creatinine is {glue:text}`stale_cr:.0f` hours (heart rate:

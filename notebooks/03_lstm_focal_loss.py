@@ -30,35 +30,20 @@
 profile = "quick"
 
 # %% tags=["remove-input"]
-
-import numpy as np
-import pandas as pd
-
 from ehrlib import plots
 from ehrlib.booktext import glue_values, timed
-from ehrlib.plots import show_figure
-from ehrlib.evaluation.metrics import ranking_metrics
 from ehrlib.icu.ranges import cleaning_table
 from ehrlib.icu.reader import read_dataset
-from ehrlib.mortality.assemble import save_predictions, training_record
-from ehrlib.mortality.losses import focal_loss_numpy
-from ehrlib.mortality.lstm import (
-    LstmConfig,
-    build_lstm,
-    fit_lstm_pipeline,
-    predict_proba,
-    save_artifacts,
-)
-from ehrlib.mortality.plots import episode_figure, focal_loss_figure
+from ehrlib.mortality import facts
+from ehrlib.mortality.assemble import save_lstm_run
+from ehrlib.mortality.lstm import LstmConfig, build_lstm, fit_lstm_pipeline
+from ehrlib.mortality.plots import focal_loss_figure, preprocessed_episode_figure
 from ehrlib.mortality.preprocessing import MortalityPreprocessor
-from ehrlib.mortality.prose import compare_word
-from ehrlib.mortality.report import no_ceiling_sentence
-from ehrlib.mortality.results import update_results
+from ehrlib.plots import show_figure
 from ehrlib.profiles import get_profile
 
 plots.setup_notebook()
 P = get_profile(profile)
-RESULTS = P.results_dir / "mortality"
 
 # %% [markdown]
 # ## The data
@@ -70,42 +55,13 @@ RESULTS = P.results_dir / "mortality"
 # %% tags=["remove-input"]
 with timed() as load:
     data = read_dataset(P.icu_dir, progress=False)
-load_seconds = load.seconds
 train, val, test = data["train"], data["val"], data["test"]
-pd.DataFrame.from_dict(
-    {
-        name: {
-            "episodes": len(es),
-            "deaths": int(es.y.sum()),
-            "mortality": round(float(es.y.mean()), 3),
-        }
-        for name, es in data.items()
-    },
-    orient="index",
-)
+facts.split_table(data)
 
 # %% tags=["remove-input"]
-cleaning = cleaning_table(
-    data
-)  # values outside the plausible ranges: removed or clipped (external data only)
-glue_values(
-    {
-        "n_cleaned": f"{int(cleaning[['removed', 'clipped']].to_numpy().sum()):,}"
-    },
-    "ch3_",
-)
+cleaning = cleaning_table(data)  # values outside the plausible ranges: removed or clipped (external data only)
+glue_values(facts.data_facts(data, cleaning, load.seconds), "ch3_")
 cleaning if len(cleaning) else None
-
-# %% tags=["remove-input"]
-glue_values(
-    {
-        "n_episodes": f"{sum(len(es) for es in data.values()):,}",
-        "n_hours": train.n_hours,
-        "n_variables": len(train.variables),
-        "load_seconds": load_seconds,
-    },
-    "ch3_",
-)
 
 # %% [markdown]
 # Loading {glue:text}`ch3_n_episodes` episodes of {glue:text}`ch3_n_hours` hours and
@@ -126,27 +82,9 @@ glue_values(
 
 # %% tags=["remove-input"]
 prep = MortalityPreprocessor().fit(train)
-masked = {
-    name: float(MortalityPreprocessor.masked_steps(es).mean())
-    for name, es in data.items()
-}
-pd.DataFrame(
-    {"median": prep.medians, "mean": prep.means, "std": prep.stds},
-    index=prep.variables,
-).round(2)
-
-# %% tags=["remove-input"]
-glue_values(
-    {
-        "observed": f"{train.mask.mean():.1%}",
-        "masked_train": f"{masked['train']:.1%}",
-        "masked_val": f"{masked['val']:.1%}",
-        "masked_test": f"{masked['test']:.1%}",
-        "n_features": prep.n_features,
-        "mask_value": f"{prep.mask_value:g}",
-    },
-    "ch3_",
-)
+masked = facts.masked_fractions(data)
+glue_values(facts.preprocessing_facts(prep, train, masked), "ch3_")
+facts.preprocessor_table(prep)
 
 # %% [markdown]
 # In the training split {glue:text}`ch3_observed` of the hour-by-variable cells hold a measurement, and
@@ -157,30 +95,7 @@ glue_values(
 # range of any real input. See {numref}`fig-03-1`.
 
 # %% tags=["hide-input"]
-i = int(np.argmax(MortalityPreprocessor.masked_steps(train).sum(axis=1) > 3))
-x_one = prep.transform(train.take([i]))[0]
-show = [
-    v
-    for v in (
-        "Heart Rate",
-        "Systolic blood pressure",
-        "Respiratory rate",
-        "Oxygen saturation",
-    )
-    if v in train.variables
-] or train.variables[:4]
-show_figure(
-    "fig-03-1",
-    episode_figure(
-        train.values[i],
-        train.mask[i],
-        x_one,
-        train.variables,
-        prep.mask_value,
-        show=show,
-        title=f"Training episode {train.stays[i]}: raw and preprocessed",
-    ),
-)
+show_figure("fig-03-1", preprocessed_episode_figure(train, prep))
 
 # %% [markdown]
 # ```{glue:figure} fig-03-1
@@ -212,18 +127,7 @@ show_figure("fig-03-2", focal_loss_figure(alpha=0.25))
 # ```
 
 # %% tags=["remove-input"]
-easy = float(
-    focal_loss_numpy(np.array([0]), np.array([0.1]), gamma=2.0, alpha=0.25)[0]
-)
-ce_easy = float(-np.log(0.9))
-glue_values(
-    {
-        "ce_easy": ce_easy,
-        "focal_easy": easy,
-        "easy_ratio": f"{ce_easy / easy:.0f}",
-    },
-    "ch3_",
-)
+glue_values(facts.focal_facts(alpha=0.25), "ch3_")
 
 # %% [markdown]
 # A survivor given a 10 % risk costs {glue:text}`ch3_ce_easy:.4f` under cross-entropy but
@@ -237,18 +141,10 @@ glue_values(
 # initializer and dropout layer is seeded.
 
 # %%
-config = LstmConfig(
-    max_epochs=P.lstm_max_epochs,
-    patience=P.lstm_patience,
-    batch_size=P.batch_size,
-)
-build_lstm(
-    train.n_hours,
-    prep.n_features,
-    config,
-    mask_value=prep.mask_value,
-    seed=P.seed,
-).summary()
+config = LstmConfig(max_epochs=P.lstm_max_epochs, patience=P.lstm_patience,
+                    batch_size=P.batch_size)
+build_lstm(train.n_hours, prep.n_features, config,
+           mask_value=prep.mask_value, seed=P.seed).summary()
 
 # %% [markdown]
 # ## Training
@@ -258,26 +154,11 @@ build_lstm(
 # seeded too, so running this cell twice gives the same model.
 
 # %% tags=["remove-output"]
-prep, result = fit_lstm_pipeline(
-    train, val, config, seed=P.seed, progress=False
-)
-history = result.history
+prep, result = fit_lstm_pipeline(train, val, config, seed=P.seed,
+                                 progress=False)
 
 # %% tags=["remove-input"]
-best = result.best
-glue_values(
-    {
-        "epochs_run": result.epochs_run,
-        "train_seconds": f"{result.seconds:.0f}",
-        "seconds_per_epoch": result.seconds_per_epoch,
-        "xla": "with" if result.xla else "without",
-        "n_train": f"{len(train):,}",
-        "best_epoch": result.best_epoch,
-        "best_val_auroc": best["val_auroc"],
-        "best_val_auprc": best["val_auprc"],
-    },
-    "ch3_",
-)
+glue_values(facts.training_facts(result, len(train)), "ch3_")
 
 # %% [markdown]
 # Training ran {glue:text}`ch3_epochs_run` epochs in {glue:text}`ch3_train_seconds` s
@@ -292,12 +173,9 @@ glue_values(
 # Keras convention), so they can sit below the validation figures; the loss includes the L2 penalty. See {numref}`fig-03-3`.
 
 # %% tags=["hide-input"]
-show_figure(
-    "fig-03-3",
-    plots.learning_curves_figure(
-        history, best_epoch=result.best_epoch, title="LSTM learning curves"
-    ),
-)
+show_figure("fig-03-3", plots.learning_curves_figure(
+    result.history, best_epoch=result.best_epoch,
+    title="LSTM learning curves"))
 
 # %% [markdown]
 # ```{glue:figure} fig-03-3
@@ -305,21 +183,6 @@ show_figure(
 #
 # Learning curves of the LSTM; the dotted line marks the epoch whose weights were kept.
 # ```
-
-# %% tags=["remove-input"]
-k = result.best_epoch - 1
-glue_values(
-    {
-        "loss_first": history["loss"][0],
-        "loss_last": history["loss"][-1],
-        "val_loss_first": history["val_loss"][0],
-        "val_loss_last": history["val_loss"][-1],
-        "gap": f"{history['auroc'][k] - history['val_auroc'][k]:+.3f}",
-        "val_auroc_first": history["val_auroc"][0],
-        "val_auroc_max": max(history["val_auroc"]),
-    },
-    "ch3_",
-)
 
 # %% [markdown]
 # The loss (focal loss plus the L2 penalty, which shrinks as the dense weights decay) goes from
@@ -337,39 +200,9 @@ glue_values(
 # following chapters.
 
 # %% tags=["remove-input"]
-p_val = predict_proba(result.model, prep.transform(val))
-p_test = predict_proba(result.model, prep.transform(test))
-val_scores = ranking_metrics(val.y, p_val)
-columns = {
-    "LSTM (raw)": [val_scores["auroc"], val_scores["auprc"], p_val.mean()]
-}
-oracle_val = None
-if val.true_risk is not None:
-    oracle = ranking_metrics(val.y, val.true_risk)
-    oracle_val = oracle["auroc"]
-    columns["true risk (oracle)"] = [
-        oracle["auroc"],
-        oracle["auprc"],
-        val.true_risk.mean(),
-    ]
-pd.DataFrame(columns, index=["AUROC", "AUPRC", "mean prediction"]).round(3)
-
-# %% tags=["remove-input"]
-glue_values(
-    {
-        "val_auroc": val_scores["auroc"],
-        "val_auprc": val_scores["auprc"],
-        "ceiling": (
-            f"against {oracle_val:.3f} for the true risk, {oracle_val - val_scores['auroc']:.3f} below that ceiling"
-            if oracle_val is not None
-            else no_ceiling_sentence(len(val), "validation episodes")
-        ),
-        "mean_p": p_val.mean(),
-        "side": compare_word(p_val.mean(), val.y.mean()),
-        "val_mortality": f"{val.y.mean():.1%}",
-    },
-    "ch3_",
-)
+raw = facts.raw_scores(result.model, prep, val, test)
+glue_values(facts.raw_score_facts(raw, val), "ch3_")
+raw.table
 
 # %% [markdown]
 # On validation the raw LSTM reaches AUROC {glue:text}`ch3_val_auroc:.3f` and AUPRC
@@ -387,18 +220,8 @@ glue_values(
 # pickles.
 
 # %% tags=["remove-input"]
-save_artifacts(RESULTS, result.model, prep)
-save_predictions(RESULTS, {"val": (val, p_val), "test": (test, p_test)})
-record = training_record(
-    result, prep, len(train), masked, val_scores, oracle_val
-)
-update_results(
-    P.results_dir,
-    fresh=True,
-    training=record,
-    timings={"data_load_seconds": load_seconds},
-)
-sorted(p.name for p in RESULTS.iterdir() if not p.name.startswith("."))
+save_lstm_run(P.results_dir, result, prep, {"val": (val, raw.p_val), "test": (test, raw.p_test)}, len(train),
+              masked, raw.val_scores, raw.oracle_val, load.seconds)
 
 # %% [markdown]
 # ## Conclusion

@@ -29,20 +29,16 @@
 profile = "quick"
 
 # %% tags=["remove-input"]
-
-import numpy as np
 import pandas as pd
 
 from ehrlib import plots
 from ehrlib.booktext import Stopwatch, glue_values, interval
-from ehrlib.plots import show_figure
-from ehrlib.evaluation.metrics import ranking_metrics, reliability_bins
 from ehrlib.evaluation.protocol import evaluate_model, metric_entries
 from ehrlib.icu.reader import read_dataset
-from ehrlib.mortality.assemble import load_predictions, oracle_record
-from ehrlib.mortality.lstm import update_artifacts
-from ehrlib.mortality.report import no_ceiling_sentence
+from ehrlib.mortality import facts
+from ehrlib.mortality.assemble import load_predictions, oracle_record, save_calibration
 from ehrlib.mortality.results import update_results
+from ehrlib.plots import show_figure
 from ehrlib.profiles import get_profile
 
 plots.setup_notebook()
@@ -59,35 +55,9 @@ clock = Stopwatch()
 # %% tags=["remove-input"]
 data = read_dataset(P.icu_dir, progress=False)
 val, test = data["val"], data["test"]
-p_val, p_test = load_predictions(R, val, "val"), load_predictions(
-    R, test, "test"
-)
-pd.DataFrame(
-    {
-        name: {
-            "episodes": len(es),
-            "subjects": len(np.unique(es.subject_ids)),
-            "deaths": int(es.y.sum()),
-            "mortality": round(float(es.y.mean()), 3),
-            "mean raw p": round(float(p.mean()), 3),
-        }
-        for name, es, p in (("val", val, p_val), ("test", test, p_test))
-    }
-).T
-
-# %% tags=["remove-input"]
-multi = float(np.mean(np.unique(test.subject_ids, return_counts=True)[1] > 1))
-glue_values(
-    {
-        "n_val": f"{len(val):,}",
-        "val_mort": f"{val.y.mean():.1%}",
-        "n_test": f"{len(test):,}",
-        "test_mort": f"{test.y.mean():.1%}",
-        "mean_raw": p_val.mean(),
-        "multi": f"{multi:.1%}",
-    },
-    "ch4_",
-)
+p_val, p_test = load_predictions(R, val, "val"), load_predictions(R, test, "test")
+glue_values(facts.prediction_facts(val, test, p_val), "ch4_")
+facts.prediction_table({"val": (val, p_val), "test": (test, p_test)})
 
 # %% [markdown]
 # The validation split has {glue:text}`ch4_n_val` episodes ({glue:text}`ch4_val_mort` died) and the test
@@ -106,72 +76,15 @@ glue_values(
 # split is scored once.
 
 # %% tags=["remove-input"]
-ev = evaluate_model(
-    p_val,
-    val.y,
-    p_test,
-    test.y,
-    test.subject_ids,
-    n_boot=P.n_bootstrap,
-    seed=P.seed,
-)
+ev = evaluate_model(p_val, val.y, p_test, test.y, test.subject_ids, n_boot=P.n_bootstrap, seed=P.seed)
 m, p_cal = ev.metrics, ev.p_test
-ev.fitted.calibrator.save(R / "calibrator.json")
-ev.fitted.choice.save(R / "threshold.json")
-update_artifacts(
-    R, calibrator=ev.fitted.calibrator, threshold=ev.fitted.choice
-)  # with the model: one checked bundle
+save_calibration(R, ev.fitted)
 oracle = oracle_record(test, P.n_bootstrap, P.seed)
-pd.Series(
-    m.calibrator_cv_log_loss, name="cross-validated log loss on validation"
-).round(4).to_frame()
+pd.Series(m.calibrator_cv_log_loss, name="cross-validated log loss on validation").round(4).to_frame()
 
 # %% tags=["remove-input"]
-rows = {
-    "raw (focal loss)": m.raw,
-    f"{m.calibrator} (fitted on validation)": m.calibrated,
-}
-pd.DataFrame(
-    {
-        name: {
-            "Brier": interval(c.brier, 4),
-            "ECE": interval(c.ece, 4),
-            "ICI": round(c.ici, 4),
-            "slope": round(c.slope, 2),
-            "intercept": round(c.intercept, 2),
-            "exactly 0 or 1": c.n_exact_zero + c.n_exact_one,
-        }
-        for name, c in rows.items()
-        if c is not None
-    }
-).T
-
-# %% tags=["remove-input"]
-other = [k for k in m.calibrator_cv_log_loss if k != m.calibrator][0]
-glue_values(
-    {
-        "calibrator": m.calibrator,
-        "other": other,
-        "loss_best": m.calibrator_cv_log_loss[m.calibrator],
-        "loss_other": m.calibrator_cv_log_loss[other],
-        "raw_ece": interval(m.raw.ece, 4),
-        "cal_ece": interval(m.calibrated.ece, 4),
-        "raw_ici": m.raw.ici,
-        "cal_ici": m.calibrated.ici,
-        "raw_slope": m.raw.slope,
-        "cal_slope": m.calibrated.slope,
-        "raw_int": m.raw.intercept,
-        "cal_int": m.calibrated.intercept,
-        "floor": (
-            f"The generator's true risk, scored the same way, has ECE {interval(oracle.ece, 4)} and ICI "
-            f"{oracle.ici:.4f}: even perfect probabilities show this much miscalibration on a test set of this "
-            "size, so an ECE inside that range is as good as the data can show."
-            if oracle is not None
-            else "This dataset has no known true risk, so the ECE noise floor cannot be shown."
-        ),
-    },
-    "ch4_",
-)
+glue_values(facts.calibration_facts(m, oracle), "ch4_")
+facts.calibration_table(m)
 
 # %% [markdown]
 # The cross-validated log loss on validation is {glue:text}`ch4_loss_best:.4f` for
@@ -185,18 +98,11 @@ glue_values(
 # ideal). {glue:text}`ch4_floor` {numref}`fig-04-1` shows the reliability diagram.
 
 # %% tags=["hide-input"]
-curves = {
-    "raw LSTM output": p_test,
-    f"{m.calibrator} (fitted on validation)": p_cal,
-}
-if test.true_risk is not None:
-    curves["true risk"] = test.true_risk
-show_figure(
-    "fig-04-1",
-    plots.calibration_figure(
-        test.y, curves, title="Reliability diagram on the test split"
-    ),
-)
+curves = {"raw LSTM output": p_test,
+          f"{m.calibrator} (fitted on validation)": p_cal}
+curves.update({} if test.true_risk is None else {"true risk": test.true_risk})
+show_figure("fig-04-1", plots.calibration_figure(
+    test.y, curves, title="Reliability diagram on the test split"))
 
 # %% [markdown]
 # ```{glue:figure} fig-04-1
@@ -209,19 +115,7 @@ show_figure(
 # ```
 
 # %% tags=["remove-input"]
-bins = reliability_bins(test.y, p_test)
-worst = int(
-    np.argmax(np.abs(bins["mean_predicted"] - bins["fraction_positive"]))
-)
-glue_values(
-    {
-        "worst_left": bins["bin_left"][worst],
-        "worst_pred": bins["mean_predicted"][worst],
-        "worst_obs": bins["fraction_positive"][worst],
-        "worst_n": int(bins["count"][worst]),
-    },
-    "ch4_",
-)
+glue_values(facts.worst_bin_facts(test.y, p_test), "ch4_")
 
 # %% [markdown]
 # The raw outputs are furthest from the diagonal in the bin starting at {glue:text}`ch4_worst_left:.1f`:
@@ -235,16 +129,7 @@ glue_values(
 # raw scores; the calibrated probabilities serve the threshold and the calibration statistics.
 
 # %% tags=["remove-input"]
-cal_auroc = ranking_metrics(test.y, p_cal)["auroc"]
-glue_values(
-    {
-        "auroc": interval(m.auroc),
-        "auprc": interval(m.auprc),
-        "cal_auroc": cal_auroc,
-        "tie_effect": f"{cal_auroc - m.auroc.value:+.4f}",
-    },
-    "ch4_",
-)
+glue_values(facts.threshold_facts(m, test.y, p_cal), "ch4_")
 
 # %% [markdown]
 # On the raw test scores the LSTM's AUROC is {glue:text}`ch4_auroc` and its AUPRC {glue:text}`ch4_auprc`.
@@ -257,22 +142,6 @@ glue_values(
 # choosing it. A clinician may prefer to miss fewer deaths at the price of more alarms, so we also fix the
 # highest threshold that reaches 90 % sensitivity on validation.
 
-# %% tags=["remove-input"]
-t, s = m.at_threshold, m.at_sensitivity
-glue_values(
-    {
-        "threshold": m.threshold,
-        "val_f1": m.validation_f1,
-        "sens_threshold": m.sensitivity_threshold,
-        "recall": t["recall"].value,
-        "precision": t["precision"].value,
-        "op_recall": s["recall"],
-        "op_precision": s["precision"],
-        "op_specificity": s["specificity"],
-    },
-    "ch4_",
-)
-
 # %% [markdown]
 # The F1-optimal threshold is **{glue:text}`ch4_threshold:.3f`** (validation F1
 # {glue:text}`ch4_val_f1:.3f`); the 90 % sensitivity threshold is {glue:text}`ch4_sens_threshold:.3f`. On
@@ -281,15 +150,10 @@ glue_values(
 # specificity {glue:text}`ch4_op_specificity:.3f`. See {numref}`fig-04-2`.
 
 # %% tags=["hide-input"]
-show_figure(
-    "fig-04-2",
-    plots.threshold_metrics_figure(
-        val.y,
-        ev.fitted.calibrate(p_val),
-        {"max F1": m.threshold, "90 % sensitivity": m.sensitivity_threshold},
-        title="Metrics against the threshold (calibrated validation scores)",
-    ),
-)
+show_figure("fig-04-2", plots.threshold_metrics_figure(
+    val.y, ev.fitted.calibrate(p_val),
+    {"max F1": m.threshold, "90 % sensitivity": m.sensitivity_threshold},
+    title="Metrics against the threshold (calibrated validation scores)"))
 
 # %% [markdown]
 # ```{glue:figure} fig-04-2
@@ -302,15 +166,9 @@ show_figure(
 # {numref}`fig-04-3` shows where survivors and deaths fall against the chosen threshold.
 
 # %% tags=["hide-input"]
-show_figure(
-    "fig-04-3",
-    plots.probability_distribution_figure(
-        test.y,
-        p_cal,
-        m.threshold,
-        title="Calibrated test probabilities by outcome",
-    ),
-)
+show_figure("fig-04-3", plots.probability_distribution_figure(
+    test.y, p_cal, m.threshold,
+    title="Calibrated test probabilities by outcome"))
 
 # %% [markdown]
 # ```{glue:figure} fig-04-3
@@ -330,13 +188,8 @@ entries = metric_entries(m)
 pd.DataFrame({"value (95 % interval)": {k: interval(v, 4) for k, v in entries.items()}})
 
 # %% tags=["hide-input"]
-show_figure(
-    "fig-04-4",
-    plots.summary_metrics_figure(
-        entries,
-        title="LSTM test metrics (threshold from validation)",
-    ),
-)
+show_figure("fig-04-4", plots.summary_metrics_figure(
+    entries, title="LSTM test metrics (threshold from validation)"))
 
 # %% [markdown]
 # ```{glue:figure} fig-04-4
@@ -348,13 +201,9 @@ show_figure(
 # {numref}`fig-04-5` counts the test episodes in each cell at the F1-optimal threshold.
 
 # %% tags=["hide-input"]
-show_figure(
-    "fig-04-5",
-    plots.confusion_matrix_figure(
-        m.confusion_matrix,
-        title=f"Test confusion matrix at threshold {m.threshold:.3f}",
-    ),
-)
+show_figure("fig-04-5", plots.confusion_matrix_figure(
+    m.confusion_matrix,
+    title=f"Test confusion matrix at threshold {m.threshold:.3f}"))
 
 # %% [markdown]
 # ```{glue:figure} fig-04-5
@@ -371,30 +220,15 @@ show_figure(
 # have no known true risk; then no ceiling is shown.)
 
 # %% tags=["remove-input"]
-glue_values(
-    {
-        "ceiling": (
-            f"The true risk reaches AUROC {interval(oracle.auroc)} and AUPRC "
-            f"{oracle.auprc.value:.3f} on test; the LSTM's raw scores reach {m.auroc.value:.3f} and "
-            f"{m.auprc.value:.3f}."
-            if oracle is not None
-            else no_ceiling_sentence(len(test))
-        )
-    },
-    "ch4_",
-)
+glue_values(facts.ceiling_facts(m, oracle, len(test)), "ch4_")
 
 # %% [markdown]
 # {glue:text}`ch4_ceiling` {numref}`fig-04-6` shows the ROC curve.
 
 # %% tags=["hide-input"]
-roc_curves = {"LSTM (raw scores)": (test.y, p_test)}
-if test.true_risk is not None:
-    roc_curves["true risk (oracle)"] = (test.y, test.true_risk)
-show_figure(
-    "fig-04-6",
-    plots.roc_figure(roc_curves, title="ROC curve on the test split"),
-)
+roc_curves = facts.curves_with_oracle(test, {"LSTM (raw scores)": p_test})
+show_figure("fig-04-6", plots.roc_figure(
+    roc_curves, title="ROC curve on the test split"))
 
 # %% [markdown]
 # ```{glue:figure} fig-04-6
@@ -408,12 +242,8 @@ show_figure(
 # deaths are rare {cite:p}`saito2015`.
 
 # %% tags=["hide-input"]
-show_figure(
-    "fig-04-7",
-    plots.pr_figure(
-        roc_curves, title="Precision-recall curve on the test split"
-    ),
-)
+show_figure("fig-04-7", plots.pr_figure(
+    roc_curves, title="Precision-recall curve on the test split"))
 
 # %% [markdown]
 # ```{glue:figure} fig-04-7
@@ -430,12 +260,7 @@ show_figure(
 
 # %% tags=["remove-input"]
 elapsed = clock.elapsed
-update_results(
-    P.results_dir,
-    lstm=m,
-    oracle=oracle,
-    timings={"calibration_threshold_seconds": elapsed},
-)
+update_results(P.results_dir, lstm=m, oracle=oracle, timings={"calibration_threshold_seconds": elapsed})
 glue_values({"elapsed": elapsed}, "ch4_")
 
 # %% [markdown]

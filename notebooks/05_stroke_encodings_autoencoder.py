@@ -35,7 +35,7 @@ import pandas as pd
 
 from ehrlib.booktext import glue_values, timed
 from ehrlib.stroke import autoencoder, icd10, plots as stroke_plots
-from ehrlib.io import read_json, read_timings, write_json
+from ehrlib.jsonfiles import read_json, read_timings, write_json
 from ehrlib.stroke.results import cohort_results
 from ehrlib.plots import setup_notebook, show_figure
 from ehrlib.profiles import get_profile, project_root
@@ -186,7 +186,11 @@ per_patient = pd.DataFrame(
 ).T
 cover35 = (prepared.diagnoses.groupby("patient_id").size() <= 35).mean()
 cover20 = (prepared.exams.groupby("patient_id").size() <= 20).mean()
-glue_values({"t_records": timings["records"], "cover35_pct": 100 * cover35, "cover20_pct": 100 * cover20})
+glue_values({
+    "t_records": timings["records"],
+    "cover35_pct": 100 * cover35,
+    "cover20_pct": 100 * cover20,
+})
 per_patient.round(1)
 
 # %% [markdown]

@@ -46,7 +46,7 @@ from ehrlib.evaluation.subgroups import subgroup_rows
 from ehrlib.evaluation.thresholds import ThresholdChoice, decision_curve
 from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.icu.reader import read_dataset
-from ehrlib.io import write_json
+from ehrlib.jsonfiles import write_json
 from ehrlib.mortality.assemble import (
     comparison,
     data_summary,

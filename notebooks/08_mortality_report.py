@@ -30,7 +30,8 @@ profile = "quick"
 from IPython.display import Markdown
 
 from ehrlib import plots
-from ehrlib.booktext import glue_values, interval
+from ehrlib.booktext import glue_values
+from ehrlib.mortality.facts import report_facts
 from ehrlib.plots import show_figure
 from ehrlib.mortality.report import PUBLISHED_ANCHORS, render_report
 from ehrlib.mortality.results import load_results
@@ -59,15 +60,9 @@ Markdown(tripod_checklist(results))
 # on the training and validation splits, and the gap between them. See {numref}`fig-08-1`.
 
 # %% tags=["hide-input"]
-history = results.training.history
-show_figure(
-    "fig-08-1",
-    plots.learning_curves_figure(
-        history,
-        best_epoch=results.training.best_epoch,
-        title="LSTM learning curves",
-    ),
-)
+show_figure("fig-08-1", plots.learning_curves_figure(
+    results.training.history, best_epoch=results.training.best_epoch,
+    title="LSTM learning curves"))
 
 # %% [markdown]
 # ```{glue:figure} fig-08-1
@@ -78,38 +73,7 @@ show_figure(
 # ```
 
 # %% tags=["remove-input"]
-lstm, oracle, base = results.lstm, results.oracle, results.baselines
-glue_values(
-    {
-        "epochs": len(history["loss"]),
-        "train_auroc": history["auroc"][-1],
-        "val_auroc": history["val_auroc"][-1],
-        "gap": f"{history['auroc'][-1] - history['val_auroc'][-1]:+.3f}",
-        "auroc": interval(lstm.auroc),
-        "seeds": (
-            f"over {len(results.seeds.seeds)} seeds the mean is {results.seeds.spread('auroc')[0]:.3f} "
-            f"± {results.seeds.spread('auroc')[1]:.4f} (mean ± SD), and chapter 3's model alone reaches "
-            if results.seeds is not None
-            else "chapter 3's model reaches "
-        ),
-        "others": "".join(
-            [
-                (
-                    f" against {oracle.auroc.value:.3f} for the generator's true risk"
-                    if oracle is not None
-                    else " (this dataset has no known true risk, so no ceiling is shown)"
-                ),
-                (
-                    f" and {base['logistic_regression'].evaluation.auroc.value:.3f} for the benchmark logistic "
-                    "regression"
-                    if base is not None
-                    else ""
-                ),
-            ]
-        ),
-    },
-    "ch8_",
-)
+glue_values(report_facts(results), "ch8_")
 
 # %% [markdown]
 # Training ran {glue:text}`ch8_epochs` epochs; at the last one the training AUROC is

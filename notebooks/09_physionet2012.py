@@ -186,7 +186,7 @@ glue_values({
 
 # %% [markdown]
 # Each cell is the mean ± standard deviation over the {glue:text}`ch9_runs` runs, with the range in
-# brackets; the validation AUROC is out of fold over set A, the only figure a model choice may use. The
+# parentheses; the validation AUROC is out of fold over set A, the only figure a model choice may use. The
 # replication's LSTM reaches AUROC {glue:text}`ch9_lstm_auroc` on set B. The best other model on
 # validation is the {glue:text}`ch9_best` (validation {glue:text}`ch9_best_val:.3f`), which reaches
 # {glue:text}`ch9_best_auroc` on set B. SAPS-I, the organisers' severity score, reaches

@@ -14,18 +14,20 @@ PACKAGE = Path(__file__).resolve().parent.parent / "ehrlib"
 # data and the evaluation core above it; the mortality models on top; the command line and book runner
 # (cli, book, reproducibility, browsercheck, sphinxext, __main__) may import anything.
 ALLOWED = {
-    "io": {"logs"},
+    "files": {"logs"},  # atomic files and folders, folder markers, locks
+    "jsonfiles": {"files"},  # JSON reads and writes, timings beside a folder
+    "records": {"jsonfiles"},  # `Record`, typed JSON validated on load
     "logs": set(),
     "booktext": set(),  # numbers, intervals, glue and timings for the book's text
     "profiles": {"icu"},  # icu.defaults only: the full profile's sizes are the generator's defaults
-    "evaluation": {"io", "logs"},
-    "icu": {"io", "logs", "profiles", "plots"},  # plots: the one theme and palette for its figures
+    "evaluation": {"files", "jsonfiles", "records", "logs"},
+    "icu": {"files", "jsonfiles", "records", "logs", "profiles", "plots"},  # plots: the one theme and palette for its figures
     "batches": set(),
     "training": {"batches", "logs"},  # the one Keras training loop, under every network
-    "stroke": {"io", "logs", "profiles", "evaluation", "plots", "batches", "training", "booktext"},
-    "plots": {"evaluation", "io", "logs"},
-    "physionet2012": {"io", "logs", "profiles", "icu"},  # a real dataset, read into the ICU's EpisodeSet
-    "mortality": {"io", "logs", "profiles", "evaluation", "icu", "physionet2012", "plots", "batches",
+    "stroke": {"files", "jsonfiles", "records", "logs", "profiles", "evaluation", "plots", "batches", "training", "booktext"},
+    "plots": {"evaluation", "files", "jsonfiles", "records", "logs"},
+    "physionet2012": {"files", "jsonfiles", "records", "logs", "profiles", "icu"},  # a real dataset, read into the ICU's EpisodeSet
+    "mortality": {"files", "jsonfiles", "records", "logs", "profiles", "evaluation", "icu", "physionet2012", "plots", "batches",
                   "training", "booktext"},
 }
 
@@ -82,12 +84,13 @@ def test_the_check_sees_an_upward_import(tmp_path):
 ORDER = {
     "evaluation": ["metrics", "bootstrap", "calibration", "thresholds", "protocol", "kfold", "subgroups", "challenge",
                    "crossfit"],
-    "icu": ["defaults", "layout", "ranges", "episodes", "cache", "reader", "schema", "risk", "synth", "writer", "describe", "plots"],
+    "icu": ["defaults", "layout", "ranges", "episodes", "cache", "reader", "schema", "risk", "synth", "writer", "describe", "missingness",
+            "plots"],
     "stroke": ["icd10", "schema", "cohort", "encoding", "autoencoder", "losses", "models", "baselines", "evaluation",
                "results", "experiment", "plots", "synth"],
-    "mortality": ["hourly", "losses", "preprocessing", "baselines", "news2", "lstm", "time_inputs",
-                  "sequence_training", "grud", "attention", "sequence_models", "headroom", "pipelines",
-                  "results", "assemble", "report", "tripod", "prose", "plots", "real_results", "protocols",
+    "mortality": ["hourly", "losses", "preprocessing", "baselines", "news2", "lstm", "bundle", "time_inputs",
+                  "sequence_training", "grud", "attention", "sequence_models", "headroom", "realism", "pipelines",
+                  "results", "assemble", "report", "tripod", "prose", "facts", "plots", "real_results", "protocols",
                   "sequence_search", "real_report", "sequence_study"],
     "physionet2012": ["cleaning", "files", "reader"],
 }
@@ -160,11 +163,45 @@ def test_no_function_imports_from_ehrlib(path):
 
 def test_the_function_import_check_sees_late_imports():
     source = (
-        "import numpy as np\nfrom ehrlib.io import Record\n"
+        "import numpy as np\nfrom ehrlib.records import Record\n"
         "def f():\n    import keras\n    from ehrlib.stroke.models import predict\n"
         "class C:\n    async def g(self):\n        def h():\n            import ehrlib.icu.synth\n"
         "        from . import sibling\n"
     )
     assert function_level_imports(source) == [
         "5: from ehrlib.stroke.models import predict", "9: import ehrlib.icu.synth", "10: from . import sibling"]
-    assert function_level_imports("from ehrlib.io import Record\ndef f():\n    import numpy\n") == []
+    assert function_level_imports("from ehrlib.records import Record\ndef f():\n    import numpy\n") == []
+
+
+# No function in ehrlib runs over 60 lines (def to last line, docstring included). The exceptions, by name, are
+# waiting for their split: icu.synth's on another branch (the generator being calibrated and split there);
+# stroke.cohort.build_cohort and stroke.synth._exam_rows, each one vectorised pass, not yet cut into steps.
+MAX_FUNCTION_LINES = 60
+LONG_FUNCTIONS_ALLOWED = {"icu/synth.py::_assign_splits", "stroke/cohort.py::build_cohort",
+                          "stroke/synth.py::_exam_rows"}
+
+
+def long_functions(source: str, limit: int = MAX_FUNCTION_LINES) -> list[tuple[str, int]]:
+    """(name, lines) of every function or method of `source` longer than `limit` lines."""
+    return [(fn.name, fn.end_lineno - fn.lineno + 1) for fn in ast.walk(ast.parse(source))
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.end_lineno - fn.lineno + 1 > limit]
+
+
+ALL_MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", ALL_MODULES, ids=[str(p.relative_to(PACKAGE)) for p in ALL_MODULES])
+def test_no_function_runs_over_60_lines(path):
+    rel = str(path.relative_to(PACKAGE))
+    long = [(name, n) for name, n in long_functions(path.read_text(encoding="utf-8"))
+            if f"{rel}::{name}" not in LONG_FUNCTIONS_ALLOWED]
+    assert not long, f"{rel}: functions over {MAX_FUNCTION_LINES} lines: {long} (split them into named steps)"
+
+
+def test_the_length_check_sees_a_long_function_and_its_exceptions_exist():
+    body = "\n".join(f"    x{i} = {i}" for i in range(60))
+    assert long_functions(f"def f():\n{body}\n\ndef g():\n    return 1\n") == [("f", 61)]
+    assert long_functions(f"class C:\n    def m(self):\n    {body.replace(chr(10), chr(10) + '    ')}\n") == [("m", 61)]
+    for entry in LONG_FUNCTIONS_ALLOWED:  # an exception that no longer applies is removed from the list
+        rel, name = entry.split("::")
+        assert any(n == name for n, _ in long_functions((PACKAGE / rel).read_text(encoding="utf-8"))), entry

@@ -14,7 +14,9 @@ import pytest
 
 from ehrlib.icu.layout import DataFormatError
 from ehrlib.icu.reader import read_dataset, read_split
-from ehrlib.io import MARKER, RecordError, write_json
+from ehrlib.files import MARKER
+from ehrlib.jsonfiles import write_json
+from ehrlib.records import RecordError
 
 VARS = ["Heart Rate", "Oxygen saturation", "Temperature", "Platelets"]
 STAYS = ["11_episode1_timeseries.csv", "12_episode1_timeseries.csv"]
@@ -379,7 +381,7 @@ def test_calibrator_files_load_by_kind_including_platt_files_without_one(tmp_pat
 
 def test_broken_keras_file_is_not_reported_as_missing(tmp_path):
     pytest.importorskip("keras")
-    from ehrlib.io import load_keras_model
+    from ehrlib.training import load_keras_model
 
     path = tmp_path / "model.keras"
     path.write_bytes(b"PK\x03\x04 truncated")
@@ -498,7 +500,7 @@ def test_os_and_memory_errors_are_one_line(tmp_path, monkeypatch, capsys, error,
 def test_data_command_refuses_to_regenerate_a_folder_it_did_not_make(tmp_path, monkeypatch, capsys):
     import ehrlib.icu.writer
     import ehrlib.stroke.synth
-    from ehrlib.io import atomic_directory
+    from ehrlib.files import atomic_directory
 
     def fake_generate(out, overwrite=False, **k):
         with atomic_directory(out, overwrite=overwrite) as tmp:
@@ -529,7 +531,7 @@ def test_data_command_refuses_to_regenerate_a_folder_it_did_not_make(tmp_path, m
 def test_data_command_adopts_a_dataset_made_before_markers(tmp_path, monkeypatch, capsys):
     import ehrlib.icu.writer
     import ehrlib.stroke.synth
-    from ehrlib.io import atomic_directory
+    from ehrlib.files import atomic_directory
 
     def fake_generate(out, overwrite=False, **k):
         with atomic_directory(out, overwrite=overwrite) as tmp:

@@ -127,7 +127,7 @@ def test_subject_bootstrap_is_wider_than_episode_bootstrap_for_repeated_subjects
 
 
 def test_interval_is_a_validated_record(tmp_path):
-    from ehrlib.io import RecordError
+    from ehrlib.records import RecordError
 
     iv = BS.Interval(0.8, 0.7, 0.9)
     iv.save(tmp_path / "iv.json")

@@ -62,6 +62,16 @@ def test_long_code_floats_for_counts_and_uncaptioned_figures_fail() -> None:
         assert expected in text, expected
 
 
+def test_index_columns_nan_cells_raw_values_and_wide_tables_fail() -> None:
+    bad = dict(CLEAN_STATE, index_tables=1, nan_cells=2, wide_tables=1,
+               plain_outputs=["['lstm_bundle', 'predictions.csv']", "True", "AUROC 0.81"])
+    text = "\n".join(page_problems(bad, []))
+    for expected in ("1 tables show a pandas index column", "2 table cells show NaN", "2 outputs are raw Python values",
+                     "1 tables are wider than the text column"):
+        assert expected in text, expected
+    assert page_problems(dict(CLEAN_STATE, plain_outputs=["AUROC 0.81", "(see figure 3)."]), []) == []
+
+
 def test_sphinx_extension_removes_repeated_scripts() -> None:
     from sphinx.builders.html._assets import _JavaScript
 
@@ -80,17 +90,23 @@ def test_headless_chromium_finds_what_a_reader_would_see(site: Path, tmp_path: P
         '<html><body><div style="width:3000px">wide</div><a href="01-a.html#gone">x</a>'
         '<script>notDefinedAnywhere();</script>'
         '<div class="cell_output"><table><tr><th>episodes</th><td>2100.0</td><td>450.0</td></tr>'
-        '<tr><th>urgent, %</th><td>9.3</td><td>7.7</td></tr></table></div></body></html>')
+        '<tr><th>urgent, %</th><td>9.3</td><td>NaN</td></tr></table>'
+        '<div class="output text_plain"><pre>[\'lstm_bundle\', \'predictions.csv\']</pre></div></div>'
+        '</body></html>')
     (site / "chapters" / "03-fine.html").write_text(
-        '<html><body><div class="cell_output"><table><tr><th>episodes</th><td>2100</td><td>450</td></tr>'
-        '<tr><th>urgent, %</th><td>9.3</td><td>7.7</td><td>9.0</td></tr>'
-        '<tr><th>treat none</th><td>0.0000</td><td>0.0000</td><td>0.0000</td></tr></table></div></body></html>')
+        '<html><body><div class="cell_output"><table><thead><tr><th>row</th><th>a</th><th>b</th><th>c</th>'
+        '</tr></thead><tr><td>episodes</td><td>2100</td><td>450</td></tr>'
+        '<tr><td>urgent, %</td><td>9.3</td><td>7.7</td><td>9.0</td></tr>'
+        '<tr><td>treat none</td><td>0.0000</td><td>0.0000</td><td>0.0000</td></tr></table>'
+        '<div class="output text_plain"><pre>AUROC 0.81 (0.79 to 0.83)</pre></div></div></body></html>')
     shots = tmp_path / "shots"
     reports = {r.page: r for r in check_site(site, shots)}
     assert reports["index.html"].problems == [] and reports["chapters/01-a.html"].problems == []
     problems = "\n".join(reports["chapters/02-bad.html"].problems)
     assert "notDefinedAnywhere" in problems and "wider than the viewport" in problems and "'gone'" in problems
     assert "2 table cells print a whole number as a float, e.g. ['2100.0', '450.0']" in problems
+    assert "1 tables show a pandas index column" in problems and "1 table cells show NaN" in problems
+    assert "1 outputs are raw Python values" in problems
     assert reports["chapters/03-fine.html"].problems == []  # a rounded "9.0" beside "9.3" and "7.7" is fine
     assert sorted(p.name for p in shots.iterdir()) == ["chapters__01-a.png", "chapters__02-bad.png",
                                                        "chapters__03-fine.png", "index.png"]

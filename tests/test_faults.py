@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ehrlib import io as eio
-from ehrlib.io import MARKER, TargetBusyError, atomic_directory, target_lock
+from ehrlib import files as eio
+from ehrlib.files import MARKER, TargetBusyError, atomic_directory, target_lock
+from ehrlib.jsonfiles import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +59,7 @@ def test_killed_generation_then_rerun_leaves_one_complete_dataset(tmp_path, capl
     _run_until(f"""
         import time
         from pathlib import Path
-        from ehrlib.io import atomic_directory
+        from ehrlib.files import atomic_directory
         with atomic_directory({str(final)!r}, overwrite=True) as tmp:
             for i in range(3):
                 (tmp / f"new{{i}}.txt").write_text("new")
@@ -67,7 +68,7 @@ def test_killed_generation_then_rerun_leaves_one_complete_dataset(tmp_path, capl
     """, ready)
     assert (final / "old.txt").read_text() == "old"  # the old dataset is intact
     assert any(".ds.tmp-" in n for n in leftovers(tmp_path))  # and the killed run's copy is visible
-    with caplog.at_level(logging.WARNING, logger="ehrlib.io"):
+    with caplog.at_level(logging.WARNING, logger="ehrlib.files"):
         with atomic_directory(final, overwrite=True) as tmp:
             for i in range(5):
                 (tmp / f"new{i}.txt").write_text("new")
@@ -86,7 +87,7 @@ def test_kill_between_the_two_renames_is_repaired(tmp_path, caplog):
     _run_until(f"""
         import os, time
         from pathlib import Path
-        import ehrlib.io as eio
+        import ehrlib.files as eio
         eio._exchange = lambda a, b: False  # as on a system without renameat2
         real = os.replace
         calls = []
@@ -101,7 +102,7 @@ def test_kill_between_the_two_renames_is_repaired(tmp_path, caplog):
             (tmp / "new.txt").write_text("new")
     """, ready)
     assert not final.exists() and any(".ds.old-" in n for n in leftovers(tmp_path))
-    with caplog.at_level(logging.WARNING, logger="ehrlib.io"):
+    with caplog.at_level(logging.WARNING, logger="ehrlib.files"):
         with pytest.raises(eio.DatasetExistsError):  # the restored dataset is not silently replaced
             with atomic_directory(final):
                 pass
@@ -187,65 +188,65 @@ def _prep():
 
 
 def test_failed_bundle_save_keeps_the_previous_bundle(tmp_path, monkeypatch):
-    from ehrlib.mortality import lstm
+    from ehrlib.mortality import bundle
     from ehrlib.mortality.preprocessing import MortalityPreprocessor
 
-    lstm.save_artifacts(tmp_path, FakeModel(b"model one"), _prep())
-    first = lstm._check_bundle(tmp_path / lstm.BUNDLE_DIR)
+    bundle.save_artifacts(tmp_path, FakeModel(b"model one"), _prep())
+    first = bundle._check_bundle(tmp_path / bundle.BUNDLE_DIR)
 
     def boom(self, path):
         raise OSError(28, "No space left on device", str(path))
 
     monkeypatch.setattr(MortalityPreprocessor, "save", boom)  # fails after the model was written
     with pytest.raises(OSError):
-        lstm.save_artifacts(tmp_path, FakeModel(b"model two"), _prep())
-    assert lstm._check_bundle(tmp_path / lstm.BUNDLE_DIR) == first
-    assert (tmp_path / lstm.BUNDLE_DIR / "lstm.keras").read_bytes() == b"model one"
+        bundle.save_artifacts(tmp_path, FakeModel(b"model two"), _prep())
+    assert bundle._check_bundle(tmp_path / bundle.BUNDLE_DIR) == first
+    assert (tmp_path / bundle.BUNDLE_DIR / "lstm.keras").read_bytes() == b"model one"
     assert leftovers(tmp_path) == []
 
 
 def test_killed_bundle_save_then_rerun(tmp_path):
-    from ehrlib.mortality import lstm
+    from ehrlib.mortality import bundle as lstm_bundle
 
-    lstm.save_artifacts(tmp_path, FakeModel(b"model one"), _prep())
+    lstm_bundle.save_artifacts(tmp_path, FakeModel(b"model one"), _prep())
     ready = tmp_path / "ready"
     _run_until(f"""
         import sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from pathlib import Path
         from test_faults import FakeModel, _prep
-        from ehrlib.mortality import lstm
-        lstm.save_artifacts({str(tmp_path)!r}, FakeModel(b"model two", die=Path({str(ready)!r})), _prep())
+        from ehrlib.mortality import bundle as lstm_bundle
+        lstm_bundle.save_artifacts({str(tmp_path)!r}, FakeModel(b"model two", die=Path({str(ready)!r})), _prep())
     """, ready)
-    bundle = tmp_path / lstm.BUNDLE_DIR
-    assert (bundle / "lstm.keras").read_bytes() == b"model one"  # never a mixed pair
-    lstm._check_bundle(bundle)
-    lstm.save_artifacts(tmp_path, FakeModel(b"model two"), _prep())
-    assert (bundle / "lstm.keras").read_bytes() == b"model two" and lstm._check_bundle(bundle).files
+    folder = tmp_path / lstm_bundle.BUNDLE_DIR
+    assert (folder / "lstm.keras").read_bytes() == b"model one"  # never a mixed pair
+    lstm_bundle._check_bundle(folder)
+    lstm_bundle.save_artifacts(tmp_path, FakeModel(b"model two"), _prep())
+    assert (folder / "lstm.keras").read_bytes() == b"model two" and lstm_bundle._check_bundle(folder).files
     assert leftovers(tmp_path) == []
 
 
 def test_bundle_manifest_catches_a_mismatched_or_changed_file(tmp_path):
     from ehrlib.evaluation.calibration import IsotonicCalibrator
     from ehrlib.evaluation.thresholds import choose_thresholds
-    from ehrlib.mortality import lstm
+    from ehrlib.mortality import bundle as lstm_bundle
 
     rng = np.random.default_rng(0)
     y = np.arange(100) % 2
     p = np.clip(0.4 * y + 0.6 * rng.random(100), 0, 1)
-    lstm.save_artifacts(tmp_path, FakeModel(b"model"), _prep())
-    paths = lstm.update_artifacts(tmp_path, calibrator=IsotonicCalibrator().fit(p, y), threshold=choose_thresholds(y, p))
+    lstm_bundle.save_artifacts(tmp_path, FakeModel(b"model"), _prep())
+    paths = lstm_bundle.update_artifacts(tmp_path, calibrator=IsotonicCalibrator().fit(p, y), threshold=choose_thresholds(y, p))
     assert set(paths) == {"model", "preprocessor", "calibrator", "threshold"}
-    bundle = tmp_path / lstm.BUNDLE_DIR
-    assert set(lstm._check_bundle(bundle).files) == {"lstm.keras", "preprocessor.json", "calibrator.json", "threshold.json"}
+    folder = tmp_path / lstm_bundle.BUNDLE_DIR
+    assert set(lstm_bundle._check_bundle(folder).files) == {"lstm.keras", "preprocessor.json", "calibrator.json", "threshold.json"}
     other = _prep()
     other.medians = other.medians + 1.0
-    other.save(bundle / "preprocessor.json")  # a preprocessor from another training, written beside
+    other.save(folder / "preprocessor.json")  # a preprocessor from another training, written beside
     with pytest.raises(ValueError, match=r"preprocessor.json: its SHA-256 differs from .*manifest.json"):
-        lstm.load_bundle(tmp_path)
-    (bundle / "preprocessor.json").unlink()
+        lstm_bundle.load_bundle(tmp_path)
+    (folder / "preprocessor.json").unlink()
     with pytest.raises(FileNotFoundError, match=r"preprocessor.json: listed in .*manifest.json but missing"):
-        lstm.load_bundle(tmp_path)
+        lstm_bundle.load_bundle(tmp_path)
 
 
 def test_unfinished_reader_cache_files_are_removed(tmp_path, caplog):
@@ -282,7 +283,7 @@ def test_data_command_cleans_leftovers_even_when_up_to_date(tmp_path, monkeypatc
     parent = get_profile("quick").icu_dir.parent
     (parent / ".icu.tmp-abc123").mkdir()  # what a killed regeneration leaves
     (parent / ".icu.tmp-abc123" / "half.csv").write_text("half")
-    with caplog.at_level(logging.WARNING, logger="ehrlib.io"):
+    with caplog.at_level(logging.WARNING, logger="ehrlib.files"):
         assert main(["data", "--profile", "quick"]) == 0
     err = capsys.readouterr().err
     assert "up to date" in err and "left by an interrupted run" in err
@@ -326,7 +327,7 @@ def test_a_full_disk_while_making_the_temporary_file_names_the_file(tmp_path, mo
 
     monkeypatch.setattr(eio.tempfile, "mkstemp", full)
     with pytest.raises(OSError, match=r"No space left on device") as err:
-        eio.write_json(tmp_path / "results.json", {"a": 1})
+        write_json(tmp_path / "results.json", {"a": 1})
     assert err.value.filename == str(tmp_path / "results.json")
 
 

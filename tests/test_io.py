@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ehrlib.io import MARKER, DatasetExistsError, atomic_directory, read_json, update_json, write_json
+from ehrlib.files import DatasetExistsError, MARKER, atomic_directory
+from ehrlib.jsonfiles import read_json, update_json, write_json
 
 
 def test_atomic_directory_renames_on_success(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 keras = pytest.importorskip("keras")
 
-from ehrlib.mortality.lstm import (LstmConfig, build_lstm, fit_lstm_pipeline, load_artifacts,  # noqa: E402
-                           predict_proba, save_artifacts, train_lstm)
+from ehrlib.mortality.bundle import load_artifacts, save_artifacts  # noqa: E402
+from ehrlib.mortality.lstm import LstmConfig, build_lstm, fit_lstm_pipeline, predict_proba, train_lstm  # noqa: E402
 from ehrlib.mortality.preprocessing import MortalityPreprocessor  # noqa: E402
 from ehrlib.icu.episodes import EpisodeSet  # noqa: E402
 

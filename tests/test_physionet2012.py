@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from ehrlib.cli import main as cli_main
-from ehrlib.io import MARKER
+from ehrlib.files import MARKER
 from ehrlib.physionet2012 import files as pfiles
 from ehrlib.physionet2012 import reader as preader
 from ehrlib.physionet2012.files import (PhysionetDataError, PhysionetFiles, download_physionet2012,

@@ -34,6 +34,8 @@ def test_frame_html_shows_no_index_and_one_header_row() -> None:
     assert head.count("<tr") == 1 and ">auroc mean<" in head
     named = pd.DataFrame({"n": [3, 4]}, index=pd.Index(["x", "y"], name="split"))
     assert ">split<" in plots.frame_html(named).split("<tbody>")[0]
+    pivot = named.rename_axis(columns="role")  # a pivot's columns carry a name
+    assert "<th" not in plots.frame_html(pivot).split("<tbody>")[1]
 
 
 @pytest.mark.parametrize(("book", "shown"), [("1", False), ("", True)])

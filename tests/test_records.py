@@ -1,4 +1,4 @@
-"""`ehrlib.io.Record`: typed JSON records that fail loudly on a missing, unknown or mistyped field."""
+"""`ehrlib.records.Record`: typed JSON records that fail loudly on a missing, unknown or mistyped field."""
 
 from dataclasses import dataclass, field
 from typing import Literal
@@ -6,7 +6,8 @@ from typing import Literal
 import numpy as np
 import pytest
 
-from ehrlib.io import Record, RecordError, write_json
+from ehrlib.jsonfiles import write_json
+from ehrlib.records import Record, RecordError
 
 
 @dataclass

@@ -16,7 +16,7 @@ from ehrlib.evaluation.protocol import evaluate_model, metric_entries
 from ehrlib.evaluation.subgroups import subgroup_rows
 from ehrlib.evaluation.thresholds import decision_curve
 from ehrlib.icu.episodes import EpisodeSet
-from ehrlib.io import RecordError
+from ehrlib.records import RecordError
 from ehrlib.mortality.assemble import comparison, data_summary, kfold_result, oracle_record, training_record
 from ehrlib.mortality.pipelines import logistic_fitter, missingness_fitter, run_baselines, seed_run
 from ehrlib.mortality.report import PUBLISHED_ANCHORS, improvement_rows, metrics_summary, render_report

@@ -173,7 +173,7 @@ def test_baselines_fit_on_training_only_and_ignore_test_labels(generated):
 
 
 def test_results_round_trip_and_fail_loudly(tmp_path):
-    from ehrlib.io import RecordError
+    from ehrlib.records import RecordError
     from ehrlib.stroke.results import ModelResult, StrokeMetrics, view_result, write_predictions
 
     views, rows = evaluate_all_views(_scored(), _scored(np.linspace(1, 0, 10)), n_boot=50)

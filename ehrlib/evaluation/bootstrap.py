@@ -22,7 +22,7 @@ from typing import Iterator
 import numpy as np
 
 from ehrlib.evaluation.metrics import bin_index, check_labels_scores
-from ehrlib.io import Record
+from ehrlib.records import Record
 
 RANKING = ("auroc", "auprc")
 AT_THRESHOLD = ("recall", "precision", "specificity", "f1", "accuracy")

@@ -32,7 +32,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from ehrlib.evaluation.metrics import check_labels_scores
-from ehrlib.io import JsonFile, Record, RecordError, read_json
+from ehrlib.jsonfiles import read_json
+from ehrlib.records import JsonFile, Record, RecordError
 
 _EPS = 1e-6
 PLATT_EPS = 1e-6

@@ -13,7 +13,7 @@ What is measured on what:
   and, when the raw scores are probabilities, on those too.
 
 Intervals come from `bootstrap.grouped_bootstrap` resampling `groups` (subjects for ICU episodes).
-The result is a typed `ModelEvaluation` record (`ehrlib.io.Record`), validated when written and read.
+The result is a typed `ModelEvaluation` record (`ehrlib.records.Record`), validated when written and read.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ehrlib.evaluation.calibration import (Calibrator, calibration_slope_interce
                                            select_calibrator)
 from ehrlib.evaluation.metrics import check_labels_scores, probability_metrics, ranking_metrics, threshold_metrics
 from ehrlib.evaluation.thresholds import ThresholdChoice, choose_thresholds
-from ehrlib.io import Record
+from ehrlib.records import Record
 
 AT_THRESHOLD = ("recall", "precision", "specificity", "f1", "accuracy")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ehrlib.evaluation.bootstrap import Interval, group_codes, percentile_interval, grouped_bootstrap, weight_chunks
-from ehrlib.io import Record
+from ehrlib.records import Record
 
 MIN_PER_CLASS = 5
 

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from ehrlib.evaluation.metrics import check_labels_scores
-from ehrlib.io import Record
+from ehrlib.records import Record
 
 
 

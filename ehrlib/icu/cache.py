@@ -5,7 +5,7 @@ A cache `.cache-<split>-<n_hours>h-<key>.npz` holds an `EpisodeSet`'s arrays (re
 truth (their bytes) and every stay file's name, size, modification time, inode change time and inode,
 so an edited, added, removed or replaced file makes it stale, even after a same-size edit whose
 modification time was restored (the change time cannot be set back). Caches are written atomically
-through `ehrlib.io.atomic_open`; temporary files left by a killed run are removed by the next write.
+through `ehrlib.files.atomic_open`; temporary files left by a killed run are removed by the next write.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 
 from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.icu.layout import SplitPaths
-from ehrlib.io import atomic_open
+from ehrlib.files import atomic_open
 
 __all__ = ["CACHE_GLOB", "READER_VERSION", "cache_path", "clear_cache", "fingerprint", "load_cache", "save_cache"]
 

@@ -135,8 +135,7 @@ def fluctuation_correlation(cohort: IcuCohort, variables: Sequence[str] = VARIAB
 @dataclass(frozen=True)
 class HourlyEpisodes:
     """Hourly-binned episodes of one split, as the baselines read them (`values` NaN where not
-    observed, `mask`, labels `y`, `variables`), with the stay names and the true risk; no static
-    descriptors (the synthetic stays chart none)."""
+    observed, `mask`, labels `y`, `variables`), with the stay names and the true risk."""
 
     values: np.ndarray
     mask: np.ndarray
@@ -144,7 +143,7 @@ class HourlyEpisodes:
     variables: list[str]
     stays: np.ndarray
     true_risk: np.ndarray
-    static: None = None
+    static: None = None  # no static descriptors (the baselines read `EpisodeSet.static`)
 
 
 def cohort_split(cohort: IcuCohort, split: str) -> HourlyEpisodes:

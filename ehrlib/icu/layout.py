@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ehrlib.io import check_regular_file as _check_regular_file
+from ehrlib.files import check_regular_file as _check_regular_file
 
 __all__ = [
     "DataFormatError", "GROUND_TRUTH", "LISTFILE", "SPLITS", "STAY_PATTERN", "SplitPaths",
@@ -56,7 +56,7 @@ class SplitPaths:
 
 
 def check_regular_file(path: str | os.PathLike, what: str = "file", max_bytes: int | None = None) -> os.stat_result:
-    """`ehrlib.io.check_regular_file` raising `DataFormatError`: refuse a missing file, a folder, a FIFO,
+    """`ehrlib.files.check_regular_file` raising `DataFormatError`: refuse a missing file, a folder, a FIFO,
     a device (a link to `/dev/zero`) or an oversized file before reading it, naming the path."""
     return _check_regular_file(path, what, max_bytes, error=DataFormatError)
 

@@ -55,7 +55,7 @@ from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.icu.layout import (SPLITS, DataFormatError, SplitPaths, read_ground_truth, read_listfile,
                                resolve_split)
 from ehrlib.icu.ranges import POLICIES, VARIABLE_RANGES, RangePolicy, apply_range_policy, too_large_for_float32
-from ehrlib.io import is_ehrlib_folder
+from ehrlib.files import is_ehrlib_folder
 
 __all__ = ["CATEGORICAL_RANGE", "CATEGORICAL_TEXT", "categorical_score", "check_splits_agree", "range_policy",
            "read_dataset", "read_split"]

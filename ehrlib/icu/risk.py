@@ -25,9 +25,9 @@ _TEMPERATURE, _GLUCOSE, _SODIUM = (VARIABLES.index(v) for v in ("Temperature", "
 #: symmetric except the event and limitation terms, so the linear predictor is close to normal and the
 #: true risk has no needlessly extreme tail.
 RISK_WEIGHTS: dict[str, float] = {
-    "C(48)": 0.05, "R(48)": 0.05, "K(48)": 0.05, "I(48)": 0.05, "age_z": 0.3, "emergency": 0.2,
-    "age_z*S(48)": 0.05, "C(0-24)": 1.1, "event_unresolved": 2.4,
-    "u_temperature": 0.25, "u_glucose": 0.15, "u_sodium": 0.2, "limitation": 0.6,
+    "C(48)": 0.05, "R(48)": 0.05, "K(48)": 0.3, "I(48)": 0.05, "age_z": 0.6, "emergency": 0.2,
+    "age_z*S(48)": 0.05, "C(0-24)": 1.1, "event_unresolved": 3.0,
+    "u_temperature": 0.1, "u_glucose": 0.15, "u_sodium": 0.2, "limitation": 0.6,
 }
 W_UNIVARIATE = 1.0  # the risk model with multivariate_mortality off: b0 + W_UNIVARIATE * S(48)
 

@@ -24,31 +24,33 @@ from ehrlib.icu.schema import (ADMISSION_TYPES, ALL_VARIABLES, DECIMALS, EXTRA_S
                                VARIABLE_SETS, VARIABLES)
 
 
-# How strongly the organ factors move the charted variables (milder than a textbook picture: the
-# same organ failure shows differently in different patients, and treatment masks part of it).
-_LOAD_SCALE = 0.6
+# How strongly the organ factors move the charted variables: calibrated so that each variable's 48-hour mean separates
+# survivors from non-survivors about as weakly as in real ICU stays (PhysioNet 2012, set B; see the data card). The same
+# organ failure shows differently in different patients, and treatment masks part of it.
 # Per-variable physiology. link: 0 identity, 1 log, 2 log of (100 - value).
 _V = {name: i for i, name in enumerate(VARIABLES)}
 _LINK = np.array([0, 0, 0, 0, 0, 2, 1, 1, 1, 0, 0, 0, 0, 0, 1])
 _BASE = np.array([87.5, 117.0, 59.0, 19.8, 36.75, np.log(2.0), np.log(1.45), np.log(0.95), np.log(9.8),
                   10.6, 117.0, 4.08, 139.0, 24.8, np.log(19.0)])
-#                          C      R      K      I
-_LOAD = _LOAD_SCALE * np.array([[4.5, 2.0, 0.0, 4.0],      # HR
-                  [-14.0, 0.0, 0.0, -2.0],   # SBP
-                  [-7.5, 0.0, 0.0, -1.5],    # DBP
-                  [1.0, 3.2, 0.0, 1.0],      # RR
-                  [-0.1, 0.0, 0.0, 0.45],    # Temp
-                  [0.05, 0.9, 0.0, 0.0],     # log(100 - SpO2): untreated respiratory failure desaturates
-                  [0.33, 0.08, 0.0, 0.12],   # log lactate
-                  [0.08, 0.0, 0.38, 0.0],    # log creatinine
-                  [0.0, 0.0, 0.0, 0.3],      # log WBC
-                  [-0.35, 0.0, 0.0, -0.2],   # Hb
-                  [6.0, 0.0, 0.0, 10.0],     # glucose
-                  [0.05, 0.0, 0.25, 0.0],    # K
-                  [0.0, 0.0, -0.2, -0.4],    # Na
-                  [-1.6, 0.0, -1.2, 0.0],    # HCO3
-                  [0.1, 0.0, 0.35, 0.0]])    # log BUN
-_INDIV_SD = np.array([9.0, 12.0, 7.0, 3.0, 0.3, 0.3, 0.2, 0.35, 0.25, 1.3, 18.0, 0.35, 3.0, 2.5, 0.35])
+#                 C       R      K      I
+_LOAD = np.array([[1.0, 0.63, 0, 1.0],        # HR
+                  [-4.41, 0, 0, -0.63],    # SBP
+                  [-2.36, 0, 0, -0.474],    # DBP
+                  [0.45, 1.2, 0, 0.45],        # RR
+                  [-0.027, 0, 0, 0.12],     # Temp
+                  [0.0228, 0.405, 0, 0],    # log(100 - SpO2): untreated respiratory failure desaturates
+                  [0.108, 0.026, 0, 0.039],    # log lactate
+                  [0.036, 0, 0.171, 0],     # log creatinine
+                  [0, 0, 0, 0.07],             # log WBC
+                  [-0.156, 0, 0, -0.09],    # Hb
+                  [2.7, 0, 0, 4.5],        # glucose
+                  [0.0228, 0, 0.054, 0],     # K
+                  [0, 0, -0.09, -0.18],     # Na
+                  [-0.72, 0, -0.54, 0],      # HCO3
+                  [0.045, 0, 0.157, 0]])   # log BUN
+# Age's own effect on the model scale, per standard deviation of age (urea and creatinine rise with age).
+_AGE_EFFECT = np.array([0, 0, 0, 0, 0, 0, 0, 0.04, 0, 0, 0, 0, 0, 0, 0.12])
+_INDIV_SD = np.array([18.0, 24.0, 14.0, 6.0, 0.6, 0.6, 0.4, 0.7, 0.5, 2.6, 36.0, 0.7, 6.0, 5.0, 0.7])
 _AR_SD = np.array([5.0, 8.0, 5.0, 2.5, 0.25, 0.3, 0.15, 0.05, 0.1, 0.4, 15.0, 0.25, 1.5, 1.2, 0.05])
 _AR_PHI = np.array([0.6] * 6 + [0.85] * 9)
 _MEAS_SD = np.array([2.0, 4.0, 3.0, 1.5, 0.15, 0.15, 0.1, 0.05, 0.07, 0.3, 8.0, 0.15, 1.0, 0.8, 0.05])
@@ -594,7 +596,7 @@ def care_offsets(course: _Course, care: _Care, person: _Person) -> np.ndarray:
             "Lactate": 0.25, "Glucose": 20.0, "Hemoglobin": -0.6, "White blood cells": 0.15}
     for name, eff in post.items():
         off[:, :, _V[name]] += (eff * care.postop).astype(np.float32)
-    for name, eff in (("Lactate", 0.15), ("Temperature", 0.3), ("White blood cells", 0.1)):
+    for name, eff in (("Lactate", 0.08), ("Temperature", 0.3), ("White blood cells", 0.1)):
         off[:, :, _V[name]] += (eff * care.event).astype(np.float32)
     lift = _decayed_sum(care.bolus, FLUID_LIFT_HOURS) * np.where(care.fluid_responder, 1.0, 0.15)[:, None]
     for name, eff in FLUID_LIFT.items():
@@ -662,7 +664,7 @@ def physiology_at(t_min: np.ndarray, sub: _Subjects, course: _Course, person: _P
     clock = (sub.adm_clock[:, None] + t_min / 60.0) % 24.0
     eta = np.einsum("njk,fk->njf", course.organ.astype(f32), _LOAD.astype(f32))
     eta *= person.gain.astype(f32)[:, :, None]
-    eta += (_BASE[None, :] + person.base_off).astype(f32)[:, None, :]
+    eta += (_BASE[None, :] + person.base_off + sub.age_z[:, None] * _AGE_EFFECT[None, :]).astype(f32)[:, None, :]
     if person.offset is not None:
         eta += person.offset
     if fl.circadian:
@@ -744,6 +746,24 @@ def add_artifacts(val_v: np.ndarray, shift: np.ndarray, fl: RealismFlags, rng: d
         val_v[:, :, bp] = np.where(rnd, np.round(val_v[:, :, bp] / 5.0) * 5.0, val_v[:, :, bp])
 
 
+#: Charting (calibrated to PhysioNet 2012's set B, see the data card): the chance of an hour's vital check by nursing
+#: shift (day, evening, night), while asleep (a factor), the MAR logit of a check at a normal shock index, the chance each
+#: of the six vitals is recorded at a check (MCAR), the share of normal values left uncharted (MNAR), the clock hours
+#: between scheduled temperatures, point-of-care glucose (scheduled chance; re-check when high), the lab panel's chance
+#: at admission, on the morning round and in any other hour, plus its MAR extra in shock, lactate at admission, and
+#: the share of stays whose lactate is trended with its hourly chance.
+VITAL_CHECK_BY_SHIFT = (1.0, 0.98, 0.95)
+VITAL_CHECK_ASLEEP = 0.93
+VITAL_CHECK_MAR = 4.0
+VITAL_RECORDED = (0.995, 0.985, 0.985, 0.95, 1.0, 0.97)
+VITAL_NORMAL_SKIPPED = 0.06
+TEMPERATURE_EVERY = 3
+POINT_OF_CARE_GLUCOSE, POINT_OF_CARE_GLUCOSE_HIGH = 0.02, 0.05
+LAB_PANEL, LAB_PANEL_MAR = (0.92, 0.9, 0.008), 0.05
+LACTATE_AT_ADMISSION, LACTATE_INDICATED = 0.1, 0.25
+LACTATE_TRENDED = (0.06, 0.2)
+
+
 def _vital_checks(val_v: np.ndarray, asleep: np.ndarray, sched: _Schedule, care: _Care, fl: RealismFlags,
                   g: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Which hourly vital checks happen (n, j), and the per-variable uniforms of those checks."""
@@ -759,11 +779,11 @@ def _vital_checks(val_v: np.ndarray, asleep: np.ndarray, sched: _Schedule, care:
     if fl.mcar:
         p_check *= 0.97
     if fl.shift_quality:
-        p_check *= np.array([1.0, 0.96, 0.88])[sched.shift]
+        p_check *= np.array(VITAL_CHECK_BY_SHIFT)[sched.shift]
     if fl.sleep:
-        p_check *= np.where(asleep, 0.8, 1.0)
+        p_check *= np.where(asleep, VITAL_CHECK_ASLEEP, 1.0)
     if fl.mar:
-        p_check *= sigmoid(3.3 + 1.5 * shock_z)
+        p_check *= sigmoid(VITAL_CHECK_MAR + 1.5 * shock_z)
     p_check = np.where(care.withdrawn, 0.1 * p_check, p_check)  # comfort care: monitoring withdrawn
     checked = u_check < p_check
     if fl.temporal_variability:
@@ -777,7 +797,7 @@ def vital_missingness(val_v: np.ndarray, asleep: np.ndarray, sub: _Subjects, sch
                       fl: RealismFlags, rng: dict[str, np.random.Generator]) -> tuple[np.ndarray, np.ndarray]:
     """Step 8: which vitals are recorded (n, j, 6) and which point-of-care glucoses (n, j): checks
     thinned by MCAR, shift, sleep, MAR (shock index) and dropouts; per-value MCAR and MNAR; the
-    temperature every four clock hours plus fever re-checks; glucose every 6 h in insulin-treated
+    temperature every `TEMPERATURE_EVERY` clock hours plus fever re-checks; glucose every 6 h in insulin-treated
     patients plus re-checks when high."""
     f32 = np.float32
     checked, u = _vital_checks(val_v, asleep, sched, care, fl, rng["vital_missing"])
@@ -785,13 +805,13 @@ def vital_missingness(val_v: np.ndarray, asleep: np.ndarray, sub: _Subjects, sch
     abn = np.abs(val_v[:, :, :6] - _NORMAL[:6].astype(f32)) / _ABN_SCALE[:6].astype(f32)
     q = np.ones(u_var.shape)
     if fl.mcar:
-        q *= np.array([0.99, 0.93, 0.93, 0.95, 1.0, 0.97])
+        q *= np.array(VITAL_RECORDED)
     if fl.mnar:
-        q *= 1.0 - 0.2 * np.exp(-2.0 * abn)
+        q *= 1.0 - VITAL_NORMAL_SKIPPED * np.exp(-2.0 * abn)
     rec_v = checked[:, :, None] & (u_var < q)
     temp_i = _V["Temperature"]
     hour = np.floor(sched.clock_slot).astype(int)
-    sched_t = (hour % 4) == 0
+    sched_t = (hour % TEMPERATURE_EVERY) == 0
     p_t = np.where(sched_t, 0.92, 0.04)
     if fl.mnar:
         p_t = p_t + (1 - p_t) * 0.8 * sigmoid((np.abs(val_v[:, :, temp_i] - 37.0) - 1.2) / 0.2)
@@ -799,9 +819,9 @@ def vital_missingness(val_v: np.ndarray, asleep: np.ndarray, sub: _Subjects, sch
         p_t = p_t * 0.95
     rec_v[:, :, temp_i] = (u_temp < p_t) & (checked | sched_t) & ~care.withdrawn
     sched_fs = ((hour % 6) == 0) & (sub.diabetic | (sub.s0 > 1.0))[:, None]
-    p_fs = np.where(sched_fs, 0.85, 0.0)
+    p_fs = np.where(sched_fs, POINT_OF_CARE_GLUCOSE, 0.0)
     if fl.mnar:
-        p_fs = p_fs + (1 - p_fs) * 0.5 * sigmoid((val_v[:, :, _GLU] - 200.0) / 25.0)
+        p_fs = p_fs + (1 - p_fs) * POINT_OF_CARE_GLUCOSE_HIGH * sigmoid((val_v[:, :, _GLU] - 200.0) / 25.0)
     if fl.mcar:
         p_fs = p_fs * 0.95
     return rec_v, (u_fs < p_fs) & ~care.withdrawn
@@ -819,19 +839,20 @@ def lab_missingness(val_l: np.ndarray, sched: _Schedule, care: _Care, fl: Realis
     u_cbc = g.random((n, j))
     u_lac = g.random((n, j))
     u_comp = g.random((n, j, f))
+    trended = (g.random(n) < LACTATE_TRENDED[0])[:, None]
     morning = (np.floor(sched.clock_slot).astype(int) % 24) == 4
     first = np.arange(j)[None, :] == 0
-    p_bmp = np.where(first, 0.92, np.where(morning, 0.9, 0.03))
+    p_bmp = np.where(first, LAB_PANEL[0], np.where(morning, LAB_PANEL[1], LAB_PANEL[2]))
     shock_l = (val_l[:, :, _V["Heart Rate"]] / val_l[:, :, _V["Systolic blood pressure"]] - 0.72) / 0.2
     if fl.mar:
-        p_bmp = 1 - (1 - p_bmp) * (1 - 0.12 * sigmoid(2.5 * (shock_l - 1.0)))
+        p_bmp = 1 - (1 - p_bmp) * (1 - LAB_PANEL_MAR * sigmoid(2.5 * (shock_l - 1.0)))
     bmp = u_bmp < p_bmp
     cbc = np.where(bmp, u_cbc < 0.85, u_cbc < 0.015)
-    p_lac = np.where(first, 0.25, 0.002)
+    p_lac = np.where(first, LACTATE_AT_ADMISSION, np.where(trended, LACTATE_TRENDED[1], 0.002))
     if fl.mar:
         indicated = (care.vaso > 0) | (care.event > 0.4)
-        p_lac = 1 - (1 - p_lac) * (1 - 0.02 * sigmoid(2.5 * (shock_l - 1.0))) * np.where(indicated, 0.93, 1.0)
-        p_lac = np.where(first & indicated, 0.85, p_lac)
+        p_lac = 1 - (1 - p_lac) * (1 - 0.02 * sigmoid(2.5 * (shock_l - 1.0))) * np.where(indicated, 0.97, 1.0)
+        p_lac = np.where(first & indicated, LACTATE_INDICATED, p_lac)
     if fl.mnar:
         p_lac = 1 - (1 - p_lac) * (1 - 0.08 * sigmoid((val_l[:, :, _LACT] - 3.0) / 0.5))
     rec_l = np.zeros((n, j, f), dtype=bool)

@@ -23,7 +23,7 @@ from ehrlib.icu.layout import SPLITS
 from ehrlib.icu.risk import risk_model_text
 from ehrlib.icu.schema import DECIMALS, EXTRA_SPECS, GCS_TEXT, LOWER, UNITS, UPPER, VARIABLES
 from ehrlib.icu.synth import IcuCohort, IcuConfig, proportional_split, simulate_icu
-from ehrlib.io import atomic_directory
+from ehrlib.files import atomic_directory
 
 
 HEADER = "Hours," + ",".join(VARIABLES) + "\n"

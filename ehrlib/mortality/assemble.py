@@ -23,9 +23,10 @@ from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.icu.reader import read_dataset
 from ehrlib.icu.synth import IcuConfig, RealismFlags, proportional_split
 from ehrlib.icu.writer import generate_icu_dataset
-from ehrlib.io import atomic_write_text
+from ehrlib.files import atomic_write_text
+from ehrlib.mortality.bundle import save_artifacts, update_artifacts
 from ehrlib.mortality.results import (Ablation, AblationRow, Comparison, DataSummary, KFoldResult, Oracle,
-                                      PairedDifference, SplitCount, TrainingRecord)
+                                      PairedDifference, SplitCount, TrainingRecord, update_results)
 
 log = logging.getLogger(__name__)
 PREDICTIONS_FILE = "predictions.csv"
@@ -50,6 +51,28 @@ def training_record(result: Any, prep: Any, n_train: int, masked: dict[str, floa
         xla=bool(result.xla), n_train=n_train, n_features=prep.n_features, masked_step_fraction=masked,
         val_auroc_raw=val_scores["auroc"], val_auprc_raw=val_scores["auprc"], oracle_val_auroc=oracle_val_auroc,
         history=result.history)
+
+
+def save_lstm_run(results_dir: Path, result: Any, prep: Any, parts: dict[str, tuple[EpisodeSet, np.ndarray]],
+                  n_train: int, masked: dict[str, float], val_scores: dict[str, float], oracle_val_auroc: float | None,
+                  load_seconds: float) -> list[str]:
+    """Chapter 03's outputs: the model bundle and the raw predictions (`parts`: split to episodes and
+    predictions) in `results_dir/mortality`, and a fresh results file holding the training record and the
+    data-loading time; returns the names in that folder."""
+    folder = Path(results_dir) / "mortality"
+    save_artifacts(folder, result.model, prep)
+    save_predictions(folder, parts)
+    record = training_record(result, prep, n_train, masked, val_scores, oracle_val_auroc)
+    update_results(results_dir, fresh=True, training=record, timings={"data_load_seconds": load_seconds})
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def save_calibration(folder: Path, fitted: Any) -> None:
+    """Chapter 04's fitted calibrator and threshold (`evaluate_model(...).fitted`) as `calibrator.json` and
+    `threshold.json` in `folder`, and into the model's bundle there (one checked bundle)."""
+    fitted.calibrator.save(Path(folder) / "calibrator.json")
+    fitted.choice.save(Path(folder) / "threshold.json")
+    update_artifacts(folder, calibrator=fitted.calibrator, threshold=fitted.choice)
 
 
 def oracle_record(test: EpisodeSet, n_boot: int, seed: int) -> Oracle | None:

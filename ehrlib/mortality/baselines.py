@@ -38,7 +38,7 @@ from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
 from ehrlib.icu.episodes import EpisodeSet as Episodes
-from ehrlib.io import JsonFile, Record
+from ehrlib.records import JsonFile, Record
 from ehrlib.logs import get_logger
 from ehrlib.mortality.hourly import observation_counts
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from ehrlib.evaluation.metrics import ranking_metrics
 from ehrlib.icu.episodes import EpisodeSet
-from ehrlib.io import Record
+from ehrlib.records import Record
 from ehrlib.mortality.hourly import forward_fill
 
 # NEWS2 (RCP 2017) parameter tables: inclusive upper edges and the points of each band.

@@ -12,7 +12,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.mortality.losses import focal_loss_numpy
+from ehrlib.mortality.preprocessing import MortalityPreprocessor
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
 
@@ -77,3 +79,13 @@ def episode_figure(values: np.ndarray, mask: np.ndarray, transformed: np.ndarray
     fig.update_yaxes(title_text="z-score", row=2, col=1)
     fig.update_layout(title=title, height=620, template="plotly_white", margin=dict(l=60, r=20, t=80, b=50))
     return fig
+
+
+def preprocessed_episode_figure(train: EpisodeSet, prep: MortalityPreprocessor) -> go.Figure:
+    """`episode_figure` for the first training episode with more than three fully unobserved hours, showing
+    four vitals (the first four variables when the data lack them)."""
+    i = int(np.argmax(MortalityPreprocessor.masked_steps(train).sum(axis=1) > 3))
+    vitals = ("Heart Rate", "Systolic blood pressure", "Respiratory rate", "Oxygen saturation")
+    show = [v for v in vitals if v in train.variables] or train.variables[:4]
+    return episode_figure(train.values[i], train.mask[i], prep.transform(train.take([i]))[0], train.variables,
+                          prep.mask_value, show=show, title=f"Training episode {train.stays[i]}: raw and preprocessed")

@@ -33,7 +33,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ehrlib.icu.episodes import EpisodeSet
-from ehrlib.io import JsonFile, Record
+from ehrlib.records import JsonFile, Record
 from ehrlib.mortality.hourly import forward_fill
 
 STATE_VERSION = 1

@@ -31,7 +31,7 @@ from ehrlib.evaluation.crossfit import CrossFit, CrossFitConfig, cross_fit
 from ehrlib.evaluation.metrics import ranking_metrics
 from ehrlib.evaluation.protocol import FittedProtocol, fit_protocol, score_test
 from ehrlib.icu.episodes import EpisodeSet
-from ehrlib.io import atomic_write_bytes
+from ehrlib.files import atomic_write_bytes
 from sklearn.linear_model import LogisticRegression
 
 from ehrlib.mortality.baselines import FeatureStandardiser
@@ -54,6 +54,7 @@ class StudyConfig:
     inner_splits: int = 8
     kfold_inner_splits: int = 5
     n_boot: int = 1000
+    ablation_boot: int = 200  # the ablation's copies: only their point AUROCs are compared, run by run
     seed: int = 0
     references: tuple[str, ...] = ("gbt", "logistic_regression")
 
@@ -83,6 +84,11 @@ def clinical_score_fitter(scores: pd.Series) -> Fitter:
 def news2_fitter() -> Fitter:
     """The NEWS2-style score with its window chosen on the validation stays."""
     return lambda train, val: choose_window(val)[0].score
+
+
+def is_ablation(name: str) -> bool:
+    """Whether a model is one of the descriptor ablation's copies (scored with `ablation_boot` resamples)."""
+    return name.endswith(NO_DESCRIPTORS) or name == "descriptors_only"
 
 
 def descriptors_fitter(C: float = 1.0) -> Fitter:
@@ -121,13 +127,13 @@ def study_fitters(outcomes: pd.DataFrame, lstm: LstmConfig | None, seed: int = 0
 def _run(name: str, k: int, seed: int, fitted: FittedProtocol, p: dict[str, np.ndarray], y: np.ndarray,
          groups: np.ndarray, config: StudyConfig, n_fit: int) -> tuple[RunRecord, np.ndarray]:
     """Score one run of model `name` once (raw scores of every model in `p`, for the paired differences)."""
-    record, p_cal = score_test(fitted, p[name], y, groups, config.n_boot, config.seed)
-    e1, e2 = challenge_scores(y, p_cal, fitted.choice.threshold, groups=groups, n_boot=config.n_boot,
-                              seed=config.seed)
+    n_boot = config.ablation_boot if is_ablation(name) else config.n_boot
+    record, p_cal = score_test(fitted, p[name], y, groups, n_boot, config.seed)
+    e1, e2 = challenge_scores(y, p_cal, fitted.choice.threshold, groups=groups, n_boot=n_boot, seed=config.seed)
     diffs = {}
     for ref in config.references:
         if ref != name and ref in p:
-            d = grouped_paired_bootstrap(y, p[name], p[ref], groups=groups, n_boot=config.n_boot, seed=config.seed)
+            d = grouped_paired_bootstrap(y, p[name], p[ref], groups=groups, n_boot=n_boot, seed=config.seed)
             diffs[ref] = Interval(d["auroc"]["value"], d["auroc"]["ci_low"], d["auroc"]["ci_high"])
     return RunRecord(run=k, seed=seed, n_fit=n_fit, evaluation=record, event1=e1, event2=e2, diff_auroc=diffs), p_cal
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ehrlib.evaluation.bootstrap import Interval
 from ehrlib.evaluation.protocol import ModelEvaluation
-from ehrlib.io import Record
+from ehrlib.records import Record
 
 RESULTS_FILE = "physionet2012_metrics.json"
 SPREAD_METRICS = ("auroc", "auprc", "event1", "event2", "ece", "slope", "intercept")

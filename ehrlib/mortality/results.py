@@ -21,7 +21,7 @@ import numpy as np
 from ehrlib.evaluation.bootstrap import Interval
 from ehrlib.evaluation.protocol import ModelEvaluation
 from ehrlib.evaluation.subgroups import SubgroupRow
-from ehrlib.io import Record
+from ehrlib.records import Record
 
 RESULTS_FILE = "mortality_metrics.json"
 

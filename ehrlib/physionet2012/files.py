@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ehrlib.io import atomic_open, check_regular_file, is_ehrlib_folder, mark_folder, target_lock
+from ehrlib.files import atomic_open, check_regular_file, is_ehrlib_folder, mark_folder, target_lock
 from ehrlib.logs import get_logger, progress_enabled
 from ehrlib.profiles import project_root
 

@@ -76,7 +76,7 @@ import numpy as np
 import pandas as pd
 
 from ehrlib.icu.episodes import EpisodeSet
-from ehrlib.io import atomic_open
+from ehrlib.files import atomic_open
 from ehrlib.logs import get_logger
 from ehrlib.physionet2012.cleaning import CLEANING_RULES, DESCRIPTOR_WEIGHT, Rule
 from ehrlib.physionet2012.files import (SETS, PhysionetDataError, PhysionetFiles, RecordFiles, match_outcomes,

@@ -25,7 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ehrlib.io import atomic_write_bytes, load_keras_model, read_json, write_json
+from ehrlib.files import atomic_write_bytes
+from ehrlib.jsonfiles import read_json, write_json
+from ehrlib.training import load_keras_model
 from ehrlib.logs import get_logger
 from ehrlib.stroke.icd10 import CodeEmbedding, Vocabulary
 

@@ -58,7 +58,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from ehrlib.io import Record
+from ehrlib.records import Record
 from ehrlib.logs import get_logger
 from ehrlib.stroke.cohort import SPLITS
 from ehrlib.stroke.icd10 import is_stroke_code

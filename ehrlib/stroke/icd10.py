@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from ehrlib.io import Record
+from ehrlib.records import Record
 
 CHAPTER_ORDER: tuple[str, ...] = (
     "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI",

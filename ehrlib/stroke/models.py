@@ -41,7 +41,8 @@ import numpy as np
 
 from ehrlib.batches import derived_seeds
 from ehrlib.evaluation.thresholds import select_f1_threshold
-from ehrlib.io import Record, load_keras_model
+from ehrlib.records import Record
+from ehrlib.training import load_keras_model
 from ehrlib.stroke.losses import teoh_loss
 from ehrlib.training import EpochPass, FitConfig, fit
 

@@ -1,7 +1,7 @@
 """Typed results of the stroke study: `stroke_cohort.json` (chapter 05) and `stroke_metrics.json` (06, 07).
 
 Notebooks write through these classes and readers (chapter 07, the report) read through them; a missing,
-renamed or mistyped field fails on load, naming the file and the field (`ehrlib.io.Record`). Predictions
+renamed or mistyped field fails on load, naming the file and the field (`ehrlib.records.Record`). Predictions
 behind every metric are written as CSV beside the metrics (`write_predictions`).
 """
 
@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ehrlib.booktext import interval
-from ehrlib.io import Record, atomic_write_text
+from ehrlib.files import atomic_write_text
+from ehrlib.records import Record
 from ehrlib.stroke.evaluation import ppv_at_prevalence
 
 

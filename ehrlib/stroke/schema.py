@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ehrlib.io import check_regular_file
+from ehrlib.files import check_regular_file
 from ehrlib.stroke.icd10 import STROKE_CODE_PREFIXES, is_known_icd10  # noqa: F401 (re-exported)
 
 BLOOD_METRICS: tuple[str, ...] = (
@@ -183,6 +183,84 @@ def _birth_year_of(patients: pd.DataFrame, ids: np.ndarray, where: str) -> np.nd
     return patients["birth_year"].to_numpy()[order][pos]
 
 
+def _checked_patients(table: pd.DataFrame, where: str) -> pd.DataFrame:
+    """The patients table normalised: unique ids, a known gender, a plausible birth year."""
+    pat = _normalise(table, "patients", where)
+    pid = pat["patient_id"].to_numpy()
+    order = np.argsort(pid, kind="stable")
+    dup_sorted = np.zeros(len(pid), bool)
+    dup_sorted[1:] = pid[order][1:] == pid[order][:-1]
+    dup = np.zeros(len(pid), bool)
+    dup[order] = dup_sorted
+    _fail(where, dup, lambda i: f"duplicate patient_id {pid[i]}")
+    gender = pat["gender"]
+    _fail(where, ~_per_distinct(gender, lambda g: g in GENDERS),
+          lambda i: f"gender {gender.iloc[i]!r} is not one of {GENDERS}")
+    by = pat["birth_year"].to_numpy()
+    _fail(where, (by < EARLIEST_DATE.year - MAX_AGE) | (by > LATEST_DATE.year),
+          lambda i: f"implausible birth_year {by[i]} (expected {EARLIEST_DATE.year - MAX_AGE}-{LATEST_DATE.year})")
+    return pat
+
+
+def _checked_diagnoses(table: pd.DataFrame, pat: pd.DataFrame, where: str) -> pd.DataFrame:
+    """The diagnoses normalised: known patients, known ICD-10 codes, dates within the patient's life."""
+    dx = _normalise(table, "diagnoses", where)
+    ids = dx["patient_id"].to_numpy()
+    birth = _birth_year_of(pat, ids, where)
+    codes = dx["icd10"]
+    _fail(where, ~is_known_icd10(codes),
+          lambda i: f"unknown ICD-10 code {codes.iloc[i]!r} (WHO code without dot, at most 4 characters)")
+    year = dx["date"].dt.year.to_numpy()
+    _fail(where, year < birth,
+          lambda i: f"diagnosis dated {dx['date'].iloc[i].date()} before the patient's birth year {birth[i]}")
+    _fail(where, year - birth > MAX_AGE,
+          lambda i: f"diagnosis dated {dx['date'].iloc[i].date()} at age {year[i] - birth[i]} (birth year "
+                    f"{birth[i]}); ages above {MAX_AGE} are not plausible")
+    return dx
+
+
+def _checked_exams(table: pd.DataFrame, pat: pd.DataFrame, where: str) -> pd.DataFrame:
+    """The exams normalised: known patients and metrics, matching exam types, dates and values in range."""
+    ex = _normalise(table, "exams", where)
+    ids = ex["patient_id"].to_numpy()
+    birth = _birth_year_of(pat, ids, where)
+    metric, etype = ex["metric"], ex["exam_type"]
+    _fail(where, ~_per_distinct(metric, lambda m: m in EXAM_TYPES), lambda i: f"unknown metric {metric.iloc[i]!r}")
+    mi, mu = pd.factorize(metric)
+    ti, tu = pd.factorize(etype)
+    nt = max(len(tu), 1)
+    pair = mi.astype(np.int64) * nt + ti  # (metric, exam_type) pairs, checked once per distinct pair
+    _fail(where, ~_per_distinct(pair, lambda k: EXAM_TYPES.get(mu[k // nt]) == tu[k % nt]),
+          lambda i: (f"exam_type {etype.iloc[i]!r} does not match metric {metric.iloc[i]!r} "
+                     f"(expected {EXAM_TYPES.get(metric.iloc[i])!r})"))
+    year = ex["date"].dt.year.to_numpy()
+    _fail(where, year < birth,
+          lambda i: f"exam dated {ex['date'].iloc[i].date()} before the patient's birth year {birth[i]}")
+    _fail(where, year - birth > MAX_AGE,
+          lambda i: f"exam dated {ex['date'].iloc[i].date()} at age {year[i] - birth[i]} (birth year "
+                    f"{birth[i]}); ages above {MAX_AGE} are not plausible")
+    _check_metric_ranges(ex, where)
+    return ex
+
+
+def _checked_hazard(table: pd.DataFrame, pat: pd.DataFrame, where: str) -> pd.DataFrame:
+    """The hazard table normalised: known patients, one row per patient and year from birth, hazard >= 0."""
+    hz = _normalise(table, "hazard", where)
+    ids = hz["patient_id"].to_numpy()
+    birth = _birth_year_of(pat, ids, where)
+    hy = hz["year"].to_numpy()
+    _fail(where, hy < birth, lambda i: f"hazard year {hy[i]} before the patient's birth year {birth[i]}")
+    order = np.lexsort((hy, ids))
+    same = np.zeros(len(ids), bool)
+    same[1:] = (ids[order][1:] == ids[order][:-1]) & (hy[order][1:] == hy[order][:-1])
+    dup = np.zeros(len(ids), bool)
+    dup[order] = same
+    _fail(where, dup, lambda i: f"second row for patient {ids[i]} and year {hy[i]}")
+    hv = hz["annual_hazard"].to_numpy()
+    _fail(where, hv < 0, lambda i: f"negative annual_hazard {hv[i]}")
+    return hz
+
+
 def validate_stroke_tables(tables: StrokeTables, source: str | Path | None = None) -> StrokeTables:
     """Check every table against the schema and return them with schema dtypes.
 
@@ -196,69 +274,10 @@ def validate_stroke_tables(tables: StrokeTables, source: str | Path | None = Non
     the first offending row (counted from 0) and the problem. Extra columns are dropped.
     """
     w = {name: _where(source, name) for name in TABLE_FILES}
-    pat = _normalise(tables.patients, "patients", w["patients"])
-    pid = pat["patient_id"].to_numpy()
-    order = np.argsort(pid, kind="stable")
-    dup_sorted = np.zeros(len(pid), bool)
-    dup_sorted[1:] = pid[order][1:] == pid[order][:-1]
-    dup = np.zeros(len(pid), bool)
-    dup[order] = dup_sorted
-    _fail(w["patients"], dup, lambda i: f"duplicate patient_id {pid[i]}")
-    gender = pat["gender"]
-    _fail(w["patients"], ~_per_distinct(gender, lambda g: g in GENDERS),
-          lambda i: f"gender {gender.iloc[i]!r} is not one of {GENDERS}")
-    by = pat["birth_year"].to_numpy()
-    _fail(w["patients"], (by < EARLIEST_DATE.year - MAX_AGE) | (by > LATEST_DATE.year),
-          lambda i: f"implausible birth_year {by[i]} (expected {EARLIEST_DATE.year - MAX_AGE}-{LATEST_DATE.year})")
-
-    dx = _normalise(tables.diagnoses, "diagnoses", w["diagnoses"])
-    ids = dx["patient_id"].to_numpy()
-    birth = _birth_year_of(pat, ids, w["diagnoses"])
-    codes = dx["icd10"]
-    _fail(w["diagnoses"], ~is_known_icd10(codes),
-          lambda i: f"unknown ICD-10 code {codes.iloc[i]!r} (WHO code without dot, at most 4 characters)")
-    year = dx["date"].dt.year.to_numpy()
-    _fail(w["diagnoses"], year < birth,
-          lambda i: f"diagnosis dated {dx['date'].iloc[i].date()} before the patient's birth year {birth[i]}")
-    _fail(w["diagnoses"], year - birth > MAX_AGE,
-          lambda i: f"diagnosis dated {dx['date'].iloc[i].date()} at age {year[i] - birth[i]} (birth year "
-                    f"{birth[i]}); ages above {MAX_AGE} are not plausible")
-
-    ex = _normalise(tables.exams, "exams", w["exams"])
-    ids = ex["patient_id"].to_numpy()
-    birth = _birth_year_of(pat, ids, w["exams"])
-    metric, etype = ex["metric"], ex["exam_type"]
-    _fail(w["exams"], ~_per_distinct(metric, lambda m: m in EXAM_TYPES), lambda i: f"unknown metric {metric.iloc[i]!r}")
-    mi, mu = pd.factorize(metric)
-    ti, tu = pd.factorize(etype)
-    nt = max(len(tu), 1)
-    pair = mi.astype(np.int64) * nt + ti  # (metric, exam_type) pairs, checked once per distinct pair
-    _fail(w["exams"], ~_per_distinct(pair, lambda k: EXAM_TYPES.get(mu[k // nt]) == tu[k % nt]),
-          lambda i: (f"exam_type {etype.iloc[i]!r} does not match metric {metric.iloc[i]!r} "
-                     f"(expected {EXAM_TYPES.get(metric.iloc[i])!r})"))
-    year = ex["date"].dt.year.to_numpy()
-    _fail(w["exams"], year < birth,
-          lambda i: f"exam dated {ex['date'].iloc[i].date()} before the patient's birth year {birth[i]}")
-    _fail(w["exams"], year - birth > MAX_AGE,
-          lambda i: f"exam dated {ex['date'].iloc[i].date()} at age {year[i] - birth[i]} (birth year "
-                    f"{birth[i]}); ages above {MAX_AGE} are not plausible")
-    _check_metric_ranges(ex, w["exams"])
-
-    hz = None
-    if tables.hazard is not None:
-        hz = _normalise(tables.hazard, "hazard", w["hazard"])
-        ids = hz["patient_id"].to_numpy()
-        birth = _birth_year_of(pat, ids, w["hazard"])
-        hy = hz["year"].to_numpy()
-        _fail(w["hazard"], hy < birth, lambda i: f"hazard year {hy[i]} before the patient's birth year {birth[i]}")
-        order = np.lexsort((hy, ids))
-        same = np.zeros(len(ids), bool)
-        same[1:] = (ids[order][1:] == ids[order][:-1]) & (hy[order][1:] == hy[order][:-1])
-        dup = np.zeros(len(ids), bool)
-        dup[order] = same
-        _fail(w["hazard"], dup, lambda i: f"second row for patient {ids[i]} and year {hy[i]}")
-        hv = hz["annual_hazard"].to_numpy()
-        _fail(w["hazard"], hv < 0, lambda i: f"negative annual_hazard {hv[i]}")
+    pat = _checked_patients(tables.patients, w["patients"])
+    dx = _checked_diagnoses(tables.diagnoses, pat, w["diagnoses"])
+    ex = _checked_exams(tables.exams, pat, w["exams"])
+    hz = None if tables.hazard is None else _checked_hazard(tables.hazard, pat, w["hazard"])
     return StrokeTables(patients=pat, diagnoses=dx, exams=ex, hazard=hz)
 
 

