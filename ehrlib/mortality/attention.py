@@ -22,7 +22,7 @@ import functools
 from dataclasses import dataclass
 
 from ehrlib.batches import derived_seeds
-from ehrlib.io import Record
+from ehrlib.records import Record
 
 SEED_SALT = 20170612  # mixed with the run's seed for the attention model's initialisers and dropout
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ehrlib.batches import derived_seeds
-from ehrlib.io import Record
+from ehrlib.records import Record
 
 SEED_SALT = 20180606  # mixed with the run's seed for GRU-D's initialisers and dropout (`derived_seeds`)
 

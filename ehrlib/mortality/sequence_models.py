@@ -17,7 +17,7 @@ from typing import Any, Callable, Literal
 import numpy as np
 
 from ehrlib.icu.episodes import EpisodeSet
-from ehrlib.io import Record
+from ehrlib.records import Record
 from ehrlib.mortality.attention import AttentionConfig, build_attention
 from ehrlib.mortality.grud import GrudConfig, build_grud
 from ehrlib.mortality.lstm import LstmConfig, build_lstm

@@ -25,7 +25,7 @@ import numpy as np
 from ehrlib.evaluation.kfold import inner_split
 from ehrlib.evaluation.metrics import ranking_metrics
 from ehrlib.icu.episodes import EpisodeSet
-from ehrlib.io import Record
+from ehrlib.records import Record
 from ehrlib.logs import get_logger
 from ehrlib.mortality.sequence_models import Fitter, SequenceSpec, sequence_fitter
 

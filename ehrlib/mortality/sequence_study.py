@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from ehrlib.evaluation.bootstrap import Interval
+from ehrlib.files import atomic_write_bytes
 from ehrlib.icu.episodes import EpisodeSet
-from ehrlib.io import Record, atomic_write_bytes
+from ehrlib.records import Record
 from ehrlib.mortality.lstm import LstmConfig
 from ehrlib.mortality.pipelines import Fitter, gbt_fitter, learning_curve, logistic_fitter, lstm_fitter
 from ehrlib.mortality.protocols import (MakeFitters, ProtocolRun, StudyConfig, challenge_protocol,

@@ -16,7 +16,7 @@ from typing import Any, Literal, Union
 
 import numpy as np
 
-from ehrlib.io import Record
+from ehrlib.records import Record
 from ehrlib.training import FitConfig, fit
 
 Inputs = Union[np.ndarray, dict[str, np.ndarray]]

@@ -29,7 +29,7 @@ from typing import Literal
 import numpy as np
 
 from ehrlib.icu.episodes import EpisodeSet
-from ehrlib.io import Record
+from ehrlib.records import Record
 from ehrlib.mortality.hourly import forward_fill
 from ehrlib.mortality.preprocessing import StaticScaler
 
