@@ -128,6 +128,8 @@ PHYSIONET_HOWTO = (
 DATA_CHAPTERS: dict[str, tuple[Any, str]] = {
     "09_physionet2012": (lambda root: "" if locate_physionet2012(root) else "the PhysioNet 2012 files",
                          PHYSIONET_HOWTO),
+    "10_sequence_models": (lambda root: "" if locate_physionet2012(root) else "the PhysioNet 2012 files",
+                           PHYSIONET_HOWTO),
 }
 
 

@@ -53,6 +53,16 @@ class Profile:
     # Also train the LSTM without the descriptors (five more trainings, about two minutes at full scale):
     # off by default to keep chapter 09 near ten minutes; on, it measured +0.012 AUROC (5 of 5 runs up).
     physionet_lstm_ablation: bool = False
+    # Sequence models that use time (chapter 10; real stays by both protocols, synthetic by the split design).
+    sequence_folds: int = 5  # runs per model and protocol (folds of the cross-fit and of the k-fold)
+    sequence_max_epochs: int = 15  # ceiling per training, with early stopping on validation AUROC
+    sequence_batch_size: int = 128  # the new models' batch (the replication's LSTM keeps `batch_size`)
+    sequence_patience: int = 3
+    sequence_search: str = "full"  # "full": every stage of `sequence_search.LSTM_STAGES`; "small": its first stage's first two candidates
+    sequence_every_model: bool = False  # every sequence model in the k-fold protocol and on synthetic data (else the reference and the best new one)
+    sequence_synthetic_train: int = 4_000  # training-split stays cross-fitted on the synthetic data (0: all)
+    sequence_curve_sizes: tuple[int, ...] = (700, 1_400)  # learning-curve subsets of the search-training stays
+    sequence_xla: bool = True  # XLA-compile the new models' train steps (a few seconds' compile per training)
 
     @property
     def data_dir(self) -> Path:
@@ -97,6 +107,12 @@ class Profile:
         whatever `$EHRLIB_ICU_DIR` says (it always reads the PhysioNet 2012 sets)."""
         return project_root() / "data" / "results" / self.name / "physionet2012"
 
+    @property
+    def sequence_results_dir(self) -> Path:
+        """Where chapter 10 writes its results: `data/results/<profile>/sequence` (or `<profile>-external/sequence`
+        when `$EHRLIB_ICU_DIR` points the synthetic part at other data)."""
+        return self.results_dir / "sequence"
+
 
 PROFILES: dict[str, Profile] = {
     "full": Profile(name="full"),
@@ -123,6 +139,14 @@ PROFILES: dict[str, Profile] = {
         physionet_folds=3,
         physionet_max_epochs=2,
         physionet_patience=1,
+        sequence_folds=2,
+        sequence_max_epochs=2,
+        sequence_batch_size=64,
+        sequence_patience=1,
+        sequence_search="small",
+        sequence_synthetic_train=400,
+        sequence_curve_sizes=(150,),
+        sequence_xla=False,
     ),
 }
 

@@ -88,10 +88,10 @@ ORDER = {
             "plots"],
     "stroke": ["icd10", "schema", "cohort", "encoding", "autoencoder", "losses", "models", "baselines", "evaluation",
                "results", "experiment", "plots", "synth"],
-    "mortality": ["hourly", "losses", "preprocessing", "baselines", "news2", "lstm", "bundle", "headroom", "realism",
-                  "pipelines",
+    "mortality": ["hourly", "losses", "preprocessing", "baselines", "news2", "lstm", "bundle", "time_inputs",
+                  "sequence_training", "grud", "attention", "sequence_models", "headroom", "realism", "pipelines",
                   "results", "assemble", "report", "tripod", "prose", "facts", "plots", "real_results", "protocols",
-                  "real_report"],
+                  "sequence_search", "real_report", "sequence_study"],
     "physionet2012": ["cleaning", "files", "reader"],
 }
 SUBPACKAGES = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
