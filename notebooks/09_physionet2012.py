@@ -41,20 +41,18 @@ import numpy as np
 import pandas as pd
 
 from ehrlib import plots
-from ehrlib.evaluation.subgroups import age_band, subgroup_rows
+from ehrlib.booktext import Stopwatch, glue_values, spread
+from ehrlib.evaluation.subgroups import subgroup_rows
 from ehrlib.evaluation.thresholds import decision_curve
 from ehrlib.icu.episodes import EpisodeSet
+from ehrlib.mortality import protocols as study, real_report as report
 from ehrlib.mortality.lstm import LstmConfig, build_lstm
 from ehrlib.mortality.preprocessing import MortalityPreprocessor
-from ehrlib.booktext import Stopwatch, glue_values, spread
-from ehrlib.mortality import protocols as study
-from ehrlib.mortality import real_report as report
 from ehrlib.mortality.real_results import RealDataResults, results_path
-from ehrlib.physionet2012.files import ensure_physionet2012
-from ehrlib.physionet2012.reader import read_physionet2012
-from ehrlib.plots import show_figure
+from ehrlib.physionet2012 import files as physionet, reader
 from ehrlib.profiles import get_profile
 
+# %% tags=["remove-input"]
 plots.setup_notebook()
 P = get_profile(profile)
 OUT = P.physionet_results_dir
@@ -70,8 +68,8 @@ clock = Stopwatch()
 # descriptors recorded at admission. The table describes the stays this run uses.
 
 # %% tags=["remove-input"]
-files = ensure_physionet2012(progress=False)
-sets = read_physionet2012(files, records=P.physionet_records or None)
+files = physionet.ensure_physionet2012(progress=False)
+sets = reader.read_physionet2012(files, records=P.physionet_records or None)
 a, b = sets["a"], sets["b"]
 report.data_table(sets)
 
@@ -241,7 +239,7 @@ y_b = b.episodes.y.astype(int)
 curve = decision_curve(y_b, mean_cal, np.linspace(0.01, 0.6, 60))
 
 # %% tags=["hide-input"]
-show_figure("fig-09-2", plots.calibration_figure(
+plots.show_figure("fig-09-2", plots.calibration_figure(
     y_b, mean_cal, title="Set B: calibrated probabilities"))
 
 # %% [markdown]
@@ -253,7 +251,7 @@ show_figure("fig-09-2", plots.calibration_figure(
 # ```
 
 # %% tags=["hide-input"]
-show_figure("fig-09-3", plots.decision_curve_figure(
+plots.show_figure("fig-09-3", plots.decision_curve_figure(
     curve, title="Set B: decision curve"))
 
 # %% [markdown]
@@ -344,7 +342,8 @@ glue_values({"k_lstm": spread(kf.models["lstm"].spread["auroc"]), "k_best": repo
 runs = {"fit on A, score B": report.run_aurocs(ch),
         "5-fold over A and B": report.run_aurocs(kf)}
 marks = {"GRU-D (published)": 0.818, "ViTST (published)": 0.851}
-show_figure("fig-09-1", plots.runs_figure(runs, marks, "AUROC of every run"))
+plots.show_figure("fig-09-1",
+                  plots.runs_figure(runs, marks, "AUROC of every run"))
 
 # %% [markdown]
 # ```{glue:figure} fig-09-1
