@@ -220,8 +220,12 @@ raw.table
 # pickles.
 
 # %% tags=["remove-input"]
-save_lstm_run(P.results_dir, result, prep, {"val": (val, raw.p_val), "test": (test, raw.p_test)}, len(train),
-              masked, raw.val_scores, raw.oracle_val, load.seconds)
+saved = save_lstm_run(P.results_dir, result, prep, {"val": (val, raw.p_val), "test": (test, raw.p_test)},
+                      len(train), masked, raw.val_scores, raw.oracle_val, load.seconds)
+glue_values({"saved": ", ".join(saved)}, "ch3_")
+
+# %% [markdown]
+# The chapter's results folder now holds {glue:text}`ch3_saved`.
 
 # %% [markdown]
 # ## Conclusion
