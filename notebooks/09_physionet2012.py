@@ -30,7 +30,7 @@
 # The PhysioNet 2012 challenge data are available under the Open Data Commons Attribution License v1.0
 # {cite:p}`odcby`. This chapter uses them unchanged apart from the cleaning it documents, and cites, as
 # the licence and PhysioNet ask, Silva et al. (2012) {cite:p}`silva2012` and Goldberger et al. (2000)
-# {cite:p}`goldberger2000`. Source: https://physionet.org/content/challenge-2012/1.0.0/ .
+# {cite:p}`goldberger2000`. Source: <https://physionet.org/content/challenge-2012/1.0.0/>.
 # ```
 
 # %% tags=["parameters"]
