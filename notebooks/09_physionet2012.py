@@ -126,7 +126,7 @@ report.measured_table(sets)
 # chosen by cross-validated log loss, the F1-optimal threshold on calibrated probabilities), but on more
 # data than a validation split: in the challenge protocol each model is *cross-fitted* on set A (five
 # folds by patient; each fold's model is fitted on the other four, with an eighth of them held back for
-# early stopping), the calibrator and threshold are fitted on the out-of-fold predictions over all of set
+# early stopping), the calibrator and threshold are fitted on the {term}`out-of-fold predictions <Out-of-fold prediction>` over all of set
 # A, and each of the five fold models is then scored once on set B. A *run* is one fold's model, with its
 # own seed: a model's headline is the mean and spread over its runs, never one run.
 #
@@ -205,7 +205,7 @@ report.runs_table(ch, "lstm")
 #
 # ### The challenge's scores
 #
-# The challenge scored a binary prediction by event 1, the smaller of sensitivity and positive predictive
+# The challenge scored a binary prediction by {term}`event 1 <Event 1 and event 2>`, the smaller of sensitivity and positive predictive
 # value, and risk estimates by event 2, a Hosmer-Lemeshow statistic normalised by the spread of the
 # decile risks (lower is better; `ehrlib.evaluation.challenge` implements the organisers' formula). The
 # threshold for event 1 is each model's F1-optimal threshold on the out-of-fold predictions over set A.
@@ -230,7 +230,7 @@ glue_values({
 # ### Calibration and net benefit
 #
 # Reliability of the calibrated probabilities on set B (each model's five runs averaged per stay), and
-# the decision curve of the same probabilities; {numref}`fig-09-2` and {numref}`fig-09-3`.
+# the decision curve of the same probabilities ({term}`net benefit <Net benefit>`); {numref}`fig-09-2` and {numref}`fig-09-3`.
 
 # %% tags=["remove-input"]
 shown = ["lstm", best, "saps1"] if best != "saps1" else ["lstm", "saps1"]
@@ -273,11 +273,11 @@ calib
 
 # %% [markdown]
 # Calibration slope (1 is ideal; below 1, predictions too extreme), intercept (0 is ideal; calibration in
-# the large) and expected calibration error of every model on set B, over its runs.
+# the large) and {term}`expected calibration error <ECE>` of every model on set B, over its runs.
 #
 # ### Subgroups
 #
-# Discrimination and calibration-in-the-large (mean predicted minus observed mortality; 0 is ideal) by ICU
+# Discrimination and {term}`calibration-in-the-large <Calibration-in-the-large>` (mean predicted minus observed mortality; 0 is ideal) by ICU
 # type, age band and sex, for the LSTM and the best other model (runs averaged per stay):
 
 # %% tags=["remove-input"]

@@ -39,12 +39,11 @@
 profile = "quick"
 
 # %% tags=["remove-input"]
-import time
 import numpy as np
 import pandas as pd
 
 from ehrlib import plots
-from ehrlib.booktext import glue_values, interval, spread, timed
+from ehrlib.booktext import Stopwatch, glue_values, interval, spread, timed
 from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.icu.reader import read_dataset
 from ehrlib.evaluation.kfold import inner_split
@@ -65,7 +64,7 @@ from ehrlib.profiles import get_profile
 plots.setup_notebook()
 P = get_profile(profile)
 OUT = P.sequence_results_dir
-start = time.perf_counter()
+clock = Stopwatch()
 timings: dict[str, float] = {}
 
 # %% [markdown]
@@ -353,7 +352,7 @@ glue_values({"curve": "; ".join(f"{n:,} stays: " + ", ".join(f"{k} {v:.3f}" for 
 # the profile's results folder; every run's AUROC is recomputed from the predictions files as a check.
 
 # %% tags=["remove-input"]
-timings["chapter_seconds"] = time.perf_counter() - start
+timings["chapter_seconds"] = clock.elapsed
 results = study.SequenceResults(search=found, specs=specs,
                                 protocols={"physionet2012": {"challenge": ch, "kfold": kf}, "synthetic": {"split": sy}},
                                 curves={"physionet2012": curve}, timings=timings)
@@ -364,7 +363,7 @@ syn = study.save_predictions(OUT, "synthetic", [(split, syn_train, syn_test)])
 check_real = report.recompute_check(pd.read_csv(real), {"challenge": ch, "kfold": kf})
 check_syn = report.recompute_check(pd.read_csv(syn), {"split": sy})
 glue_values({"check": f"PhysioNet 2012: {check_real}; synthetic: {check_syn}",
-             "minutes": f"{(time.perf_counter() - start) / 60:.1f}",
+             "minutes": f"{clock.elapsed / 60:.1f}",
              "parts": ", ".join(f"{k.replace('_seconds', '')} {v / 60:.1f}" for k, v in timings.items()
                                 if k != "chapter_seconds")}, "ch10_")
 
