@@ -24,6 +24,7 @@ from ehrlib.profiles import get_profile
 from ehrlib.stroke.results import SAMPLE_TYPES, StrokeMetrics, best_network_vs_baseline
 
 PAGE = Path("book") / "findings.md"
+CALIBRATORS = {"platt": "Platt scaling", "isotonic": "isotonic regression"}
 
 
 def runs_verdict(diffs: list[Interval], what: str = "seeds") -> str:
@@ -49,7 +50,8 @@ def mortality_findings(r: MortalityResults) -> list[str]:
         out.append(f"The generator's true risk, the best any model can reach on these stays, scores "
                    f"{interval(r.oracle.auroc)}.")
     cal = r.lstm.calibrated.ece
-    out.append(f"Calibrated on validation ({r.lstm.calibrator}), the LSTM's expected calibration error on test is "
+    method = CALIBRATORS.get(r.lstm.calibrator, r.lstm.calibrator)
+    out.append(f"Calibrated on validation ({method}), the LSTM's expected calibration error on test is "
                f"{interval(cal)}.")
     return out
 
@@ -64,7 +66,7 @@ def real_findings(r: RealDataResults) -> list[str]:
            f"{difference_sentence(ch, 'lstm', 'gbt')}."]
     if "kfold" in r.protocols:
         kf = r.protocols["kfold"]
-        out.append(f"Five-fold cross-validation over both sets gives {spread(kf.models['lstm'].spread['auroc'])} "
+        out.append(f"{kf.n_splits}-fold cross-validation over both sets gives {spread(kf.models['lstm'].spread['auroc'])} "
                    f"for the LSTM and {spread(kf.models['gbt'].spread['auroc'])} for the trees.")
     return out
 

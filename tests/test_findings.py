@@ -26,7 +26,7 @@ def test_mortality_findings_follow_the_sign_of_the_difference() -> None:
     worse, better = F.mortality_findings(_mortality(-0.02)), F.mortality_findings(_mortality(0.03))
     assert "averages -0.020" in worse[0] and "below zero for 3 of 3 seeds and above zero for none" in worse[0]
     assert "averages +0.030" in better[0] and "below zero for none and above zero for 3 of 3 seeds" in better[0]
-    assert "0.870 (0.860 to 0.880)" in worse[1] and "isotonic" in worse[2]
+    assert "0.870 (0.860 to 0.880)" in worse[1] and "(isotonic regression)" in worse[2]
 
 
 def test_missing_chapters_are_named_not_summarised(tmp_path) -> None:
