@@ -135,3 +135,15 @@ def test_interval_is_a_validated_record(tmp_path):
     (tmp_path / "bad.json").write_text('{"value": 0.8, "ci_low": 0.9, "ci_high": 0.7}')
     with pytest.raises(RecordError, match="ci_low"):
         BS.Interval.load(tmp_path / "bad.json")
+
+
+def test_paired_bootstrap_with_the_references_replicates_given_is_the_same() -> None:
+    from ehrlib.evaluation.bootstrap import grouped_paired_bootstrap, replicate_metrics
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 300)
+    a, b = rng.uniform(size=300) + y * 0.3, rng.uniform(size=300) + y * 0.2
+    groups = np.arange(300) // 3
+    plain = grouped_paired_bootstrap(y, a, b, groups=groups, n_boot=100, seed=7)
+    reps = replicate_metrics(y, b, groups=groups, n_boot=100, seed=7)
+    assert grouped_paired_bootstrap(y, a, b, groups=groups, n_boot=100, seed=7, reps_b=reps) == plain

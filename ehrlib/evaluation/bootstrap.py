@@ -170,12 +170,14 @@ def grouped_bootstrap(y: np.ndarray, p: np.ndarray, *, threshold: float | None =
 
 def grouped_paired_bootstrap(y: np.ndarray, p_a: np.ndarray, p_b: np.ndarray, *,
                              groups: np.ndarray | None = None, n_boot: int = 1000, seed: int = 0,
-                             level: float = 0.95) -> dict[str, dict[str, float]]:
+                             level: float = 0.95, reps_b: dict[str, np.ndarray] | None = None
+                             ) -> dict[str, dict[str, float]]:
     """Model A minus model B on the same resamples of `groups`: for AUROC and AUPRC the point
     difference, its percentile interval and a two-sided bootstrap p-value (twice the smaller share
-    of replicates on either side of zero, capped at 1)."""
+    of replicates on either side of zero, capped at 1). `reps_b`, B's `replicate_metrics` for the
+    same `groups`, `n_boot` and `seed`, saves recomputing them when B is paired with many models."""
     ra = replicate_metrics(y, p_a, groups=groups, n_boot=n_boot, seed=seed)
-    rb = replicate_metrics(y, p_b, groups=groups, n_boot=n_boot, seed=seed)
+    rb = reps_b if reps_b is not None else replicate_metrics(y, p_b, groups=groups, n_boot=n_boot, seed=seed)
     pa, pb = point_metrics(y, p_a), point_metrics(y, p_b)
     out: dict[str, dict[str, float]] = {}
     for k in RANKING:

@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ehrlib.evaluation.bootstrap import Interval, grouped_paired_bootstrap
+from ehrlib.evaluation.bootstrap import Interval, grouped_paired_bootstrap, replicate_metrics
 from ehrlib.evaluation.challenge import challenge_scores
 from ehrlib.evaluation.crossfit import CrossFit, CrossFitConfig, cross_fit
 from ehrlib.evaluation.metrics import ranking_metrics
@@ -125,15 +125,19 @@ def study_fitters(outcomes: pd.DataFrame, lstm: LstmConfig | None, seed: int = 0
 
 
 def _run(name: str, k: int, seed: int, fitted: FittedProtocol, p: dict[str, np.ndarray], y: np.ndarray,
-         groups: np.ndarray, config: StudyConfig, n_fit: int) -> tuple[RunRecord, np.ndarray]:
-    """Score one run of model `name` once (raw scores of every model in `p`, for the paired differences)."""
+         groups: np.ndarray, config: StudyConfig, n_fit: int, ref_reps: dict) -> tuple[RunRecord, np.ndarray]:
+    """Score one run of model `name` once (raw scores of every model in `p`, for the paired differences;
+    `ref_reps` caches the references' bootstrap replicates of this run across models)."""
     n_boot = config.ablation_boot if is_ablation(name) else config.n_boot
     record, p_cal = score_test(fitted, p[name], y, groups, n_boot, config.seed)
     e1, e2 = challenge_scores(y, p_cal, fitted.choice.threshold, groups=groups, n_boot=n_boot, seed=config.seed)
     diffs = {}
     for ref in config.references:
         if ref != name and ref in p:
-            d = grouped_paired_bootstrap(y, p[name], p[ref], groups=groups, n_boot=n_boot, seed=config.seed)
+            if (ref, n_boot) not in ref_reps:  # each reference's resamples, once per run
+                ref_reps[(ref, n_boot)] = replicate_metrics(y, p[ref], groups=groups, n_boot=n_boot, seed=config.seed)
+            d = grouped_paired_bootstrap(y, p[name], p[ref], groups=groups, n_boot=n_boot, seed=config.seed,
+                                         reps_b=ref_reps[(ref, n_boot)])
             diffs[ref] = Interval(d["auroc"]["value"], d["auroc"]["ci_low"], d["auroc"]["ci_high"])
     return RunRecord(run=k, seed=seed, n_fit=n_fit, evaluation=record, event1=e1, event2=e2, diff_auroc=diffs), p_cal
 
@@ -156,12 +160,13 @@ def challenge_protocol(a: EpisodeSet, b: EpisodeSet, make_fitters: MakeFitters,
     y_a, y_b, groups = np.asarray(a.y).astype(int), np.asarray(b.y).astype(int), b.subject_ids
     models, calibrated = {}, {}
     n_fit = int(np.mean([len(a) - (cf.fold == k).sum() - len(cf.inner_idx[k]) for k in range(config.n_splits)]))
+    ref_reps: list[dict] = [{} for _ in range(config.n_splits)]  # per run: the references' replicates
     for name in cf.oof:
         fitted = fit_protocol(cf.oof[name], y_a, seed=config.seed)
         runs, cals = [], []
         for k in range(config.n_splits):
             p_k = {m: cf.test[m][k] for m in cf.test}
-            run, p_cal = _run(name, k, config.seed + k, fitted, p_k, y_b, groups, config, n_fit)
+            run, p_cal = _run(name, k, config.seed + k, fitted, p_k, y_b, groups, config, n_fit, ref_reps[k])
             runs.append(run)
             cals.append(p_cal)
         models[name] = ModelRuns.of(runs, float(np.sum(cf.seconds[name])), ranking_metrics(y_a, cf.oof[name])["auroc"])
@@ -184,11 +189,11 @@ def kfold_protocol(pooled: EpisodeSet, make_fitters: MakeFitters, config: StudyC
     for k in range(config.n_splits):
         held = cf.fold == k
         n_fit = int((~held).sum() - len(cf.inner_idx[k]))
-        p_k = {m: cf.oof[m][held] for m in cf.oof}
+        p_k, ref_reps = {m: cf.oof[m][held] for m in cf.oof}, {}
         for name in cf.oof:
             fitted = fit_protocol(cf.inner_val[name][k], y[cf.inner_idx[k]], seed=config.seed)
             run, calibrated[name][held] = _run(name, k, config.seed + k, fitted, p_k, y[held], groups[held],
-                                               config, n_fit)
+                                               config, n_fit, ref_reps)
             runs[name].append(run)
     val_auroc = {name: float(np.mean([ranking_metrics(y[cf.inner_idx[k]], cf.inner_val[name][k])["auroc"]
                                       for k in range(config.n_splits)])) for name in cf.oof}
