@@ -39,33 +39,21 @@
 profile = "quick"
 
 # %% tags=["remove-input"]
-import numpy as np
-import pandas as pd
-
 from ehrlib import plots
-from ehrlib.booktext import Stopwatch, duration, glue_values, interval, spread, timed
+from ehrlib.booktext import Stopwatch, duration, glue_values, timed
 from ehrlib.icu.episodes import EpisodeSet
-from ehrlib.icu.reader import read_dataset
-from ehrlib.evaluation.kfold import inner_split
-from ehrlib.mortality import protocols
-from ehrlib.mortality import real_report as report
+from ehrlib.mortality import protocols, real_report
+from ehrlib.mortality import sequence_report as report
 from ehrlib.mortality import sequence_study as study
 from ehrlib.mortality.lstm import LstmConfig
-from ehrlib.mortality.pipelines import gbt_fitter, logistic_fitter, subsample_subjects
-from ehrlib.mortality.sequence_models import SequenceSpec, sequence_fitter
-from ehrlib.mortality.sequence_search import apply_changes, search, stages_for
+from ehrlib.mortality.sequence_models import SequenceSpec
+from ehrlib.mortality.sequence_search import search, stages_for
 from ehrlib.mortality.sequence_training import TrainSettings
 from ehrlib.mortality.time_inputs import TimeInputs
-from ehrlib.physionet2012.files import ensure_physionet2012
-from ehrlib.physionet2012.reader import read_physionet2012
-from ehrlib.plots import show_figure
 from ehrlib.profiles import get_profile
 
 plots.setup_notebook()
-P = get_profile(profile)
-OUT = P.sequence_results_dir
-clock = Stopwatch()
-timings: dict[str, float] = {}
+P, clock, timings = get_profile(profile), Stopwatch(), {}
 
 # %% [markdown]
 # ## The data
@@ -74,17 +62,9 @@ timings: dict[str, float] = {}
 # the admission descriptors). The synthetic stays are the profile's ICU splits of chapters 1 to 8.
 
 # %% tags=["remove-input"]
-sets = read_physionet2012(ensure_physionet2012(progress=False), records=P.physionet_records or None)
-a, b = sets["a"].episodes, sets["b"].episodes
-synthetic = read_dataset(P.icu_dir, progress=False)
-syn_train = synthetic["train"].take(subsample_subjects(synthetic["train"], P.sequence_synthetic_train or len(synthetic["train"]), P.seed))
-syn_test = synthetic["test"]
-pd.DataFrame([
-    {"Data": "PhysioNet 2012, set A (fit)", "Stays": len(a), "Mortality": f"{a.y.mean():.1%}"},
-    {"Data": "PhysioNet 2012, set B (scored)", "Stays": len(b), "Mortality": f"{b.y.mean():.1%}"},
-    {"Data": "Synthetic, training split (fit)", "Stays": len(syn_train), "Mortality": f"{syn_train.y.mean():.1%}"},
-    {"Data": "Synthetic, test split (scored)", "Stays": len(syn_test), "Mortality": f"{syn_test.y.mean():.1%}"},
-])
+data = study.load_study_data(P)
+a, b = data.a, data.b
+report.data_table(data.parts())
 
 # %% [markdown]
 # ## What the models read
@@ -97,12 +77,7 @@ pd.DataFrame([
 # training mean, towards which GRU-D decays, is 0. A stay in numbers (the first three variables, hours 0-7):
 
 # %% tags=["remove-input"]
-from ehrlib.mortality.time_inputs import TimePreprocessor
-
-_prep = TimePreprocessor.fit(a)
-_arr = _prep.transform(a.take(np.arange(1)))
-pd.concat({k: pd.DataFrame(_arr[k][0, :8, :3], columns=list(a.variables[:3])) for k in ("values", "mask", "delta")},
-          axis=1).round(2)
+report.inputs_example(a)
 
 # %% [markdown]
 # ## Training the LSTM well: a search on validation stays only
@@ -127,21 +102,15 @@ with timed(timings, "search_seconds"):
     found = search(a, base, stages_for(P.sequence_search))
 
 # %% tags=["remove-input"]
-pd.DataFrame([{"Stage": r.stage, "Candidate": r.label, "Validation AUROC": round(r.val_auroc, 4),
-               "Seconds": round(r.seconds), "Kept": "yes" if r.kept else ""} for r in found.rows])
-
-# %% tags=["remove-input"]
 chosen = found.chosen
-glue_values({"chosen_loss": chosen.train.label, "chosen_inputs": chosen.inputs.label,
-             "chosen_dropout": f"{chosen.lstm_dropout:g} on inputs, {chosen.lstm_head_dropout:g} in the head, "
-                               f"{chosen.lstm_recurrent_dropout:g} recurrent",
-             "search_n": len({r.spec for r in found.rows}), "batch": P.sequence_batch_size, "search_min": f"{timings['search_seconds'] / 60:.1f}"}, "ch10_")
+glue_values(report.search_facts(found, P.sequence_batch_size, timings["search_seconds"]), "ch10_")
+report.search_table(found)
 
 # %% [markdown]
 # The new models train with batches of {glue:text}`ch10_batch` stays (the replication's LSTM keeps its 64): on
 # two cores a larger batch makes an epoch cheaper, and the time budget is what limits this chapter.
 #
-# The search trained {glue:text}`ch10_search_n` distinct settings in {glue:text}`ch10_search_min` minutes and
+# The search trained {glue:text}`ch10_search_n` distinct settings in {glue:text}`ch10_search_time` and
 # chose: loss {glue:text}`ch10_chosen_loss`; dropout {glue:text}`ch10_chosen_dropout`; inputs
 # {glue:text}`ch10_chosen_inputs`. GRU-D and the attention model are not searched: they take the loss and
 # learning rate the search chose and their own documented architectures (`GrudConfig`, `AttentionConfig`).
@@ -172,7 +141,7 @@ study.spec_table(specs)
 # %% tags=["remove-input"]
 config = protocols.StudyConfig(n_splits=P.sequence_folds, n_boot=P.n_bootstrap, seed=P.seed)
 glue_values({"max_epochs": P.sequence_max_epochs, "patience": P.sequence_patience, "runs": config.n_splits}, "ch10_")
-NEW = ["lstm_tuned", "grud", "attention"]
+NEW = list(report.NEW_MODELS)
 ORDER = ["lstm", *NEW, "gbt", "logistic_regression"]
 
 # %% tags=["remove-output"]
@@ -187,28 +156,9 @@ study.model_table(ch, ORDER)
 
 # %% tags=["remove-input"]
 best = study.best_new_model(ch)
-y_b = b.y.astype(int)
-goal = {m: study.seed_mean_difference(challenge, y_b, m, "gbt", config.n_boot, P.seed) for m in ["lstm", *NEW]}
-pd.DataFrame([{"Model": study.label(m), "AUROC (mean ± SD over runs)": spread(ch.models[m].spread["auroc"]),
-               "Minus boosted trees, seed mean [95 % CI]": interval(goal[m], signed=True),
-               "Minus regression, per run": report.difference_sentence(ch, m, "logistic_regression")}
-              for m in ["lstm", *NEW]])
-
-# %% tags=["remove-input"]
-met = [m for m in NEW if goal[m].ci_low > 0 and ch.models[m].spread["auroc"].mean >= 0.86]
-glue_values({
-    "best": study.label(best), "best_val": ch.models[best].validation_auroc,
-    "best_auroc": spread(ch.models[best].spread["auroc"]),
-    "ref_auroc": spread(ch.models["lstm"].spread["auroc"]),
-    "gbt_auroc": spread(ch.models["gbt"].spread["auroc"]),
-    "lr_auroc": spread(ch.models["logistic_regression"].spread["auroc"]),
-    "best_vs_gbt": interval(goal[best], signed=True),
-    "best_vs_gbt_runs": report.difference_sentence(ch, best, "gbt"),
-    "best_vs_lr_runs": report.difference_sentence(ch, best, "logistic_regression"),
-    "goal": ("met by " + ", ".join(study.label(m) for m in met)) if met else
-            "not met by any new model: none has both a seed-mean AUROC of at least 0.86 and a seed-mean "
-            "difference from the trees whose interval lies above zero",
-}, "ch10_")
+goal_table, goal, goal_facts = report.goal_summary(challenge, b.y, config.n_boot, P.seed)
+glue_values({**goal_facts, **report.best_facts(challenge, best, goal)}, "ch10_")
+goal_table
 
 # %% [markdown]
 # Each cell is the mean ± standard deviation over the {glue:text}`ch10_runs` runs, with the range in
@@ -225,7 +175,7 @@ glue_values({
 # ### The best new model run by run
 
 # %% tags=["remove-input"]
-report.runs_table(ch, best)
+real_report.runs_table(ch, best)
 
 # %% [markdown]
 # ## Real stays, five-fold cross-validation over sets A and B pooled
@@ -248,11 +198,7 @@ kf = kfold.result
 study.model_table(kf, ORDER)
 
 # %% tags=["remove-input"]
-k_goal = study.seed_mean_difference(kfold, pooled.y, best, "gbt", config.n_boot, P.seed)
-glue_values({"k_best": spread(kf.models[best].spread["auroc"]), "k_ref": spread(kf.models["lstm"].spread["auroc"]),
-             "k_gbt": spread(kf.models["gbt"].spread["auroc"]),
-             "k_vs_gbt": interval(k_goal, signed=True), "k_vs_lr": report.difference_sentence(kf, best, "logistic_regression")},
-            "ch10_")
+glue_values(report.protocol_facts(kfold, pooled.y, best, config.n_boot, P.seed, "k"), "ch10_")
 
 # %% [markdown]
 # Over the pooled folds the {glue:text}`ch10_best` reaches {glue:text}`ch10_k_best`, the replication's LSTM
@@ -268,21 +214,17 @@ glue_values({"k_best": spread(kf.models[best].spread["auroc"]), "k_ref": spread(
 # the whole test split.
 
 # %% tags=["remove-output"]
-glue_values({"syn_n": f"{len(syn_train):,}"}, "ch10_")
+glue_values({"syn_n": f"{len(data.syn_train):,}"}, "ch10_")
 with timed(timings, "synthetic_seconds"):
     split = study.split_protocol(
-        syn_train, syn_test, study.sequence_fitters(models, P.seed), config)
+        data.syn_train, data.syn_test, study.sequence_fitters(models, P.seed), config)
 sy = split.result
 
 # %% tags=["remove-input"]
 study.model_table(sy, ORDER)
 
 # %% tags=["remove-input"]
-s_goal = study.seed_mean_difference(split, syn_test.y, best, "gbt", config.n_boot, P.seed)
-glue_values({"s_best": spread(sy.models[best].spread["auroc"]), "s_ref": spread(sy.models["lstm"].spread["auroc"]),
-             "s_gbt": spread(sy.models["gbt"].spread["auroc"]),
-             "s_lr": spread(sy.models["logistic_regression"].spread["auroc"]),
-             "s_vs_gbt": interval(s_goal, signed=True)}, "ch10_")
+glue_values(report.protocol_facts(split, data.syn_test.y, best, config.n_boot, P.seed, "s"), "ch10_")
 
 # %% [markdown]
 # On the synthetic test split the {glue:text}`ch10_best` reaches {glue:text}`ch10_s_best`, the replication's
@@ -291,7 +233,7 @@ glue_values({"s_best": spread(sy.models[best].spread["auroc"]), "s_ref": spread(
 # of every model, on both datasets and under every protocol.
 
 # %% tags=["hide-input"]
-show_figure("fig-10-1", plots.runs_figure({
+plots.show_figure("fig-10-1", plots.runs_figure({
     "PhysioNet, fit on A, score B": study.run_aurocs(ch, ORDER),
     "PhysioNet, 5-fold over A and B": study.run_aurocs(kf, ORDER),
     "Synthetic, split": study.run_aurocs(sy, ORDER)},
@@ -311,19 +253,13 @@ show_figure("fig-10-1", plots.runs_figure({
 # (raw scores, bootstrap intervals over set B's stays).
 
 # %% tags=["remove-output"]
-y_a = a.y.astype(int)
-tr, va = inner_split(y_a, a.subject_ids, 8, P.seed)
-curve_fitters = {study.label(best): sequence_fitter(specs[best], seed=P.seed),
-                 "Boosted trees": gbt_fitter(seed=P.seed),
-                 "Benchmark regression": logistic_fitter()}
 with timed(timings, "curve_seconds"):
-    curve = study.learning_curve_points(
-        a.take(tr), a.take(va), b, curve_fitters, P.sequence_curve_sizes,
-        P.seed, min(P.n_bootstrap, 200))
+    curve = study.search_curve(a, b, specs[best], study.label(best),
+                               P.sequence_curve_sizes, P.seed, min(P.n_bootstrap, 200))
 
 # %% tags=["hide-input"]
 sizes, series = study.curve_series(curve)
-show_figure("fig-10-2", plots.learning_size_figure(
+plots.show_figure("fig-10-2", plots.learning_size_figure(
     sizes, series, title="Set B AUROC against set A stays"))
 
 # %% [markdown]
@@ -334,9 +270,7 @@ show_figure("fig-10-2", plots.learning_size_figure(
 # ```
 
 # %% tags=["remove-input"]
-gap = {n: {p.model: p.auroc.value for p in curve if p.n_train == n} for n in sizes}
-glue_values({"curve": "; ".join(f"{n:,} stays: " + ", ".join(f"{k} {v:.3f}" for k, v in gap[n].items()) for n in sizes),
-             "trend": study.curve_trend(curve, study.label(best), "Boosted trees")}, "ch10_")
+glue_values(report.curve_facts(curve, study.label(best)), "ch10_")
 
 # %% [markdown]
 # Set B AUROC by training size ({numref}`fig-10-2`): {glue:text}`ch10_curve`. In the last step,
@@ -353,24 +287,16 @@ glue_values({"curve": "; ".join(f"{n:,} stays: " + ", ".join(f"{k} {v:.3f}" for 
 
 # %% tags=["remove-input"]
 timings["chapter_seconds"] = clock.elapsed
-results = study.SequenceResults(search=found, specs=specs,
-                                protocols={"physionet2012": {"challenge": ch, "kfold": kf}, "synthetic": {"split": sy}},
-                                curves={"physionet2012": curve}, timings=timings)
-OUT.mkdir(parents=True, exist_ok=True)
-results.save(OUT / study.RESULTS_FILE)
-real = study.save_predictions(OUT, "physionet2012", [(challenge, a, b), (kfold, pooled, pooled)])
-syn = study.save_predictions(OUT, "synthetic", [(split, syn_train, syn_test)])
-check_real = report.recompute_check(pd.read_csv(real), {"challenge": ch, "kfold": kf})
-check_syn = report.recompute_check(pd.read_csv(syn), {"split": sy})
-glue_values({"check": f"PhysioNet 2012: {check_real}; synthetic: {check_syn}",
-             "minutes": duration(clock.elapsed),
-             "parts": ", ".join(f"{k.replace('_seconds', '')} {v / 60:.1f}" for k, v in timings.items()
-                                if k != "chapter_seconds")}, "ch10_")
+results = study.SequenceResults(search=found, specs=specs, curves={"physionet2012": curve}, timings=timings,
+                                protocols={"physionet2012": {"challenge": ch, "kfold": kf}, "synthetic": {"split": sy}})
+saved = report.save_study(P.sequence_results_dir, results, [(challenge, a, b), (kfold, pooled, pooled)],
+                          [(split, data.syn_train, data.syn_test)])
+glue_values({**saved, "minutes": duration(clock.elapsed)}, "ch10_")
 
 # %% [markdown]
 # Recomputed from the predictions files: {glue:text}`ch10_check`.
 #
-# Where the time went, in minutes: {glue:text}`ch10_parts`. The seconds per run in the tables above are each
+# Where the time went: {glue:text}`ch10_parts`. The seconds per run in the tables above are each
 # model's fit and prediction times for one fold.
 #
 # ## Conclusion

@@ -225,3 +225,31 @@ def test_curve_trend_reads_the_last_step():
     assert "gains less than" in curve_trend(pts, "A", "B") and "+0.020 apart" in curve_trend(pts, "A", "B")
     assert "gains more than" in curve_trend(pts, "B", "A")
     assert "single" in curve_trend(pts[:1] + pts[2:3], "A", "B")
+
+
+# ---------------------------------------------------------------- the chapter's tables and sentences
+
+
+def test_report_tables_read_the_data_and_the_inputs():
+    from ehrlib.mortality import sequence_report as report
+
+    a = cohort(20, 1)
+    table = report.data_table({"set A": a})
+    assert table.loc[0, "Stays"] == 20 and table.loc[0, "Mortality"] == f"{a.y.mean():.1%}"
+    example = report.inputs_example(a, hours=5, n_vars=2)
+    assert list(example["hour"]) == list(range(5)) and example.shape[1] == 1 + 3 * 2
+    assert set(example["Heart Rate (mask)"]) <= {0.0, 1.0} and (example["Heart Rate (delta)"] >= 0).all()
+
+
+def test_goal_sentence_and_curve_facts_turn_with_the_numbers():
+    from ehrlib.evaluation.bootstrap import Interval
+    from ehrlib.mortality import sequence_report as report
+    from ehrlib.mortality.sequence_study import CurvePoint
+
+    assert report.goal_sentence(["GRU-D"]) == "met by GRU-D"
+    assert report.goal_sentence([]).startswith("not met by any new model")
+    pts = [CurvePoint(m, n, Interval(v, v - 0.01, v + 0.01))
+           for m, n, v in [("A", 100, 0.80), ("A", 200, 0.81), ("Boosted trees", 100, 0.70), ("Boosted trees", 200, 0.79)]]
+    facts = report.curve_facts(pts, "A")
+    assert facts["curve"] == "100 stays: A 0.800, Boosted trees 0.700; 200 stays: A 0.810, Boosted trees 0.790"
+    assert "gains less than" in facts["trend"]

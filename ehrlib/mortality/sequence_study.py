@@ -23,20 +23,52 @@ import numpy as np
 import pandas as pd
 
 from ehrlib.evaluation.bootstrap import Interval
+from ehrlib.evaluation.kfold import inner_split
 from ehrlib.files import atomic_write_bytes
 from ehrlib.icu.episodes import EpisodeSet
+from ehrlib.icu.reader import read_dataset
 from ehrlib.records import Record
 from ehrlib.mortality.lstm import LstmConfig
-from ehrlib.mortality.pipelines import Fitter, gbt_fitter, learning_curve, logistic_fitter, lstm_fitter
+from ehrlib.mortality.pipelines import (Fitter, gbt_fitter, learning_curve, logistic_fitter, lstm_fitter,
+                                       subsample_subjects)
 from ehrlib.mortality.protocols import (MakeFitters, ProtocolRun, StudyConfig, challenge_protocol,
                                         predictions_frame)
 from ehrlib.mortality.real_report import model_table as real_model_table
 from ehrlib.mortality.real_results import ProtocolResult
 from ehrlib.mortality.sequence_models import SequenceSpec, sequence_fitter
 from ehrlib.mortality.sequence_search import SearchResult
+from ehrlib.physionet2012.files import ensure_physionet2012
+from ehrlib.physionet2012.reader import read_physionet2012
+from ehrlib.profiles import Profile
 
 RESULTS_FILE = "sequence_metrics.json"
 ModelFactory = Callable[[int], Fitter]  # seed -> fitter
+
+
+@dataclass
+class StudyData:
+    """The chapter's stays: PhysioNet 2012 sets A (fit) and B (scored), and the synthetic training subset
+    (fit) and test split (scored)."""
+
+    a: EpisodeSet
+    b: EpisodeSet
+    syn_train: EpisodeSet
+    syn_test: EpisodeSet
+
+    def parts(self) -> dict[str, EpisodeSet]:
+        """Each part under the label the chapter's data table gives it."""
+        return {"PhysioNet 2012, set A (fit)": self.a, "PhysioNet 2012, set B (scored)": self.b,
+                "Synthetic, training split (fit)": self.syn_train, "Synthetic, test split (scored)": self.syn_test}
+
+
+def load_study_data(profile: Profile) -> StudyData:
+    """Read PhysioNet 2012 (downloaded if missing) and the profile's synthetic splits; the synthetic training
+    stays are a fixed patient subset of `sequence_synthetic_train` stays (all when 0)."""
+    sets = read_physionet2012(ensure_physionet2012(progress=False), records=profile.physionet_records or None)
+    synthetic = read_dataset(profile.icu_dir, progress=False)
+    train = synthetic["train"]
+    keep = subsample_subjects(train, profile.sequence_synthetic_train or len(train), profile.seed)
+    return StudyData(a=sets["a"].episodes, b=sets["b"].episodes, syn_train=train.take(keep), syn_test=synthetic["test"])
 
 
 def model_factories(reference: LstmConfig | None, specs: dict[str, SequenceSpec]) -> dict[str, ModelFactory]:
@@ -74,6 +106,17 @@ class CurvePoint(Record):
     model: str
     n_train: int
     auroc: Interval
+
+
+def search_curve(fit_set: EpisodeSet, scored: EpisodeSet, spec: SequenceSpec, name: str, sizes: tuple[int, ...],
+                 seed: int, n_boot: int) -> list[CurvePoint]:
+    """The learning curve of chapter 10: `spec` (labelled `name`), boosted trees and the regression fitted on
+    nested patient subsets of the search's training stays (seven eighths of `fit_set`), stopped early on the
+    same eighth, scored on `scored`."""
+    tr, va = inner_split(fit_set.y.astype(int), fit_set.subject_ids, 8, seed)
+    fitters = {name: sequence_fitter(spec, seed=seed), "Boosted trees": gbt_fitter(seed=seed),
+               "Benchmark regression": logistic_fitter()}
+    return learning_curve_points(fit_set.take(tr), fit_set.take(va), scored, fitters, sizes, seed, n_boot)
 
 
 def learning_curve_points(train: EpisodeSet, val: EpisodeSet, test: EpisodeSet, fitters: dict[str, Fitter],
