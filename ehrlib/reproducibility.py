@@ -24,6 +24,7 @@ from pathlib import Path
 from ehrlib.icu.writer import dataset_digest
 from ehrlib.files import atomic_write_text
 from ehrlib.profiles import Profile, get_profile
+from ehrlib.stroke.synth import DEFAULT_N_PATIENTS
 
 PAGE = Path("book") / "reproducibility.md"
 # The packages a reader asks about first; the full list follows in a folded table.
@@ -119,6 +120,20 @@ def _format_seconds(seconds: float) -> str:
     return f"{s} s" if s < 60 else f"{s // 60} min {s % 60:02d} s"
 
 
+#: What a zero means for the settings where it stands for a default.
+ZERO_MEANS = {"stroke_patients": f"the generator's default, {DEFAULT_N_PATIENTS:,} patients",
+              "physionet_records": "all 4,000 records of each set", "sequence_synthetic_train": "the whole training split"}
+
+
+def profile_rows(profile: Profile) -> list[tuple[str, str]]:
+    """The profile's settings as (name, value) rows, a zero that stands for a default said in words."""
+    rows = []
+    for k, v in dataclasses.asdict(profile).items():
+        text = f"`{v}`" + (f" ({ZERO_MEANS[k]})" if k in ZERO_MEANS and v == 0 else "")
+        rows.append((f"`{k}`", text))
+    return rows
+
+
 def render_page(profile: Profile, root: Path, chapters: list[ChapterRun], packages: dict[str, str],
                 machine: dict[str, str], commit: str, built: str) -> str:
     """The reproducibility page's MyST Markdown from already-collected facts (pure; tested)."""
@@ -131,7 +146,7 @@ def render_page(profile: Profile, root: Path, chapters: list[ChapterRun], packag
              "## Profile and seeds", "",
              f"Every random stream in the book derives from the profile's seed, **{profile.seed}**; its other "
              "settings (defined in `ehrlib/profiles.py`) set the scale:", ""]
-    lines += _table(("setting", "value"), [(f"`{k}`", f"`{v}`") for k, v in dataclasses.asdict(profile).items()])
+    lines += _table(("setting", "value"), profile_rows(profile))
     lines += ["", "## Run time of each chapter", "",
               "Wall-clock time of each notebook's execution by papermill on the machine below, from each "
               "chapter's latest execution (data generation and the HTML build are not included; on a shared "

@@ -231,7 +231,7 @@ glue_values({"minutes": duration(clock.elapsed)}, "ch2_")
 # %% [markdown]
 # The median age of a forward-filled creatinine is {glue:text}`stale_cr:.0f` hours (heart rate:
 # {glue:text}`stale_hr:.0f`). A logistic regression fitted on the train split using only how often
-# each variable was charted (15 observation rates, no values) reaches AUROC
+# each variable was charted ({glue:text}`n_vars` observation rates, no values) reaches {term}`AUROC`
 # {glue:text}`auc_counts:.3f` on the test split; on the 48-hour means it reaches
 # {glue:text}`auc_means:.3f`, and on both {glue:text}`auc_both:.3f`.
 

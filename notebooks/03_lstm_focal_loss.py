@@ -149,7 +149,7 @@ build_lstm(train.n_hours, prep.n_features, config,
 # ## Training
 #
 # Adam with batch size {glue:text}`ch3_batch`, up to the profile's maximum number of epochs, early stopping on the validation
-# AUROC with the profile's patience, and the best epoch's weights restored. The per-epoch shuffling is
+# {term}`AUROC` with the profile's patience, and the best epoch's weights restored. The per-epoch shuffling is
 # seeded too, so running this cell twice gives the same model.
 
 # %% tags=["remove-output"]
@@ -163,7 +163,7 @@ glue_values({**facts.training_facts(result, len(train)), "batch": config.batch_s
 # Training ran {glue:text}`ch3_epochs_run` epochs in {glue:text}`ch3_train_seconds` s
 # ({glue:text}`ch3_seconds_per_epoch:.1f` s per epoch, {glue:text}`ch3_xla` XLA compilation) on
 # {glue:text}`ch3_n_train` episodes and kept epoch {glue:text}`ch3_best_epoch`, whose validation AUROC is
-# {glue:text}`ch3_best_val_auroc:.3f` and AUPRC {glue:text}`ch3_best_val_auprc:.3f`.
+# {glue:text}`ch3_best_val_auroc:.3f` and {term}`AUPRC` {glue:text}`ch3_best_val_auprc:.3f`.
 #
 # ## Learning curves
 #

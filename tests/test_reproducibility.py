@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ehrlib.profiles import get_profile
-from ehrlib.reproducibility import ChapterRun, hardware, installed_packages, parquet_digest, render_page
+from ehrlib.reproducibility import ChapterRun, hardware, installed_packages, parquet_digest, profile_rows, render_page
 
 def test_parquet_digest_follows_names_and_bytes(tmp_path: Path) -> None:
     (tmp_path / "a.parquet").write_bytes(b"one")
@@ -48,3 +48,11 @@ def test_installed_packages_sees_this_environment() -> None:
 def test_chapter_run_refuses_an_unknown_status() -> None:
     with pytest.raises(ValueError, match="01_a: unknown build status 'done'"):
         ChapterRun("01_a", "01-a", "done", "", 1.0)
+
+
+def test_a_zero_that_means_a_default_is_said_in_words() -> None:
+    rows = dict(profile_rows(get_profile("full")))
+    assert rows["`stroke_patients`"].startswith("`0` (the generator's default,") and "patients" in rows["`stroke_patients`"]
+    assert rows["`physionet_records`"] == "`0` (all 4,000 records of each set)"
+    assert rows["`seed`"] == "`0`"  # a zero seed is just a seed
+    assert dict(profile_rows(get_profile("quick")))["`stroke_patients`"] == "`12000`"
