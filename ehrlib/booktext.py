@@ -11,6 +11,7 @@ measures a block of a chapter (`with timed(timings, "train"): ...`).
 from __future__ import annotations
 
 import contextlib
+import math
 import numbers
 import time
 from dataclasses import dataclass, field
@@ -39,12 +40,17 @@ def number(x: float, digits: int = 3, signed: bool = False) -> str:
     return f"{x:{'+' if signed else ''}.{digits}f}"
 
 
+def duration(seconds: float) -> str:
+    """A run time as a reader says it: "40 seconds" under two minutes, else "3.4 minutes"."""
+    return f"{seconds:.0f} seconds" if seconds < 120 else f"{seconds / 60:.1f} minutes"
+
+
 def interval(iv: IntervalLike | float, digits: int = 3, signed: bool = False) -> str:
     """"0.812 (0.790 to 0.833)" for an interval, signed for a difference; a bare number is written alone
-    ("0.812"), and so is an interval whose ends are missing (None)."""
+    ("0.812"), and so is an interval whose ends are missing (None or NaN)."""
     if not hasattr(iv, "ci_low"):
         return number(float(iv), digits, signed)
-    if iv.ci_low is None or iv.ci_high is None:
+    if iv.ci_low is None or iv.ci_high is None or math.isnan(iv.ci_low) or math.isnan(iv.ci_high):
         return number(iv.value, digits, signed)
     return (f"{number(iv.value, digits, signed)} ({number(iv.ci_low, digits, signed)} to "
             f"{number(iv.ci_high, digits, signed)})")
@@ -103,5 +109,5 @@ def timed(timings: dict[str, float] | None = None, name: str | None = None) -> I
         timings[name] = clock.seconds
 
 
-__all__ = ["IntervalLike", "SpreadLike", "Stopwatch", "glue_values", "interval", "number", "plain", "spread",
+__all__ = ["IntervalLike", "SpreadLike", "Stopwatch", "duration", "glue_values", "interval", "number", "plain", "spread",
            "timed"]

@@ -22,16 +22,14 @@
 # through a Masking layer that really skips the hours in which nothing was measured, into an LSTM {cite:p}`hochreiter1997` with
 # two regularised dense layers, trained with the focal loss of {cite:t}`lin2017`. It saves the model, the fitted
 # preprocessor, the learning history and the raw validation and test predictions for the calibration
-# chapter. At full scale (about 17,000 training episodes) the chapter runs in two to six minutes on two
-# CPU cores (an epoch takes roughly 5 to 18 seconds depending on the load; early stopping decides how
-# many run).
+# chapter. Early stopping decides how many epochs run; this run took {glue:text}`ch3_minutes`.
 
 # %% tags=["parameters"]
 profile = "quick"
 
 # %% tags=["remove-input"]
 from ehrlib import plots
-from ehrlib.booktext import glue_values, timed
+from ehrlib.booktext import Stopwatch, duration, glue_values, timed
 from ehrlib.icu.ranges import cleaning_table
 from ehrlib.icu.reader import read_dataset
 from ehrlib.mortality import facts
@@ -43,6 +41,7 @@ from ehrlib.plots import show_figure
 from ehrlib.profiles import get_profile
 
 plots.setup_notebook()
+clock = Stopwatch()
 P = get_profile(profile)
 
 # %% [markdown]
@@ -149,7 +148,7 @@ build_lstm(train.n_hours, prep.n_features, config,
 # %% [markdown]
 # ## Training
 #
-# Adam with batch size 64, up to the profile's maximum number of epochs, early stopping on the validation
+# Adam with batch size {glue:text}`ch3_batch`, up to the profile's maximum number of epochs, early stopping on the validation
 # AUROC with the profile's patience, and the best epoch's weights restored. The per-epoch shuffling is
 # seeded too, so running this cell twice gives the same model.
 
@@ -158,7 +157,7 @@ prep, result = fit_lstm_pipeline(train, val, config, seed=P.seed,
                                  progress=False)
 
 # %% tags=["remove-input"]
-glue_values(facts.training_facts(result, len(train)), "ch3_")
+glue_values({**facts.training_facts(result, len(train)), "batch": config.batch_size}, "ch3_")
 
 # %% [markdown]
 # Training ran {glue:text}`ch3_epochs_run` epochs in {glue:text}`ch3_train_seconds` s
@@ -222,7 +221,7 @@ raw.table
 # %% tags=["remove-input"]
 saved = save_lstm_run(P.results_dir, result, prep, {"val": (val, raw.p_val), "test": (test, raw.p_test)},
                       len(train), masked, raw.val_scores, raw.oracle_val, load.seconds)
-glue_values({"saved": ", ".join(saved)}, "ch3_")
+glue_values({"saved": ", ".join(saved), "minutes": duration(clock.elapsed)}, "ch3_")
 
 # %% [markdown]
 # The chapter's results folder now holds {glue:text}`ch3_saved`.

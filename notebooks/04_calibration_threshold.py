@@ -23,7 +23,7 @@
 # isotonic regression, {cite:t}`zadrozny2002`) on the **validation** split, chooses the decision threshold that maximises F1 on
 # validation (and a 90 % sensitivity operating point), and only then scores the test split, once.
 # Discrimination is measured on the raw scores, calibration on the calibrated probabilities, and every
-# interval resamples patients (subjects), not episodes. Runs in well under a minute at full scale.
+# interval resamples patients (subjects), not episodes. This run took {glue:text}`ch4_minutes`.
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -32,7 +32,7 @@ profile = "quick"
 import pandas as pd
 
 from ehrlib import plots
-from ehrlib.booktext import Stopwatch, glue_values, interval
+from ehrlib.booktext import Stopwatch, duration, glue_values, interval
 from ehrlib.evaluation.protocol import evaluate_model, metric_entries
 from ehrlib.icu.reader import read_dataset
 from ehrlib.mortality import facts
@@ -89,13 +89,13 @@ facts.calibration_table(m)
 # %% [markdown]
 # The cross-validated log loss on validation is {glue:text}`ch4_loss_best:.4f` for
 # {glue:text}`ch4_calibrator` against {glue:text}`ch4_loss_other:.4f` for {glue:text}`ch4_other`, so
-# **{glue:text}`ch4_calibrator`** calibrates the test scores. On test, the expected calibration error
+# **{glue:text}`ch4_calibrator`** calibrates the test scores. On test, the {term}`expected calibration error <ECE>`
 # (10 equal-width bins) goes from {glue:text}`ch4_raw_ece` for the raw outputs to
-# {glue:text}`ch4_cal_ece`, the integrated calibration index (the mean distance between the smoothed
-# calibration curve and the diagonal; see {cite:t}`vancalster2019` on these measures) from {glue:text}`ch4_raw_ici:.4f` to {glue:text}`ch4_cal_ici:.4f`,
-# the calibration slope from {glue:text}`ch4_raw_slope:.2f` to {glue:text}`ch4_cal_slope:.2f` (1 is
-# ideal) and the intercept from {glue:text}`ch4_raw_int:.2f` to {glue:text}`ch4_cal_int:.2f` (0 is
-# ideal). {glue:text}`ch4_floor` {numref}`fig-04-1` shows the reliability diagram.
+# {glue:text}`ch4_cal_ece`, the {term}`integrated calibration index <ICI>` (the mean distance between the smoothed
+# calibration curve and the diagonal; see {cite:t}`vancalster2019` on these measures) from {glue:text}`ch4_raw_ici` to {glue:text}`ch4_cal_ici`,
+# the {term}`calibration slope <Calibration slope>` from {glue:text}`ch4_raw_slope` to {glue:text}`ch4_cal_slope` (1 is
+# ideal; the interval {glue:text}`ch4_slope_ideal`) and the intercept from {glue:text}`ch4_raw_int` to
+# {glue:text}`ch4_cal_int` (0 is ideal; the interval {glue:text}`ch4_int_ideal`). {glue:text}`ch4_floor` {numref}`fig-04-1` shows the reliability diagram.
 
 # %% tags=["hide-input"]
 curves = {"raw LSTM output": p_test,
@@ -261,7 +261,7 @@ show_figure("fig-04-7", plots.pr_figure(
 # %% tags=["remove-input"]
 elapsed = clock.elapsed
 update_results(P.results_dir, lstm=m, oracle=oracle, timings={"calibration_threshold_seconds": elapsed})
-glue_values({"elapsed": elapsed}, "ch4_")
+glue_values({"elapsed": elapsed, "minutes": duration(elapsed)}, "ch4_")
 
 # %% [markdown]
 # ## Conclusion

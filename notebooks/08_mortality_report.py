@@ -21,7 +21,7 @@
 # results disagreed and its k-fold file was written by hand. This page is generated from the metrics file
 # that chapters 3, 4 and 7 wrote in this very build (the typed `mortality_metrics.json`, validated when
 # read): every number below is read from it, and the only figures typed in by hand are the published results quoted for comparison, with
-# their sources. It takes a few seconds at any scale.
+# their sources. This run took {glue:text}`ch8_minutes`.
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -30,7 +30,7 @@ profile = "quick"
 from IPython.display import Markdown
 
 from ehrlib import plots
-from ehrlib.booktext import glue_values
+from ehrlib.booktext import Stopwatch, duration, glue_values
 from ehrlib.mortality.facts import report_facts
 from ehrlib.plots import show_figure
 from ehrlib.mortality.report import PUBLISHED_ANCHORS, render_report
@@ -39,6 +39,7 @@ from ehrlib.mortality.tripod import tripod_checklist
 from ehrlib.profiles import get_profile
 
 plots.setup_notebook()
+clock = Stopwatch()
 P = get_profile(profile)
 results = load_results(P.results_dir)
 Markdown(render_report(results, PUBLISHED_ANCHORS, level=2))
@@ -73,7 +74,7 @@ show_figure("fig-08-1", plots.learning_curves_figure(
 # ```
 
 # %% tags=["remove-input"]
-glue_values(report_facts(results), "ch8_")
+glue_values({**report_facts(results), "minutes": duration(clock.elapsed)}, "ch8_")
 
 # %% [markdown]
 # Training ran {glue:text}`ch8_epochs` epochs; at the last one the training AUROC is

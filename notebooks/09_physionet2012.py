@@ -24,7 +24,7 @@
 # {cite:p}`goldberger2000`. The replication's LSTM with focal loss, the benchmark regression, boosted
 # trees, the NEWS2-style score, missingness only and the organisers' SAPS-I and SOFA are compared by two
 # protocols: the challenge's own (fit on set A, score set B once) and five-fold cross-validation over both
-# sets pooled. This run took {glue:text}`ch9_minutes` minutes.
+# sets pooled. This run took {glue:text}`ch9_minutes`.
 #
 # ```{admonition} Data licence and attribution
 # The PhysioNet 2012 challenge data are available under the Open Data Commons Attribution License v1.0
@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from ehrlib import plots
-from ehrlib.booktext import Stopwatch, glue_values, spread
+from ehrlib.booktext import Stopwatch, duration, glue_values, spread
 from ehrlib.evaluation.subgroups import subgroup_rows
 from ehrlib.evaluation.thresholds import decision_curve
 from ehrlib.icu.episodes import EpisodeSet
@@ -381,7 +381,7 @@ results.save(results_path(OUT))
 saved = study.save_predictions(OUT, [study.predictions_frame(challenge, a.episodes, b.episodes),
                                      study.predictions_frame(kfold, pooled, pooled)])
 check = report.recompute_check(pd.read_csv(saved), {"challenge": ch, "kfold": kf})
-glue_values({"check": check, "minutes": f"{clock.elapsed / 60:.1f}"}, "ch9_")
+glue_values({"check": check, "minutes": duration(clock.elapsed)}, "ch9_")
 
 # %% [markdown]
 # Recomputed from `predictions.csv`: {glue:text}`ch9_check`.

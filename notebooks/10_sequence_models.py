@@ -33,7 +33,7 @@
 #
 # Nothing is tuned on a test set: the search sees only set A's stays, and the one choice between the new
 # models (which of them also runs the second protocol and the synthetic data) is made on set A's
-# out-of-fold validation AUROC. This run took {glue:text}`ch10_minutes` minutes.
+# out-of-fold validation AUROC. This run took {glue:text}`ch10_minutes`.
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from ehrlib import plots
-from ehrlib.booktext import Stopwatch, glue_values, interval, spread, timed
+from ehrlib.booktext import Stopwatch, duration, glue_values, interval, spread, timed
 from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.icu.reader import read_dataset
 from ehrlib.evaluation.kfold import inner_split
@@ -363,7 +363,7 @@ syn = study.save_predictions(OUT, "synthetic", [(split, syn_train, syn_test)])
 check_real = report.recompute_check(pd.read_csv(real), {"challenge": ch, "kfold": kf})
 check_syn = report.recompute_check(pd.read_csv(syn), {"split": sy})
 glue_values({"check": f"PhysioNet 2012: {check_real}; synthetic: {check_syn}",
-             "minutes": f"{clock.elapsed / 60:.1f}",
+             "minutes": duration(clock.elapsed),
              "parts": ", ".join(f"{k.replace('_seconds', '')} {v / 60:.1f}" for k, v in timings.items()
                                 if k != "chapter_seconds")}, "ch10_")
 

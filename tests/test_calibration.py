@@ -194,3 +194,33 @@ def test_net_benefit_matches_a_hand_computation() -> None:
     assert set(curve) == {"threshold", "treat all", "treat none", "m"} and (curve["treat none"] == 0).all()
     with pytest.raises(ValueError, match="strictly between"):
         T.net_benefit(y, p, np.array([1.0]))
+
+
+def _sample(n: int = 600, seed: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    p = rng.beta(2, 6, n)
+    return (rng.random(n) < np.clip(1.3 * p, 0, 1)).astype(int), p
+
+
+def test_replicate_ici_with_unit_weights_is_the_ici() -> None:
+    y, p = _sample()
+    assert C.replicate_ici(y, p, np.ones((1, y.size)))[0] == pytest.approx(C.integrated_calibration_index(y, p), abs=1e-12)
+
+
+def test_replicate_slope_intercept_match_the_expanded_resample() -> None:
+    y, p = _sample()
+    counts = np.random.default_rng(1).multinomial(y.size, np.full(y.size, 1 / y.size))
+    reps = C.replicate_slope_intercept(y, p, counts[None, :].astype(float))
+    expanded = C.calibration_slope_intercept(np.repeat(y, counts), np.repeat(p, counts))
+    assert reps["slope"][0] == pytest.approx(expanded["slope"], abs=1e-4)  # sklearn's lbfgs stops at its tolerance
+    assert reps["intercept"][0] == pytest.approx(expanded["intercept"], abs=1e-8)
+
+
+def test_curve_intervals_hold_the_point_and_shrink_with_more_patients() -> None:
+    small, large = (C.curve_intervals(*_sample(n), n_boot=200, seed=0) for n in (300, 3000))
+    for k in ("ici", "slope", "intercept"):
+        assert small[k].ci_low <= small[k].value <= small[k].ci_high
+        assert large[k].ci_high - large[k].ci_low < small[k].ci_high - small[k].ci_low
+    assert large["intercept"].ci_low > 0  # outcomes drawn at 1.3 x p: the probabilities under-predict
+    none = C.curve_intervals(*_sample(), n_boot=0)
+    assert np.isnan(none["slope"].ci_low) and none["slope"].value == C.calibration_slope_intercept(*_sample())["slope"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ehrlib.icu import missingness as mi
@@ -47,8 +48,18 @@ def test_switching_a_mechanism_off_changes_what_is_charted():
     assert list(cohorts) == list(mi.MECHANISMS)
     frac = mi.observed_fractions(cohorts)
     assert (frac["no MCAR"] >= frac["all mechanisms"] - 1e-12).all()  # removing random gaps only adds charts
+    rise = mi.mcar_rise(frac)
+    assert rise["mcar_rise_min"] <= rise["mcar_rise_max"] and rise["mcar_rise_max_var"] in VARIABLES
     facts = mi.mechanism_facts(cohorts)
     assert {"cr_hi_all", "cr_lo_nomar", "lac_hi_nomnar", "lac_all", "lac_mnar", "lac_nomar"} <= set(facts)
     assert facts["lac_mnar"] > facts["lac_all"]  # charted lactates are the high ones
     assert set(mi.mar_curves(cohorts)) == {"all mechanisms", "no MAR", "no MCAR"}
     assert set(mi.mnar_curves(cohorts)) == {"all mechanisms", "no MNAR"}
+
+
+def test_mcar_rise_reads_the_smallest_and_largest_rise_in_points():
+    frac = pd.DataFrame({"all mechanisms": [0.745, 0.701, 0.037], "no MCAR": [0.775, 0.775, 0.038]},
+                        index=["Heart Rate", "Systolic blood pressure", "Lactate"])
+    rise = mi.mcar_rise(frac)
+    assert rise["mcar_rise_min_var"] == "Lactate" and rise["mcar_rise_min"] == pytest.approx(0.1)
+    assert rise["mcar_rise_max_var"] == "Systolic blood pressure" and rise["mcar_rise_max"] == pytest.approx(7.4)

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ehrlib.evaluation.bootstrap import Interval
 from ehrlib.mortality import facts
+from ehrlib.mortality.results import Oracle
 
 
 def test_focal_facts_match_the_formula():
@@ -59,3 +61,13 @@ def test_report_facts_without_seeds_oracle_or_baselines():
     f = facts.report_facts(results)
     assert f["epochs"] == 2 and f["gap"] == "-0.050" and f["auroc"] == "0.800 (0.700 to 0.900)"
     assert f["seeds"] == "chapter 3's model reaches " and "no known true risk" in f["others"]
+
+
+def test_noise_floor_and_ideal_sentences_turn_with_the_numbers():
+    iv = Interval(0.5, 0.4, 0.6)
+    oracle = Oracle(auroc=iv, auprc=iv, ece=Interval(0.02, 0.015, 0.03), ici=Interval(0.01, 0.005, 0.02))
+    assert "within that range" in facts.noise_floor_sentence(Interval(0.025, 0.02, 0.03), oracle)
+    assert "above that range" in facts.noise_floor_sentence(Interval(0.031, 0.025, 0.04), oracle)
+    assert "no known true risk" in facts.noise_floor_sentence(iv, None)
+    assert facts.ideal_sentence(Interval(0.9, 0.8, 1.1), 1.0) == "includes 1"
+    assert facts.ideal_sentence(Interval(0.2, 0.1, 0.3), 0.0) == "excludes 0"

@@ -31,6 +31,7 @@ from sklearn.linear_model import LogisticRegression
 
 from sklearn.model_selection import StratifiedKFold
 
+from ehrlib.evaluation.bootstrap import Interval, group_codes, percentile_interval, weight_chunks
 from ehrlib.evaluation.metrics import check_labels_scores
 from ehrlib.jsonfiles import read_json
 from ehrlib.records import JsonFile, Record, RecordError
@@ -250,16 +251,35 @@ def select_calibrator(p_val: np.ndarray, y_val: np.ndarray, kinds: tuple[str, ..
 # ---------------------------------------------------------------- smoothed calibration curve, ICI
 
 
-def local_linear(x: np.ndarray, y: np.ndarray, at: np.ndarray, frac: float = 0.3) -> np.ndarray:
-    """Local linear regression of `y` on `x` evaluated at `at`, with tricube weights over the
-    nearest `frac` share of the points (lowess without robustness iterations). Vectorised over `at`."""
-    x, y, at = (np.asarray(a, dtype=np.float64).ravel() for a in (x, y, at))
+def tricube_kernel(x: np.ndarray, at: np.ndarray, frac: float = 0.3) -> np.ndarray:
+    """The (len(at), len(x)) tricube weights of local regression at `at` over the nearest `frac` share
+    of the points `x` (each row's bandwidth just beyond its k-th nearest point)."""
     if not 0 < frac <= 1:
         raise ValueError(f"frac must be in (0, 1], got {frac}")
     k = min(x.size, max(3, int(np.ceil(frac * x.size))))
     d = np.abs(at[:, None] - x[None, :])
     h = np.maximum(np.partition(d, k - 1, axis=1)[:, k - 1], 1e-12) * (1 + 1e-9)
-    w = np.clip(1 - (d / h[:, None]) ** 3, 0, None) ** 3
+    return np.clip(1 - (d / h[:, None]) ** 3, 0, None) ** 3
+
+
+def _local_linear_fit(kernel: np.ndarray, x: np.ndarray, y: np.ndarray, at: np.ndarray, w: np.ndarray
+                      ) -> np.ndarray:
+    """Local linear fits at `at` for each row of sample weights `w` (replicates x samples): the
+    kernel's weights times the sample's weight, one weighted least-squares line per point of `at`."""
+    moments = [w @ (kernel * v).T for v in (np.ones_like(x), x, y, x * x, x * y)]
+    sw, sx, sy, sxx, sxy = moments
+    sw = np.maximum(sw, 1e-300)
+    xbar, ybar = sx / sw, sy / sw
+    var, cov = sxx / sw - xbar**2, sxy / sw - xbar * ybar
+    slope = np.divide(cov, var, out=np.zeros_like(var), where=var > 1e-12)
+    return ybar + slope * (at[None, :] - xbar)
+
+
+def local_linear(x: np.ndarray, y: np.ndarray, at: np.ndarray, frac: float = 0.3) -> np.ndarray:
+    """Local linear regression of `y` on `x` evaluated at `at`, with tricube weights over the
+    nearest `frac` share of the points (lowess without robustness iterations). Vectorised over `at`."""
+    x, y, at = (np.asarray(a, dtype=np.float64).ravel() for a in (x, y, at))
+    w = tricube_kernel(x, at, frac)
     sw = w.sum(axis=1)
     xbar, ybar = w @ x / sw, w @ y / sw
     var = w @ (x * x) / sw - xbar**2
@@ -280,3 +300,62 @@ def integrated_calibration_index(y: np.ndarray, p: np.ndarray, frac: float = 0.3
     """Mean |smoothed observed risk - p| over the predictions (the curve interpolated from a 201-point grid)."""
     curve = smooth_calibration_curve(y, p, n_points=201, frac=frac)
     return float(np.mean(np.abs(np.interp(p, curve["predicted"], curve["observed"]) - np.asarray(p, float))))
+
+
+# ---------------------------------------------------------------- intervals of slope, intercept and ICI
+
+
+def replicate_ici(y: np.ndarray, p: np.ndarray, w: np.ndarray, frac: float = 0.3) -> np.ndarray:
+    """The integrated calibration index of each replicate row of sample weights `w`: the weighted smooth
+    curve on the full sample's 201-point grid and kernel (the bandwidths stay those of the sample), read
+    at each prediction by linear interpolation, and the weighted mean distance to the diagonal. With
+    all weights 1 it is `integrated_calibration_index` exactly."""
+    y, p = check_labels_scores(y, p)
+    x, grid = p.astype(np.float64), np.linspace(p.min(), p.max(), 201)
+    curve = np.clip(_local_linear_fit(tricube_kernel(x, grid, frac), x, y.astype(np.float64), grid, w), 0, 1)
+    hi = np.clip(np.searchsorted(grid, x, side="right"), 1, grid.size - 1)
+    span = grid[hi] - grid[hi - 1]
+    t = np.divide(x - grid[hi - 1], span, out=np.zeros_like(x), where=span > 0)
+    fitted = curve[:, hi - 1] * (1 - t) + curve[:, hi] * t
+    return (w * np.abs(fitted - x)).sum(axis=1) / w.sum(axis=1)
+
+
+def replicate_slope_intercept(y: np.ndarray, p: np.ndarray, w: np.ndarray, max_iter: int = 25
+                              ) -> dict[str, np.ndarray]:
+    """Calibration slope and intercept (`calibration_slope_intercept`) of each replicate row of sample
+    weights `w`, by Newton's method run on all rows at once from the full sample's estimates until no
+    estimate moves by 1e-10 (or `max_iter` steps)."""
+    y, p = check_labels_scores(y, p)
+    z, yf = logit(p), y.astype(np.float64)
+    start = calibration_slope_intercept(y, p)
+    a = np.full(w.shape[0], start["slope_model_intercept"])
+    b = np.full(w.shape[0], start["slope"])
+    c = np.full(w.shape[0], start["intercept"])
+    for _ in range(max_iter):
+        mu = 1.0 / (1.0 + np.exp(-(a[:, None] + b[:, None] * z)))
+        r, v = w * (yf - mu), w * mu * (1 - mu)
+        g0, g1, h00, h01, h11 = r.sum(1), r @ z, v.sum(1), v @ z, v @ (z * z)
+        det = np.maximum(h00 * h11 - h01**2, 1e-300)
+        da, db = (h11 * g0 - h01 * g1) / det, (h00 * g1 - h01 * g0) / det
+        mu_c = 1.0 / (1.0 + np.exp(-(c[:, None] + z)))
+        dc = (w * (yf - mu_c)).sum(1) / np.maximum((w * mu_c * (1 - mu_c)).sum(1), 1e-300)
+        a, b, c = a + da, b + db, c + dc
+        if max(np.abs(da).max(), np.abs(db).max(), np.abs(dc).max()) < 1e-10:
+            break
+    return {"slope": b, "intercept": c}
+
+
+def curve_intervals(y: np.ndarray, p: np.ndarray, *, groups: np.ndarray | None = None, n_boot: int = 1000,
+                    seed: int = 0, level: float = 0.95) -> dict[str, Interval]:
+    """ICI, calibration slope and intercept of probabilities `p` with percentile intervals from the
+    bootstrap that resamples `groups` (the resamples of `replicate_metrics` for the same seed);
+    `n_boot=0` gives the point estimates with undefined (NaN) interval ends."""
+    y, p = check_labels_scores(y, p)
+    codes, parts = group_codes(groups, y.size), []
+    point = {"ici": integrated_calibration_index(y, p), **calibration_slope_intercept(y, p)}
+    if n_boot == 0:  # point estimates only
+        return {k: percentile_interval(point[k], np.array([]), level) for k in ("ici", "slope", "intercept")}
+    for w in weight_chunks(codes, n_boot, seed, max_cells=1_000_000):
+        parts.append({"ici": replicate_ici(y, p, w), **replicate_slope_intercept(y, p, w)})
+    reps = {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+    return {k: percentile_interval(point[k], reps[k], level) for k in ("ici", "slope", "intercept")}

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ehrlib.evaluation.bootstrap import Interval, calibration_intervals, grouped_bootstrap
-from ehrlib.evaluation.calibration import (Calibrator, calibration_slope_intercept, integrated_calibration_index,
-                                           select_calibrator)
+from ehrlib.evaluation.calibration import Calibrator, curve_intervals, integrated_calibration_index, select_calibrator
 from ehrlib.evaluation.metrics import check_labels_scores, probability_metrics, ranking_metrics, threshold_metrics
 from ehrlib.evaluation.thresholds import ThresholdChoice, choose_thresholds
 from ehrlib.records import Record
@@ -34,15 +33,15 @@ AT_THRESHOLD = ("recall", "precision", "specificity", "f1", "accuracy")
 
 @dataclass
 class CalibrationStats(Record):
-    """Calibration of one set of test probabilities: Brier and 10-bin ECE with bootstrap intervals,
-    integrated calibration index, slope and intercept (1 and 0 ideal), and how many outputs are
-    exactly 0 or 1."""
+    """Calibration of one set of test probabilities, each with its bootstrap interval: Brier, 10-bin ECE,
+    integrated calibration index, calibration slope and intercept (1 and 0 ideal); and how many outputs
+    are exactly 0 or 1."""
 
     brier: Interval
     ece: Interval
-    ici: float
-    slope: float
-    intercept: float
+    ici: Interval
+    slope: Interval
+    intercept: Interval
     n_exact_zero: int
     n_exact_one: int
 
@@ -107,20 +106,22 @@ def fit_protocol(p_val: np.ndarray, y_val: np.ndarray, sensitivity: float = 0.9,
     return FittedProtocol(calibrator=calibrator, cv_log_loss=losses, choice=choice)
 
 
-def calibration_stats(y: np.ndarray, p: np.ndarray, groups: np.ndarray | None, n_boot: int, seed: int
-                      ) -> CalibrationStats:
-    """`CalibrationStats` of probabilities `p` (intervals resample `groups`)."""
+def calibration_stats(y: np.ndarray, p: np.ndarray, groups: np.ndarray | None, n_boot: int, seed: int,
+                      curve_boot: int | None = None) -> CalibrationStats:
+    """`CalibrationStats` of probabilities `p` (intervals resample `groups`); ICI, slope and intercept
+    use `curve_boot` resamples (default `n_boot`; 0 leaves their intervals undefined)."""
     iv = calibration_intervals(y, p, groups=groups, n_boot=n_boot, seed=seed)
-    cs = calibration_slope_intercept(y, p)
-    return CalibrationStats(brier=iv["brier"], ece=iv["ece"], ici=integrated_calibration_index(y, p),
-                            slope=cs["slope"], intercept=cs["intercept"], n_exact_zero=int((p == 0).sum()),
+    cv = curve_intervals(y, p, groups=groups, n_boot=n_boot if curve_boot is None else curve_boot, seed=seed)
+    return CalibrationStats(brier=iv["brier"], ece=iv["ece"], ici=cv["ici"], slope=cv["slope"],
+                            intercept=cv["intercept"], n_exact_zero=int((p == 0).sum()),
                             n_exact_one=int((p == 1).sum()))
 
 
 def score_test(fitted: FittedProtocol, p_test: np.ndarray, y_test: np.ndarray, groups: np.ndarray | None = None,
-               n_boot: int = 1000, seed: int = 0) -> tuple[ModelEvaluation, np.ndarray]:
+               n_boot: int = 1000, seed: int = 0, curve_boot: int | None = None) -> tuple[ModelEvaluation, np.ndarray]:
     """Score the test split once with what validation fixed; returns the record and the calibrated
-    test probabilities. `groups` (subject ids) is the bootstrap's resampling unit."""
+    test probabilities. `groups` (subject ids) is the bootstrap's resampling unit; `curve_boot` the
+    resamples behind the calibration slope, intercept and ICI (see `calibration_stats`)."""
     y, p_raw = check_labels_scores(y_test, p_test)
     p_cal = fitted.calibrate(p_raw)
     choice = fitted.choice
@@ -138,8 +139,8 @@ def score_test(fitted: FittedProtocol, p_test: np.ndarray, y_test: np.ndarray, g
         confusion_matrix=[[int(tm["tn"]), int(tm["fp"])], [int(tm["fn"]), int(tm["tp"])]],
         sensitivity_target=float(choice.sensitivity_target), sensitivity_threshold=float(choice.sensitivity_threshold),
         at_sensitivity={k: float(op[k]) for k in AT_THRESHOLD},
-        calibrated=calibration_stats(y, p_cal, groups, n_boot, seed),
-        raw=calibration_stats(y, p_raw, groups, n_boot, seed) if is_prob else None)
+        calibrated=calibration_stats(y, p_cal, groups, n_boot, seed, curve_boot),
+        raw=calibration_stats(y, p_raw, groups, n_boot, seed, curve_boot) if is_prob else None)
     record.validate()
     return record, p_cal
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ehrlib.evaluation.bootstrap import calibration_intervals, grouped_bootstrap, grouped_paired_bootstrap
-from ehrlib.evaluation.calibration import integrated_calibration_index
+from ehrlib.evaluation.calibration import curve_intervals
 from ehrlib.evaluation.subgroups import age_band
 from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.icu.reader import read_dataset
@@ -82,8 +82,8 @@ def oracle_record(test: EpisodeSet, n_boot: int, seed: int) -> Oracle | None:
     groups = test.subject_ids
     ranking = grouped_bootstrap(test.y, test.true_risk, groups=groups, n_boot=n_boot, seed=seed)
     ece = calibration_intervals(test.y, test.true_risk, groups=groups, n_boot=n_boot, seed=seed)["ece"]
-    return Oracle(auroc=ranking["auroc"], auprc=ranking["auprc"], ece=ece,
-                  ici=integrated_calibration_index(test.y, test.true_risk))
+    ici = curve_intervals(test.y, test.true_risk, groups=groups, n_boot=n_boot, seed=seed)["ici"]
+    return Oracle(auroc=ranking["auroc"], auprc=ranking["auprc"], ece=ece, ici=ici)
 
 
 def comparison(test: EpisodeSet, p_a: np.ndarray, p_b: np.ndarray, n_boot: int, seed: int) -> Comparison:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ehrlib.booktext import interval
+from ehrlib.booktext import interval, number
 from ehrlib.evaluation.metrics import ranking_metrics, reliability_bins
 from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.mortality.losses import focal_loss_numpy
@@ -133,25 +133,40 @@ def calibration_table(m: Any) -> pd.DataFrame:
     """Brier, ECE (with intervals), ICI, slope, intercept and exact 0/1 predictions of the raw and the
     calibrated test predictions of `m` (`ModelEvaluation.metrics`)."""
     rows = {"raw (focal loss)": m.raw, f"{m.calibrator} (fitted on validation)": m.calibrated}
-    return pd.DataFrame({name: {"Brier": interval(c.brier, 4), "ECE": interval(c.ece, 4), "ICI": round(c.ici, 4),
-                                "slope": round(c.slope, 2), "intercept": round(c.intercept, 2),
+    return pd.DataFrame({name: {"Brier": interval(c.brier, 4), "ECE": interval(c.ece, 4), "ICI": interval(c.ici, 4),
+                                "slope": interval(c.slope, 2), "intercept": interval(c.intercept, 2),
                                 "exactly 0 or 1": c.n_exact_zero + c.n_exact_one}
                          for name, c in rows.items() if c is not None}).T
 
 
+def noise_floor_sentence(ece: Any, oracle: Any | None) -> str:
+    """How a model's test ECE compares with the generator's true risk scored the same way (the ECE that
+    chance alone leaves on a test set of this size): inside that interval or above its upper end."""
+    if oracle is None:
+        return "This dataset has no known true risk, so the ECE noise floor cannot be shown."
+    where = ("within that range: as good as this test set can show" if ece.value <= oracle.ece.ci_high else
+             "above that range: more miscalibration than chance alone leaves on a test set of this size")
+    return (f"The generator's true risk, scored the same way, has ECE {interval(oracle.ece, 4)} and ICI "
+            f"{interval(oracle.ici, 4)}; the calibrated ECE of {number(ece.value, 4)} lies {where}.")
+
+
+def ideal_sentence(iv: Any, ideal: float) -> str:
+    """Whether an interval holds its ideal value (slope 1, intercept 0): "includes 1" or "excludes 1"."""
+    return f"{'includes' if iv.ci_low <= ideal <= iv.ci_high else 'excludes'} {ideal:g}"
+
+
 def calibration_facts(m: Any, oracle: Any | None) -> dict[str, Any]:
     """Chapter 4's calibration sentences: the calibrator chosen and its rival with their cross-validated
-    log losses, ECE, ICI, slope and intercept before and after, and the true risk's ECE as the floor."""
+    log losses; ECE, ICI, slope and intercept before and after, with intervals and whether the calibrated
+    slope and intercept intervals hold their ideal values; and the true risk's ECE as the floor."""
     other = [k for k in m.calibrator_cv_log_loss if k != m.calibrator][0]
-    floor = (f"The generator's true risk, scored the same way, has ECE {interval(oracle.ece, 4)} and ICI "
-             f"{oracle.ici:.4f}: even perfect probabilities show this much miscalibration on a test set of this "
-             "size, so an ECE inside that range is as good as the data can show." if oracle is not None
-             else "This dataset has no known true risk, so the ECE noise floor cannot be shown.")
+    c, r = m.calibrated, m.raw
     return {"calibrator": m.calibrator, "other": other, "loss_best": m.calibrator_cv_log_loss[m.calibrator],
-            "loss_other": m.calibrator_cv_log_loss[other], "raw_ece": interval(m.raw.ece, 4),
-            "cal_ece": interval(m.calibrated.ece, 4), "raw_ici": m.raw.ici, "cal_ici": m.calibrated.ici,
-            "raw_slope": m.raw.slope, "cal_slope": m.calibrated.slope, "raw_int": m.raw.intercept,
-            "cal_int": m.calibrated.intercept, "floor": floor}
+            "loss_other": m.calibrator_cv_log_loss[other], "raw_ece": interval(r.ece, 4),
+            "cal_ece": interval(c.ece, 4), "raw_ici": interval(r.ici, 4), "cal_ici": interval(c.ici, 4),
+            "raw_slope": interval(r.slope, 2), "cal_slope": interval(c.slope, 2), "raw_int": interval(r.intercept, 2),
+            "cal_int": interval(c.intercept, 2), "slope_ideal": ideal_sentence(c.slope, 1.0),
+            "int_ideal": ideal_sentence(c.intercept, 0.0), "floor": noise_floor_sentence(c.ece, oracle)}
 
 
 def worst_bin_facts(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:

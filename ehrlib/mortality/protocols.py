@@ -129,7 +129,7 @@ def _run(name: str, k: int, seed: int, fitted: FittedProtocol, p: dict[str, np.n
     """Score one run of model `name` once (raw scores of every model in `p`, for the paired differences;
     `ref_reps` caches the references' bootstrap replicates of this run across models)."""
     n_boot = config.ablation_boot if is_ablation(name) else config.n_boot
-    record, p_cal = score_test(fitted, p[name], y, groups, n_boot, config.seed)
+    record, p_cal = score_test(fitted, p[name], y, groups, n_boot, config.seed, curve_boot=0)  # runs compared by spread
     e1, e2 = challenge_scores(y, p_cal, fitted.choice.threshold, groups=groups, n_boot=n_boot, seed=config.seed)
     diffs = {}
     for ref in config.references:

@@ -59,8 +59,8 @@ class RunRecord(Record):
         """A headline metric of this run by name (see `SPREAD_METRICS`)."""
         ev = self.evaluation
         values = {"auroc": ev.auroc.value, "auprc": ev.auprc.value, "event1": self.event1.value,
-                  "event2": self.event2, "ece": ev.calibrated.ece.value, "slope": ev.calibrated.slope,
-                  "intercept": ev.calibrated.intercept}
+                  "event2": self.event2, "ece": ev.calibrated.ece.value, "slope": ev.calibrated.slope.value,
+                  "intercept": ev.calibrated.intercept.value}
         return float(values[name])
 
 

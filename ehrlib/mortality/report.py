@@ -137,7 +137,7 @@ def _section_metrics(r: MortalityResults, level: int) -> str:
 
 
 def _calibration_row(name: str, c: CalibrationStats) -> list[str]:
-    return [name, interval(c.brier, 4), interval(c.ece, 4), f"{c.ici:.4f}", f"{c.slope:.2f}", f"{c.intercept:.2f}",
+    return [name, interval(c.brier, 4), interval(c.ece, 4), interval(c.ici, 4), interval(c.slope, 2), interval(c.intercept, 2),
             f"{c.n_exact_zero + c.n_exact_one}"]
 
 
@@ -151,7 +151,7 @@ def _section_calibration(r: MortalityResults, level: int) -> str:
     rows.append(_calibration_row(f"{m.calibrator}, fitted on validation", m.calibrated))
     out.append(_table(["probabilities", "Brier", "ECE (10 bins)", "ICI", "slope", "intercept", "exact 0 or 1"], rows))
     if r.oracle is not None:
-        out.append(f"The generator's true risk itself has ECE {interval(r.oracle.ece, 4)} and ICI {r.oracle.ici:.4f} on "
+        out.append(f"The generator's true risk itself has ECE {interval(r.oracle.ece, 4)} and ICI {interval(r.oracle.ici, 4)} on "
                    "this test set: the noise floor that finite samples put under any model's ECE.")
     return "\n".join(out) + "\n"
 
@@ -189,7 +189,7 @@ def comparison_rows(models: dict[str, ModelEvaluation], oracle_auroc: float | No
         row: dict[str, Any] = {"model": MODEL_NAMES.get(key, key), "AUROC": interval(m.auroc), "AUPRC": interval(m.auprc)}
         row.update({"recall": m.at_threshold["recall"].value, "precision": m.at_threshold["precision"].value,
                     "F1": m.at_threshold["f1"].value, "Brier": m.calibrated.brier.value,
-                    "ECE": m.calibrated.ece.value, "ICI": m.calibrated.ici, "calibrator": m.calibrator})
+                    "ECE": m.calibrated.ece.value, "ICI": m.calibrated.ici.value, "calibrator": m.calibrator})
         if oracle_auroc is not None:
             row["AUROC / oracle"] = m.auroc.value / oracle_auroc
         rows.append(row)
@@ -224,7 +224,7 @@ def improvement_rows(model: ModelEvaluation, reference: ModelEvaluation) -> list
              **{k: (model.at_threshold[k].value, reference.at_threshold[k].value) for k in AT_THRESHOLD},
              "brier": (model.calibrated.brier.value, reference.calibrated.brier.value),
              "ece": (model.calibrated.ece.value, reference.calibrated.ece.value),
-             "ici": (model.calibrated.ici, reference.calibrated.ici)}
+             "ici": (model.calibrated.ici.value, reference.calibrated.ici.value)}
     return [[LABELS[k] + (" (lower is better)" if k in LOWER_IS_BETTER else ""), f"{a:.4f}", f"{b:.4f}",
              f"{relative_improvement(k, a, b):+.1f} %"] for k, (a, b) in pairs.items()]
 

@@ -79,7 +79,7 @@ class Oracle(Record):
     auroc: Interval
     auprc: Interval
     ece: Interval
-    ici: float
+    ici: Interval
 
 
 @dataclass

@@ -45,7 +45,7 @@ def checklist_rows(r: MortalityResults) -> list[tuple[str, str, str, str]]:
         ("12c", "Performance measures", "Chapters 4 and 7",
          f"LSTM AUROC {interval(m.auroc)} (raw scores, {m.n_boot} subject-bootstrap resamples)"),
         ("12d", "Calibration", "Chapter 4",
-         f"{m.calibrator} chosen on validation; test ECE {interval(m.calibrated.ece, 4)}, ICI {m.calibrated.ici:.4f}"),
+         f"{m.calibrator} chosen on validation; test ECE {interval(m.calibrated.ece, 4)}, ICI {interval(m.calibrated.ici, 4)}"),
         ("12e", "Clinical utility", "Chapter 7 (decision curve)",
          "decision curve computed" if r.decision_curve is not None else "not computed"),
         ("14", "Fairness (subgroups)", "Chapter 7", sub),
