@@ -12,29 +12,32 @@ made from the profile.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ehrlib.booktext import interval
+from ehrlib.booktext import interval, spread
 from ehrlib.evaluation.kfold import KFoldConfig, run_kfold
 from ehrlib.evaluation.protocol import ModelEvaluation, fit_protocol
 from ehrlib.evaluation.subgroups import subgroup_rows
-from ehrlib.evaluation.thresholds import ThresholdChoice, decision_curve
+from ehrlib.evaluation.bootstrap import point_metrics
+from ehrlib.evaluation.thresholds import ThresholdChoice, decision_curve, net_benefit_interval
 from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.jsonfiles import write_json
-from ehrlib.mortality.assemble import (episode_attributes, kfold_result, load_predictions,
+from ehrlib.mortality.assemble import (comparison, episode_attributes, kfold_result, load_predictions,
                                        missingness_ablation)
 from ehrlib.mortality.lstm import LstmConfig
 from ehrlib.mortality.pipelines import (BaselineRun, gbt_fitter, learning_curve, logistic_fitter, lstm_fitter,
                                         missingness_fitter, run_baselines, seed_run, train_seed)
-from ehrlib.mortality.prose import difference_verdict
+from ehrlib.mortality.prose import difference_verdict, runs_verdict, sign_verdict
 from ehrlib.mortality.report import (MODEL_NAMES, SUBGROUP_COLUMNS, comparison_rows, improvement_rows, metrics_summary,
-                                    no_ceiling_sentence, subgroup_table_rows)
-from ehrlib.mortality.results import (Ablation, BaselineRecord, Comparison, DataSummary, DecisionCurve, KFoldResult, LearningCurve,
-                                      MortalityResults, Oracle, SeedSummary, Subgroups, load_results, update_results)
+                                    no_ceiling_sentence, p_value_text, subgroup_table_rows)
+from ehrlib.mortality.results import (Ablation, BaselineRecord, BestBaseline, Comparison, DataSummary, DecisionCurve, KFoldResult, LearningCurve,
+                                      MortalityResults, NetBenefitAt, Oracle, SeedSummary, Subgroups, load_results,
+                                      update_results)
 
 KFOLD_KEYS = ("auroc", "auprc", "recall", "precision", "f1", "brier", "ece")
 METRIC_WORDS = {"auroc": "AUROC", "auprc": "AUPRC", "recall": "recall", "precision": "precision", "f1": "F1",
@@ -148,18 +151,46 @@ def overview_table(ms: ModelSet) -> pd.DataFrame:
 
 
 def ceiling_facts(ms: ModelSet, n_test: int) -> dict[str, Any]:
-    """The true risk's test AUROC (or why there is none), and the point AUROCs the prose names."""
-    best = max(ms.models, key=lambda k: ms.models[k].auroc.value)
-    ceiling = (f"On the {n_test:,} test episodes the true risk reaches AUROC {ms.oracle.auroc.value:.3f}."
+    """The true risk's test AUROC (or why there is none), and the two scores not fitted to measured values."""
+    ceiling = (f"On the {n_test:,} test episodes the true risk reaches AUROC {interval(ms.oracle.auroc)}."
                if ms.oracle is not None else no_ceiling_sentence(n_test))
-    return {"ceiling": ceiling, "best": MODEL_NAMES[best].lower(), "best_auroc": ms.models[best].auroc.value,
-            "news_auroc": ms.models["news2"].auroc.value, "miss_auroc": ms.models["missingness"].auroc.value}
+    return {"ceiling": ceiling, "news_auroc": interval(ms.models["news2"].auroc),
+            "miss_auroc": interval(ms.models["missingness"].auroc)}
+
+
+def choose_best_baseline(data: dict[str, EpisodeSet], ms: ModelSet, cfg: ComparisonConfig) -> BestBaseline:
+    """The baseline with the highest AUROC of its raw validation scores (test plays no part in the choice),
+    and the LSTM minus it on test, paired on the same subject resamples."""
+    val, test = data["val"], data["test"]
+    scores = {k: point_metrics(val.y, p)["auroc"] for k, p in ms.p_val.items() if k != "lstm"}
+    best = max(scores, key=scores.__getitem__)
+    return BestBaseline(model=best, validation_auroc=scores,
+                        comparison=comparison(test, ms.raw["lstm"], ms.raw[best], cfg.n_boot, cfg.seed))
+
+
+def best_facts(best: BestBaseline, ms: ModelSet) -> dict[str, Any]:
+    """The best baseline on validation, its validation and test AUROC, and the LSTM minus it on test with
+    the verdict its interval supports."""
+    name = MODEL_NAMES[best.model].lower()
+    return {"best": name, "best_val": best.validation_auroc[best.model],
+            "best_test": interval(ms.models[best.model].auroc),
+            "best_diff": interval(best.comparison.auroc.difference, signed=True),
+            "best_verdict": difference_verdict(best.comparison.auroc.difference, "LSTM", name)}
+
+
+def validation_table(best: BestBaseline) -> pd.DataFrame:
+    """Every baseline's raw validation AUROC, the chosen one marked."""
+    return pd.DataFrame([{"model": MODEL_NAMES[k], "validation AUROC": round(v, 3),
+                          "chosen": "best on validation" if k == best.model else ""}
+                         for k, v in best.validation_auroc.items()])
 
 
 def paired_table(paired: Comparison, a: str = "LSTM", b: str = "logistic regression") -> pd.DataFrame:
     """AUROC and AUPRC of A and B on test, A minus B with its paired interval, and the bootstrap p-value."""
-    return pd.DataFrame({k: {a: d.a, b: d.b, "difference": interval(d.difference, signed=True), "p": d.p_value}
-                         for k, d in (("AUROC", paired.auroc), ("AUPRC", paired.auprc))}).T
+    return pd.DataFrame([{"metric": k, a: round(d.a, 3), b: round(d.b, 3),
+                          "difference (95 % interval)": interval(d.difference, signed=True),
+                          "p": p_value_text(d.p_value, d.n_boot)}
+                         for k, d in (("AUROC", paired.auroc), ("AUPRC", paired.auprc))])
 
 
 def paired_facts(paired: Comparison) -> dict[str, Any]:
@@ -194,16 +225,13 @@ def seed_table(seeds: SeedSummary) -> pd.DataFrame:
 
 
 def seed_facts(seeds: SeedSummary) -> dict[str, Any]:
-    """The seeds' mean, SD and range of AUROC, of the difference from the regression, and how many paired
-    intervals lie above and below zero."""
-    mean, sd, lo, hi = seeds.spread("auroc")
-    dmean, dsd, _, _ = seeds.spread("diff_auroc")
-    n_above = sum(d.ci_low > 0 for d in seeds.diff_auroc)
-    n_below = sum(d.ci_high < 0 for d in seeds.diff_auroc)
-    return {"n_seeds": len(seeds.seeds), "seed_mean": mean, "seed_sd": sd, "seed_lo": lo, "seed_hi": hi,
-            "dmean": f"{dmean:+.4f}", "dsd": dsd,
-            "seed_verdict": f"{n_above} of the {len(seeds.seeds)} seeds give an interval above zero and {n_below} "
-                            "one below zero"}
+    """The seeds' AUROC and their difference from the regression as mean ± SD (range), and how many
+    paired intervals lie below and above zero."""
+    def summary(key: str) -> SimpleNamespace:
+        return SimpleNamespace(**dict(zip(("mean", "sd", "min", "max"), seeds.spread(key))))
+
+    return {"n_seeds": len(seeds.seeds), "seed_auroc": spread(summary("auroc")),
+            "seed_diff": spread(summary("diff_auroc"), signed=True), "seed_verdict": runs_verdict(seeds.diff_auroc)}
 
 
 def decision_grid(marks: dict[str, float]) -> np.ndarray:
@@ -212,14 +240,35 @@ def decision_grid(marks: dict[str, float]) -> np.ndarray:
     return np.round(np.arange(0.01, top + 1e-9, 0.01), 4)
 
 
-def decision_section(test: EpisodeSet, ms: ModelSet) -> DecisionCurve:
+def decision_section(test: EpisodeSet, ms: ModelSet, cfg: ComparisonConfig) -> DecisionCurve:
     """Net benefit of every model's calibrated test probabilities, treat-all and treat-none, marked at the
-    LSTM's F1-optimal and 90 % sensitivity thresholds."""
+    LSTM's F1-optimal and 90 % sensitivity thresholds; at the first, the LSTM's net benefit and its
+    difference from treating everyone with subject-bootstrap intervals."""
     lstm = ms.models["lstm"]
     marks = {"max F1": lstm.threshold, "90 % sensitivity": lstm.sensitivity_threshold}
     grid = decision_grid(marks)
     dc = decision_curve(test.y, {MODEL_NAMES[k]: p for k, p in ms.calibrated.items()}, grid)
-    return DecisionCurve(thresholds=grid, net_benefit={k: v for k, v in dc.items() if k != "threshold"}, marks=marks)
+    nb = net_benefit_interval(test.y, ms.calibrated["lstm"], lstm.threshold, groups=test.subject_ids,
+                              n_boot=cfg.n_boot, seed=cfg.seed)
+    at = NetBenefitAt(threshold=lstm.threshold, model=nb["model"], treat_all=nb["treat all"],
+                      difference=nb["difference"])
+    return DecisionCurve(thresholds=grid, net_benefit={k: v for k, v in dc.items() if k != "threshold"}, marks=marks,
+                         at_threshold=at)
+
+
+def net_benefit_verdict(at: NetBenefitAt) -> str:
+    """Whether acting on the model beats treating no one (net benefit above 0) and treating everyone (the
+    paired difference above 0), read from the intervals."""
+    if at.model.ci_low > 0 and at.difference.ci_low > 0:
+        return "acting on the LSTM beats both treating everyone and treating no one: both intervals lie above zero"
+    worse = [name for name, iv in (("treating no one", at.model), ("treating everyone", at.difference))
+             if iv.ci_high < 0]
+    if worse:
+        return f"acting on the LSTM does worse than {' and '.join(worse)}: the interval lies below zero"
+    unresolved = [name for name, iv in (("treating no one", at.model), ("treating everyone", at.difference))
+                  if not iv.excludes(0)]
+    return (f"the interval includes zero, so this test set cannot tell acting on the LSTM from "
+            f"{' or '.join(unresolved)}")
 
 
 def decision_table(decision: DecisionCurve) -> pd.DataFrame:
@@ -231,12 +280,11 @@ def decision_table(decision: DecisionCurve) -> pd.DataFrame:
 
 
 def decision_facts(decision: DecisionCurve) -> dict[str, Any]:
-    """The LSTM's net benefit and treat-all's at the F1-optimal threshold, and whether the LSTM beats both."""
-    i = int(np.abs(decision.thresholds - decision.marks["max F1"]).argmin())
-    nb_lstm, nb_all = decision.net_benefit[MODEL_NAMES["lstm"]][i], decision.net_benefit["treat all"][i]
-    verdict = ("acting on the LSTM beats both treating everyone and treating no one" if nb_lstm > max(nb_all, 0)
-               else "acting on the LSTM does not beat the simpler policies")
-    return {"t_f1": decision.thresholds[i], "nb_lstm": nb_lstm, "nb_all": nb_all, "nb_verdict": verdict}
+    """At the LSTM's F1-optimal threshold: its net benefit and treating everyone's with intervals, the
+    difference, and the verdict the intervals support."""
+    at = decision.at_threshold
+    return {"t_f1": at.threshold, "nb_lstm": interval(at.model, 4), "nb_all": interval(at.treat_all, 4),
+            "nb_diff": interval(at.difference, 4, signed=True), "nb_verdict": net_benefit_verdict(at)}
 
 
 def run_learning_curve(data: dict[str, EpisodeSet], ms: ModelSet, cfg: ComparisonConfig) -> LearningCurve:
@@ -255,11 +303,21 @@ def learning_table(learning: LearningCurve) -> pd.DataFrame:
 
 
 def learning_facts(learning: LearningCurve) -> dict[str, Any]:
-    """Each model's AUROC change from the second-largest training size to all of it."""
+    """Each model's AUROC change from the second-largest training size to all of it, and for which models
+    the smaller size's AUROC lies below the full-size interval (evidence of a gain) or inside it (none)."""
     if len(learning.sizes) < 2:
-        return {"lc_gain": "only one size was run", "lc_last": "-", "lc_all": f"{learning.sizes[-1]:,}"}
+        return {"lc_gain": "only one size was run", "lc_last": "-", "lc_all": f"{learning.sizes[-1]:,}",
+                "lc_verdict": "With one training size there is no curve to read."}
     gain = "; ".join(f"{MODEL_NAMES[k]} {v[-1].value - v[-2].value:+.3f}" for k, v in learning.auroc.items())
-    return {"lc_gain": gain, "lc_last": f"{learning.sizes[-2]:,}", "lc_all": f"{learning.sizes[-1]:,}"}
+    grew = [MODEL_NAMES[k] for k, v in learning.auroc.items() if v[-2].value < v[-1].ci_low]
+    flat = [MODEL_NAMES[k] for k, v in learning.auroc.items() if v[-2].value >= v[-1].ci_low]
+    parts = ([f"for {', '.join(grew)} the smaller set's AUROC lies below the full set's interval, so more data "
+              "still helped"] if grew else []) + (
+        [f"for {', '.join(flat)} it lies inside or above that interval, so the change is no evidence of a gain"]
+        if flat else [])
+    text = "; ".join(parts)
+    return {"lc_gain": gain, "lc_last": f"{learning.sizes[-2]:,}", "lc_all": f"{learning.sizes[-1]:,}",
+            "lc_verdict": text[0].upper() + text[1:] + "."}
 
 
 def subgroup_section(icu_dir: Path, test: EpisodeSet, ms: ModelSet, cfg: ComparisonConfig,
@@ -299,18 +357,42 @@ def ablation_table(ablation: Ablation | None) -> pd.DataFrame:
     return table.loc[list(dict.fromkeys(r["setting"] for r in rows)), list(dict.fromkeys(r["model"] for r in rows))]
 
 
-def ablation_facts(ablation: Ablation | None) -> dict[str, Any]:
-    """What observation counts reach with every mechanism on and with MAR and MNAR off, and how the models
-    on measured values move."""
+def ablation_facts(ablation: Ablation | None, headline: Comparison, n_train: int) -> dict[str, Any]:
+    """What observation counts reach with every mechanism on and with MAR and MNAR off, how the models on
+    measured values move, and the LSTM minus the regression there set beside the headline comparison
+    (`headline`, on the main split of `n_train` training episodes)."""
     if ablation is None:
-        return {"ablation": "The ablation needs the generator, so it is not run on external data.", "abl_n": "-"}
+        return {"ablation": "The ablation needs the generator, so it is not run on external data.", "abl_n": "-",
+                "abl_pair": ""}
     cell = {(r.setting, r.model): r.auroc for r in ablation.rows}
     on, off = cell[("all mechanisms on", "missingness")], cell[("MAR and MNAR off", "missingness")]
     moves = "; ".join(f"{MODEL_NAMES[m]} {cell[('all mechanisms on', m)].value:.3f} to "
                       f"{cell[('MAR and MNAR off', m)].value:.3f}" for m in ("lstm", "logistic_regression", "gbt"))
     return {"ablation": f"With every mechanism on, observation counts alone reach AUROC {interval(on)}; with MAR and "
                         f"MNAR off, {interval(off)}. The models on measured values move as follows: {moves}.",
-            "abl_n": f"{ablation.n_episodes:,}"}
+            "abl_n": f"{ablation.n_episodes:,}", "abl_pair": ablation_pair_sentence(ablation, headline, n_train)}
+
+
+def ablation_pair_sentence(ablation: Ablation, headline: Comparison, n_train: int) -> str:
+    """The LSTM minus the regression on the ablation's own data with every mechanism on, against the
+    headline: whether the ablation agrees, reverses it, or cannot tell them apart, and on how much data."""
+    diff = ablation.diff_auroc.get("all mechanisms on")
+    if diff is None:
+        return ""
+    main = headline.auroc.difference
+    opening = (f"With every mechanism on, the LSTM minus the regression is {interval(diff, signed=True)} on these "
+               f"datasets ({ablation.n_train:,} training and {ablation.n_test:,} test episodes, generated afresh) "
+               f"against {interval(main, signed=True)} in the main comparison ({n_train:,} training episodes). ")
+    if not diff.excludes(0):
+        return opening + ("Its interval includes zero: on this small test split the two models cannot be told "
+                          "apart, so the order of their point values here is noise, not evidence against the "
+                          "main comparison.")
+    if np.sign(diff.value) == np.sign(main.value):
+        return opening + "Its interval excludes zero on the same side as the main comparison's point value."
+    return opening + ("Its interval excludes zero on the other side of the main comparison's point value: on these "
+                      "smaller, freshly generated datasets the order of the two models is reversed. Nothing here "
+                      "explains it beyond the difference in data; the main comparison, on more training episodes "
+                      "and a larger test split, is the one the book's verdict rests on.")
 
 
 def run_patient_kfold(data: dict[str, EpisodeSet], cfg: ComparisonConfig) -> KFoldResult:
@@ -335,7 +417,7 @@ def kfold_facts(kfold: KFoldResult, cfg: ComparisonConfig) -> dict[str, Any]:
     both = {k: f"{ks[k]['auroc']['mean']:.3f} ± {ks[k]['auroc']['sd']:.3f}" for k in ("lstm", "logistic_regression")}
     return {"k": kfold.n_splits, "k_epochs": cfg.kfold_lstm.max_epochs, "k_lstm": both["lstm"], "k_lr": both["logistic_regression"],
             "k_diffs": ", ".join(f"{d:+.3f}" for d in kfold.diff_auroc),
-            "k_pos": f"{sum(d > 0 for d in kfold.diff_auroc)} of {len(kfold.diff_auroc)}",
+            "k_pos": sign_verdict(kfold.diff_auroc),
             "k_oracle": (f"; the oracle's is {ks['oracle']['auroc']['mean']:.3f}" if "oracle" in ks
                          else " (no known true risk here)"), "k_seconds": f"{kfold.seconds:.0f}"}
 

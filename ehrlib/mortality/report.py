@@ -72,7 +72,8 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
-def _p_value(p: float, n_boot: int) -> str:
+def p_value_text(p: float, n_boot: int) -> str:
+    """A bootstrap p-value as text: "p < 0.005" when no replicate crossed zero, else "p = 0.123"."""
     return f"p < {1 / n_boot:.3g}" if p == 0 and n_boot else f"p = {p:.3f}"
 
 
@@ -212,9 +213,15 @@ def _section_baselines(r: MortalityResults, level: int) -> str:
     if r.comparison is not None:
         a, p = r.comparison.auroc, r.comparison.auprc
         out.append(f"\nPaired subject bootstrap on the test set, LSTM minus logistic regression (raw scores): AUROC "
-                   f"difference {interval(a.difference, signed=True)} ({_p_value(a.p_value, a.n_boot)}): "
+                   f"difference {interval(a.difference, signed=True)} ({p_value_text(a.p_value, a.n_boot)}): "
                    f"{verdict(a.difference, 'the LSTM ranks better', 'the regression ranks better')}. AUPRC "
                    f"difference {interval(p.difference, signed=True)}.")
+    if r.best_baseline is not None:
+        b = r.best_baseline
+        out.append(f"\nThe best baseline on validation AUROC is the {MODEL_NAMES.get(b.model, b.model).lower()} "
+                   f"({b.validation_auroc[b.model]:.3f}); on test the LSTM minus it is "
+                   f"{interval(b.comparison.auroc.difference, signed=True)}: "
+                   f"{verdict(b.comparison.auroc.difference, 'the LSTM ranks better', 'the baseline ranks better')}.")
     return "\n".join(out) + "\n"
 
 
@@ -291,6 +298,11 @@ def _section_decision(r: MortalityResults, level: int) -> str:
     out.append("Net benefit (true positives minus weighted false positives, per patient) of acting on each "
                "model's calibrated probabilities, at the grid threshold nearest each marked point:\n")
     out.append(_table(["threshold"] + list(dc.net_benefit), rows))
+    if dc.at_threshold is not None:
+        at = dc.at_threshold
+        out.append(f"At the LSTM's F1-optimal threshold ({at.threshold:.3f}) its net benefit is "
+                   f"{interval(at.model, 4)} against {interval(at.treat_all, 4)} for treating everyone; the "
+                   f"difference is {interval(at.difference, 4, signed=True)} (subject bootstrap, paired).")
     return "\n".join(out) + "\n"
 
 
