@@ -180,7 +180,8 @@ cmp.validation_table(best)
 
 # %% tags=["remove-input"]
 with timed(timings, "paired_bootstrap_seconds"):
-    paired = comparison(data["test"], ms.raw["lstm"], ms.raw["logistic_regression"], cfg.n_boot, cfg.seed)
+    paired = comparison(data["test"], ms.raw["lstm"],
+                        ms.raw["logistic_regression"], cfg.n_boot, cfg.seed)
 glue_values(cmp.paired_facts(paired), "ch7_")
 cmp.paired_table(paired)
 
@@ -221,7 +222,8 @@ cmp.seed_table(seeds)
 # {glue:text}`ch7_seed_verdict`. See {numref}`fig-07-5`.
 
 # %% tags=["hide-input"]
-show_figure("fig-07-5", mplots.seed_figure(seeds, ms.models["logistic_regression"].auroc.value))
+lr_auroc = ms.models["logistic_regression"].auroc.value
+show_figure("fig-07-5", mplots.seed_figure(seeds, lr_auroc))
 
 # %% [markdown]
 # ```{glue:figure} fig-07-5
@@ -358,9 +360,10 @@ show_figure("fig-07-8", mplots.kfold_folds_figure(kfold))
 
 # %% tags=["remove-input"]
 timings["baseline_comparison_seconds"] = clock.elapsed
-cmp.save_chapter(P.results_dir, runs, ms, timings, data=summary, comparison=paired, seeds=seeds, kfold=kfold,
-                 decision_curve=decision, learning_curve=learning, subgroups=subgroups, ablation=ablation,
-                 best_baseline=best)
+cmp.save_chapter(P.results_dir, runs, ms, timings, data=summary,
+                 comparison=paired, seeds=seeds, kfold=kfold,
+                 decision_curve=decision, learning_curve=learning,
+                 subgroups=subgroups, ablation=ablation, best_baseline=best)
 glue_values({"minutes": duration(clock.elapsed)}, "ch7_")
 
 # %% [markdown]
