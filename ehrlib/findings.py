@@ -17,6 +17,7 @@ from ehrlib.booktext import interval, spread
 from ehrlib.evaluation.bootstrap import Interval
 from ehrlib.files import atomic_write_text
 from ehrlib.records import RecordError
+from ehrlib.mortality.prose import runs_verdict
 from ehrlib.mortality.real_report import difference_sentence, label
 from ehrlib.mortality.real_results import RealDataResults, load_real_results
 from ehrlib.mortality.results import MortalityResults, load_results
@@ -25,14 +26,6 @@ from ehrlib.stroke.results import SAMPLE_TYPES, StrokeMetrics, best_network_vs_b
 
 PAGE = Path("book") / "findings.md"
 CALIBRATORS = {"platt": "Platt scaling", "isotonic": "isotonic regression"}
-
-
-def runs_verdict(diffs: list[Interval], what: str = "seeds") -> str:
-    """How many paired intervals lie wholly below and above zero: 'below zero for 4 of 5 seeds, above for none'."""
-    below = sum(d.ci_high < 0 for d in diffs)
-    above = sum(d.ci_low > 0 for d in diffs)
-    word = lambda k: "none" if k == 0 else f"{k} of {len(diffs)} {what}"  # noqa: E731
-    return f"the paired interval lies below zero for {word(below)} and above zero for {word(above)}"
 
 
 def mortality_findings(r: MortalityResults) -> list[str]:

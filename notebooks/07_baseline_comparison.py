@@ -20,74 +20,31 @@
 # Is the LSTM worth it? This chapter fits what a user would pick instead (the MIMIC-III benchmark's {cite:p}`harutyunyan2019`
 # logistic regression on sub-window statistics, gradient-boosted trees on the same statistics, a
 # NEWS2-style early-warning score {cite:p}`rcp2017news2`, and a regression that sees only *how often* each variable was
-# charted), puts each model's test AUROC beside the best achievable one (the generator's true risk),
+# charted), puts each model's test {term}`AUROC` beside the best achievable one (the generator's true risk),
 # compares the LSTM with the logistic regression on paired resamples of patients, retrains the LSTM with
 # several seeds, repeats the comparison in a k-fold validation by patient, and asks what the models are
 # worth for decisions (decision curves, {cite:t}`vickers2006`), how they grow with data (learning curves), how they do in
-# subgroups, and how much of their skill is the care process rather than the physiology. At full scale
-# this chapter takes about 11 minutes on an idle two-core machine (over 15 under load), almost all of it
-# the model trainings of the seeds, the learning curve, the ablation and the k-fold validation (about a
-# minute in quick mode).
+# subgroups, and how much of their skill is the care process rather than the physiology. Almost all of
+# the time goes to the model trainings of the seeds, the learning curve, the ablation and the k-fold
+# validation. This run took {glue:text}`ch7_minutes`.
 
 # %% tags=["parameters"]
 profile = "quick"
 
 # %% tags=["remove-input"]
-
-import numpy as np
-import pandas as pd
-
 from ehrlib import plots
-from ehrlib.booktext import Stopwatch, glue_values, interval, timed
-from ehrlib.plots import show_figure
-from ehrlib.evaluation.kfold import KFoldConfig, run_kfold
-from ehrlib.evaluation.protocol import fit_protocol, metric_entries
-from ehrlib.evaluation.subgroups import subgroup_rows
-from ehrlib.evaluation.thresholds import ThresholdChoice, decision_curve
-from ehrlib.icu.episodes import EpisodeSet
+from ehrlib.booktext import Stopwatch, duration, glue_values, timed
 from ehrlib.icu.reader import read_dataset
-from ehrlib.jsonfiles import write_json
-from ehrlib.mortality.assemble import (
-    comparison,
-    data_summary,
-    episode_attributes,
-    kfold_result,
-    load_predictions,
-    missingness_ablation,
-)
-from ehrlib.mortality.lstm import LstmConfig
-from ehrlib.mortality.pipelines import (
-    gbt_fitter,
-    learning_curve,
-    logistic_fitter,
-    lstm_fitter,
-    missingness_fitter,
-    run_baselines,
-    seed_run,
-    train_seed,
-)
-from ehrlib.mortality.prose import difference_verdict
-from ehrlib.mortality.report import (
-    MODEL_NAMES,
-    comparison_rows,
-    improvement_rows,
-    metrics_summary,
-    no_ceiling_sentence,
-)
-from ehrlib.mortality.results import (
-    BaselineRecord,
-    DecisionCurve,
-    LearningCurve,
-    SeedSummary,
-    Subgroups,
-    load_results,
-    update_results,
-)
+from ehrlib.mortality import comparison as cmp
+from ehrlib.mortality import plots as mplots
+from ehrlib.mortality.assemble import comparison, data_summary
+from ehrlib.mortality.report import subgroup_sentence
+from ehrlib.plots import show_figure
 from ehrlib.profiles import get_profile
 
 plots.setup_notebook()
 P = get_profile(profile)
-R = P.results_dir / "mortality"
+cfg = cmp.ComparisonConfig.from_profile(P)
 timings: dict[str, float] = {}
 clock = Stopwatch()
 
@@ -100,23 +57,9 @@ clock = Stopwatch()
 # %% tags=["remove-input"]
 with timed(timings, "load_seconds"):
     data = read_dataset(P.icu_dir, progress=False)
-    train, val, test = data["train"], data["val"], data["test"]
 summary = data_summary(data, P.icu_external)
-pd.DataFrame.from_dict(
-    {s: c.to_dict() for s, c in summary.splits.items()}, orient="index"
-)
-
-# %% tags=["remove-input"]
-glue_values(
-    {
-        "n_train": f"{len(train):,}",
-        "n_val": f"{len(val):,}",
-        "n_test": f"{len(test):,}",
-        "n_vars": len(train.variables),
-        "n_hours": train.n_hours,
-    },
-    "ch7_",
-)
+glue_values(cmp.data_facts(data), "ch7_")
+cmp.split_table(summary)
 
 # %% [markdown]
 # {glue:text}`ch7_n_train` training, {glue:text}`ch7_n_val` validation and {glue:text}`ch7_n_test` test
@@ -142,32 +85,9 @@ glue_values(
 # intervals from resampling test subjects.
 
 # %% tags=["remove-input"]
-runs = run_baselines(train, val, test, n_boot=P.n_bootstrap, seed=P.seed)
-runs["logistic_regression"].model.save(R / "logistic_regression.json")
-runs["news2"].model.save(R / "news2.json")
+runs = cmp.fit_baselines(data, cfg, P.results_dir / "mortality")
 timings.update({f"{k}_seconds": r.seconds for k, r in runs.items()})
-news = runs["news2"].notes
-glue_values(
-    {
-        "news_window": news["window_hours"],
-        "news_windows": ", ".join(
-            f"{v:.3f} for {k} h"
-            for k, v in news["validation_auroc_by_window"].items()
-        ),
-        "news_items": (
-            "consciousness is scored from the Glasgow coma scale"
-            if news["consciousness_from_gcs"]
-            else "the data chart no consciousness item"
-        )
-        + (
-            " and supplemental oxygen from FiO2"
-            if news["oxygen_from_fio2"]
-            else ", nor supplemental oxygen"
-        ),
-        "gbt_iter": runs["gbt"].notes["iterations"],
-    },
-    "ch7_",
-)
+glue_values(cmp.baseline_facts(runs), "ch7_")
 
 # %% [markdown]
 # The NEWS2-style score uses the worst hour of the last {glue:text}`ch7_news_window` h (validation AUROC
@@ -178,80 +98,30 @@ glue_values(
 #
 # Its raw validation and test predictions are read back from chapter 3's `predictions.csv` and matched to
 # the episodes by stay. The protocol is refitted on the validation predictions; it is deterministic, and
-# the threshold is checked against the one chapter 4 saved.
+# the threshold is checked against the one chapter 4 saved (a mismatch stops the chapter).
 
 # %% tags=["remove-input"]
-p_lstm_val, p_lstm_test = load_predictions(R, val, "val"), load_predictions(
-    R, test, "test"
-)
-lstm_protocol = fit_protocol(p_lstm_val, val.y, seed=P.seed)
-saved = ThresholdChoice.load(R / "threshold.json")
-if not np.isclose(saved.threshold, lstm_protocol.choice.threshold):
-    raise ValueError(
-        f"{R / 'threshold.json'}: threshold {saved.threshold} differs from the refitted protocol's"
-    )
-previous = load_results(P.results_dir)
-if previous.lstm is None:
-    raise RuntimeError(
-        "the results file has no LSTM evaluation; run chapters 03 and 04 first"
-    )
-models = {
-    "lstm": previous.lstm,
-    **{k: r.evaluated.metrics for k, r in runs.items()},
-}
-raw = {"lstm": p_lstm_test, **{k: r.p_test for k, r in runs.items()}}
-calibrated = {
-    "lstm": lstm_protocol.calibrate(p_lstm_test),
-    **{k: r.evaluated.p_test for k, r in runs.items()},
-}
-oracle = previous.oracle
+ms = cmp.with_lstm(P.results_dir, data, runs, seed=cfg.seed)
 
 # %% [markdown]
 # ## Every model beside the best achievable
 #
 # The labels are random draws from the generator's true risk, so no model can expect to rank the test
 # episodes better than that risk does. The last column shows each model's AUROC as a share of it (on data
-# without a known true risk, such as the real MIMIC-III benchmark, that column is left out).
+# without a known true risk, such as the real MIMIC-III benchmark, that column is left out). The
+# {term}`AUPRC`, the threshold metrics, the Brier score, the {term}`ECE` and the {term}`ICI` follow chapter 4.
 
 # %% tags=["remove-input"]
-rows = comparison_rows(
-    models, oracle.auroc.value if oracle is not None else None
-)
-pd.DataFrame(rows).set_index("model").round(3)
-
-# %% tags=["remove-input"]
-best = max(models, key=lambda k: models[k].auroc.value)
-glue_values(
-    {
-        "ceiling": (
-            f"On the {len(test):,} test episodes the true risk reaches AUROC {oracle.auroc.value:.3f}."
-            if oracle is not None
-            else no_ceiling_sentence(len(test))
-        ),
-        "best": MODEL_NAMES[best].lower(),
-        "best_auroc": models[best].auroc.value,
-        "news_auroc": models["news2"].auroc.value,
-        "miss_auroc": models["missingness"].auroc.value,
-    },
-    "ch7_",
-)
+glue_values(cmp.ceiling_facts(ms, len(data["test"])), "ch7_")
+cmp.overview_table(ms)
 
 # %% [markdown]
-# {glue:text}`ch7_ceiling` The highest point AUROC here is the {glue:text}`ch7_best`'s,
-# {glue:text}`ch7_best_auroc:.3f` (the intervals in the table say how much that ranking can be trusted);
-# the NEWS2-style score, the only one not learnt from the data, reaches {glue:text}`ch7_news_auroc:.3f`,
-# and the regression on observation counts alone {glue:text}`ch7_miss_auroc:.3f`. See {numref}`fig-07-1`.
+# {glue:text}`ch7_ceiling` The NEWS2-style score, the only one not learnt from the data, reaches
+# {glue:text}`ch7_news_auroc`, and the regression on observation counts alone {glue:text}`ch7_miss_auroc`.
+# {numref}`fig-07-1` shows the ROC curves.
 
 # %% tags=["hide-input"]
-curves = {MODEL_NAMES[k]: (test.y, p) for k, p in raw.items()}
-if test.true_risk is not None:
-    curves["true risk (oracle)"] = (test.y, test.true_risk)
-show_figure(
-    "fig-07-1",
-    plots.roc_figure(
-        curves, title="ROC comparison on the test split (raw scores)"
-    ),
-)
+show_figure("fig-07-1", mplots.roc_comparison_figure(data["test"], ms.raw))
 
 # %% [markdown]
 # ```{glue:figure} fig-07-1
@@ -264,31 +134,19 @@ show_figure(
 # {numref}`fig-07-2` shows the same scores as precision-recall curves.
 
 # %% tags=["hide-input"]
-show_figure(
-    "fig-07-2",
-    plots.pr_figure(
-        curves,
-        title="Precision-recall comparison on the test split (raw scores)",
-    ),
-)
+show_figure("fig-07-2", mplots.pr_comparison_figure(data["test"], ms.raw))
 
 # %% [markdown]
 # ```{glue:figure} fig-07-2
 # :name: fig-07-2
 #
-# Precision-recall curves on the test split; the dashed line is the test mortality.
+# Precision-recall curves on the test split; the no-skill line is the test mortality.
 # ```
 #
 # {numref}`fig-07-3` compares every metric at each model's own threshold.
 
 # %% tags=["hide-input"]
-show_figure(
-    "fig-07-3",
-    plots.metric_comparison_figure(
-        {MODEL_NAMES[k]: metric_entries(m) for k, m in models.items()},
-        title="Test metrics by model",
-    ),
-)
+show_figure("fig-07-3", mplots.metrics_by_model_figure(ms.models))
 
 # %% [markdown]
 # ```{glue:figure} fig-07-3
@@ -298,56 +156,44 @@ show_figure(
 # subject-bootstrap intervals).
 # ```
 #
+# ## The best baseline, chosen on validation
+#
+# Which baseline should the LSTM beat? Picking the best of five on the test set would reward the noise of
+# that one split, so the choice is made on validation: the baseline whose raw validation scores rank best.
+# It is then paired with the LSTM on test, on the same resamples of subjects.
+
+# %% tags=["remove-input"]
+best = cmp.choose_best_baseline(data, ms, cfg)
+glue_values(cmp.best_facts(best, ms), "ch7_")
+cmp.validation_table(best)
+
+# %% [markdown]
+# The best baseline on validation is the {glue:text}`ch7_best` (validation AUROC
+# {glue:text}`ch7_best_val:.3f`); on test it reaches {glue:text}`ch7_best_test`. The LSTM's test AUROC
+# minus its is {glue:text}`ch7_best_diff`: {glue:text}`ch7_best_verdict`.
+#
 # ## LSTM against the logistic regression, paired
 #
 # Both models' raw scores are evaluated on the same bootstrap resamples of the test *subjects*, so the
-# interval is for the *difference*; the public replication reported only the two point estimates.
+# interval is for the *difference* (a {term}`paired bootstrap difference <Paired bootstrap difference>`);
+# the public replication reported only the two point estimates.
 
 # %% tags=["remove-input"]
 with timed(timings, "paired_bootstrap_seconds"):
-    paired = comparison(
-        test, p_lstm_test, raw["logistic_regression"], P.n_bootstrap, P.seed
-    )
-pd.DataFrame(
-    {
-        k: {
-            "LSTM": d.a,
-            "logistic regression": d.b,
-            "difference": interval(d.difference, signed=True),
-            "p": d.p_value,
-        }
-        for k, d in (("AUROC", paired.auroc), ("AUPRC", paired.auprc))
-    }
-).T
-
-# %% tags=["remove-input"]
-glue_values(
-    {
-        "diff": interval(paired.auroc.difference, signed=True),
-        "verdict": difference_verdict(
-            paired.auroc.difference, "LSTM", "logistic regression"
-        ),
-    },
-    "ch7_",
-)
+    paired = comparison(data["test"], ms.raw["lstm"],
+                        ms.raw["logistic_regression"], cfg.n_boot, cfg.seed)
+glue_values(cmp.paired_facts(paired), "ch7_")
+cmp.paired_table(paired)
 
 # %% [markdown]
-# The LSTM's AUROC minus the regression's is {glue:text}`ch7_diff`: {glue:text}`ch7_verdict`. See {numref}`fig-07-4`.
+# The LSTM's AUROC minus the regression's is {glue:text}`ch7_diff`: {glue:text}`ch7_verdict`. The table
+# below and {numref}`fig-07-4` set every test metric of the two side by side.
 
 # %% tags=["remove-input"]
-pd.DataFrame(
-    improvement_rows(models["lstm"], models["logistic_regression"]),
-    columns=["metric", "LSTM", "logistic regression", "improvement"],
-).set_index("metric")
+cmp.improvement_table(ms.models)
 
 # %% tags=["hide-input"]
-show_figure(
-    "fig-07-4",
-    plots.improvement_figure(
-        metric_entries(models["lstm"]),
-        metric_entries(models["logistic_regression"]),
-    ),
-)
+show_figure("fig-07-4", mplots.lstm_improvement_figure(ms.models))
 
 # %% [markdown]
 # ```{glue:figure} fig-07-4
@@ -364,82 +210,20 @@ show_figure(
 # The LSTM is retrained with the profile's number of seeds (the first is chapter 3's model), on the same
 # data and configuration, and each run's raw test AUROC is paired with the regression's.
 
-# %% tags=["remove-input", "remove-output"]
+# %% tags=["remove-input"]
 with timed(timings, "seeds_seconds"):
-    lstm_cfg = LstmConfig(
-        max_epochs=P.lstm_max_epochs,
-        patience=P.lstm_patience,
-        batch_size=P.batch_size,
-    )
-    seed_runs = [
-        seed_run(
-            P.seed, p_lstm_test, test, raw["logistic_regression"], P.n_bootstrap
-        )
-    ]
-    for s in range(P.seed + 1, P.seed + P.lstm_seeds):
-        p, secs = train_seed(train, val, test, lstm_cfg, s)
-        seed_runs.append(
-            seed_run(s, p, test, raw["logistic_regression"], P.n_bootstrap, secs)
-        )
-    seeds = SeedSummary(
-        seeds=[r.seed for r in seed_runs],
-        auroc=[r.auroc for r in seed_runs],
-        auprc=[r.auprc for r in seed_runs],
-        diff_auroc=[r.diff_auroc for r in seed_runs],
-        seconds=[r.seconds for r in seed_runs],
-    )
-
-# %% tags=["remove-input"]
-pd.DataFrame(
-    {
-        "AUROC": seeds.auroc,
-        "AUPRC": seeds.auprc,
-        "LSTM - LR AUROC": [
-            interval(d, signed=True) for d in seeds.diff_auroc
-        ],
-    },
-    index=seeds.seeds,
-).round(4)
-
-# %% tags=["remove-input"]
-mean, sd, lo, hi = seeds.spread("auroc")
-dmean, dsd, dlo, dhi = seeds.spread("diff_auroc")
-n_above = sum(d.ci_low > 0 for d in seeds.diff_auroc)
-n_below = sum(d.ci_high < 0 for d in seeds.diff_auroc)
-glue_values(
-    {
-        "n_seeds": len(seeds.seeds),
-        "seed_mean": mean,
-        "seed_sd": sd,
-        "seed_lo": lo,
-        "seed_hi": hi,
-        "dmean": f"{dmean:+.4f}",
-        "dsd": dsd,
-        "seed_verdict": f"{n_above} of the {len(seeds.seeds)} seeds give an interval above zero and {n_below} one "
-        "below zero",
-    },
-    "ch7_",
-)
+    seeds = cmp.run_seeds(data, ms, cfg)
+glue_values(cmp.seed_facts(seeds), "ch7_")
+cmp.seed_table(seeds)
 
 # %% [markdown]
-# Over {glue:text}`ch7_n_seeds` seeds the LSTM's raw test AUROC is {glue:text}`ch7_seed_mean:.3f` ±
-# {glue:text}`ch7_seed_sd:.4f` (mean ± SD; range {glue:text}`ch7_seed_lo:.4f` to
-# {glue:text}`ch7_seed_hi:.4f`). Its difference from the regression averages {glue:text}`ch7_dmean` ±
-# {glue:text}`ch7_dsd:.4f`; {glue:text}`ch7_seed_verdict`. See {numref}`fig-07-5`.
+# Over {glue:text}`ch7_n_seeds` seeds the LSTM's raw test AUROC is {glue:text}`ch7_seed_auroc` (mean ±
+# SD, then the range). Its difference from the regression is {glue:text}`ch7_seed_diff`;
+# {glue:text}`ch7_seed_verdict`. See {numref}`fig-07-5`.
 
 # %% tags=["hide-input"]
-show_figure(
-    "fig-07-5",
-    plots.seeds_figure(
-        seeds.seeds,
-        {
-            "LSTM": seeds.auroc,
-            "logistic regression": [models["logistic_regression"].auroc.value]
-            * len(seeds.seeds),
-        },
-        title="Raw test AUROC of the LSTM by seed",
-    ),
-)
+lr_auroc = ms.models["logistic_regression"].auroc.value
+show_figure("fig-07-5", mplots.seed_figure(seeds, lr_auroc))
 
 # %% [markdown]
 # ```{glue:figure} fig-07-5
@@ -451,77 +235,31 @@ show_figure(
 # ## Decision curves
 #
 # A model is worth using only if acting on it beats the simple policies. At a threshold probability
-# $t$ (the risk at which one would act), the net benefit of acting on the patients with $p \ge t$ is
+# $t$ (the risk at which one would act), the {term}`net benefit <Net benefit>` of acting on the patients with $p \ge t$ is
 # $\mathrm{TP}/n - \mathrm{FP}/n \cdot t/(1-t)$; acting on everyone gives the prevalence minus the same
 # penalty on all survivors, acting on no one gives 0. The range covers the LSTM's F1-optimal and 90 %
 # sensitivity thresholds.
 
 # %% tags=["remove-input"]
-marks = {
-    "max F1": models["lstm"].threshold,
-    "90 % sensitivity": models["lstm"].sensitivity_threshold,
-}
-top = min(0.95, max(0.6, 1.5 * max(marks.values())))
-grid = np.round(np.arange(0.01, top + 1e-9, 0.01), 4)
-dc = decision_curve(
-    test.y, {MODEL_NAMES[k]: p for k, p in calibrated.items()}, grid
-)
-decision = DecisionCurve(
-    thresholds=grid,
-    net_benefit={k: v for k, v in dc.items() if k != "threshold"},
-    marks=marks,
-)
-at = {name: int(np.abs(grid - x).argmin()) for name, x in marks.items()}
-pd.DataFrame(
-    {
-        f"{n} (t = {grid[i]:.2f})": {
-            k: round(float(v[i]), 4) for k, v in decision.net_benefit.items()
-        }
-        for n, i in at.items()
-    }
-)
-
-# %% tags=["remove-input"]
-i = at["max F1"]
-nb_lstm, nb_all = (
-    decision.net_benefit[MODEL_NAMES["lstm"]][i],
-    decision.net_benefit["treat all"][i],
-)
-glue_values(
-    {
-        "t_f1": grid[i],
-        "nb_lstm": nb_lstm,
-        "nb_all": nb_all,
-        "nb_verdict": (
-            "acting on the LSTM beats both treating everyone and treating no one"
-            if nb_lstm > max(nb_all, 0)
-            else "acting on the LSTM does not beat the simpler policies"
-        ),
-    },
-    "ch7_",
-)
+decision = cmp.decision_section(data["test"], ms, cfg)
+glue_values(cmp.decision_facts(decision), "ch7_")
+cmp.decision_table(decision)
 
 # %% [markdown]
-# At the F1-optimal threshold ({glue:text}`ch7_t_f1:.2f`) the LSTM's net benefit is
-# {glue:text}`ch7_nb_lstm:.4f` per patient against {glue:text}`ch7_nb_all:.4f` for treating everyone:
-# {glue:text}`ch7_nb_verdict`. See {numref}`fig-07-6`.
+# The table reads the curves at the grid point nearest each threshold. At the F1-optimal threshold itself
+# ({glue:text}`ch7_t_f1:.3f`) the LSTM's net benefit is {glue:text}`ch7_nb_lstm` per patient, treating
+# everyone's {glue:text}`ch7_nb_all`, and the difference {glue:text}`ch7_nb_diff` (intervals from the same
+# subject resamples as above): {glue:text}`ch7_nb_verdict`. See {numref}`fig-07-6`.
 
 # %% tags=["hide-input"]
-show_figure(
-    "fig-07-6",
-    plots.decision_curve_figure(
-        dc,
-        marks,
-        title="Decision curves on the test split (calibrated probabilities)",
-    ),
-)
+show_figure("fig-07-6", mplots.decision_figure(decision))
 
 # %% [markdown]
 # ```{glue:figure} fig-07-6
 # :name: fig-07-6
 #
-# Net benefit against threshold probability for every model, treat-all and treat-none;
-# dotted lines mark the LSTM's two validation-chosen thresholds.
+# Net benefit against threshold probability for every model, treat-all and treat-none (each
+# series its own colour and dash); dotted vertical lines mark the LSTM's two validation-chosen thresholds.
 # ```
 #
 # ## Learning curves
@@ -530,41 +268,14 @@ show_figure(
 # refitted on nested subsets of whole training subjects (validation and test fixed); the last point is the
 # whole training split. See {numref}`fig-07-7`.
 
-# %% tags=["remove-input", "remove-output"]
-with timed(timings, "learning_curve_seconds"):
-    lc_fitters = {
-        "lstm": lstm_fitter(lstm_cfg, seed=P.seed),
-        "logistic_regression": logistic_fitter(),
-        "gbt": gbt_fitter(P.seed),
-    }
-    sizes, lc_auroc = learning_curve(
-        train,
-        val,
-        test,
-        lc_fitters,
-        P.learning_curve_sizes,
-        {k: raw[k] for k in lc_fitters},
-        n_boot=P.n_bootstrap,
-        seed=P.seed,
-    )
-    learning = LearningCurve(sizes=sizes, auroc=lc_auroc)
-
 # %% tags=["remove-input"]
-pd.DataFrame(
-    {
-        MODEL_NAMES[k]: [interval(iv) for iv in v]
-        for k, v in learning.auroc.items()
-    },
-    index=learning.sizes,
-)
+with timed(timings, "learning_curve_seconds"):
+    learning = cmp.run_learning_curve(data, ms, cfg)
+glue_values(cmp.learning_facts(learning), "ch7_")
+cmp.learning_table(learning)
 
 # %% tags=["hide-input"]
-show_figure(
-    "fig-07-7",
-    plots.learning_size_figure(
-        learning.sizes, {MODEL_NAMES[k]: v for k, v in learning.auroc.items()}
-    ),
-)
+show_figure("fig-07-7", mplots.learning_figure(learning))
 
 # %% [markdown]
 # ```{glue:figure} fig-07-7
@@ -573,100 +284,22 @@ show_figure(
 # Raw test AUROC against the number of training episodes (log scale), with 95 %
 # subject-bootstrap intervals.
 # ```
-
-# %% tags=["remove-input"]
-gain = (
-    {k: v[-1].value - v[-2].value for k, v in learning.auroc.items()}
-    if len(learning.sizes) > 1
-    else {}
-)
-glue_values(
-    {
-        "lc_gain": "; ".join(
-            f"{MODEL_NAMES[k]} {g:+.3f}" for k, g in gain.items()
-        )
-        or "only one size was run",
-        "lc_last": (
-            f"{learning.sizes[-2]:,}" if len(learning.sizes) > 1 else "-"
-        ),
-        "lc_all": f"{learning.sizes[-1]:,}",
-    },
-    "ch7_",
-)
-
-# %% [markdown]
+#
 # From {glue:text}`ch7_lc_last` to all {glue:text}`ch7_lc_all` training episodes the test AUROC changes
-# by: {glue:text}`ch7_lc_gain`. A change inside the intervals of figure 7 is no evidence of further gain.
+# by: {glue:text}`ch7_lc_gain`. {glue:text}`ch7_lc_verdict` (the intervals are those of
+# {numref}`fig-07-7`).
 #
 # ## Subgroups
 #
-# AUROC of the raw scores and calibration-in-the-large of the calibrated probabilities (mean predicted
-# risk minus observed mortality) by age band, sex and admission type, for the LSTM and the regression.
-# The synthetic data keep these attributes in the generator's `latent.csv` (never a feature); the real
-# benchmark's files lack them.
+# AUROC of the raw scores and {term}`calibration-in-the-large <Calibration-in-the-large>` of the calibrated
+# probabilities (mean predicted risk minus observed mortality) by age band, sex and admission type, for the
+# LSTM and the regression. The synthetic data keep these attributes in the generator's `latent.csv`
+# (never a feature); the real benchmark's files lack them.
 
 # %% tags=["remove-input"]
-attributes = episode_attributes(P.icu_dir, test.stays)
-if attributes is None:
-    subgroups = Subgroups(
-        available=False,
-        reason="This dataset has no age, sex or admission type per stay (the "
-        "benchmark files lack them), so no subgroup analysis is possible.",
-        rows=[],
-    )
-else:
-    keep = ("lstm", "logistic_regression")
-    subgroups = Subgroups(
-        available=True,
-        reason="",
-        rows=subgroup_rows(
-            test.y,
-            {k: raw[k] for k in keep},
-            {k: calibrated[k] for k in keep},
-            attributes,
-            test.subject_ids,
-            n_boot=P.n_bootstrap,
-            seed=P.seed,
-        ),
-    )
-pd.DataFrame(
-    [
-        {
-            "attribute": r.attribute,
-            "level": r.level,
-            "model": MODEL_NAMES[r.model],
-            "episodes": r.n,
-            "deaths": r.deaths,
-            "AUROC": (
-                interval(r.auroc)
-                if r.auroc is not None
-                else "too few deaths"
-            ),
-            "calibration-in-the-large": interval(r.citl, signed=True),
-        }
-        for r in subgroups.rows
-    ]
-    or [{"note": subgroups.reason}]
-)
-
-# %% tags=["remove-input"]
-lstm_rows = [
-    r for r in subgroups.rows if r.model == "lstm" and r.auroc is not None
-]
-if lstm_rows:
-    lo_row, hi_row = min(lstm_rows, key=lambda r: r.auroc.value), max(
-        lstm_rows, key=lambda r: r.auroc.value
-    )
-    sub_text = (
-        f"The LSTM's subgroup AUROC ranges from {lo_row.auroc.value:.3f} ({lo_row.attribute} {lo_row.level}) "
-        f"to {hi_row.auroc.value:.3f} ({hi_row.attribute} {hi_row.level}); "
-        f"{sum(r.citl.excludes(0) for r in subgroups.rows if r.model == 'lstm')} of its "
-        f"{sum(r.model == 'lstm' for r in subgroups.rows)} subgroups have a calibration-in-the-large "
-        "interval that excludes zero."
-    )
-else:
-    sub_text = subgroups.reason
-glue_values({"subgroups": sub_text}, "ch7_")
+subgroups = cmp.subgroup_section(P.icu_dir, data["test"], ms, cfg)
+glue_values({"subgroups": subgroup_sentence(subgroups)}, "ch7_")
+cmp.subgroup_table(subgroups)
 
 # %% [markdown]
 # {glue:text}`ch7_subgroups`
@@ -679,67 +312,14 @@ glue_values({"subgroups": sub_text}, "ch7_")
 # otherwise identical small datasets shows how much each model's skill rides on them: every model (the LSTM,
 # the regression, the boosted trees and the missingness-only regression) is refitted on each dataset.
 
-# %% tags=["remove-input", "remove-output"]
+# %% tags=["remove-input"]
 with timed(timings, "ablation_seconds"):
-    ablation_fitters = {
-        "lstm": lstm_fitter(lstm_cfg, seed=P.seed),
-        "logistic_regression": logistic_fitter(),
-        "gbt": gbt_fitter(seed=P.seed),
-        "missingness": missingness_fitter(),
-    }
-    ablation = (
-        missingness_ablation(
-            P.ablation_episodes,
-            ablation_fitters,
-            seed=P.seed,
-            n_boot=P.n_bootstrap,
-        )
-        if not P.icu_external
-        else None
-    )
-
-# %% tags=["remove-input"]
-(
-    pd.DataFrame(
-        [
-            {
-                "setting": r.setting,
-                "model": MODEL_NAMES[r.model],
-                "AUROC": interval(r.auroc),
-            }
-            for r in ablation.rows
-        ]
-    ).pivot(index="setting", columns="model", values="AUROC")
-    if ablation is not None
-    else pd.DataFrame({"note": ["not run on external data"]})
-)
-
-# %% tags=["remove-input"]
-if ablation is not None:
-    cell = {(r.setting, r.model): r.auroc for r in ablation.rows}
-    on, off = (
-        cell[("all mechanisms on", "missingness")],
-        cell[("MAR and MNAR off", "missingness")],
-    )
-    moves = "; ".join(
-        f"{MODEL_NAMES[m]} {cell[('all mechanisms on', m)].value:.3f} to "
-        f"{cell[('MAR and MNAR off', m)].value:.3f}"
-        for m in ("lstm", "logistic_regression", "gbt")
-    )
-    abl_text = (
-        f"With every mechanism on, observation counts alone reach AUROC {interval(on)}; with MAR and "
-        f"MNAR off, {interval(off)}. The models on measured values move as follows: {moves}."
-    )
-else:
-    abl_text = (
-        "The ablation needs the generator, so it is not run on external data."
-    )
-glue_values(
-    {"ablation": abl_text, "abl_n": f"{P.ablation_episodes:,}"}, "ch7_"
-)
+    ablation = cmp.run_ablation(cfg)
+glue_values(cmp.ablation_facts(ablation, paired, len(data["train"])), "ch7_")
+cmp.ablation_table(ablation)
 
 # %% [markdown]
-# On datasets of {glue:text}`ch7_abl_n` episodes: {glue:text}`ch7_ablation`
+# On datasets of {glue:text}`ch7_abl_n` episodes: {glue:text}`ch7_ablation` {glue:text}`ch7_abl_pair`
 #
 # ## K-fold validation by patient
 #
@@ -748,72 +328,22 @@ glue_values(
 # fold, part of the training folds (again by patient) is held back as an inner validation set: the LSTM's
 # preprocessor and weights are fitted on the rest with early stopping on it, and the calibrator and
 # threshold are chosen on it by the same protocol as above; the held-out fold is scored once. The LSTM
-# trains for at most `kfold_max_epochs` epochs per fold.
+# trains for at most {glue:text}`ch7_k_epochs` epochs per fold.
 
-# %% tags=["remove-input", "remove-output"]
+# %% tags=["remove-input"]
 with timed(timings, "kfold_seconds"):
-    pool = EpisodeSet.concat([train, val])
-    kcfg = LstmConfig(
-        max_epochs=P.kfold_max_epochs,
-        patience=P.lstm_patience,
-        batch_size=P.batch_size,
-    )
-    kfold = kfold_result(
-        run_kfold(
-            pool,
-            {
-                "lstm": lstm_fitter(kcfg, seed=P.seed),
-                "logistic_regression": logistic_fitter(),
-            },
-            KFoldConfig(n_splits=P.kfold_splits, seed=P.seed),
-            progress=False,
-        )
-    )
-
-# %% tags=["remove-input"]
-keys = ["auroc", "auprc", "recall", "precision", "f1", "brier", "ece"]
-pd.DataFrame(
-    {
-        MODEL_NAMES.get(k, "true-risk oracle"): {
-            m: f"{s[m]['mean']:.3f} ± {s[m]['sd']:.3f}" for m in keys if m in s
-        }
-        for k, s in kfold.summary.items()
-    }
-).T.fillna("-")
-
-# %% tags=["remove-input"]
-ks = kfold.summary
-glue_values(
-    {
-        "k": kfold.n_splits,
-        "k_lstm": f"{ks['lstm']['auroc']['mean']:.3f} ± {ks['lstm']['auroc']['sd']:.3f}",
-        "k_lr": f"{ks['logistic_regression']['auroc']['mean']:.3f} ± {ks['logistic_regression']['auroc']['sd']:.3f}",
-        "k_diffs": ", ".join(f"{d:+.3f}" for d in kfold.diff_auroc),
-        "k_pos": f"{sum(d > 0 for d in kfold.diff_auroc)} of {len(kfold.diff_auroc)}",
-        "k_oracle": (
-            f"; the oracle's is {ks['oracle']['auroc']['mean']:.3f}"
-            if "oracle" in ks
-            else " (no known true risk here)"
-        ),
-        "k_seconds": f"{kfold.seconds:.0f}",
-    },
-    "ch7_",
-)
+    kfold = cmp.run_patient_kfold(data, cfg)
+glue_values(cmp.kfold_facts(kfold, cfg), "ch7_")
+cmp.kfold_table(kfold)
 
 # %% [markdown]
 # Across {glue:text}`ch7_k` folds the LSTM's AUROC is {glue:text}`ch7_k_lstm` (mean ± SD) and the
 # logistic regression's {glue:text}`ch7_k_lr`{glue:text}`ch7_k_oracle`. Per fold, the LSTM minus the
-# regression is {glue:text}`ch7_k_diffs` (positive in {glue:text}`ch7_k_pos` folds). The k-fold run took
+# regression is {glue:text}`ch7_k_diffs`: {glue:text}`ch7_k_pos`. The k-fold run took
 # {glue:text}`ch7_k_seconds` s. See {numref}`fig-07-8`.
 
 # %% tags=["hide-input"]
-show_figure(
-    "fig-07-8",
-    plots.kfold_figure(
-        kfold.folds,
-        title="Per-fold test metrics (k-fold validation by patient)",
-    ),
-)
+show_figure("fig-07-8", mplots.kfold_folds_figure(kfold))
 
 # %% [markdown]
 # ```{glue:figure} fig-07-8
@@ -830,40 +360,19 @@ show_figure(
 
 # %% tags=["remove-input"]
 timings["baseline_comparison_seconds"] = clock.elapsed
-update_results(
-    P.results_dir,
-    data=summary,
-    comparison=paired,
-    seeds=seeds,
-    kfold=kfold,
-    decision_curve=decision,
-    learning_curve=learning,
-    subgroups=subgroups,
-    ablation=ablation,
-    timings=timings,
-    baselines={
-        k: BaselineRecord(
-            evaluation=r.evaluated.metrics, notes=r.notes, seconds=r.seconds
-        )
-        for k, r in runs.items()
-    },
-)
-write_json(
-    R / "metrics_summary.json",
-    metrics_summary(models["lstm"], models["logistic_regression"]),
-)
-glue_values(
-    {"chapter_seconds": f"{timings['baseline_comparison_seconds']:.0f}"},
-    "ch7_",
-)
+cmp.save_chapter(P.results_dir, runs, ms, timings, data=summary,
+                 comparison=paired, seeds=seeds, kfold=kfold,
+                 decision_curve=decision, learning_curve=learning,
+                 subgroups=subgroups, ablation=ablation, best_baseline=best)
+glue_values({"minutes": duration(clock.elapsed)}, "ch7_")
 
 # %% [markdown]
 # ## Conclusion
 #
-# {glue:text}`ch7_ceiling` Over {glue:text}`ch7_n_seeds` seeds the LSTM's raw test AUROC is
-# {glue:text}`ch7_seed_mean:.3f` ± {glue:text}`ch7_seed_sd:.4f` and its paired difference from the
-# regression averages {glue:text}`ch7_dmean` ({glue:text}`ch7_seed_verdict`); for chapter 3's model alone
-# it is {glue:text}`ch7_diff`, and across folds it is positive in {glue:text}`ch7_k_pos`. At the F1-optimal
-# threshold, {glue:text}`ch7_nb_verdict`. Chapter 8 turns these numbers into the technical report. (This
-# chapter took {glue:text}`ch7_chapter_seconds` s.) Chapter 6 compares the stroke networks with their
-# baselines in the same way, and chapter 9 repeats this comparison on real ICU stays.
+# {glue:text}`ch7_ceiling` Against the best baseline chosen on validation, the {glue:text}`ch7_best`,
+# chapter 3's LSTM differs by {glue:text}`ch7_best_diff`: {glue:text}`ch7_best_verdict`. Over
+# {glue:text}`ch7_n_seeds` seeds the LSTM's raw test AUROC is {glue:text}`ch7_seed_auroc` and its paired
+# difference from the benchmark regression {glue:text}`ch7_seed_diff`; {glue:text}`ch7_seed_verdict`. Across
+# the patient folds the difference is {glue:text}`ch7_k_pos`. At the F1-optimal threshold,
+# {glue:text}`ch7_nb_verdict`. Chapter 8 turns these numbers into the technical report, and chapter 9
+# repeats this comparison on real ICU stays.

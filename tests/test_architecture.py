@@ -90,8 +90,8 @@ ORDER = {
                "results", "experiment", "plots", "synth"],
     "mortality": ["hourly", "losses", "preprocessing", "baselines", "news2", "lstm", "bundle", "time_inputs",
                   "sequence_training", "grud", "attention", "sequence_models", "headroom", "realism", "pipelines",
-                  "results", "assemble", "report", "tripod", "prose", "facts", "plots", "real_results", "protocols",
-                  "sequence_search", "real_report", "sequence_study", "sequence_report"],
+                  "results", "assemble", "report", "tripod", "prose", "facts", "comparison", "plots", "real_results",
+                  "protocols", "sequence_search", "real_report", "sequence_study", "sequence_report"],
     "physionet2012": ["cleaning", "files", "reader"],
 }
 SUBPACKAGES = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())

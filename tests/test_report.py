@@ -20,7 +20,8 @@ from ehrlib.records import RecordError
 from ehrlib.mortality.assemble import comparison, data_summary, kfold_result, oracle_record, training_record
 from ehrlib.mortality.pipelines import logistic_fitter, missingness_fitter, run_baselines, seed_run
 from ehrlib.mortality.report import PUBLISHED_ANCHORS, improvement_rows, metrics_summary, render_report
-from ehrlib.mortality.results import (BaselineRecord, DecisionCurve, LearningCurve, MortalityResults, SeedSummary,
+from ehrlib.evaluation.bootstrap import Interval
+from ehrlib.mortality.results import (BaselineRecord, BestBaseline, DecisionCurve, NetBenefitAt, LearningCurve, MortalityResults, SeedSummary,
                                       Subgroups, load_results, results_path, update_results)
 from ehrlib.mortality.tripod import tripod_checklist
 
@@ -79,7 +80,12 @@ def written(tmp_path_factory):
                                                                          "logistic_regression": missingness_fitter()},
                                      KFoldConfig(n_splits=3), progress=False)),
         decision_curve=DecisionCurve(thresholds=grid, net_benefit={k: v for k, v in dc.items() if k != "threshold"},
-                                     marks={"max F1": ev.metrics.threshold}),
+                                     marks={"max F1": ev.metrics.threshold},
+                                     at_threshold=NetBenefitAt(threshold=0.2, model=Interval(0.05, 0.04, 0.06),
+                                                               treat_all=Interval(0.01, 0.0, 0.02),
+                                                               difference=Interval(0.04, 0.03, 0.05))),
+        best_baseline=BestBaseline(model="gbt", validation_auroc={"gbt": 0.8, "news2": 0.7},
+                                   comparison=comparison(test, p_test, raw["gbt"], 50, 0)),
         learning_curve=LearningCurve(sizes=[100, len(train)], auroc={"lstm": [ev.metrics.auroc, ev.metrics.auroc]}),
         subgroups=Subgroups(available=True, reason="", rows=subgroup_rows(test.y, raw, cal, attrs, test.subject_ids, 30)),
         ablation=None, timings={"kfold_seconds": 60.25})
@@ -98,6 +104,8 @@ def test_report_renders_every_section_from_the_written_results(written) -> None:
         assert bad not in text, bad
     assert f"{results.lstm.auroc.value:.3f} ({results.lstm.auroc.ci_low:.3f} to {results.lstm.auroc.ci_high:.3f})" in text
     assert "The missingness ablation was not run." in text
+    assert "The best baseline on validation AUROC is the gradient-boosted trees (0.800)" in text
+    assert "its net benefit is 0.0500 (0.0400 to 0.0600)" in text and "+0.0400 (+0.0300 to +0.0500)" in text
     assert "| kfold | 60.2 |" in text or "| kfold | 60.3 |" in text
     assert "Training ran 12 epochs, kept the weights of epoch 7" in text and "1,234 trainable parameters" in text
     for a in PUBLISHED_ANCHORS:

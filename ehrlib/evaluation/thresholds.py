@@ -5,7 +5,8 @@
 - `threshold_curve` gives the threshold metrics over a grid of thresholds (vectorised).
 - `net_benefit` and `decision_curve` (Vickers and Elkin 2006): at threshold probability t, treating
   the patients with p >= t has net benefit TP / n - FP / n * t / (1 - t); treating everyone has
-  prevalence - (1 - prevalence) * t / (1 - t), treating no one 0.
+  prevalence - (1 - prevalence) * t / (1 - t), treating no one 0. `net_benefit_interval` gives the
+  net benefit at one threshold with bootstrap intervals, paired against treating everyone.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn import metrics as skm
 
+from ehrlib.evaluation.bootstrap import Interval, group_codes, percentile_interval, weight_chunks
 from ehrlib.evaluation.metrics import check_labels_scores
 from ehrlib.records import Record
 
@@ -135,3 +137,26 @@ def decision_curve(y: np.ndarray, predictions: dict[str, np.ndarray], thresholds
     out = {"threshold": t, "treat all": treat_all_net_benefit(y, t), "treat none": np.zeros_like(t)}
     out.update({name: net_benefit(y, p, t) for name, p in predictions.items()})
     return out
+
+
+def net_benefit_interval(y: np.ndarray, p: np.ndarray, threshold: float, *, groups: np.ndarray | None = None,
+                         n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict[str, Interval]:
+    """Net benefit at `threshold` of acting on `p >= threshold` ("model"), of treating everyone ("treat all")
+    and their difference ("difference"), each with a percentile interval from the same bootstrap resamples
+    of `groups` (the independent unit, as in `bootstrap.grouped_bootstrap`)."""
+    y, p = check_labels_scores(y, p)
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold probability {threshold} must lie strictly between 0 and 1")
+    odds = threshold / (1 - threshold)
+    pos, treat = y == 1, p >= threshold
+
+    def rows(w: np.ndarray) -> dict[str, np.ndarray]:
+        n = w.sum(axis=1)
+        model = (w @ (treat & pos) - odds * (w @ (treat & ~pos))) / n
+        prevalence = (w @ pos) / n
+        everyone = prevalence - (1 - prevalence) * odds
+        return {"model": model, "treat all": everyone, "difference": model - everyone}
+
+    point = {k: float(v[0]) for k, v in rows(np.ones((1, y.size))).items()}
+    parts = [rows(w) for w in weight_chunks(group_codes(groups, y.size), n_boot, seed)]
+    return {k: percentile_interval(point[k], np.concatenate([part[k] for part in parts]), level) for k in point}

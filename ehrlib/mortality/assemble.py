@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ehrlib.evaluation.bootstrap import calibration_intervals, grouped_bootstrap, grouped_paired_bootstrap
+from ehrlib.evaluation.bootstrap import Interval, calibration_intervals, grouped_bootstrap, grouped_paired_bootstrap
 from ehrlib.evaluation.calibration import curve_intervals
 from ehrlib.evaluation.subgroups import age_band
 from ehrlib.icu.episodes import EpisodeSet
@@ -141,10 +141,12 @@ ABLATION_SETTINGS: dict[str, tuple[str, ...]] = {
     "all mechanisms on": (), "MAR off": ("mar",), "MNAR off": ("mnar",), "MAR and MNAR off": ("mar", "mnar")}
 
 
-def missingness_ablation(n_episodes: int, fitters: dict[str, Any], seed: int = 0, n_boot: int = 200) -> Ablation:
+def missingness_ablation(n_episodes: int, fitters: dict[str, Any], seed: int = 0, n_boot: int = 200,
+                         pair: tuple[str, str] = ("lstm", "logistic_regression")) -> Ablation:
     """Generate small datasets with the `mar`/`mnar` realism switches off (`ehrlib.icu.synth.RealismFlags`),
-    fit each model on train (validation for early stopping), and score raw test AUROC (subject bootstrap)."""
-    rows = []
+    fit each model on train (validation for early stopping), and score raw test AUROC (subject bootstrap);
+    where both models of `pair` are fitted, also their paired AUROC difference in each setting."""
+    rows, diffs, sizes = [], {}, (0, 0)
     with tempfile.TemporaryDirectory(prefix="ehrlib-ablation-") as tmp:
         for setting, off in ABLATION_SETTINGS.items():
             cfg = IcuConfig(n_episodes=n_episodes, split=proportional_split(n_episodes), seed=seed,
@@ -152,9 +154,14 @@ def missingness_ablation(n_episodes: int, fitters: dict[str, Any], seed: int = 0
             root = generate_icu_dataset(Path(tmp) / setting.replace(" ", "_"), config=cfg, seed=seed, progress=False)
             data = read_dataset(root, cache=False, progress=False)
             train, val, test = data["train"], data["val"], data["test"]
+            sizes, scores = (len(train), len(test)), {}
             for name, fit in fitters.items():
-                p = fit(train, val)(test)
-                auroc = grouped_bootstrap(test.y, p, groups=test.subject_ids, n_boot=n_boot, seed=seed)["auroc"]
+                scores[name] = fit(train, val)(test)
+                auroc = grouped_bootstrap(test.y, scores[name], groups=test.subject_ids, n_boot=n_boot, seed=seed)["auroc"]
                 rows.append(AblationRow(setting=setting, model=name, auroc=auroc))
                 log.info("ablation %s: %s AUROC %.3f", setting, name, auroc.value)
-    return Ablation(n_episodes=n_episodes, rows=rows)
+            if set(pair) <= set(scores):
+                paired = grouped_paired_bootstrap(test.y, scores[pair[0]], scores[pair[1]], groups=test.subject_ids,
+                                                  n_boot=n_boot, seed=seed)["auroc"]
+                diffs[setting] = Interval(paired["value"], paired["ci_low"], paired["ci_high"])
+    return Ablation(n_episodes=n_episodes, rows=rows, n_train=sizes[0], n_test=sizes[1], diff_auroc=diffs)

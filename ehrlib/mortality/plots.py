@@ -1,7 +1,9 @@
-"""Plotly figures for the LSTM chapter: the focal loss, and one episode before/after preprocessing.
+"""Plotly figures of the mortality chapters: the focal loss and one episode before/after preprocessing
+(chapter 3), and chapter 7's comparison figures.
 
-The mortality evaluation figures (ROC, calibration, learning curves, ...) live in `ehrlib.plots`;
-these two explain the chapter's own ingredients.
+The generic evaluation figures (ROC, calibration, learning curves, ...) live in `ehrlib.plots`; the
+comparison figures here feed them the chapter's typed records and give every line series its own colour
+and its own dash (`distinct_lines`), so that no two series, treat-all and treat-none included, share both.
 """
 
 from __future__ import annotations
@@ -12,11 +14,18 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ehrlib import plots
+from ehrlib.evaluation.protocol import ModelEvaluation, metric_entries
 from ehrlib.icu.episodes import EpisodeSet
+from ehrlib.mortality.facts import curves_with_oracle
 from ehrlib.mortality.losses import focal_loss_numpy
 from ehrlib.mortality.preprocessing import MortalityPreprocessor
+from ehrlib.mortality.report import MODEL_NAMES
+from ehrlib.mortality.results import DecisionCurve, KFoldResult, LearningCurve, SeedSummary
 
-COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
+COLORS = plots.PALETTE[:6]
+LINE_COLORS = (*plots.PALETTE, "#000000", "#17becf")
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot", "6px,3px,1px,3px", "2px,6px")
 
 
 def focal_loss_figure(gammas: Sequence[float] = (0.0, 1.0, 2.0, 5.0), alpha: float = 0.25) -> go.Figure:
@@ -89,3 +98,65 @@ def preprocessed_episode_figure(train: EpisodeSet, prep: MortalityPreprocessor) 
     show = [v for v in vitals if v in train.variables] or train.variables[:4]
     return episode_figure(train.values[i], train.mask[i], prep.transform(train.take([i]))[0], train.variables,
                           prep.mask_value, show=show, title=f"Training episode {train.stays[i]}: raw and preprocessed")
+
+
+def distinct_lines(fig: go.Figure) -> go.Figure:
+    """Give the figure's line series, in order, each its own colour and its own dash (up to eight)."""
+    lines = [t for t in fig.data if "lines" in (t.mode or "")]
+    for i, trace in enumerate(lines):
+        trace.line.color = LINE_COLORS[i % len(LINE_COLORS)]
+        trace.line.dash = DASHES[i % len(DASHES)]
+        if "markers" in trace.mode:
+            trace.marker.color = LINE_COLORS[i % len(LINE_COLORS)]
+    return fig
+
+
+def named_curves(test: EpisodeSet, raw: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(labels, raw test scores) per model name, with the true risk (oracle) added when the data have one."""
+    return curves_with_oracle(test, {MODEL_NAMES[k]: p for k, p in raw.items()})
+
+
+def roc_comparison_figure(test: EpisodeSet, raw: dict[str, np.ndarray]) -> go.Figure:
+    """ROC curves of every model's raw test scores and of the true risk, against chance."""
+    return distinct_lines(plots.roc_figure(named_curves(test, raw), title="ROC comparison on the test split (raw scores)"))
+
+
+def pr_comparison_figure(test: EpisodeSet, raw: dict[str, np.ndarray]) -> go.Figure:
+    """Precision-recall curves of every model's raw test scores and of the true risk, against no skill."""
+    return distinct_lines(plots.pr_figure(named_curves(test, raw),
+                                          title="Precision-recall comparison on the test split (raw scores)"))
+
+
+def metrics_by_model_figure(models: dict[str, ModelEvaluation]) -> go.Figure:
+    """Every test metric of every model at its own threshold, with interval whiskers."""
+    return plots.metric_comparison_figure({MODEL_NAMES[k]: metric_entries(m) for k, m in models.items()},
+                                          title="Test metrics by model")
+
+
+def lstm_improvement_figure(models: dict[str, ModelEvaluation]) -> go.Figure:
+    """Improvement of each test metric, LSTM over the regression, signed so that positive is better."""
+    return plots.improvement_figure(metric_entries(models["lstm"]), metric_entries(models["logistic_regression"]))
+
+
+def seed_figure(seeds: SeedSummary, reference_auroc: float) -> go.Figure:
+    """The LSTM's raw test AUROC per seed against the (seed-free) regression's."""
+    values = {"LSTM": seeds.auroc, "logistic regression": [reference_auroc] * len(seeds.seeds)}
+    return distinct_lines(plots.seeds_figure(seeds.seeds, values, title="Raw test AUROC of the LSTM by seed"))
+
+
+def decision_figure(decision: DecisionCurve) -> go.Figure:
+    """Net benefit of every model, treat-all and treat-none, with the LSTM's two thresholds marked."""
+    curve = {"threshold": decision.thresholds, **decision.net_benefit}
+    return distinct_lines(plots.decision_curve_figure(
+        curve, decision.marks, title="Decision curves on the test split (calibrated probabilities)"))
+
+
+def learning_figure(learning: LearningCurve) -> go.Figure:
+    """Raw test AUROC with intervals against the number of training episodes, per model."""
+    return distinct_lines(plots.learning_size_figure(learning.sizes,
+                                                     {MODEL_NAMES[k]: v for k, v in learning.auroc.items()}))
+
+
+def kfold_folds_figure(kfold: KFoldResult) -> go.Figure:
+    """Each fold's held-out AUROC, AUPRC and F1 per model."""
+    return plots.kfold_figure(kfold.folds, title="Per-fold test metrics (k-fold validation by patient)")

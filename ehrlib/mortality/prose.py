@@ -20,3 +20,21 @@ def difference_verdict(diff: Interval, a: str, b: str, what: str = "ranks patien
 def compare_word(x: float, y: float, lower: str = "below", higher: str = "above", same: str = "equal to") -> str:
     """'below', 'above' or 'equal to' for x against y."""
     return lower if x < y else higher if x > y else same
+
+
+def runs_verdict(diffs: list[Interval], what: str = "seeds") -> str:
+    """How many paired intervals lie wholly below and above zero: 'below zero for 4 of 5 seeds, above for none'."""
+    below = sum(d.ci_high < 0 for d in diffs)
+    above = sum(d.ci_low > 0 for d in diffs)
+    word = lambda k: "none" if k == 0 else f"{k} of {len(diffs)} {what}"  # noqa: E731
+    return f"the paired interval lies below zero for {word(below)} and above zero for {word(above)}"
+
+
+def sign_verdict(values: list[float], what: str = "folds") -> str:
+    """'negative in every fold', 'positive in every fold' or 'positive in 1 of 3 folds (negative in 2)'."""
+    pos, neg, n = sum(v > 0 for v in values), sum(v < 0 for v in values), len(values)
+    if n and pos == n:
+        return f"positive in every one of the {n} {what}"
+    if n and neg == n:
+        return f"negative in every one of the {n} {what}"
+    return f"positive in {pos} of the {n} {what} and negative in {neg}"

@@ -20,7 +20,7 @@ from ehrlib.booktext import interval
 from ehrlib.evaluation.bootstrap import Interval
 from ehrlib.evaluation.metrics import LOWER_IS_BETTER, relative_improvement
 from ehrlib.evaluation.protocol import AT_THRESHOLD, CalibrationStats, ModelEvaluation
-from ehrlib.mortality.results import MortalityResults
+from ehrlib.mortality.results import MortalityResults, Subgroups
 
 # Published figures, each from the source its row names: Rajkomar et al. 2018 (npj Digital Medicine 1:18,
 # doi 10.1038/s41746-018-0029-1), Table 2; Harutyunyan et al. 2019 (Scientific Data 6:96, doi
@@ -72,7 +72,8 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
-def _p_value(p: float, n_boot: int) -> str:
+def p_value_text(p: float, n_boot: int) -> str:
+    """A bootstrap p-value as text: "p < 0.005" when no replicate crossed zero, else "p = 0.123"."""
     return f"p < {1 / n_boot:.3g}" if p == 0 and n_boot else f"p = {p:.3f}"
 
 
@@ -212,9 +213,15 @@ def _section_baselines(r: MortalityResults, level: int) -> str:
     if r.comparison is not None:
         a, p = r.comparison.auroc, r.comparison.auprc
         out.append(f"\nPaired subject bootstrap on the test set, LSTM minus logistic regression (raw scores): AUROC "
-                   f"difference {interval(a.difference, signed=True)} ({_p_value(a.p_value, a.n_boot)}): "
+                   f"difference {interval(a.difference, signed=True)} ({p_value_text(a.p_value, a.n_boot)}): "
                    f"{verdict(a.difference, 'the LSTM ranks better', 'the regression ranks better')}. AUPRC "
                    f"difference {interval(p.difference, signed=True)}.")
+    if r.best_baseline is not None:
+        b = r.best_baseline
+        out.append(f"\nThe best baseline on validation AUROC is the {MODEL_NAMES.get(b.model, b.model).lower()} "
+                   f"({b.validation_auroc[b.model]:.3f}); on test the LSTM minus it is "
+                   f"{interval(b.comparison.auroc.difference, signed=True)}: "
+                   f"{verdict(b.comparison.auroc.difference, 'the LSTM ranks better', 'the baseline ranks better')}.")
     return "\n".join(out) + "\n"
 
 
@@ -291,6 +298,11 @@ def _section_decision(r: MortalityResults, level: int) -> str:
     out.append("Net benefit (true positives minus weighted false positives, per patient) of acting on each "
                "model's calibrated probabilities, at the grid threshold nearest each marked point:\n")
     out.append(_table(["threshold"] + list(dc.net_benefit), rows))
+    if dc.at_threshold is not None:
+        at = dc.at_threshold
+        out.append(f"At the LSTM's F1-optimal threshold ({at.threshold:.3f}) its net benefit is "
+                   f"{interval(at.model, 4)} against {interval(at.treat_all, 4)} for treating everyone; the "
+                   f"difference is {interval(at.difference, 4, signed=True)} (subject bootstrap, paired).")
     return "\n".join(out) + "\n"
 
 
@@ -307,6 +319,31 @@ def _section_learning(r: MortalityResults, level: int) -> str:
     return "\n".join(out) + "\n"
 
 
+SUBGROUP_COLUMNS = ["attribute", "level", "model", "episodes", "deaths", "AUROC", "calibration-in-the-large"]
+
+
+def subgroup_table_rows(sub: Subgroups) -> list[list[str]]:
+    """One row per subgroup and model (`SUBGROUP_COLUMNS`): episodes, deaths, AUROC of the raw scores and
+    calibration-in-the-large of the calibrated probabilities, with their subject-bootstrap intervals."""
+    return [[g.attribute, g.level, MODEL_NAMES.get(g.model, g.model), f"{g.n:,}", f"{g.deaths:,}",
+             interval(g.auroc) if g.auroc is not None else "too few deaths", interval(g.citl, signed=True)]
+            for g in sub.rows]
+
+
+def subgroup_sentence(sub: Subgroups, model: str = "lstm") -> str:
+    """The range of `model`'s subgroup AUROC and how many of its subgroups' calibration-in-the-large
+    intervals exclude zero (or why there are no subgroups)."""
+    ranked = [g for g in sub.rows if g.model == model and g.auroc is not None]
+    if not ranked:
+        return sub.reason or "No subgroup has enough deaths and survivors to rank."
+    lo, hi = min(ranked, key=lambda g: g.auroc.value), max(ranked, key=lambda g: g.auroc.value)
+    own = [g for g in sub.rows if g.model == model]
+    name = "LSTM" if model == "lstm" else MODEL_NAMES.get(model, model)
+    return (f"The {name}'s subgroup AUROC ranges from {lo.auroc.value:.3f} ({lo.attribute} {lo.level}) to "
+            f"{hi.auroc.value:.3f} ({hi.attribute} {hi.level}); {sum(g.citl.excludes(0) for g in own)} of its "
+            f"{len(own)} subgroups have a calibration-in-the-large interval that excludes zero.")
+
+
 def _section_subgroups(r: MortalityResults, level: int) -> str:
     out = [_h(level, "Subgroups")]
     if r.subgroups is None:
@@ -314,12 +351,10 @@ def _section_subgroups(r: MortalityResults, level: int) -> str:
     elif not r.subgroups.available:
         out.append(r.subgroups.reason)
     else:
-        rows = [[g.attribute, g.level, MODEL_NAMES.get(g.model, g.model), f"{g.n:,}", f"{g.deaths:,}",
-                 interval(g.auroc) if g.auroc is not None else "too few deaths", interval(g.citl)] for g in r.subgroups.rows]
         out.append("AUROC (raw scores) and calibration-in-the-large (mean calibrated risk minus observed mortality; "
                    "0 is ideal) within each subgroup of the test set, with subject-bootstrap intervals:\n")
-        out.append(_table(["attribute", "level", "model", "episodes", "deaths", "AUROC", "calibration-in-the-large"],
-                          rows))
+        out.append(_table(SUBGROUP_COLUMNS, subgroup_table_rows(r.subgroups)))
+        out.append(subgroup_sentence(r.subgroups))
     return "\n".join(out) + "\n"
 
 

@@ -152,12 +152,25 @@ class KFoldResult(Record):
 
 
 @dataclass
+class NetBenefitAt(Record):
+    """Net benefit at one threshold probability with subject-bootstrap intervals: acting on the model,
+    treating everyone, and the model minus treating everyone (on the same resamples)."""
+
+    threshold: float
+    model: Interval
+    treat_all: Interval
+    difference: Interval
+
+
+@dataclass
 class DecisionCurve(Record):
-    """Net benefit per model, treat-all and treat-none over threshold probabilities, with marked points."""
+    """Net benefit per model, treat-all and treat-none over threshold probabilities, with marked points,
+    and the LSTM's net benefit at its F1-optimal threshold with intervals (None in older runs)."""
 
     thresholds: np.ndarray
     net_benefit: dict[str, np.ndarray]
     marks: dict[str, float]
+    at_threshold: NetBenefitAt | None = None
 
 
 @dataclass
@@ -192,10 +205,23 @@ class Ablation(Record):
 
     n_episodes: int
     rows: list[AblationRow]
+    n_train: int = 0
+    n_test: int = 0
+    diff_auroc: dict[str, Interval] = field(default_factory=dict)  # setting -> LSTM minus regression, paired
+
+
+@dataclass
+class BestBaseline(Record):
+    """The baseline with the highest raw validation AUROC (chosen without looking at test), its validation
+    AUROC and every baseline's, and the LSTM minus it on test (paired subject bootstrap)."""
+
+    model: str
+    validation_auroc: dict[str, float]
+    comparison: Comparison
 
 
 SECTIONS = ("data", "training", "lstm", "oracle", "baselines", "comparison", "seeds", "kfold",
-            "decision_curve", "learning_curve", "subgroups", "ablation", "timings")
+            "decision_curve", "learning_curve", "subgroups", "ablation", "timings", "best_baseline")
 
 
 @dataclass
@@ -215,6 +241,7 @@ class MortalityResults(Record):
     subgroups: Subgroups | None
     ablation: Ablation | None
     timings: dict[str, float]
+    best_baseline: BestBaseline | None = None
 
     @classmethod
     def empty(cls) -> "MortalityResults":
