@@ -299,3 +299,32 @@ def matching_checks(cohort: pd.DataFrame, tables: StrokeTables, *, n_controls: i
     if "split" in cohort.columns:
         checks["splits holding whole case groups"] = float((cohort.groupby("case_id")["split"].nunique() == 1).mean())
     return pd.Series(checks, name="share satisfied")
+
+
+def split_table(cohort: pd.DataFrame) -> pd.DataFrame:
+    """Cases, controls and patients per split (train, validation, test), one row each, for the book."""
+    counts = cohort_counts(cohort)
+    return pd.DataFrame({
+        "split": ["train", "validation", "test"],
+        "cases": [counts[f"{s}_cases"] for s in SPLITS],
+        "controls": [counts[f"{s}_controls"] for s in SPLITS],
+        "patients": [counts[f"{s}_cases"] + counts[f"{s}_controls"] for s in SPLITS],
+    })
+
+
+def checks_table(checks: pd.Series) -> pd.DataFrame:
+    """`matching_checks` as a table: each rule with the percentage of the rows it applies to that satisfy it."""
+    return pd.DataFrame({"rule": checks.index.to_list(), "rows satisfying it (%)": 100 * checks.to_numpy(float)})
+
+
+def checks_verdict(checks: pd.Series) -> str:
+    """One clause on the matching checks: 'every rule holds for every row it applies to', or which rule
+    holds least and for what share of its rows (so the sentence turns when a rule fails)."""
+    if len(checks) and bool((checks >= 1.0).all()):
+        return f"each of the {len(checks)} rules holds for every row it applies to"
+    if not len(checks):
+        return "no rule could be checked"
+    worst = checks.idxmin()
+    broken = int((checks < 1.0).sum())
+    return (f"{broken} of the {len(checks)} rules fail somewhere; the weakest, '{worst}', holds for "
+            f"{100 * checks[worst]:.1f} % of its rows")
