@@ -73,7 +73,8 @@ glue_values({"n_patients": f"{len(tables.patients):,}", "t_generation": timings[
 
 # %%
 with timed(timings, "cohort"):
-    cohort = cohorts.split_cohort(cohorts.build_cohort(tables, seed=P.seed), seed=P.seed)
+    matched = cohorts.build_cohort(tables, seed=P.seed)
+    cohort = cohorts.split_cohort(matched, seed=P.seed)
 cohorts.split_table(cohort)
 
 # %% [markdown]
@@ -120,7 +121,8 @@ with timed(timings, "records"):
     prepared = encoding.prepare_records(tables, cohort, config)
 
 # %% tags=["hide-input"]
-show_figure("fig-05-1", stroke_plots.day_category_figure(prepared.diagnoses, prepared.exams))
+show_figure("fig-05-1", stroke_plots.day_category_figure(
+    prepared.diagnoses, prepared.exams))
 
 # %% [markdown]
 # ```{glue:figure} fig-05-1
@@ -229,11 +231,13 @@ glue_values({"ex_gender": example.gender, "ex_missing": facts["missing"], "ex_ro
 # were likewise its own data's). Each epoch presents every code once; Adam; seeded initialisers; training
 # stops at the first epoch whose weights reconstruct every code, with the profile's epoch count as the
 # ceiling. The input layer gathers row $i$ of $\boldsymbol{W}_{input}$ instead of multiplying by a one-hot
-# vector: the same numbers, without a $V \times V$ matrix (the tests check both identities).
+# vector: the same numbers, without a $V \times V$ matrix (the tests check both identities). {numref}`fig-05-3` shows the training.
 
 # %%
 vocab = icd10.build_vocabulary(tables.diagnoses["icd10"].unique())
-ae = autoencoder.train_autoencoder(vocab, autoencoder.AutoencoderConfig(epochs=P.autoencoder_epochs, seed=P.seed))
+ae_config = autoencoder.AutoencoderConfig(epochs=P.autoencoder_epochs,
+                                          seed=P.seed)
+ae = autoencoder.train_autoencoder(vocab, ae_config)
 
 # %% tags=["hide-input"]
 show_figure("fig-05-3", stroke_plots.autoencoder_history_figure(ae.history))
@@ -275,7 +279,8 @@ show_figure("fig-05-4", stroke_plots.code_embedding_figure(ae.embedding()))
 # from its vector (five-fold cross-validated):
 
 # %%
-neighbours = autoencoder.chapter_neighbours(ae.embedding(), icd10.icd10_chapter(vocab.codes))
+chapters = icd10.icd10_chapter(vocab.codes)
+neighbours = autoencoder.chapter_neighbours(ae.embedding(), chapters)
 
 # %% tags=["remove-input"]
 glue_values({"knn": neighbours.accuracy, "majority": neighbours.majority,
@@ -323,7 +328,8 @@ glue_values({"knn": neighbours.accuracy, "majority": neighbours.majority,
 
 # %%
 with timed(timings, "encodings"):
-    encoded = encoding.encode_cohort(tables, cohort, ae.embedding(), config, state=state, prepared=prepared)
+    encoded = encoding.encode_cohort(tables, cohort, ae.embedding(), config,
+                                     state=state, prepared=prepared)
 example.last_diagnosis_vector(encoded)
 
 # %% tags=["remove-input"]
@@ -341,7 +347,7 @@ prevalence = encoding.prevalence_table(encoded)
 encoding.prevalence_view(prevalence)
 
 # %% tags=["hide-input"]
-show_figure("fig-05-5", stroke_plots.prevalence_figure(prevalence[prevalence["input"] != "dual"]))
+show_figure("fig-05-5", stroke_plots.prevalence_figure(prevalence))
 
 # %% [markdown]
 # ```{glue:figure} fig-05-5

@@ -426,6 +426,7 @@ def test_chapter_figures_build_from_encoded_data():
     tbl = prevalence_table(enc)
     fig = stroke_plots.prevalence_figure(tbl[tbl["input"] != "dual"])
     assert {t.name for t in fig.data} == {"train", "validation", "test", "Teoh 2018"}
+    assert "dual" not in {x for t in stroke_plots.prevalence_figure(tbl).data for x in t.x}  # no paper figure
     p1d, p1e = prep.diagnoses[prep.diagnoses["patient_id"] == 1], prep.exams[prep.exams["patient_id"] == 1]
     fig = stroke_plots.patient_timeline_figure(p1d, p1e, T("2010-06-01"))
     assert len(fig.data[0].x) == len(p1d) and len(fig.data[1].x) == len(p1e)

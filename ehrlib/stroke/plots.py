@@ -58,8 +58,9 @@ def example_timeline_figure(example: ExamplePatient) -> go.Figure:
 
 
 def prevalence_figure(table: pd.DataFrame) -> go.Figure:
-    """Samples per positive ("1 in k") per input type and split, against the paper's 1 in 8 / 1 in 9;
-    `table` holds `prevalence_table`'s rows of the inputs to show."""
+    """Samples per positive ("1 in k") per input type and split, against the paper's 1 in 8 / 1 in 9, from
+    `prevalence_table`'s rows (those of inputs the paper gives no figure for, "dual", are left out)."""
+    table = table[table["input"].isin(list(PAPER_ONE_IN))]
     fig = go.Figure()
     for k, (split, name) in enumerate(SPLIT_NAMES.items()):
         part = table[table["split"] == split]
