@@ -13,7 +13,7 @@ from ehrlib.stroke.autoencoder import (
     AutoencoderConfig, build_autoencoder, code_embedding, embedding_projection, encoder_weights, load_autoencoder,
     save_autoencoder, train_autoencoder,
 )
-from ehrlib.stroke.icd10 import Vocabulary, build_vocabulary, icd10_chapter, who_vocabulary
+from ehrlib.stroke.icd10 import CodeEmbedding, Vocabulary, build_vocabulary, icd10_chapter, who_vocabulary
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +148,25 @@ def test_random_embedding_seeded_and_bounded():
     assert a.vectors.shape == (3, 8) and np.array_equal(a.vectors, b.vectors)
     assert not np.array_equal(a.vectors, random_embedding(v, 8, seed=2).vectors)
     assert np.abs(a.vectors).max() < 1
+
+
+def test_chapter_neighbours_and_their_verdict():
+    from ehrlib.stroke.autoencoder import ChapterNeighbours, chapter_neighbours
+
+    vocab = Vocabulary(tuple(f"A{i:02d}" for i in range(40)))
+    chapters = np.array(["I"] * 20 + ["II"] * 20)
+    grouped = np.where(chapters[:, None] == "I", 0.0, 5.0) + np.random.default_rng(0).normal(0, 0.1, (40, 3))
+    near = chapter_neighbours(CodeEmbedding(vocab, grouped.astype(np.float32)), chapters)
+    assert near.accuracy == pytest.approx(1.0) and near.majority == pytest.approx(0.5)
+    assert near.verdict() == "so codes of a chapter do sit near each other"
+    mixed = chapter_neighbours(CodeEmbedding(vocab, np.random.default_rng(1).normal(size=(40, 3)).astype(np.float32)),
+                               chapters)
+    assert mixed.accuracy < 0.8
+    assert ChapterNeighbours(0.55, 0.5).verdict().startswith("so the vectors carry little of the ICD-10 hierarchy")
+
+
+def test_reconstruction_verdict_names_the_shortfall():
+    from ehrlib.stroke.autoencoder import reconstruction_verdict
+
+    assert reconstruction_verdict(1.0).startswith("every code is read back")
+    assert reconstruction_verdict(0.995).startswith("0.50 % of the codes are not read back")

@@ -290,3 +290,32 @@ def test_controls_stroke_free_only_until_the_index_date():
     assert _cases(build_cohort(b.tables(), controls="until_index")) == set()
     with pytest.raises(ValueError, match="controls must be one of"):
         build_cohort(t, controls="sometimes")
+
+
+def test_split_table_counts_each_split(synthetic):
+    from ehrlib.stroke.cohort import split_table
+
+    t, cohort = synthetic
+    split = split_cohort(cohort, seed=3)
+    table = split_table(split)
+    assert list(table.columns) == ["split", "cases", "controls", "patients"]
+    assert list(table["split"]) == ["train", "validation", "test"]
+    assert table["cases"].sum() == cohort_counts(cohort)["cases"]
+    assert (table["controls"] == 2 * table["cases"]).all()
+    assert (table["patients"] == table["cases"] + table["controls"]).all()
+    val = split[split["split"] == "val"]
+    assert table.loc[1, "cases"] == (val["role"] == "case").sum()
+
+
+def test_checks_table_and_verdict_turn_when_a_rule_fails():
+    from ehrlib.stroke.cohort import checks_table, checks_verdict
+
+    ok = pd.Series({"rule a": 1.0, "rule b": 1.0, "rule c": 1.0})
+    assert checks_verdict(ok) == "each of the 3 rules holds for every row it applies to"
+    bad = pd.Series({"rule a": 1.0, "rule b": 0.9, "rule c": 0.95})
+    text = checks_verdict(bad)
+    assert text.startswith("2 of the 3 rules fail") and "'rule b'" in text and "90.0 %" in text
+    table = checks_table(bad)
+    assert list(table.columns) == ["rule", "rows satisfying it (%)"]
+    assert table["rows satisfying it (%)"].tolist() == pytest.approx([100.0, 90.0, 95.0])
+    assert checks_verdict(pd.Series(dtype=float)) == "no rule could be checked"

@@ -425,7 +425,8 @@ def test_chapter_figures_build_from_encoded_data():
     enc = encode_cohort(tables, cohort, _embedding(tables.diagnoses["icd10"]), risk_fn=_risk)
     tbl = prevalence_table(enc)
     fig = stroke_plots.prevalence_figure(tbl[tbl["input"] != "dual"])
-    assert {t.name for t in fig.data} == {"train", "val", "test", "Teoh 2018"}
+    assert {t.name for t in fig.data} == {"train", "validation", "test", "Teoh 2018"}
+    assert "dual" not in {x for t in stroke_plots.prevalence_figure(tbl).data for x in t.x}  # no paper figure
     p1d, p1e = prep.diagnoses[prep.diagnoses["patient_id"] == 1], prep.exams[prep.exams["patient_id"] == 1]
     fig = stroke_plots.patient_timeline_figure(p1d, p1e, T("2010-06-01"))
     assert len(fig.data[0].x) == len(p1d) and len(fig.data[1].x) == len(p1e)
@@ -434,3 +435,123 @@ def test_chapter_figures_build_from_encoded_data():
     assert [t.name for t in fig.data] == ["IV", "IX"]
     fig = stroke_plots.autoencoder_history_figure({"loss": [3.0, 1.0], "accuracy": [0.2, 1.0]})
     assert len(fig.data) == 2
+
+
+# ------------------------------------------------------------------------------------------ chapter 05's views
+
+
+def test_history_lengths_and_window_coverage():
+    from ehrlib.stroke.encoding import history_lengths, window_coverage
+
+    tables, cohort = _hand_tables()
+    prep = prepare_records(tables, cohort)
+    dx = prep.diagnoses.groupby("patient_id").size()
+    table = history_lengths(prep)
+    assert list(table["records"]) == ["diagnoses per patient", "exam-years per patient"]
+    assert table.loc[0, "patients"] == len(dx) and table.loc[0, "max"] == dx.max()
+    assert table.loc[0, "median"] == pytest.approx(dx.median())
+    cover = window_coverage(prep, EncodingConfig(max_diagnoses=3, max_exam_years=1))
+    assert cover["diagnosis"] == pytest.approx((dx <= 3).mean()) and 0 < cover["diagnosis"] < 1
+    assert cover["exam"] == pytest.approx((prep.exams.groupby("patient_id").size() <= 1).mean())
+
+
+def test_comparison_verdicts_turn_with_the_numbers():
+    from ehrlib.stroke.encoding import coverage_verdict, one_in_verdict, versus_reference
+    from ehrlib.evaluation.bootstrap import Interval
+
+    assert coverage_verdict(0.991) == "as many as the paper's 99 %"
+    assert coverage_verdict(0.95) == "fewer than the paper's 99 %"
+    assert coverage_verdict(0.996) == "more than the paper's 99 %"
+    assert one_in_verdict(17.7, 8) == "less often than the paper's 1 in 8"
+    assert one_in_verdict(5.0, 8) == "more often than the paper's 1 in 8"
+    assert one_in_verdict(8.02, 8) == "as often as the paper's 1 in 8"
+    assert versus_reference(Interval(0.75, 0.72, 0.78), 0.669, "the paper's").startswith("above the paper's 0.669")
+    assert versus_reference(Interval(0.60, 0.55, 0.65), 0.669, "the paper's").startswith("below")
+    assert versus_reference(Interval(0.70, 0.66, 0.74), 0.669, "the paper's").startswith("compatible")
+
+
+def test_prevalence_view_and_true_risk_intervals():
+    from ehrlib.stroke.encoding import prevalence_view, true_risk_intervals
+
+    tables, cohort, emb = _random_tables()
+    enc = encode_cohort(tables, cohort, emb, risk_fn=_risk)
+    prev = prevalence_table(enc)
+    view = prevalence_view(prev)
+    assert set(view["input"]) == {"diagnosis", "exam"} and "validation" in set(view["split"])
+    assert view["paper's 1 in k"].tolist() == [8.0] * 4 + [9.0] * 4
+    dx_all = prev[(prev["input"] == "diagnosis") & (prev["split"] == "all")].iloc[0]
+    assert view["prevalence (%)"].iloc[3] == pytest.approx(round(100 * dx_all["prevalence"], 1))
+    risk = true_risk_intervals(enc, n_boot=50, seed=0)
+    auc = true_risk_auroc(enc)
+    for kind in ("diagnosis", "exam"):
+        assert risk[kind].value == pytest.approx(auc[kind]["all"])
+        assert risk[kind].ci_low <= risk[kind].value <= risk[kind].ci_high < 1
+    unknown = encode_cohort(tables, cohort, emb, risk_fn=lambda h, p, d: np.full(len(p), np.nan))
+    assert np.isnan(true_risk_intervals(unknown, n_boot=10)["exam"].value)
+
+
+def test_example_patient_is_a_short_gappy_training_case():
+    from ehrlib.stroke.encoding import example_patient
+
+    tables, cohort, emb = _random_tables(n_cases=40, seed=2)
+    prep = prepare_records(tables, cohort)
+    ex = example_patient(prep, cohort)
+    train_cases = cohort[(cohort["role"] == "case") & (cohort["split"] == "train")]["patient_id"]
+    dx = prep.diagnoses.groupby("patient_id").size()
+    ey = prep.exams.groupby("patient_id").size()
+    gap = prep.exams[list(METRICS)].isna().any(axis=1).groupby(prep.exams["patient_id"]).any()
+    eligible = [p for p in train_cases if 6 <= dx.get(p, 0) <= 15 and ey.get(p, 0) >= 3 and gap.get(p, False)]
+    assert eligible and ex.patient_id == min(eligible)
+    assert (ex.diagnoses["patient_id"] == ex.patient_id).all() and len(ex.diagnoses) == dx[ex.patient_id]
+    assert ex.gender == cohort.set_index("patient_id").loc[ex.patient_id, "gender"]
+    assert list(ex.diagnosis_table().columns) == ["date", "ICD-10", "age", "days since previous", "day category"]
+    assert all(ex.exams[m].isna().any() for m in ex.gappy_metrics)
+    assert list(ex.exam_table().columns) == ["date", "age", *ex.gappy_metrics]
+    no_gaps = prep.exams.assign(**{m: 1.0 for m in METRICS})
+    fallback = example_patient(type(prep)(prep.diagnoses, no_gaps, 0.0), cohort)
+    assert fallback.patient_id == train_cases.min()
+
+
+def test_example_imputation_and_last_vector():
+    from ehrlib.stroke.encoding import example_patient, fit_encoding_state
+
+    tables, cohort, emb = _random_tables(n_cases=40, seed=2)
+    prep = prepare_records(tables, cohort)
+    ex = example_patient(prep, cohort)
+    state = fit_encoding_state(prep)
+    facts = ex.imputation_facts(state)
+    raw = ex.exams[ex.gappy_metrics]
+    rolled = roll_forward(ex.exams)[ex.gappy_metrics]
+    assert facts["missing"] == raw.isna().sum().sum() and facts["by_mean"] == rolled.isna().sum().sum()
+    assert facts["by_roll"] + facts["by_mean"] == facts["missing"]
+    table = ex.imputation_table(state)
+    assert table.columns[0] == "age" and len(table.columns) == 7 and not table.filter(like="imputed").isna().any().any()
+    if facts["mean_metric"]:
+        assert facts["mean_value"] == pytest.approx(state.gender_means[ex.gender][facts["mean_metric"]])
+    enc = encode_cohort(tables, cohort, emb, prepared=prep, state=state, risk_fn=_risk)
+    vec = ex.last_diagnosis_vector(enc)
+    sample = enc["diagnosis"]["train"]
+    row = np.flatnonzero(sample.patient_id == ex.patient_id)[-1]
+    assert vec["value"].tolist() == pytest.approx(sample.X[row][-1][:12].astype(np.float64).round(3).tolist())
+    vf = ex.last_vector_facts(enc)
+    assert vf["length"] == sample.mask[row].sum() and vf["label"] == sample.y[row]
+    assert vf["day_cat"] == int(np.argmax(sample.X[row][-1][2:8]))
+    with pytest.raises(ValueError, match="no diagnosis sample in the test split"):
+        ex.last_diagnosis_vector(enc, split="test")
+
+
+def test_example_and_embedding_figures_use_distinct_styles():
+    from ehrlib.stroke import plots as stroke_plots
+    from ehrlib.stroke.encoding import example_patient
+
+    tables, cohort, emb = _random_tables(n_cases=40, seed=2)
+    prep = prepare_records(tables, cohort)
+    ex = example_patient(prep, cohort)
+    fig = stroke_plots.example_timeline_figure(ex)
+    assert str(ex.patient_id) in fig.layout.title.text and len(fig.data[0].x) == len(ex.diagnoses)
+    fig = stroke_plots.day_category_figure(prep.diagnoses, prep.exams)
+    assert fig.data[0].marker.color != fig.data[1].marker.color
+    assert fig.data[0].marker.pattern.shape != fig.data[1].marker.pattern.shape
+    fig = stroke_plots.code_embedding_figure(emb)
+    colours = [t.marker.color for t in fig.data]
+    assert len(set(colours)) == len(colours) == len(fig.data)

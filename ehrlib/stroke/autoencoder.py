@@ -258,8 +258,46 @@ def embedding_projection(embedding: CodeEmbedding, n_components: int = 2) -> np.
     return PCA(n_components=n_components, random_state=0).fit_transform(embedding.vectors)
 
 
+
+@dataclass(frozen=True)
+class ChapterNeighbours:
+    """How well a code's vector tells its ICD-10 chapter: the cross-validated accuracy of a k-nearest-neighbour
+    classifier on the vectors, against always naming the largest chapter (`majority`)."""
+
+    accuracy: float
+    majority: float
+    k: int = 5
+
+    def verdict(self, margin: float = 0.1) -> str:
+        """'so the vectors carry little of the ICD-10 hierarchy ...' unless the neighbours beat the majority
+        guess by at least `margin`, then 'so codes of a chapter do sit near each other'."""
+        if self.accuracy < self.majority + margin:
+            return ("so the vectors carry little of the ICD-10 hierarchy: the embedding is a compact, lossless "
+                    "code book rather than a semantic map")
+        return "so codes of a chapter do sit near each other"
+
+
+def chapter_neighbours(embedding: CodeEmbedding, chapters: np.ndarray, k: int = 5, folds: int = 5
+                       ) -> ChapterNeighbours:
+    """`ChapterNeighbours` of the code vectors: `folds`-fold cross-validated accuracy of a `k`-nearest-neighbour
+    classifier predicting each code's chapter, and the share of the largest chapter."""
+    from sklearn.model_selection import cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    acc = cross_val_score(KNeighborsClassifier(k), embedding.vectors, chapters, cv=folds).mean()
+    _, counts = np.unique(np.asarray(chapters), return_counts=True)
+    return ChapterNeighbours(float(acc), float(counts.max() / counts.sum()), k)
+
+
+def reconstruction_verdict(accuracy: float) -> str:
+    """'every code is read back, as in the paper' or how far short of the paper's perfect reconstruction."""
+    if accuracy >= 1.0:
+        return "every code is read back from its vector, the perfect reconstruction the paper reports"
+    return (f"{100 * (1 - accuracy):.2f} % of the codes are not read back from their vectors, short of the "
+            f"perfect reconstruction the paper reports")
+
 __all__ = [
     "AutoencoderConfig", "AutoencoderResult", "build_autoencoder", "code_embedding", "embedding_projection",
     "encoder_weights", "load_autoencoder", "load_code_embedding", "reconstruction_accuracy", "save_autoencoder", "save_keras_model",
-    "train_autoencoder",
+    "train_autoencoder", "ChapterNeighbours", "chapter_neighbours", "reconstruction_verdict",
 ]

@@ -33,6 +33,8 @@ Choices the paper leaves open, made here:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -108,6 +110,95 @@ def eligible_cases(summary: pd.DataFrame, *, start: str = "2001-01-01", end: str
 
 
 CONTROL_RULES: tuple[str, ...] = ("never", "until_index")
+_NONE = np.iinfo(np.int64).max  # `patient_summary`'s sentinel for "no such record"
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    """The eligible controls (patient positions) sorted by stratum, then by the seeded candidate order, with
+    the stratum, the window within which the case's date must fall and the first stroke of each."""
+
+    pos: np.ndarray
+    stratum: np.ndarray
+    lo: np.ndarray  # later of the first diagnosis and the first exam
+    hi: np.ndarray  # earlier of the last diagnosis and the last exam
+    first_stroke: np.ndarray
+
+
+def _control_mask(s: pd.DataFrame, controls: str) -> np.ndarray:
+    """Patients who may serve as controls: a diagnosis and an exam on record, and (rule "never") no stroke."""
+    never = s["first_stroke"].to_numpy() == _NONE
+    return ((never if controls == "never" else True) & (s["first_dx"].to_numpy() != _NONE)
+            & (s["first_exam"].to_numpy() != _NONE))
+
+
+def _strata(s: pd.DataFrame) -> np.ndarray:
+    """One integer per patient for its (birth year, gender) stratum."""
+    gender_code = pd.Categorical(s["gender"], categories=sorted(set(s["gender"]))).codes.astype(np.int64)
+    return s["birth_year"].to_numpy() * 4 + gender_code
+
+
+def _candidates(s: pd.DataFrame, ctrl_mask: np.ndarray, cand_rank: np.ndarray) -> _Candidates:
+    """The eligible controls in matching order: by stratum, then by the seeded random candidate order."""
+    stratum = _strata(s)
+    lo = np.maximum(s["first_dx"].to_numpy(), s["first_exam"].to_numpy())
+    hi = np.minimum(s["last_dx"].to_numpy(), s["last_exam"].to_numpy())
+    cand = np.flatnonzero(ctrl_mask)
+    cand = cand[np.lexsort((cand_rank[cand], stratum[cand]))]
+    return _Candidates(cand, stratum[cand], lo[cand], hi[cand], s["first_stroke"].to_numpy()[cand])
+
+
+def _match(cases: np.ndarray, case_stratum: np.ndarray, fs: np.ndarray, c: _Candidates, n_patients: int,
+           n_controls: int) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy matching in the given case order: each case takes the first `n_controls` unused candidates of
+    its stratum whose records span its date (and stroke-free through it), or is excluded. Returns the
+    matched cases and their controls (`n_controls` per case, in case order); one vectorised selection per
+    eligible case (a few thousand)."""
+    used = np.zeros(n_patients, dtype=bool)  # per patient: matched as a case or taken as a control
+    bounds_lo = np.searchsorted(c.stratum, case_stratum, side="left")
+    bounds_hi = np.searchsorted(c.stratum, case_stratum, side="right")
+    matched_case, matched_ctrl = [], []
+    for k, case in enumerate(cases):
+        a, b = bounds_lo[k], bounds_hi[k]
+        d = fs[case]
+        if used[case]:  # "until_index" only: already taken as another case's control
+            continue
+        ok = np.flatnonzero((c.lo[a:b] < d) & (c.hi[a:b] > d) & (c.first_stroke[a:b] > d) & ~used[c.pos[a:b]])
+        if len(ok) >= n_controls:
+            pick = c.pos[a + ok[:n_controls]]
+            used[pick] = True
+            used[case] = True
+            matched_case.append(case)
+            matched_ctrl.append(pick)
+    ctrl = np.concatenate(matched_ctrl) if matched_ctrl else np.zeros(0, np.int64)
+    return np.asarray(matched_case, dtype=np.int64), ctrl
+
+
+def _days_to_ns(days: np.ndarray) -> np.ndarray:
+    """Integer days since 1970 as datetime64[ns]; the "no stroke" sentinel becomes NaT."""
+    days = np.where(days == _NONE, np.iinfo(np.int64).min, days)
+    return pd.Series(days).astype("datetime64[D]").astype("datetime64[ns]").to_numpy()
+
+
+def _cohort_rows(s: pd.DataFrame, cases: np.ndarray, ctrl: np.ndarray, n_controls: int) -> pd.DataFrame:
+    """The cohort table of the matched cases and controls, sorted by case_id, the case first, then its
+    controls by patient_id."""
+    members = np.concatenate([cases, ctrl])
+    owner = np.concatenate([cases, np.repeat(cases, n_controls)])
+    pid = s["patient_id"].to_numpy()
+    fs = s["first_stroke"].to_numpy()
+    out = pd.DataFrame({
+        "patient_id": pid[members],
+        "role": pd.array(["case"] * len(cases) + ["control"] * len(ctrl), dtype=STRING_DTYPE),
+        "case_id": pid[owner],
+        "index_date": fs[owner].astype("datetime64[D]").astype("datetime64[ns]"),
+        "birth_year": s["birth_year"].to_numpy()[members].astype(np.int32),
+        "gender": pd.array(s["gender"].to_numpy()[members], dtype=STRING_DTYPE),
+        "event_date": _days_to_ns(fs[members]),
+    })
+    is_control = (out["role"] == "control").to_numpy(bool)
+    order = np.lexsort((out["patient_id"].to_numpy(), is_control, out["case_id"].to_numpy()))
+    return out.iloc[order].reset_index(drop=True)
 
 
 def build_cohort(tables: StrokeTables, *, start: str = "2001-01-01", end: str = "2015-01-01", min_age: int = 45,
@@ -132,58 +223,14 @@ def build_cohort(tables: StrokeTables, *, start: str = "2001-01-01", end: str = 
         raise ValueError(f"controls must be one of {CONTROL_RULES}, got {controls!r}")
     s = patient_summary(tables)
     case_mask = eligible_cases(s, start=start, end=end, min_age=min_age, max_age=max_age)
-    none = np.iinfo(np.int64).max
-    never = s["first_stroke"].to_numpy() == none
-    ctrl_mask = ((never if controls == "never" else True) & (s["first_dx"].to_numpy() != none)
-                 & (s["first_exam"].to_numpy() != none))
     rng = np.random.default_rng(seed)
     case_rank = rng.permutation(len(s))
     cand_rank = rng.permutation(len(s))
-    gender_code = pd.Categorical(s["gender"], categories=sorted(set(s["gender"]))).codes.astype(np.int64)
-    stratum = s["birth_year"].to_numpy() * 4 + gender_code
-    lo = np.maximum(s["first_dx"].to_numpy(), s["first_exam"].to_numpy())
-    hi = np.minimum(s["last_dx"].to_numpy(), s["last_exam"].to_numpy())
-
-    cand = np.flatnonzero(ctrl_mask)
-    cand = cand[np.lexsort((cand_rank[cand], stratum[cand]))]  # by stratum, then the random candidate order
-    c_stratum, c_lo, c_hi, c_fs = stratum[cand], lo[cand], hi[cand], s["first_stroke"].to_numpy()[cand]
-    used = np.zeros(len(s), dtype=bool)  # per patient: matched as a case or taken as a control
+    candidates = _candidates(s, _control_mask(s, controls), cand_rank)
     cases = np.flatnonzero(case_mask)
     cases = cases[np.argsort(case_rank[cases], kind="stable")]
-    bounds_lo = np.searchsorted(c_stratum, stratum[cases], side="left")
-    bounds_hi = np.searchsorted(c_stratum, stratum[cases], side="right")
-    fs = s["first_stroke"].to_numpy()
-    matched_case, matched_ctrl = [], []
-    for k, case in enumerate(cases):  # one vectorised selection per eligible case (a few thousand)
-        a, b = bounds_lo[k], bounds_hi[k]
-        d = fs[case]
-        if used[case]:  # "until_index" only: already taken as another case's control
-            continue
-        ok = np.flatnonzero((c_lo[a:b] < d) & (c_hi[a:b] > d) & (c_fs[a:b] > d) & ~used[cand[a:b]])
-        if len(ok) >= n_controls:
-            pick = a + ok[:n_controls]
-            used[cand[pick]] = True
-            used[case] = True
-            matched_case.append(case)
-            matched_ctrl.append(cand[pick])
-    mc = np.asarray(matched_case, dtype=np.int64)
-    ctrl = np.concatenate(matched_ctrl) if matched_ctrl else np.zeros(0, np.int64)
-    members = np.concatenate([mc, ctrl])
-    owner = np.concatenate([mc, np.repeat(mc, n_controls)])
-    pid = s["patient_id"].to_numpy()
-    out = pd.DataFrame({
-        "patient_id": pid[members],
-        "role": pd.array(["case"] * len(mc) + ["control"] * len(ctrl), dtype=STRING_DTYPE),
-        "case_id": pid[owner],
-        "index_date": fs[owner].astype("datetime64[D]").astype("datetime64[ns]"),
-        "birth_year": s["birth_year"].to_numpy()[members].astype(np.int32),
-        "gender": pd.array(s["gender"].to_numpy()[members], dtype=STRING_DTYPE),
-        "event_date": pd.Series(np.where(fs[members] == none, np.iinfo(np.int64).min, fs[members]))
-        .astype("datetime64[D]").astype("datetime64[ns]").to_numpy(),
-    })
-    is_control = (out["role"] == "control").to_numpy(bool)
-    order = np.lexsort((out["patient_id"].to_numpy(), is_control, out["case_id"].to_numpy()))
-    return out.iloc[order].reset_index(drop=True)
+    matched, ctrl = _match(cases, _strata(s)[cases], s["first_stroke"].to_numpy(), candidates, len(s), n_controls)
+    return _cohort_rows(s, matched, ctrl, n_controls)
 
 
 def split_cohort(cohort: pd.DataFrame, fractions: tuple[float, float, float] = (0.70, 0.15, 0.15),
@@ -252,3 +299,32 @@ def matching_checks(cohort: pd.DataFrame, tables: StrokeTables, *, n_controls: i
     if "split" in cohort.columns:
         checks["splits holding whole case groups"] = float((cohort.groupby("case_id")["split"].nunique() == 1).mean())
     return pd.Series(checks, name="share satisfied")
+
+
+def split_table(cohort: pd.DataFrame) -> pd.DataFrame:
+    """Cases, controls and patients per split (train, validation, test), one row each, for the book."""
+    counts = cohort_counts(cohort)
+    return pd.DataFrame({
+        "split": ["train", "validation", "test"],
+        "cases": [counts[f"{s}_cases"] for s in SPLITS],
+        "controls": [counts[f"{s}_controls"] for s in SPLITS],
+        "patients": [counts[f"{s}_cases"] + counts[f"{s}_controls"] for s in SPLITS],
+    })
+
+
+def checks_table(checks: pd.Series) -> pd.DataFrame:
+    """`matching_checks` as a table: each rule with the percentage of the rows it applies to that satisfy it."""
+    return pd.DataFrame({"rule": checks.index.to_list(), "rows satisfying it (%)": 100 * checks.to_numpy(float)})
+
+
+def checks_verdict(checks: pd.Series) -> str:
+    """One clause on the matching checks: 'every rule holds for every row it applies to', or which rule
+    holds least and for what share of its rows (so the sentence turns when a rule fails)."""
+    if len(checks) and bool((checks >= 1.0).all()):
+        return f"each of the {len(checks)} rules holds for every row it applies to"
+    if not len(checks):
+        return "no rule could be checked"
+    worst = checks.idxmin()
+    broken = int((checks < 1.0).sum())
+    return (f"{broken} of the {len(checks)} rules fail somewhere; the weakest, '{worst}', holds for "
+            f"{100 * checks[worst]:.1f} % of its rows")

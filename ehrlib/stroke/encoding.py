@@ -58,8 +58,9 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from ehrlib.records import Record
+from ehrlib.evaluation.bootstrap import Interval, grouped_bootstrap
 from ehrlib.logs import get_logger
+from ehrlib.records import Record
 from ehrlib.stroke.cohort import SPLITS
 from ehrlib.stroke.icd10 import is_stroke_code
 from ehrlib.stroke.schema import METRICS, true_one_year_risk
@@ -641,9 +642,192 @@ def true_risk_auroc(encoded: Mapping[str, Mapping[str, EncodedSamples]]) -> dict
     return out
 
 
+
+# ------------------------------------------------------------------------------------------ the chapter's views
+# Tables and facts chapter 05 shows about the records and samples built above (one call per cell there).
+
+PAPER_WINDOW_COVERAGE = 0.99  # Teoh 2018: a window of 35 diagnoses "covered 99% of patients"
+PAPER_ONE_IN: dict[str, float] = {"diagnosis": 8.0, "exam": 9.0}  # Teoh 2018: 1 in 8 / 1 in 9 inputs
+
+
+def history_lengths(prepared: PreparedRecords) -> pd.DataFrame:
+    """Diagnoses and exam-years per cohort patient: patients, mean, SD and quartiles, one row per record kind."""
+    rows = []
+    for name, frame in (("diagnoses per patient", prepared.diagnoses), ("exam-years per patient", prepared.exams)):
+        n = frame.groupby("patient_id").size()
+        rows.append({"records": name, "patients": len(n), "mean": n.mean(), "SD": n.std(), "min": n.min(),
+                     "lower quartile": n.quantile(0.25), "median": n.median(), "upper quartile": n.quantile(0.75),
+                     "max": n.max()})
+    return pd.DataFrame(rows).round(1)
+
+
+def window_coverage(prepared: PreparedRecords, config: EncodingConfig = EncodingConfig()) -> dict[str, float]:
+    """Share of the cohort's patients with records whose whole history fits one window: at most
+    `max_diagnoses` diagnoses ("diagnosis") and at most `max_exam_years` exam-years ("exam")."""
+    dx = prepared.diagnoses.groupby("patient_id").size()
+    ex = prepared.exams.groupby("patient_id").size()
+    return {"diagnosis": float((dx <= config.max_diagnoses).mean()),
+            "exam": float((ex <= config.max_exam_years).mean())}
+
+
+def coverage_verdict(share: float, paper: float = PAPER_WINDOW_COVERAGE) -> str:
+    """How a window's coverage compares with the paper's, to the whole percentage the prose shows:
+    'more than the paper's 99 %', 'fewer than ...' or 'as many as ...'."""
+    ours, theirs = round(100 * share), round(100 * paper)
+    if ours == theirs:
+        return f"as many as the paper's {theirs} %"
+    return f"{'more' if ours > theirs else 'fewer'} than the paper's {theirs} %"
+
+
+def one_in_verdict(ours: float, paper: float) -> str:
+    """Whether our samples hold positives more or less often than the paper's "1 in `paper`"."""
+    if round(ours, 1) == round(paper, 1):
+        return f"as often as the paper's 1 in {paper:g}"
+    return f"{'less' if ours > paper else 'more'} often than the paper's 1 in {paper:g}"
+
+
+def prevalence_view(prevalence: pd.DataFrame) -> pd.DataFrame:
+    """The diagnosis and exam rows of `prevalence_table`, in words, with the paper's "1 in k" beside ours."""
+    p = prevalence[prevalence["input"] != "dual"]
+    return pd.DataFrame({
+        "input": p["input"].to_numpy(), "split": p["split"].replace({"val": "validation"}).to_numpy(),
+        "patients": p["patients"].to_numpy(), "samples": p["samples"].to_numpy(),
+        "positives": p["positives"].to_numpy(), "prevalence (%)": (100 * p["prevalence"]).round(1).to_numpy(),
+        "1 in k": p["one_in"].round(1).to_numpy(), "paper's 1 in k": p["input"].map(PAPER_ONE_IN).to_numpy(),
+    })
+
+
+def true_risk_intervals(encoded: Mapping[str, Mapping[str, EncodedSamples]], n_boot: int = 1000,
+                        seed: int = 0) -> dict[str, Interval]:
+    """AUROC of the generator's true one-year risk over all samples of each input type, with a 95 %
+    bootstrap interval that resamples matched sets (a case with its controls: their samples are not
+    independent); NaN ends where the risk is unknown."""
+    out = {}
+    for kind, by_split in encoded.items():
+        y = np.concatenate([v.y for v in by_split.values()])
+        r = np.concatenate([v.true_risk for v in by_split.values()])
+        sets = np.concatenate([v.case_id for v in by_split.values()])
+        ok = np.isfinite(r)
+        if not ok.any() or len(np.unique(y[ok])) < 2:
+            out[kind] = Interval(float("nan"), float("nan"), float("nan"))
+            continue
+        out[kind] = grouped_bootstrap(y[ok], r[ok], groups=sets[ok], n_boot=n_boot, seed=seed)["auroc"]
+    return out
+
+
+def versus_reference(iv: Interval, reference: float, name: str) -> str:
+    """Where an interval lies against a reference value: 'above the paper's 0.669 (its interval excludes
+    it)', 'below ...' or '... includes it'."""
+    if iv.ci_low > reference:
+        return f"above {name} {reference:g}: the whole interval lies above it"
+    if iv.ci_high < reference:
+        return f"below {name} {reference:g}: the whole interval lies below it"
+    return f"compatible with {name} {reference:g}, which the interval includes"
+
+
+@dataclass(frozen=True)
+class ExamplePatient:
+    """One cohort patient's prepared records, to show each encoding step on (`example_patient` picks one)."""
+
+    patient_id: int
+    gender: str
+    index_date: pd.Timestamp
+    diagnoses: pd.DataFrame
+    exams: pd.DataFrame
+
+    @property
+    def gappy_metrics(self) -> list[str]:
+        """Up to four metrics missing in some exam-year of this patient (the first four metrics if none is)."""
+        return [m for m in METRICS if self.exams[m].isna().any()][:4] or list(METRICS[:4])
+
+    def diagnosis_table(self) -> pd.DataFrame:
+        """The patient's diagnosis records: date, code, age, days since the previous one and its Eq. 5 category."""
+        cols = {"date": "date", "icd10": "ICD-10", "age": "age", "days_since_prev": "days since previous",
+                "day_cat": "day category"}
+        return self.diagnoses[list(cols)].round({"age": 2}).rename(columns=cols).reset_index(drop=True)
+
+    def exam_table(self) -> pd.DataFrame:
+        """The patient's exam summary (one row per year of age) for the metrics it misses somewhere, raw."""
+        gappy = self.gappy_metrics
+        out = self.exams[["date", "age_year", *gappy]].round(dict.fromkeys(gappy, 2))
+        return out.rename(columns={"age_year": "age"}).reset_index(drop=True)
+
+    def imputation_steps(self, state: EncodingState) -> dict[str, pd.DataFrame]:
+        """The gappy metrics raw, after carrying values forward and after the training gender means."""
+        gappy = self.gappy_metrics
+        return {"raw": self.exams[gappy], "rolled forward": roll_forward(self.exams)[gappy],
+                "imputed": state.impute_exams(self.exams)[gappy]}
+
+    def imputation_table(self, state: EncodingState, n_metrics: int = 2) -> pd.DataFrame:
+        """Per year of age, `n_metrics` gappy metrics (those the gender mean fills first) at each step."""
+        steps = self.imputation_steps(state)
+        by_mean = steps["rolled forward"].isna().any()
+        metrics = sorted(steps["raw"].columns, key=lambda m: not by_mean[m])[:n_metrics]
+        out = pd.DataFrame({"age": self.exams["age_year"].to_numpy()})
+        for m in metrics:
+            for step, frame in steps.items():
+                out[f"{m} {step}"] = frame[m].round(2).to_numpy()
+        return out
+
+    def imputation_facts(self, state: EncodingState) -> dict[str, Any]:
+        """Counts of the gappy metrics' missing cells filled by carrying forward and by the gender mean, and
+        one metric the gender mean filled with that mean's value (none: an empty name), also as a note for
+        the prose (" (for LDL_C, 121.30)", or " (none in this example)")."""
+        steps = self.imputation_steps(state)
+        missing = int(steps["raw"].isna().sum().sum())
+        after_roll = steps["rolled forward"].isna()
+        filled = [m for m in steps["raw"].columns if after_roll[m].any()]
+        value = float(state.gender_means[self.gender][filled[0]]) if filled else float("nan")
+        return {"missing": missing, "by_roll": missing - int(after_roll.sum().sum()),
+                "by_mean": int(after_roll.sum().sum()), "mean_metric": filled[0] if filled else "",
+                "mean_value": value, "mean_note": f" (for {filled[0]}, {value:.2f})" if filled else " (none in this example)"}
+
+    def _last_diagnosis(self, encoded: Mapping[str, Mapping[str, EncodedSamples]], split: str
+                        ) -> tuple[EncodedSamples, int, pd.Series]:
+        """The patient's diagnosis samples of `split`, the row of its last sample and that sample's last vector."""
+        sample = encoded["diagnosis"][split]
+        rows = np.flatnonzero(sample.patient_id == self.patient_id)
+        if not len(rows):
+            raise ValueError(f"patient {self.patient_id} has no diagnosis sample in the {split} split")
+        row = int(rows[-1])
+        return sample, row, pd.Series(sample.blocks["diagnosis"].dense([row])[0, -1], index=sample.feature_names)
+
+    def last_diagnosis_vector(self, encoded: Mapping[str, Mapping[str, EncodedSamples]], split: str = "train",
+                              n_features: int = 12) -> pd.DataFrame:
+        """The first `n_features` numbers of the patient's last diagnosis vector, named."""
+        vec = self._last_diagnosis(encoded, split)[2]
+        return pd.DataFrame({"feature": vec.index[:n_features],
+                             "value": vec.to_numpy(np.float64)[:n_features].round(3)})
+
+    def last_vector_facts(self, encoded: Mapping[str, Mapping[str, EncodedSamples]], split: str = "train"
+                          ) -> dict[str, Any]:
+        """Gender, standardised age and day category of the last diagnosis vector, and its sample's length
+        (diagnoses) and label."""
+        sample, row, vec = self._last_diagnosis(encoded, split)
+        return {"gender": int(vec["gender"]), "age": float(vec["age"]),
+                "day_cat": int(np.argmax(vec.iloc[2:2 + N_DAY_CATEGORIES])),
+                "length": int(sample.mask[row].sum()), "label": int(sample.y[row])}
+
+
+def example_patient(prepared: PreparedRecords, cohort: pd.DataFrame) -> ExamplePatient:
+    """A training case with a short, gappy history: the lowest patient id among training cases with 6-15
+    diagnoses, at least 3 exam-years and a missing metric in some exam-year (else the lowest training case)."""
+    train = cohort.loc[(cohort["role"] == "case") & (cohort["split"] == "train"), "patient_id"].to_numpy(np.int64)
+    dx = prepared.diagnoses.groupby("patient_id").size().reindex(train, fill_value=0).to_numpy()
+    ex = prepared.exams.groupby("patient_id").size().reindex(train, fill_value=0).to_numpy()
+    gap = (prepared.exams[list(METRICS)].isna().any(axis=1).groupby(prepared.exams["patient_id"]).any()
+           .reindex(train, fill_value=False).to_numpy(bool))
+    ok = (dx >= 6) & (dx <= 15) & (ex >= 3) & gap
+    pid = int(train[ok].min()) if ok.any() else int(train.min())
+    row = cohort.set_index("patient_id").loc[pid]
+    return ExamplePatient(pid, str(row["gender"]), pd.Timestamp(row["index_date"]),
+                          prepared.diagnoses[prepared.diagnoses["patient_id"] == pid],
+                          prepared.exams[prepared.exams["patient_id"] == pid])
+
 __all__ = [
     "EncodedSamples", "EncodingConfig", "EncodingState", "INPUT_TYPES", "MISSING_STRATEGIES", "PreparedRecords",
     "SequenceBlock", "day_category", "diagnosis_records", "encode_cohort", "fit_encoding_state",
     "fractional_age", "one_hot", "prepare_records", "prevalence_table", "roll_forward", "summarise_exams",
-    "true_risk_auroc", "window_index",
+    "true_risk_auroc", "window_index", "history_lengths", "window_coverage", "coverage_verdict", "one_in_verdict",
+    "prevalence_view", "true_risk_intervals", "versus_reference", "ExamplePatient", "example_patient",
 ]

@@ -1,26 +1,33 @@
 """Plotly figures of chapter 05: day categories, one patient's timeline, sample prevalence, the ICD-10
-autoencoder's training curve and its embedding projected to 2-D coloured by ICD-10 chapter."""
+autoencoder's training curve and its embedding projected to 2-D coloured by ICD-10 chapter. Every series
+has its own colour and, where colour alone could be missed, its own bar pattern, marker or line style."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ehrlib.plots import TEMPLATE
-from ehrlib.stroke.icd10 import CHAPTER_ORDER, icd10_chapter
+from ehrlib.plots import PALETTE, TEMPLATE
+from ehrlib.stroke.autoencoder import embedding_projection
+from ehrlib.stroke.encoding import PAPER_ONE_IN, ExamplePatient
+from ehrlib.stroke.icd10 import CHAPTER_ORDER, CodeEmbedding, icd10_chapter, icd10_description
 
 DAY_CATEGORY_LABELS: tuple[str, ...] = ("first or <7 d", "7-29 d", "30-89 d", "90-179 d", "180-365 d", ">365 d")
-PAPER_ONE_IN: dict[str, float] = {"diagnosis": 8.0, "exam": 9.0}  # Teoh 2018: 1 in 8 / 1 in 9 inputs
+SPLIT_NAMES: dict[str, str] = {"train": "train", "val": "validation", "test": "test"}
+PATTERNS: tuple[str, ...] = ("", "/", ".")  # bar fill patterns, one per series
+CHAPTER_COLOURS: tuple[str, ...] = tuple(plotly.colors.qualitative.Alphabet)  # 26 distinct: one per chapter
 
 
 def day_category_figure(diagnoses: pd.DataFrame, exams: pd.DataFrame) -> go.Figure:
     """Share of records in each Eq. 5 day category, for diagnoses and for exam-years."""
     fig = go.Figure()
-    for name, frame in (("diagnoses", diagnoses), ("exam-years", exams)):
+    for k, (name, frame) in enumerate((("diagnoses", diagnoses), ("exam-years", exams))):
         share = np.bincount(frame["day_cat"].to_numpy(np.int64), minlength=6) / max(len(frame), 1)
-        fig.add_bar(x=list(DAY_CATEGORY_LABELS), y=share, name=name)
+        fig.add_bar(x=list(DAY_CATEGORY_LABELS), y=share, name=name, marker_color=PALETTE[k],
+                    marker_pattern_shape=PATTERNS[k])
     fig.update_layout(template=TEMPLATE, title="Days since the previous record (Eq. 5 categories)",
                       xaxis_title="category", yaxis_title="share of records", yaxis_tickformat=".0%",
                       barmode="group")
@@ -32,24 +39,33 @@ def patient_timeline_figure(diagnoses: pd.DataFrame, exams: pd.DataFrame, index_
     """Diagnoses (by ICD-10 chapter) and exam-years of one patient over time, with the index date marked."""
     fig = go.Figure()
     chapters = icd10_chapter(diagnoses["icd10"].to_numpy()) if len(diagnoses) else np.array([])
-    fig.add_scatter(x=diagnoses["date"], y=chapters, mode="markers", name="diagnosis",
+    fig.add_scatter(x=diagnoses["date"], y=chapters, mode="markers", name="diagnosis", marker_color=PALETTE[0],
                     text=diagnoses["icd10"], hovertemplate="%{x|%Y-%m-%d}: %{text}<extra></extra>")
     fig.add_scatter(x=exams["date"], y=["exam-year"] * len(exams), mode="markers", name="exam-year",
-                    marker_symbol="square", text=exams["age_year"].astype(str),
+                    marker=dict(symbol="square", color=PALETTE[2]), text=exams["age_year"].astype(str),
                     hovertemplate="%{x|%Y-%m-%d}: age %{text}<extra></extra>")
-    fig.add_vline(x=pd.Timestamp(index_date).to_pydatetime(), line_dash="dash", line_color="firebrick")
-    fig.add_annotation(x=pd.Timestamp(index_date).to_pydatetime(), y=1, yref="paper", text="index date",
+    fig.add_vline(x=pd.Timestamp(index_date).to_pydatetime(), line_dash="dash", line_color=PALETTE[1])
+    fig.add_annotation(x=pd.Timestamp(index_date).to_pydatetime(), y=1, yref="paper", text="first stroke",
                        showarrow=False, yanchor="bottom")
     fig.update_layout(template=TEMPLATE, title=title, xaxis_title="date", yaxis_title="ICD-10 chapter")
     return fig
 
 
+def example_timeline_figure(example: ExamplePatient) -> go.Figure:
+    """`patient_timeline_figure` of the chapter's example patient, titled with its id."""
+    return patient_timeline_figure(example.diagnoses, example.exams, example.index_date,
+                                   title=f"Patient {example.patient_id}: records before the stroke")
+
+
 def prevalence_figure(table: pd.DataFrame) -> go.Figure:
-    """Samples per positive ("1 in k") per input type and split, against the paper's 1 in 8 / 1 in 9."""
+    """Samples per positive ("1 in k") per input type and split, against the paper's 1 in 8 / 1 in 9, from
+    `prevalence_table`'s rows (those of inputs the paper gives no figure for, "dual", are left out)."""
+    table = table[table["input"].isin(list(PAPER_ONE_IN))]
     fig = go.Figure()
-    for split in ("train", "val", "test"):
+    for k, (split, name) in enumerate(SPLIT_NAMES.items()):
         part = table[table["split"] == split]
-        fig.add_bar(x=part["input"], y=part["one_in"], name=split)
+        fig.add_bar(x=part["input"], y=part["one_in"], name=name, marker_color=PALETTE[k],
+                    marker_pattern_shape=PATTERNS[k])
     for k, (inp, v) in enumerate(PAPER_ONE_IN.items()):
         fig.add_scatter(x=[inp], y=[v], mode="markers", marker=dict(symbol="diamond", size=14, color="black"),
                         name="Teoh 2018", showlegend=k == 0)
@@ -62,8 +78,10 @@ def autoencoder_history_figure(history: dict[str, list[float]]) -> go.Figure:
     """Training loss and accuracy of the ICD-10 autoencoder per epoch."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("cross-entropy loss", "training accuracy"))
     epochs = np.arange(1, len(history["loss"]) + 1)
-    fig.add_scatter(x=epochs, y=history["loss"], mode="lines+markers", name="loss", row=1, col=1)
-    fig.add_scatter(x=epochs, y=history["accuracy"], mode="lines+markers", name="accuracy", row=1, col=2)
+    fig.add_scatter(x=epochs, y=history["loss"], mode="lines+markers", name="loss", row=1, col=1,
+                    line=dict(color=PALETTE[0], dash="solid"))
+    fig.add_scatter(x=epochs, y=history["accuracy"], mode="lines+markers", name="accuracy", row=1, col=2,
+                    line=dict(color=PALETTE[3], dash="dash"), marker_symbol="square")
     fig.update_yaxes(type="log", row=1, col=1)
     fig.update_xaxes(title_text="epoch")
     fig.update_layout(template=TEMPLATE, title="ICD-10 autoencoder training", showlegend=False)
@@ -72,23 +90,30 @@ def autoencoder_history_figure(history: dict[str, list[float]]) -> go.Figure:
 
 def embedding_figure(projection: np.ndarray, codes: np.ndarray, chapters: np.ndarray,
                      descriptions: np.ndarray | None = None) -> go.Figure:
-    """2-D projection of the 32-d code embedding, one point per code, coloured by ICD-10 chapter."""
+    """2-D projection of the 32-d code embedding, one point per code, coloured by ICD-10 chapter (each
+    chapter its own colour)."""
     fig = go.Figure()
     text = codes if descriptions is None else np.char.add(np.char.add(codes.astype(str), ": "),
                                                           descriptions.astype(str))
     present = [c for c in CHAPTER_ORDER if c in set(chapters)] + sorted(set(chapters) - set(CHAPTER_ORDER))
-    for ch in present:
+    for k, ch in enumerate(present):
         sel = chapters == ch
         fig.add_trace(go.Scattergl(x=projection[sel, 0], y=projection[sel, 1], mode="markers", name=ch,
-                                   marker=dict(size=4, opacity=0.7), text=text[sel],
-                                   hovertemplate="%{text}<extra>chapter " + ch + "</extra>"))
+                                   marker=dict(size=4, opacity=0.7, color=CHAPTER_COLOURS[k % len(CHAPTER_COLOURS)]),
+                                   text=text[sel], hovertemplate="%{text}<extra>chapter " + ch + "</extra>"))
     fig.update_layout(template=TEMPLATE, title="ICD-10 code embedding (PCA of the 32-d encoder output)",
                       xaxis_title="PC 1", yaxis_title="PC 2", legend_title="chapter")
     return fig
 
 
-__all__ = ["autoencoder_history_figure", "day_category_figure", "embedding_figure", "patient_timeline_figure",
-           "prevalence_figure"]
+def code_embedding_figure(embedding: CodeEmbedding) -> go.Figure:
+    """`embedding_figure` of a code embedding: its first two principal components, chapters and descriptions."""
+    codes = np.asarray(embedding.vocabulary.codes)
+    return embedding_figure(embedding_projection(embedding), codes, icd10_chapter(codes), icd10_description(codes))
+
+
+__all__ = ["autoencoder_history_figure", "code_embedding_figure", "day_category_figure", "embedding_figure",
+           "example_timeline_figure", "patient_timeline_figure", "prevalence_figure", "view_auroc_figure"]
 
 
 def view_auroc_figure(table: pd.DataFrame, title: str = "Test AUROC with 95 % matched-set intervals"):

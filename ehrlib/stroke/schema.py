@@ -370,3 +370,12 @@ def true_one_year_risk(hazard: pd.DataFrame, patient_ids: np.ndarray, dates: np.
     cum = (rate(year) * first / (jan1[:, 1] - jan1[:, 0])
            + rate(year + 1) * second / (jan1[:, 2] - jan1[:, 1]))
     return -np.expm1(-cum)
+
+
+def table_sizes(tables: StrokeTables) -> pd.DataFrame:
+    """Rows of each hospital table and the number of distinct ICD-10 codes, as a two-column table."""
+    return pd.DataFrame({
+        "table": ["patients", "diagnoses", "exam values", "distinct ICD-10 codes"],
+        "rows": [len(tables.patients), len(tables.diagnoses), len(tables.exams),
+                 int(tables.diagnoses["icd10"].nunique())],
+    })

@@ -387,17 +387,13 @@ def _hazard(st: _State, p: np.ndarray, yi: np.ndarray) -> np.ndarray:
 _DECIMALS = {"ALP": 0, "creatinine": 2, "Hb": 1, "hematocrit": 1, "MCH": 1, "MCHC": 1, "MCV": 1, "platelets": 1,
              "RBC": 2, "WBC": 1, "GGT": 0, "GOT": 0, "GPT": 0, "HbA1c_JDS": 1, "HbA1c_NGSP": 1, "HDL_C": 0,
              "LDL_C": 0, "triglyceride": 0, "uric_acid": 1, "glucose": 0}
+_DEC = np.array([_DECIMALS[m] for m in METRICS])
 _MI = {m: i for i, m in enumerate(METRICS)}
 
 
-def _exam_rows(st: _State, p: np.ndarray, yi: np.ndarray, day: np.ndarray, rng: np.random.Generator
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Exam rows for exam events (patient, year-index, day): (patient, day, metric index, value, repeat)."""
-    ne = len(p)
-    lab = _lab_levels(st, p, yi)
-    age = (st.years[yi] - st.birth[p]).astype(float)
-    z = rng.standard_normal((ne, 16))
-    v = np.empty((ne, len(METRICS)))
+def _blood_count_values(v: np.ndarray, lab: dict[str, np.ndarray], z: np.ndarray) -> None:
+    """Fill the blood count columns of `v`: RBC, MCV and MCHC measured, the indices derived from them as a
+    counter reports them (haematocrit, Hb, MCV, MCHC, MCH), then WBC and platelets; noise from `z[:, 0:5]`."""
     rbc = np.round(lab["rbc"] * np.exp(0.02 * z[:, 0]), 2)
     mcv = lab["mcv"] + 0.8 * z[:, 1]
     mchc = lab["mchc"] + 0.3 * z[:, 2]
@@ -411,6 +407,11 @@ def _exam_rows(st: _State, p: np.ndarray, yi: np.ndarray, day: np.ndarray, rng: 
     v[:, _MI["MCH"]] = np.round(hb / rbc * 10, 1)
     v[:, _MI["WBC"]] = lab["wbc"] * np.exp(0.08 * z[:, 3])
     v[:, _MI["platelets"]] = lab["plt"] * np.exp(0.06 * z[:, 4])
+
+
+def _chemistry_values(v: np.ndarray, lab: dict[str, np.ndarray], z: np.ndarray) -> None:
+    """Fill the biochemical columns of `v` (and ALP, creatinine): each set point with its measurement noise
+    from `z[:, 5:16]`; NGSP HbA1c and glucose follow the measured JDS HbA1c."""
     v[:, _MI["ALP"]] = lab["alp"] * np.exp(0.08 * z[:, 5])
     v[:, _MI["creatinine"]] = lab["creat"] * np.exp(0.05 * z[:, 6])
     jds = np.round(lab["hba1c_jds"] + 0.08 * z[:, 7], 1)
@@ -424,19 +425,25 @@ def _exam_rows(st: _State, p: np.ndarray, yi: np.ndarray, day: np.ndarray, rng: 
     v[:, _MI["HDL_C"]] = lab["hdl"] + 3 * z[:, 13]
     v[:, _MI["triglyceride"]] = lab["tg"] * np.exp(0.25 * z[:, 14])
     v[:, _MI["uric_acid"]] = lab["ua"] + 0.3 * z[:, 15]
-    dec = np.array([_DECIMALS[m] for m in METRICS])
-    for j in range(len(METRICS)):
-        v[:, j] = np.round(np.maximum(v[:, j], 10.0 ** -dec[j]), dec[j])
 
-    # Which metrics each exam holds.
-    u = rng.random((ne, len(METRICS) + 4))
-    blood = u[:, -4] < 0.90
-    bio = u[:, -3] < 0.85
-    blood |= ~(blood | bio)
-    cbc = blood & (u[:, -2] < 0.95)
-    dm = _coded(st, "diabetes", p, age)
-    dl = _coded(st, "dyslipidaemia", p, age)
-    prob = np.empty((ne, len(METRICS)))
+
+def _exam_values(st: _State, p: np.ndarray, yi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Every metric's value at each exam event (events x metrics), rounded to the metric's reported decimals
+    and at least one unit of the last decimal; draws the events' measurement noise first."""
+    lab = _lab_levels(st, p, yi)
+    z = rng.standard_normal((len(p), 16))
+    v = np.empty((len(p), len(METRICS)))
+    _blood_count_values(v, lab, z)
+    _chemistry_values(v, lab, z)
+    for j in range(len(METRICS)):
+        v[:, j] = np.round(np.maximum(v[:, j], 10.0 ** -_DEC[j]), _DEC[j])
+    return v
+
+
+def _measurement_probabilities(blood: np.ndarray, bio: np.ndarray, cbc: np.ndarray, dl: np.ndarray) -> np.ndarray:
+    """Per exam event and metric, the probability that the exam holds it, given which panels were ordered
+    (blood, biochemical, blood count) and dyslipidaemia (LDL measured more often); HbA1c is set apart."""
+    prob = np.empty((len(blood), len(METRICS)))
     for m in ("Hb", "hematocrit", "RBC", "WBC", "platelets"):
         prob[:, _MI[m]] = 0.98 * cbc
     for m in ("MCV", "MCH", "MCHC"):
@@ -447,22 +454,51 @@ def _exam_rows(st: _State, p: np.ndarray, yi: np.ndarray, day: np.ndarray, rng: 
                  ("uric_acid", 0.6), ("glucose", 0.75)):
         prob[:, _MI[m]] = q * bio
     prob[:, _MI["LDL_C"]] = (0.55 + 0.25 * dl) * bio
+    return prob
+
+
+def _measured(st: _State, p: np.ndarray, yi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Which metrics each exam event holds (events x metrics, boolean): the panels ordered, each metric of
+    an ordered panel with its probability, HbA1c (more often for a coded diabetic) on one or both scales."""
+    ne = len(p)
+    age = (st.years[yi] - st.birth[p]).astype(float)
+    u = rng.random((ne, len(METRICS) + 4))
+    blood = u[:, -4] < 0.90
+    bio = u[:, -3] < 0.85
+    blood |= ~(blood | bio)
+    cbc = blood & (u[:, -2] < 0.95)
+    dm = _coded(st, "diabetes", p, age)
+    prob = _measurement_probabilities(blood, bio, cbc, _coded(st, "dyslipidaemia", p, age))
     has = u[:, : len(METRICS)] < prob
     hba1c = bio & (u[:, -1] < 0.3 + 0.5 * dm)
     which = rng.random(ne)  # both scales 90 %, JDS only 5 %, NGSP only 5 %
     has[:, _MI["HbA1c_JDS"]] = hba1c & (which < 0.95)
     has[:, _MI["HbA1c_NGSP"]] = hba1c & ((which < 0.90) | (which >= 0.95))
+    return has
 
-    ev, mi = np.nonzero(has)
+
+def _with_repeats(ev: np.ndarray, mi: np.ndarray, val: np.ndarray, prob: float, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Append a repeated measurement (a slightly different value, same event and metric) to a share `prob`
+    of the rows; returns (event, metric index, value, repeat flag) with the repeats after the originals."""
     n_first = len(ev)
-    val = v[ev, mi]
-    dup = rng.random(len(ev)) < st.cfg.duplicate_prob
-    scale = 10.0 ** dec[mi[dup]]
+    dup = rng.random(n_first) < prob
+    scale = 10.0 ** _DEC[mi[dup]]
     dv = np.round(val[dup] * np.exp(0.015 * rng.standard_normal(int(dup.sum()))) * scale) / scale
     ev = np.concatenate([ev, ev[dup]])
     mi = np.concatenate([mi, mi[dup]])
-    val = np.concatenate([val, np.maximum(dv, 10.0 ** -dec[mi[n_first:]])])
+    val = np.concatenate([val, np.maximum(dv, 10.0 ** -_DEC[mi[n_first:]])])
     rep = np.concatenate([np.zeros(n_first, np.int8), np.ones(int(dup.sum()), np.int8)])
+    return ev, mi, val, rep
+
+
+def _exam_rows(st: _State, p: np.ndarray, yi: np.ndarray, day: np.ndarray, rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Exam rows for exam events (patient, year-index, day): (patient, day, metric index, value, repeat).
+    The random draws run in a fixed order (values, then which metrics, then repeats): it fixes the bytes."""
+    v = _exam_values(st, p, yi, rng)
+    ev, mi = np.nonzero(_measured(st, p, yi, rng))
+    ev, mi, val, rep = _with_repeats(ev, mi, v[ev, mi], st.cfg.duplicate_prob, rng)
     return p[ev], day[ev], mi.astype(np.int8), val, rep
 
 
