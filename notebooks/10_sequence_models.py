@@ -216,8 +216,9 @@ glue_values(report.protocol_facts(kfold, pooled.y, best, config.n_boot, P.seed, 
 # %% tags=["remove-output"]
 glue_values({"syn_n": f"{len(data.syn_train):,}"}, "ch10_")
 with timed(timings, "synthetic_seconds"):
-    split = study.split_protocol(data.syn_train, data.syn_test,
-                                 study.sequence_fitters(models, P.seed), config)
+    split = study.split_protocol(
+        data.syn_train, data.syn_test,
+        study.sequence_fitters(models, P.seed), config)
 sy = split.result
 
 # %% tags=["remove-input"]
