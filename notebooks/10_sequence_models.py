@@ -255,8 +255,9 @@ plots.show_figure("fig-10-1", plots.runs_figure({
 
 # %% tags=["remove-output"]
 with timed(timings, "curve_seconds"):
-    curve = study.search_curve(a, b, specs[best], study.label(best),
-                               P.sequence_curve_sizes, P.seed, min(P.n_bootstrap, 200))
+    curve = study.search_curve(
+        a, b, specs[best], study.label(best),
+        P.sequence_curve_sizes, P.seed, min(P.n_bootstrap, 200))
 
 # %% tags=["hide-input"]
 sizes, series = study.curve_series(curve)
