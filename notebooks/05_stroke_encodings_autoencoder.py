@@ -23,13 +23,13 @@
 # describe, trains the single-hidden-layer autoencoder that turns ICD-10 codes into 32-dimensional vectors
 # (Eq. 7-8), and builds one labelled sample per history prefix: positive when a first stroke follows within
 # 365 days of the prefix's last record. Every choice the paper leaves open is named where it is made. This
-# run took {glue:text}`ch05_minutes` minutes.
+# run took {glue:text}`ch05_minutes`.
 
 # %% tags=["parameters"]
 profile = "quick"
 
 # %% tags=["remove-input"]
-from ehrlib.booktext import Stopwatch, glue_values, interval, timed
+from ehrlib.booktext import Stopwatch, duration, glue_values, interval, timed
 from ehrlib.jsonfiles import read_timings, write_json
 from ehrlib.plots import setup_notebook, show_figure
 from ehrlib.profiles import get_profile, project_root
@@ -391,7 +391,7 @@ results = cohort_results(profile=P, population=len(tables.patients), counts=coun
                          vocabulary_size=len(vocab), autoencoder=ae, knn_chapter=neighbours.accuracy,
                          true_risk_auroc=encoding.true_risk_auroc(encoded), config=config, timings=timings)
 path = results.save(P.stroke_results_dir / "stroke_cohort.json")
-glue_values({"results_path": str(path.relative_to(project_root())), "minutes": f"{clock.elapsed / 60:.1f}",
+glue_values({"results_path": str(path.relative_to(project_root())), "minutes": duration(clock.elapsed),
              "t_pipeline": sum(timings[k] for k in ("generation", "read_tables", "cohort", "encodings"))}, "ch05_")
 
 # %% [markdown]
