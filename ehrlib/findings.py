@@ -15,6 +15,7 @@ import numpy as np
 
 from ehrlib.booktext import interval, spread
 from ehrlib.evaluation.bootstrap import Interval
+from ehrlib.evaluation.calibration import calibrator_name
 from ehrlib.files import atomic_write_text
 from ehrlib.records import RecordError
 from ehrlib.mortality.prose import runs_verdict
@@ -25,7 +26,6 @@ from ehrlib.profiles import get_profile
 from ehrlib.stroke.results import SAMPLE_TYPES, StrokeMetrics, best_network_vs_baseline
 
 PAGE = Path("book") / "findings.md"
-CALIBRATORS = {"platt": "Platt scaling", "isotonic": "isotonic regression"}
 
 
 def mortality_findings(r: MortalityResults) -> list[str]:
@@ -43,7 +43,7 @@ def mortality_findings(r: MortalityResults) -> list[str]:
         out.append(f"The generator's true risk, the best any model can reach on these stays, scores "
                    f"{interval(r.oracle.auroc)}.")
     cal = r.lstm.calibrated.ece
-    method = CALIBRATORS.get(r.lstm.calibrator, r.lstm.calibrator)
+    method = calibrator_name(r.lstm.calibrator)
     out.append(f"Calibrated on validation ({method}), the LSTM's expected calibration error on test is "
                f"{interval(cal)}.")
     return out

@@ -15,7 +15,7 @@ from ehrlib.evaluation.thresholds import ThresholdChoice
 from ehrlib.mortality import comparison as cmp
 from ehrlib.mortality import plots as mplots
 from ehrlib.mortality.report import MODEL_NAMES, subgroup_sentence, subgroup_table_rows
-from ehrlib.mortality.prose import sign_verdict
+from ehrlib.mortality.prose import difference_verdict, sign_verdict
 from ehrlib.mortality.results import (Ablation, AblationRow, Comparison, DecisionCurve, KFoldResult, LearningCurve,
                                       MortalityResults, NetBenefitAt, PairedDifference, SeedSummary, Subgroups)
 from ehrlib.profiles import get_profile
@@ -200,3 +200,25 @@ def test_kfold_sign_verdict() -> None:
     assert sign_verdict([-0.01, -0.02]) == "negative in every one of the 2 folds"
     assert sign_verdict([0.01, 0.02, 0.03]) == "positive in every one of the 3 folds"
     assert sign_verdict([0.01, -0.02, -0.03]) == "positive in 1 of the 3 folds and negative in 2"
+
+
+def test_oracle_gaps_pair_each_model_with_the_true_risk() -> None:
+    rng = np.random.default_rng(3)
+    n = 400
+    risk = rng.beta(2, 5, n)
+    y = (rng.random(n) < risk).astype(int)
+    test = SimpleNamespace(y=y, true_risk=risk, subject_ids=np.arange(n) // 2)
+    ms = SimpleNamespace(raw={"truth": risk.copy(), "noisy": risk + rng.normal(0, 0.3, n)})
+    cfg = SimpleNamespace(n_boot=200, seed=0)
+    gaps = cmp.oracle_gaps(test, ms, cfg)
+    assert (gaps["truth"].value, gaps["truth"].ci_low, gaps["truth"].ci_high) == (0.0, 0.0, 0.0)
+    assert gaps["noisy"].ci_high < 0  # noise only loses ranking
+    assert cmp.oracle_gaps(SimpleNamespace(y=y, true_risk=None, subject_ids=None), ms, cfg) is None
+
+
+def test_difference_verdict_turns_with_the_interval() -> None:
+    assert difference_verdict(_iv(0.03), "LSTM", "gradient-boosted trees").startswith(
+        "patients are ranked better with the LSTM than with the gradient-boosted trees")
+    assert "better with the gradient-boosted trees than with the LSTM" in difference_verdict(
+        _iv(-0.03), "LSTM", "gradient-boosted trees")
+    assert "cannot tell" in difference_verdict(_iv(0.0), "LSTM", "regression")

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from ehrlib import plots
+from ehrlib.evaluation.calibration import calibrator_name
 from ehrlib.evaluation.kfold import KFoldConfig, run_kfold
 from ehrlib.evaluation.protocol import evaluate_model, metric_entries
 from ehrlib.evaluation.subgroups import subgroup_rows
@@ -112,7 +113,7 @@ def test_report_renders_every_section_from_the_written_results(written) -> None:
         assert a["auroc"] in text
     assert "subject" in text and results.lstm.resampling_unit == "subject"
     table = tripod_checklist(results)
-    assert table.count("\n") > 15 and "12d" in table and results.lstm.calibrator in table
+    assert table.count("\n") > 15 and "12d" in table and calibrator_name(results.lstm.calibrator) in table
 
 
 def test_a_missing_or_renamed_field_fails_loudly(written, tmp_path) -> None:

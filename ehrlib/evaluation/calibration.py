@@ -39,6 +39,12 @@ from ehrlib.records import JsonFile, Record, RecordError
 _EPS = 1e-6
 PLATT_EPS = 1e-6
 CALIBRATORS = ("isotonic", "platt")
+CALIBRATOR_NAMES = {"platt": "Platt scaling", "isotonic": "isotonic regression"}
+
+
+def calibrator_name(kind: str) -> str:
+    """A calibrator's kind as the book writes it ("Platt scaling", "isotonic regression")."""
+    return CALIBRATOR_NAMES.get(kind, kind)
 
 
 @dataclass

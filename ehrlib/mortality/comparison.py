@@ -23,7 +23,7 @@ from ehrlib.booktext import interval, spread
 from ehrlib.evaluation.kfold import KFoldConfig, run_kfold
 from ehrlib.evaluation.protocol import ModelEvaluation, fit_protocol
 from ehrlib.evaluation.subgroups import subgroup_rows
-from ehrlib.evaluation.bootstrap import point_metrics
+from ehrlib.evaluation.bootstrap import Interval, grouped_paired_bootstrap, point_metrics, replicate_metrics
 from ehrlib.evaluation.thresholds import ThresholdChoice, decision_curve, net_benefit_interval
 from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.jsonfiles import write_json
@@ -144,10 +144,24 @@ def with_lstm(results_dir: Path, data: dict[str, EpisodeSet], runs: dict[str, Ba
                     p_val={"lstm": p_val, **{k: r.p_val for k, r in runs.items()}}, oracle=previous.oracle)
 
 
-def overview_table(ms: ModelSet) -> pd.DataFrame:
-    """One row per model: test AUROC and AUPRC with intervals, metrics at its threshold, calibration."""
-    rows = comparison_rows(ms.models, ms.oracle.auroc.value if ms.oracle is not None else None)
-    return pd.DataFrame(rows).set_index("model").round(3)
+def oracle_gaps(test: EpisodeSet, ms: ModelSet, cfg: ComparisonConfig) -> dict[str, Interval] | None:
+    """Each model's test AUROC minus the true risk's, paired on the same subject resamples (None when the
+    data have no true risk): how much ranking each model leaves on the table."""
+    if test.true_risk is None:
+        return None
+    truth = replicate_metrics(test.y, test.true_risk, groups=test.subject_ids, n_boot=cfg.n_boot, seed=cfg.seed)
+    gaps = {}
+    for name, p in ms.raw.items():
+        d = grouped_paired_bootstrap(test.y, p, test.true_risk, groups=test.subject_ids, n_boot=cfg.n_boot,
+                                     seed=cfg.seed, reps_b=truth)["auroc"]
+        gaps[name] = Interval(d["value"], d["ci_low"], d["ci_high"])
+    return gaps
+
+
+def overview_table(ms: ModelSet, gaps: dict[str, Interval] | None) -> pd.DataFrame:
+    """One row per model: test AUROC and AUPRC with intervals, metrics at its threshold, calibration, and
+    (with a true risk) its AUROC minus the true risk's with the paired interval."""
+    return pd.DataFrame(comparison_rows(ms.models, gaps)).set_index("model").round(3)
 
 
 def ceiling_facts(ms: ModelSet, n_test: int) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ehrlib.booktext import interval, number
+from ehrlib.evaluation.calibration import calibrator_name
 from ehrlib.evaluation.metrics import ranking_metrics, reliability_bins
 from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.mortality.losses import focal_loss_numpy
@@ -132,7 +133,7 @@ def prediction_facts(val: EpisodeSet, test: EpisodeSet, p_val: np.ndarray) -> di
 def calibration_table(m: Any) -> pd.DataFrame:
     """Brier, ECE (with intervals), ICI, slope, intercept and exact 0/1 predictions of the raw and the
     calibrated test predictions of `m` (`ModelEvaluation.metrics`)."""
-    rows = {"raw (focal loss)": m.raw, f"{m.calibrator} (fitted on validation)": m.calibrated}
+    rows = {"raw (focal loss)": m.raw, f"{calibrator_name(m.calibrator)} (fitted on validation)": m.calibrated}
     return pd.DataFrame({name: {"Brier": interval(c.brier, 4), "ECE": interval(c.ece, 4), "ICI": interval(c.ici, 4),
                                 "slope": interval(c.slope, 2), "intercept": interval(c.intercept, 2),
                                 "exactly 0 or 1": c.n_exact_zero + c.n_exact_one}
@@ -161,7 +162,7 @@ def calibration_facts(m: Any, oracle: Any | None) -> dict[str, Any]:
     slope and intercept intervals hold their ideal values; and the true risk's ECE as the floor."""
     other = [k for k in m.calibrator_cv_log_loss if k != m.calibrator][0]
     c, r = m.calibrated, m.raw
-    return {"calibrator": m.calibrator, "other": other, "loss_best": m.calibrator_cv_log_loss[m.calibrator],
+    return {"calibrator": calibrator_name(m.calibrator), "other": calibrator_name(other), "loss_best": m.calibrator_cv_log_loss[m.calibrator],
             "loss_other": m.calibrator_cv_log_loss[other], "raw_ece": interval(r.ece, 4),
             "cal_ece": interval(c.ece, 4), "raw_ici": interval(r.ici, 4), "cal_ici": interval(c.ici, 4),
             "raw_slope": interval(r.slope, 2), "cal_slope": interval(c.slope, 2), "raw_int": interval(r.intercept, 2),

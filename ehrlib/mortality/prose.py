@@ -8,12 +8,13 @@ from __future__ import annotations
 from ehrlib.evaluation.bootstrap import Interval
 
 
-def difference_verdict(diff: Interval, a: str, b: str, what: str = "ranks patients") -> str:
-    """A sentence on A minus B read from its interval: better, worse, or not resolved."""
+def difference_verdict(diff: Interval, a: str, b: str) -> str:
+    """A sentence on A minus B (an AUROC difference) read from its interval: better, worse, or not resolved.
+    Phrased so that a plural model name ("the trees") reads as well as a singular one."""
     if diff.ci_low > 0:
-        return f"the {a} {what} better than the {b}: the interval lies above zero"
+        return f"patients are ranked better with the {a} than with the {b}: the interval lies above zero"
     if diff.ci_high < 0:
-        return f"the {b} {what} better than the {a}: the interval lies below zero"
+        return f"patients are ranked better with the {b} than with the {a}: the interval lies below zero"
     return f"the interval includes zero, so this test set cannot tell the {a} and the {b} apart"
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from ehrlib.booktext import interval
 from ehrlib.evaluation.bootstrap import Interval
+from ehrlib.evaluation.calibration import calibrator_name
 from ehrlib.evaluation.metrics import LOWER_IS_BETTER, relative_improvement
 from ehrlib.evaluation.protocol import AT_THRESHOLD, CalibrationStats, ModelEvaluation
 from ehrlib.mortality.results import MortalityResults, Subgroups
@@ -132,9 +133,17 @@ def _section_metrics(r: MortalityResults, level: int) -> str:
         out.append("\n" + no_ceiling_sentence(m.n))
     else:
         out.append(f"\nThe best achievable on this test set, ranking by the generator's true risk, is AUROC "
-                   f"{interval(r.oracle.auroc)} and AUPRC {interval(r.oracle.auprc)}: the LSTM reaches "
-                   f"{_pct(m.auroc.value / r.oracle.auroc.value)} of the oracle AUROC.")
+                   f"{interval(r.oracle.auroc)} and AUPRC {interval(r.oracle.auprc)}. " + oracle_gap_sentence(r))
     return "\n".join(out) + "\n"
+
+
+def oracle_gap_sentence(r: MortalityResults) -> str:
+    """The LSTM's AUROC minus the true risk's: with its paired interval when chapter 7 computed it, else
+    the difference of the two point estimates."""
+    if r.oracle_gaps is not None and "lstm" in r.oracle_gaps:
+        return (f"The LSTM's AUROC minus the true risk's, paired on the same subject resamples, is "
+                f"{interval(r.oracle_gaps['lstm'], signed=True)}.")
+    return f"The LSTM's AUROC is {r.oracle.auroc.value - r.lstm.auroc.value:.3f} below it (point estimates)."
 
 
 def _calibration_row(name: str, c: CalibrationStats) -> list[str]:
@@ -146,10 +155,10 @@ def _section_calibration(r: MortalityResults, level: int) -> str:
     m = r.lstm
     out = [_h(level, "Calibration")]
     losses = ", ".join(f"{k} {v:.4f}" for k, v in m.calibrator_cv_log_loss.items())
-    out.append(f"The calibrator was chosen on validation by cross-validated log loss ({losses}): **{m.calibrator}**. "
+    out.append(f"The calibrator was chosen on validation by cross-validated log loss ({losses}): **{calibrator_name(m.calibrator)}**. "
                "On the test set:\n")
     rows = ([_calibration_row("raw (focal loss)", m.raw)] if m.raw is not None else [])
-    rows.append(_calibration_row(f"{m.calibrator}, fitted on validation", m.calibrated))
+    rows.append(_calibration_row(f"{calibrator_name(m.calibrator)}, fitted on validation", m.calibrated))
     out.append(_table(["probabilities", "Brier", "ECE (10 bins)", "ICI", "slope", "intercept", "exact 0 or 1"], rows))
     if r.oracle is not None:
         out.append(f"The generator's true risk itself has ECE {interval(r.oracle.ece, 4)} and ICI {interval(r.oracle.ici, 4)} on "
@@ -182,17 +191,21 @@ def models_of(r: MortalityResults) -> dict[str, ModelEvaluation]:
     return {k: found[k] for k in ordered(found)}
 
 
-def comparison_rows(models: dict[str, ModelEvaluation], oracle_auroc: float | None = None) -> list[dict[str, Any]]:
+ORACLE_GAP = "AUROC minus the true risk's"
+
+
+def comparison_rows(models: dict[str, ModelEvaluation], oracle_gaps: dict[str, Interval] | None = None
+                    ) -> list[dict[str, Any]]:
     """One row per model: AUROC/AUPRC (raw) with intervals, threshold metrics, calibrated Brier/ECE/ICI,
-    the calibrator, and (when given) the share of the true-risk oracle's AUROC reached."""
+    the calibrator, and (when given) its AUROC minus the true risk's, paired on the same resamples."""
     rows = []
     for key, m in models.items():
         row: dict[str, Any] = {"model": MODEL_NAMES.get(key, key), "AUROC": interval(m.auroc), "AUPRC": interval(m.auprc)}
         row.update({"recall": m.at_threshold["recall"].value, "precision": m.at_threshold["precision"].value,
                     "F1": m.at_threshold["f1"].value, "Brier": m.calibrated.brier.value,
-                    "ECE": m.calibrated.ece.value, "ICI": m.calibrated.ici.value, "calibrator": m.calibrator})
-        if oracle_auroc is not None:
-            row["AUROC / oracle"] = m.auroc.value / oracle_auroc
+                    "ECE": m.calibrated.ece.value, "ICI": m.calibrated.ici.value, "calibrator": calibrator_name(m.calibrator)})
+        if oracle_gaps is not None:
+            row[ORACLE_GAP] = interval(oracle_gaps[key], signed=True)
         rows.append(row)
     return rows
 
@@ -203,7 +216,7 @@ def _section_baselines(r: MortalityResults, level: int) -> str:
         out.append("The baselines of chapter 7 were not run.")
         return "\n".join(out) + "\n"
     table = [[MODEL_NAMES.get(k, k), interval(m.auroc), interval(m.auprc), f"{m.at_threshold['f1'].value:.3f}",
-              f"{m.calibrated.brier.value:.4f}", f"{m.calibrated.ece.value:.4f}", m.calibrator]
+              f"{m.calibrated.brier.value:.4f}", f"{m.calibrated.ece.value:.4f}", calibrator_name(m.calibrator)]
              for k, m in models_of(r).items()]
     out.append("All models were fitted on the training split, calibrated and thresholded on validation, and "
                "scored once on test (AUROC/AUPRC on raw scores).\n")
@@ -406,8 +419,7 @@ def limits(r: MortalityResults) -> list[str]:
         items = ["The data are synthetic: labels are drawn from a latent risk the generator knows, and the "
                  "measurements follow the patient's simulated state, not the label. Absolute numbers say how well "
                  "each method recovers that simulated risk, not how it would do in a hospital.",
-                 f"The LSTM's AUROC is {r.oracle.auroc.value - m.auroc.value:.3f} below the true-risk oracle on the "
-                 "same test set: that much ranking ability is left on the table."]
+                 oracle_gap_sentence(r).rstrip(".") + ": that much ranking ability is left on the table."]
     else:
         items = ["This dataset has no known true risk, so how far each model is from the best achievable ranking "
                  "cannot be measured; only the comparison between the models and with published figures remains."]

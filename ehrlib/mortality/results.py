@@ -221,7 +221,7 @@ class BestBaseline(Record):
 
 
 SECTIONS = ("data", "training", "lstm", "oracle", "baselines", "comparison", "seeds", "kfold",
-            "decision_curve", "learning_curve", "subgroups", "ablation", "timings", "best_baseline")
+            "decision_curve", "learning_curve", "subgroups", "ablation", "timings", "best_baseline", "oracle_gaps")
 
 
 @dataclass
@@ -242,6 +242,7 @@ class MortalityResults(Record):
     ablation: Ablation | None
     timings: dict[str, float]
     best_baseline: BestBaseline | None = None
+    oracle_gaps: dict[str, Interval] | None = None  # each model's test AUROC minus the true risk's, paired
 
     @classmethod
     def empty(cls) -> "MortalityResults":

@@ -8,6 +8,7 @@ answer (it is a methods study on synthetic data) say so instead of being left ou
 from __future__ import annotations
 
 from ehrlib.booktext import interval
+from ehrlib.evaluation.calibration import calibrator_name
 from ehrlib.mortality.report import MODEL_NAMES, models_of
 from ehrlib.mortality.results import MortalityResults
 
@@ -45,7 +46,7 @@ def checklist_rows(r: MortalityResults) -> list[tuple[str, str, str, str]]:
         ("12c", "Performance measures", "Chapters 4 and 7",
          f"LSTM AUROC {interval(m.auroc)} (raw scores, {m.n_boot} subject-bootstrap resamples)"),
         ("12d", "Calibration", "Chapter 4",
-         f"{m.calibrator} chosen on validation; test ECE {interval(m.calibrated.ece, 4)}, ICI {interval(m.calibrated.ici, 4)}"),
+         f"{calibrator_name(m.calibrator)} chosen on validation; test ECE {interval(m.calibrated.ece, 4)}, ICI {interval(m.calibrated.ici, 4)}"),
         ("12e", "Clinical utility", "Chapter 7 (decision curve)",
          "decision curve computed" if r.decision_curve is not None else "not computed"),
         ("14", "Fairness (subgroups)", "Chapter 7", sub),
