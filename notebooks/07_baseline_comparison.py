@@ -104,6 +104,7 @@ glue_values(cmp.baseline_facts(runs), "ch7_")
 ms = cmp.with_lstm(P.results_dir, data, runs, seed=cfg.seed)
 
 # %% [markdown]
+# (ch07-models)=
 # ## Every model beside the best achievable
 #
 # The labels are random draws from the generator's true risk, so no model can expect to rank the test
@@ -158,6 +159,7 @@ show_figure("fig-07-3", mplots.metrics_by_model_figure(ms.models))
 # subject-bootstrap intervals).
 # ```
 #
+# (ch07-best)=
 # ## The best baseline, chosen on validation
 #
 # Which baseline should the LSTM beat? Picking the best of five on the test set would reward the noise of
@@ -174,6 +176,7 @@ cmp.validation_table(best)
 # {glue:text}`ch7_best_val:.3f`); on test it reaches {glue:text}`ch7_best_test`. The LSTM's test AUROC
 # minus its is {glue:text}`ch7_best_diff`: {glue:text}`ch7_best_verdict`.
 #
+# (ch07-paired)=
 # ## LSTM against the logistic regression, paired
 #
 # Both models' raw scores are evaluated on the same bootstrap resamples of the test *subjects*, so the
@@ -206,6 +209,7 @@ show_figure("fig-07-4", mplots.lstm_improvement_figure(ms.models))
 # model's own threshold, so they trade off against each other.
 # ```
 #
+# (ch07-seeds)=
 # ## Seeds
 #
 # One training run is one draw: initial weights, dropout masks and batch order all depend on the seed.
@@ -234,6 +238,7 @@ show_figure("fig-07-5", mplots.seed_figure(seeds, lr_auroc))
 # The LSTM's raw test AUROC for each seed, against the (seed-free) logistic regression.
 # ```
 #
+# (ch07-decision)=
 # ## Decision curves
 #
 # A model is worth using only if acting on it beats the simple policies. At a threshold probability
@@ -264,6 +269,7 @@ show_figure("fig-07-6", mplots.decision_figure(decision))
 # series its own colour and dash); dotted vertical lines mark the LSTM's two validation-chosen thresholds.
 # ```
 #
+# (ch07-learning)=
 # ## Learning curves
 #
 # Where does each model stop gaining from more data? The LSTM, the regression and the boosted trees are
@@ -291,6 +297,7 @@ show_figure("fig-07-7", mplots.learning_figure(learning))
 # by: {glue:text}`ch7_lc_gain`. {glue:text}`ch7_lc_verdict` (the intervals are those of
 # {numref}`fig-07-7`).
 #
+# (ch07-subgroups)=
 # ## Subgroups
 #
 # AUROC of the raw scores and {term}`calibration-in-the-large <Calibration-in-the-large>` of the calibrated
@@ -306,6 +313,7 @@ cmp.subgroup_table(subgroups)
 # %% [markdown]
 # {glue:text}`ch7_subgroups`
 #
+# (ch07-ablation)=
 # ## The care process or the physiology?
 #
 # The missingness-only regression above sees when and how often each variable was charted, and nothing
@@ -323,6 +331,7 @@ cmp.ablation_table(ablation)
 # %% [markdown]
 # On datasets of {glue:text}`ch7_abl_n` episodes: {glue:text}`ch7_ablation` {glue:text}`ch7_abl_pair`
 #
+# (ch07-kfold)=
 # ## K-fold validation by patient
 #
 # The public replication fitted its calibrator and threshold on the fold it scored. Here the training and

@@ -94,10 +94,10 @@ def test_learning_facts_with_one_and_two_sizes() -> None:
     two = LearningCurve(sizes=[500, 2000], auroc={"lstm": [_iv(0.70), _iv(0.75)],
                                                    "logistic_regression": [_iv(0.80), _iv(0.79)]})
     facts = cmp.learning_facts(two)
-    assert facts["lc_gain"] == f"{MODEL_NAMES['lstm']} +0.050; {MODEL_NAMES['logistic_regression']} -0.010"
+    assert facts["lc_gain"] == "LSTM + focal loss +0.050; logistic regression (benchmark) -0.010"
     assert facts["lc_last"] == "500" and facts["lc_all"] == "2,000"
     assert facts["lc_verdict"].startswith(f"For {MODEL_NAMES['lstm']} the smaller set's AUROC lies below")
-    assert f"for {MODEL_NAMES['logistic_regression']} it lies inside" in facts["lc_verdict"]
+    assert "for logistic regression (benchmark) it lies inside" in facts["lc_verdict"]
     assert cmp.learning_facts(LearningCurve(sizes=[900], auroc={"lstm": [_iv(0.7)]}))["lc_gain"] == "only one size was run"
     assert list(cmp.learning_table(two).index) == [500, 2000]
 
@@ -114,6 +114,10 @@ def test_subgroup_sentence_and_rows_are_shared_with_the_report() -> None:
     text = subgroup_sentence(_subgroups([0.0, 0.05, -0.05]))
     assert "from 0.700 (sex F) to 0.800 (sex M)" in text and "2 of its 3 subgroups" in text
     assert "0 of its 3" in subgroup_sentence(_subgroups([0.0, 0.0, 0.0]))
+    assert "furthest off in sex X (100 episodes, 10 deaths), where it under-predicts mortality by -0.060" in subgroup_sentence(
+        _subgroups([0.0, 0.05, -0.06]))
+    assert "over-predicts" in subgroup_sentence(_subgroups([0.07, 0.05, -0.06]))
+    assert "the interval includes zero" in subgroup_sentence(_subgroups([0.005, 0.0, 0.0]))
     rows = subgroup_table_rows(_subgroups([0.0, 0.05, -0.05]))
     assert rows[-1][5] == "too few deaths" and rows[1][6] == "+0.050 (+0.040 to +0.060)"
     assert cmp.subgroup_table(_subgroups([0.0, 0.0, 0.0])).shape == (4, 7)

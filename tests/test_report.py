@@ -20,7 +20,9 @@ from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.records import RecordError
 from ehrlib.mortality.assemble import comparison, data_summary, kfold_result, oracle_record, training_record
 from ehrlib.mortality.pipelines import logistic_fitter, missingness_fitter, run_baselines, seed_run
-from ehrlib.mortality.report import PUBLISHED_ANCHORS, improvement_rows, metrics_summary, render_report
+from ehrlib.mortality.comparison import ComparisonConfig, robustness_facts
+from ehrlib.mortality.report import PUBLISHED_ANCHORS, improvement_rows, metrics_summary, render_report, section
+from ehrlib.profiles import get_profile
 from ehrlib.evaluation.bootstrap import Interval
 from ehrlib.mortality.results import (BaselineRecord, BestBaseline, DecisionCurve, NetBenefitAt, LearningCurve, MortalityResults, SeedSummary,
                                       Subgroups, load_results, results_path, update_results)
@@ -208,3 +210,18 @@ def test_fresh_results_replace_an_older_file(tmp_path) -> None:
         update_results(tmp_path, timings={"a": 1.0})
     fresh = update_results(tmp_path, fresh=True, timings={"a": 1.0})
     assert fresh.timings == {"a": 1.0} and load_results(tmp_path).timings == {"a": 1.0}
+
+
+def test_each_section_alone_and_the_robustness_sentences_read_back(written) -> None:
+    results = load_results(written)
+    assert section("seeds", results).startswith("The LSTM retrained with 2 seeds")
+    assert section("anchors", results).count(PUBLISHED_ANCHORS[0]["source"]) == 1
+    with pytest.raises(ValueError, match="no report section 'nope'"):
+        section("nope", results)
+    facts = robustness_facts(results, ComparisonConfig.from_profile(get_profile("quick")))
+    assert facts["n_seeds"] == 2 and facts["nb_lstm"] == "0.0500 (0.0400 to 0.0600)"
+    assert facts["k"] == 3 and "furthest off in sex" in facts["subgroups"]
+    assert facts["ablation"].startswith("The ablation needs the generator")
+    results.seeds = None
+    with pytest.raises(ValueError, match=r"lack \['seeds'\]: run chapter 07"):
+        robustness_facts(results, ComparisonConfig.from_profile(get_profile("quick")))

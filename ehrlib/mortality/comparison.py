@@ -32,9 +32,9 @@ from ehrlib.mortality.assemble import (comparison, episode_attributes, kfold_res
 from ehrlib.mortality.lstm import LstmConfig
 from ehrlib.mortality.pipelines import (BaselineRun, gbt_fitter, learning_curve, logistic_fitter, lstm_fitter,
                                         missingness_fitter, run_baselines, seed_run, train_seed)
-from ehrlib.mortality.prose import difference_verdict, runs_verdict, sign_verdict
+from ehrlib.mortality.prose import difference_verdict, model_word, runs_verdict, sign_verdict
 from ehrlib.mortality.report import (MODEL_NAMES, SUBGROUP_COLUMNS, comparison_rows, improvement_rows, metrics_summary,
-                                    no_ceiling_sentence, p_value_text, subgroup_table_rows)
+                                    no_ceiling_sentence, p_value_text, subgroup_sentence, subgroup_table_rows)
 from ehrlib.mortality.results import (Ablation, BaselineRecord, BestBaseline, Comparison, DataSummary, DecisionCurve, KFoldResult, LearningCurve,
                                       MortalityResults, NetBenefitAt, Oracle, SeedSummary, Subgroups, load_results,
                                       update_results)
@@ -322,9 +322,10 @@ def learning_facts(learning: LearningCurve) -> dict[str, Any]:
     if len(learning.sizes) < 2:
         return {"lc_gain": "only one size was run", "lc_last": "-", "lc_all": f"{learning.sizes[-1]:,}",
                 "lc_verdict": "With one training size there is no curve to read."}
-    gain = "; ".join(f"{MODEL_NAMES[k]} {v[-1].value - v[-2].value:+.3f}" for k, v in learning.auroc.items())
-    grew = [MODEL_NAMES[k] for k, v in learning.auroc.items() if v[-2].value < v[-1].ci_low]
-    flat = [MODEL_NAMES[k] for k, v in learning.auroc.items() if v[-2].value >= v[-1].ci_low]
+    name = {k: model_word(MODEL_NAMES[k]) for k in learning.auroc}
+    gain = "; ".join(f"{name[k]} {v[-1].value - v[-2].value:+.3f}" for k, v in learning.auroc.items())
+    grew = [name[k] for k, v in learning.auroc.items() if v[-2].value < v[-1].ci_low]
+    flat = [name[k] for k, v in learning.auroc.items() if v[-2].value >= v[-1].ci_low]
     parts = ([f"for {', '.join(grew)} the smaller set's AUROC lies below the full set's interval, so more data "
               "still helped"] if grew else []) + (
         [f"for {', '.join(flat)} it lies inside or above that interval, so the change is no evidence of a gain"]
@@ -380,7 +381,7 @@ def ablation_facts(ablation: Ablation | None, headline: Comparison, n_train: int
                 "abl_pair": ""}
     cell = {(r.setting, r.model): r.auroc for r in ablation.rows}
     on, off = cell[("all mechanisms on", "missingness")], cell[("MAR and MNAR off", "missingness")]
-    moves = "; ".join(f"{MODEL_NAMES[m]} {cell[('all mechanisms on', m)].value:.3f} to "
+    moves = "; ".join(f"{model_word(MODEL_NAMES[m])} {cell[('all mechanisms on', m)].value:.3f} to "
                       f"{cell[('MAR and MNAR off', m)].value:.3f}" for m in ("lstm", "logistic_regression", "gbt"))
     return {"ablation": f"With every mechanism on, observation counts alone reach AUROC {interval(on)}; with MAR and "
                         f"MNAR off, {interval(off)}. The models on measured values move as follows: {moves}.",
@@ -434,6 +435,19 @@ def kfold_facts(kfold: KFoldResult, cfg: ComparisonConfig) -> dict[str, Any]:
             "k_pos": sign_verdict(kfold.diff_auroc),
             "k_oracle": (f"; the oracle's is {ks['oracle']['auroc']['mean']:.3f}" if "oracle" in ks
                          else " (no known true risk here)"), "k_seconds": f"{kfold.seconds:.0f}"}
+
+
+def robustness_facts(r: MortalityResults, cfg: ComparisonConfig) -> dict[str, Any]:
+    """The sentences of chapter 7's robustness sections (seeds, decision curve, learning curve, subgroups,
+    ablation, k-fold), read back from the typed results for the report of chapter 8."""
+    needed = {"seeds": r.seeds, "decision_curve": r.decision_curve, "learning_curve": r.learning_curve,
+              "subgroups": r.subgroups, "kfold": r.kfold, "comparison": r.comparison, "data": r.data}
+    missing = [k for k, v in needed.items() if v is None]
+    if missing:
+        raise ValueError(f"the results lack {missing}: run chapter 07 before the report")
+    return {**seed_facts(r.seeds), **decision_facts(r.decision_curve), **learning_facts(r.learning_curve),
+            "subgroups": subgroup_sentence(r.subgroups), **kfold_facts(r.kfold, cfg),
+            **ablation_facts(r.ablation, r.comparison, r.data.splits["train"].n)}
 
 
 def save_chapter(results_dir: Path, runs: dict[str, BaselineRun], ms: ModelSet, timings: dict[str, float],

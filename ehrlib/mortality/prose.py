@@ -18,6 +18,13 @@ def difference_verdict(diff: Interval, a: str, b: str) -> str:
     return f"the interval includes zero, so this test set cannot tell the {a} and the {b} apart"
 
 
+def model_word(name: str) -> str:
+    """A model's display name as it reads inside a sentence: "gradient-boosted trees", but "LSTM + focal
+    loss" and "NEWS2-style score" keep their capitals."""
+    first = name.split()[0]
+    return name if first.isupper() or any(ch.isdigit() for ch in first) else name[0].lower() + name[1:]
+
+
 def compare_word(x: float, y: float, lower: str = "below", higher: str = "above", same: str = "equal to") -> str:
     """'below', 'above' or 'equal to' for x against y."""
     return lower if x < y else higher if x > y else same

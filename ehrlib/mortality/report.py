@@ -88,12 +88,11 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _section_model(r: MortalityResults, level: int) -> str:
+def _section_model(r: MortalityResults) -> str:
     tr = r.training
     c = tr.config
     dense = " -> ".join(f"Dense({d}, ReLU, L2 {c['l2']}) -> Dropout({c['head_dropout']})" for d in c["dense"])
     return "\n".join([
-        _h(level, "Model"),
         f"Input (48 hourly steps x {tr.n_features} features) -> Masking -> LSTM({c['units']}, dropout "
         f"{c['dropout']}, recurrent dropout {c['recurrent_dropout']}) -> {dense} -> Dense(1, sigmoid); "
         f"{tr.n_parameters:,} trainable parameters. Focal loss with gamma {c['gamma']} and alpha {c['alpha']}, "
@@ -103,8 +102,8 @@ def _section_model(r: MortalityResults, level: int) -> str:
         f"{tr.seconds:.0f} s of wall-clock time."]) + "\n"
 
 
-def _section_data(r: MortalityResults, level: int) -> str:
-    out = [_h(level, "Data")]
+def _section_data(r: MortalityResults) -> str:
+    out: list[str] = []
     if r.data is None:
         out.append("The data summary of chapter 7 was not written in this run.")
         return "\n".join(out) + "\n"
@@ -117,9 +116,9 @@ def _section_data(r: MortalityResults, level: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def _section_metrics(r: MortalityResults, level: int) -> str:
+def _section_metrics(r: MortalityResults) -> str:
     m = r.lstm
-    out = [_h(level, "Test metrics")]
+    out: list[str] = []
     out.append(f"Scored once on the {m.n:,} test episodes. AUROC and AUPRC rank the raw scores; the threshold "
                f"metrics use the calibrated probabilities and the threshold chosen on validation. Intervals (in brackets, 95 %): "
                f"{m.n_boot} bootstrap resamples of the test {m.resampling_unit}s.\n")
@@ -151,10 +150,10 @@ def _calibration_row(name: str, c: CalibrationStats) -> list[str]:
             f"{c.n_exact_zero + c.n_exact_one}"]
 
 
-def _section_calibration(r: MortalityResults, level: int) -> str:
+def _section_calibration(r: MortalityResults) -> str:
     m = r.lstm
-    out = [_h(level, "Calibration")]
-    losses = ", ".join(f"{k} {v:.4f}" for k, v in m.calibrator_cv_log_loss.items())
+    out: list[str] = []
+    losses = ", ".join(f"{calibrator_name(k)} {v:.4f}" for k, v in m.calibrator_cv_log_loss.items())
     out.append(f"The calibrator was chosen on validation by cross-validated log loss ({losses}): **{calibrator_name(m.calibrator)}**. "
                "On the test set:\n")
     rows = ([_calibration_row("raw (focal loss)", m.raw)] if m.raw is not None else [])
@@ -166,12 +165,11 @@ def _section_calibration(r: MortalityResults, level: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def _section_threshold(r: MortalityResults, level: int) -> str:
+def _section_threshold(r: MortalityResults) -> str:
     m = r.lstm
     t = m.at_threshold
     s = m.at_sensitivity
-    return (_h(level, "Decision threshold") + "\n"
-            f"The threshold {m.threshold:.3f} maximises F1 on the validation set (validation F1 {m.validation_f1:.3f}); "
+    return (f"The threshold {m.threshold:.3f} maximises F1 on the validation set (validation F1 {m.validation_f1:.3f}); "
             f"on test it gives recall {t['recall'].value:.3f}, precision {t['precision'].value:.3f} and F1 "
             f"{t['f1'].value:.3f}. A clinician preferring {_pct(m.sensitivity_target)} sensitivity would use "
             f"threshold {m.sensitivity_threshold:.3f} (chosen on validation): on test, recall {s['recall']:.3f}, "
@@ -210,8 +208,8 @@ def comparison_rows(models: dict[str, ModelEvaluation], oracle_gaps: dict[str, I
     return rows
 
 
-def _section_baselines(r: MortalityResults, level: int) -> str:
-    out = [_h(level, "Baselines")]
+def _section_baselines(r: MortalityResults) -> str:
+    out: list[str] = []
     if r.baselines is None:
         out.append("The baselines of chapter 7 were not run.")
         return "\n".join(out) + "\n"
@@ -249,8 +247,8 @@ def improvement_rows(model: ModelEvaluation, reference: ModelEvaluation) -> list
              f"{relative_improvement(k, a, b):+.1f} %"] for k, (a, b) in pairs.items()]
 
 
-def _section_improvement(r: MortalityResults, level: int) -> str:
-    out = [_h(level, "LSTM against the benchmark regression, metric by metric")]
+def _section_improvement(r: MortalityResults) -> str:
+    out: list[str] = []
     if r.baselines is None:
         out.append("The baselines of chapter 7 were not run.")
         return "\n".join(out) + "\n"
@@ -261,8 +259,8 @@ def _section_improvement(r: MortalityResults, level: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def _section_seeds(r: MortalityResults, level: int) -> str:
-    out = [_h(level, "Seeds")]
+def _section_seeds(r: MortalityResults) -> str:
+    out: list[str] = []
     if r.seeds is None:
         out.append("The LSTM was trained with one seed only in this run.")
         return "\n".join(out) + "\n"
@@ -278,8 +276,8 @@ def _section_seeds(r: MortalityResults, level: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def _section_kfold(r: MortalityResults, level: int) -> str:
-    out = [_h(level, "K-fold validation")]
+def _section_kfold(r: MortalityResults) -> str:
+    out: list[str] = []
     if r.kfold is None:
         out.append("K-fold validation was not run.")
         return "\n".join(out) + "\n"
@@ -298,8 +296,8 @@ def _section_kfold(r: MortalityResults, level: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def _section_decision(r: MortalityResults, level: int) -> str:
-    out = [_h(level, "Decision curve")]
+def _section_decision(r: MortalityResults) -> str:
+    out: list[str] = []
     if r.decision_curve is None:
         out.append("The decision curve was not computed in this run.")
         return "\n".join(out) + "\n"
@@ -319,8 +317,8 @@ def _section_decision(r: MortalityResults, level: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def _section_learning(r: MortalityResults, level: int) -> str:
-    out = [_h(level, "Learning curve")]
+def _section_learning(r: MortalityResults) -> str:
+    out: list[str] = []
     if r.learning_curve is None:
         out.append("The learning curve was not computed in this run.")
         return "\n".join(out) + "\n"
@@ -352,13 +350,18 @@ def subgroup_sentence(sub: Subgroups, model: str = "lstm") -> str:
     lo, hi = min(ranked, key=lambda g: g.auroc.value), max(ranked, key=lambda g: g.auroc.value)
     own = [g for g in sub.rows if g.model == model]
     name = "LSTM" if model == "lstm" else MODEL_NAMES.get(model, model)
+    worst = max(own, key=lambda g: abs(g.citl.value))
+    side = "over-predicts" if worst.citl.value > 0 else "under-predicts"
     return (f"The {name}'s subgroup AUROC ranges from {lo.auroc.value:.3f} ({lo.attribute} {lo.level}) to "
             f"{hi.auroc.value:.3f} ({hi.attribute} {hi.level}); {sum(g.citl.excludes(0) for g in own)} of its "
-            f"{len(own)} subgroups have a calibration-in-the-large interval that excludes zero.")
+            f"{len(own)} subgroups have a calibration-in-the-large interval that excludes zero. It is furthest "
+            f"off in {worst.attribute} {worst.level} ({worst.n:,} episodes, {worst.deaths:,} deaths), where it "
+            f"{side} mortality by {interval(worst.citl, signed=True)}"
+            f"{'' if worst.citl.excludes(0) else '; the interval includes zero'}.")
 
 
-def _section_subgroups(r: MortalityResults, level: int) -> str:
-    out = [_h(level, "Subgroups")]
+def _section_subgroups(r: MortalityResults) -> str:
+    out: list[str] = []
     if r.subgroups is None:
         out.append("Subgroups were not evaluated in this run.")
     elif not r.subgroups.available:
@@ -371,8 +374,8 @@ def _section_subgroups(r: MortalityResults, level: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def _section_ablation(r: MortalityResults, level: int) -> str:
-    out = [_h(level, "Missingness ablation")]
+def _section_ablation(r: MortalityResults) -> str:
+    out: list[str] = []
     if r.ablation is None:
         out.append("The missingness ablation was not run.")
         return "\n".join(out) + "\n"
@@ -387,8 +390,8 @@ def _section_ablation(r: MortalityResults, level: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def _section_anchors(r: MortalityResults, anchors: tuple[dict[str, str], ...], level: int) -> str:
-    out = [_h(level, "Comparison with published figures")]
+def _section_anchors(r: MortalityResults, anchors: tuple[dict[str, str], ...]) -> str:
+    out: list[str] = []
     caveat = ("they are not comparable one to one with numbers on synthetic data" if r.oracle is not None
               else "cohorts, time windows and splits differ, so compare with care")
     out.append("Published results on real MIMIC-III or hospital data (and the public replication's own figures), "
@@ -403,8 +406,8 @@ def _section_anchors(r: MortalityResults, anchors: tuple[dict[str, str], ...], l
     return "\n".join(out) + "\n"
 
 
-def _section_timings(r: MortalityResults, level: int) -> str:
-    out = [_h(level, "Run time")]
+def _section_timings(r: MortalityResults) -> str:
+    out: list[str] = []
     t = {"lstm_training_seconds": r.training.seconds, **r.timings}
     out.append("Wall-clock times measured in this build (on a shared machine, so indicative only):\n")
     out.append(_table(["step", "seconds"], [[k.removesuffix("_seconds").replace("_", " "), f"{float(v):.1f}"]
@@ -442,24 +445,40 @@ def limits(r: MortalityResults) -> list[str]:
     return items
 
 
-def _section_limits(r: MortalityResults, level: int) -> str:
-    return "\n".join([_h(level, "Limits")] + [f"- {t}" for t in limits(r)]) + "\n"
+def _section_limits(r: MortalityResults) -> str:
+    return "\n".join(f"- {t}" for t in limits(r)) + "\n"
+
+
+#: The report's sections in order: key, heading, and the function writing its body from the results.
+REPORT_SECTIONS: tuple[tuple[str, str, Any], ...] = (
+    ("model", "Model", _section_model), ("data", "Data", _section_data),
+    ("metrics", "Test metrics", _section_metrics), ("calibration", "Calibration", _section_calibration),
+    ("threshold", "Decision threshold", _section_threshold), ("baselines", "Baselines", _section_baselines),
+    ("improvement", "LSTM against the benchmark regression, metric by metric", _section_improvement),
+    ("seeds", "Seeds", _section_seeds), ("kfold", "K-fold validation", _section_kfold),
+    ("decision", "Decision curve", _section_decision), ("learning", "Learning curve", _section_learning),
+    ("subgroups", "Subgroups", _section_subgroups), ("ablation", "Missingness ablation", _section_ablation),
+    ("anchors", "Comparison with published figures", None), ("timings", "Run time", _section_timings),
+    ("limits", "Limits", _section_limits))
+
+
+def section(name: str, results: MortalityResults, anchors: tuple[dict[str, str], ...] = PUBLISHED_ANCHORS) -> str:
+    """The body (Markdown, no heading) of one report section, by its key in `REPORT_SECTIONS`."""
+    if results.lstm is None or results.training is None:
+        raise ValueError("results have no 'lstm' or 'training' section: run chapters 03 and 04 first")
+    found = {key: fn for key, _, fn in REPORT_SECTIONS}
+    if name not in found:
+        raise ValueError(f"no report section {name!r}; known: {sorted(found)}")
+    return _section_anchors(results, anchors) if name == "anchors" else found[name](results)
 
 
 def render_report(results: MortalityResults, anchors: tuple[dict[str, str], ...] = PUBLISHED_ANCHORS,
                   level: int = 2) -> str:
-    """Markdown report of a mortality run; headings start at `level`. Needs chapters 03 and 04's sections."""
-    if results.lstm is None or results.training is None:
-        raise ValueError("results have no 'lstm' or 'training' section: run chapters 03 and 04 first")
+    """Markdown report of a mortality run, every section under its heading; headings at `level`. Needs
+    chapters 03 and 04's sections."""
     if not 1 <= level <= 5:
         raise ValueError(f"heading level must be 1..5, got {level}")
-    sections = (_section_model, _section_data, _section_metrics, _section_calibration, _section_threshold,
-                _section_baselines, _section_improvement, _section_seeds, _section_kfold, _section_decision,
-                _section_learning, _section_subgroups, _section_ablation)
-    parts = [f(results, level) for f in sections]
-    parts += [_section_anchors(results, anchors, level), _section_timings(results, level),
-              _section_limits(results, level)]
-    return "\n".join(parts)
+    return "\n".join(_h(level, title) + "\n" + section(key, results, anchors) for key, title, _ in REPORT_SECTIONS)
 
 
 def metrics_summary(lstm: ModelEvaluation, baseline: ModelEvaluation) -> dict[str, Any]:
