@@ -84,8 +84,8 @@ def test_the_check_sees_an_upward_import(tmp_path):
 ORDER = {
     "evaluation": ["metrics", "bootstrap", "calibration", "thresholds", "protocol", "kfold", "subgroups", "challenge",
                    "crossfit"],
-    "icu": ["defaults", "layout", "ranges", "episodes", "cache", "reader", "schema", "risk", "synth", "writer", "describe", "missingness",
-            "plots"],
+    "icu": ["defaults", "layout", "ranges", "episodes", "cache", "reader", "schema", "risk", "synth", "writer", "describe", "tour",
+            "missingness", "plots"],
     "stroke": ["icd10", "schema", "cohort", "encoding", "autoencoder", "losses", "models", "baselines", "evaluation",
                "results", "experiment", "plots", "synth"],
     "mortality": ["hourly", "losses", "preprocessing", "baselines", "news2", "lstm", "bundle", "time_inputs",
