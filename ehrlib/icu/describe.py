@@ -176,12 +176,15 @@ def latent_features(cohort: IcuCohort, stays: np.ndarray, trajectory: bool, ever
     return np.c_[static, sev, organ.reshape(len(pos), -1), change]
 
 
-def gbt_scores(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
-    """Test-set probabilities of gradient-boosted trees fitted on train only (fixed seed)."""
+def gbt_scores(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, n_threads: int = 1) -> np.ndarray:
+    """Test-set probabilities of gradient-boosted trees fitted on train only (fixed seed), on at most `n_threads`
+    OpenMP threads (on a small shared machine more threads wait on each other far longer than they save)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
 
     model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.08, max_leaf_nodes=15, random_state=0)
-    return model.fit(x_train, y_train).predict_proba(x_test)[:, 1]
+    with threadpool_limits(limits=n_threads, user_api="openmp"):
+        return model.fit(x_train, y_train).predict_proba(x_test)[:, 1]
 
 
 def gbt_auroc(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> float:

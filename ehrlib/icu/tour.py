@@ -2,7 +2,8 @@
 feature switched off at a time (`ablate`), the example patients the figures follow, and the numbers the prose
 reads, each as a dict for `ehrlib.booktext.glue_values` under the names the chapter uses. Directions the prose
 states (treated above untreated, labels unchanged, observations identical) are words chosen here from the
-numbers (`direction`, `same_word`, `interval_word`), so a sentence cannot outlive its numbers. Nothing here draws a figure.
+numbers (`direction`, `same_word`, `interval_word`), so a sentence cannot outlive its numbers. Nothing here
+draws a figure.
 """
 
 from __future__ import annotations
@@ -153,7 +154,8 @@ def individual_variability(demo: Demo) -> Distributions:
     sd = [float(np.nanstd(v)) for v in series.values()]
     return Distributions(series, "48-hour mean heart rate (bpm)",
                          "Survivors' mean heart rate, with and without individual set points",
-                         {"hr_sd_indiv": sd[0], "hr_sd_noindiv": sd[1], "hr_sd_word": direction(sd[0], sd[1], "wider", "narrower")})
+                         {"hr_sd_indiv": sd[0], "hr_sd_noindiv": sd[1],
+                          "hr_sd_word": direction(sd[0], sd[1], "wider", "narrower")})
 
 
 CARE_FACTS = {"pct_event": ("acute event", "episodes, %"), "pct_o2": ("supplemental oxygen", "episodes, %"),
@@ -208,7 +210,8 @@ def fluid_effects(demo: Demo) -> tuple[dict[str, Any], Example]:
     boluses, responds = lat["fluid_boluses"].to_numpy(), lat["fluid_responder"].to_numpy() == 1
     sbp, hb = VARIABLES.index("Systolic blood pressure"), VARIABLES.index("Hemoglobin")
     first_day, first_day_dry = window_means(base.hourly()[0], 0, 24), window_means(dry.hourly()[0], 0, 24)
-    out: dict[str, Any] = {"fluid_limit": FLUID_NONRESPONDER_LIMIT, "bolus_median": float(np.median(boluses[boluses > 0]))}
+    out: dict[str, Any] = {"fluid_limit": FLUID_NONRESPONDER_LIMIT,
+                           "bolus_median": float(np.median(boluses[boluses > 0]))}
     for name, group in (("resp", responds), ("nonresp", ~responds)):
         given = (boluses > 0) & group
         out.update({f"n_fluids_{name}": int(given.sum()), f"sbp_fluids_{name}": np.nanmedian(first_day[given, sbp]),
@@ -234,7 +237,8 @@ def event_example(demo: Demo) -> tuple[dict[str, Any], Example]:
     patient = int(np.flatnonzero(stuck if stuck.any() else event)[0])
     return {"ev_hour": lat["event_hour"].iloc[patient]}, Example(
         {"all features": demo.base, "no acute events": demo.without("acute_events")}, patient,
-        ("Heart Rate", "Systolic blood pressure", "Temperature", "Lactate"), "A patient with an acute event, with and without it")
+        ("Heart Rate", "Systolic blood pressure", "Temperature", "Lactate"),
+        "A patient with an acute event, with and without it")
 
 
 def risk_ablation_facts(demo: Demo) -> dict[str, Any]:

@@ -89,10 +89,14 @@ class Headroom:
 
 
 def headroom_study(cohort: IcuCohort, train, test, n_boot: int = 1000, seed: int = 0) -> Headroom:
-    """`headroom_scores` with intervals: a bootstrap of the test subjects (`n_boot` resamples from `seed`), the
-    same resamples for every model, so that differences are paired."""
+    """`headroom_scores` with intervals (`headroom_intervals`)."""
+    return headroom_intervals(headroom_scores(cohort, train, test), test, n_boot, seed)
+
+
+def headroom_intervals(scores: dict[str, np.ndarray], test, n_boot: int = 1000, seed: int = 0) -> Headroom:
+    """The intervals of `headroom_scores`' rows on `test`: a bootstrap of the test subjects (`n_boot` resamples
+    from `seed`), the same resamples for every model, so that differences are paired."""
     y, groups = np.asarray(test.y).astype(int), stay_subjects(test.stays)
-    scores = headroom_scores(cohort, train, test)
     kw = {"groups": groups, "n_boot": n_boot, "seed": seed}
     point = {key: float(roc_auc_score(y, s)) for key, s in scores.items()}
     auroc = {key: replace(grouped_bootstrap(y, s, **kw)["auroc"], value=point[key]) for key, s in scores.items()}
