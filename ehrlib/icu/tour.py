@@ -175,7 +175,7 @@ def care_facts(care: pd.DataFrame) -> dict[str, Any]:
     """The shares and mortalities of `care_table` the prose quotes, and whether post-operative patients die
     less often than the others."""
     out: dict[str, Any] = {key: care.loc[row, col] for key, (row, col) in CARE_FACTS.items()}
-    out["postop_word"] = direction(out["mort_postop"], out["mort_not_postop"], "more", "less", "as")
+    out["postop_word"] = direction(out["mort_postop"], out["mort_not_postop"], "more", "less", "no more and no less")
     return out
 
 
