@@ -144,7 +144,9 @@ show_figure("fig-01-2", ip.clock_profile(rhythm, "Heart Rate"))
 # dinner (08:00, 12:30, 18:00), twice as large in diabetics. See {numref}`fig-01-3`.
 
 # %% tags=["hide-input"]
-show_figure("fig-01-3", ip.clock_profile(tour.meal_settings(demo), "Glucose"))
+show_figure(
+    "fig-01-3", ip.clock_profile(tour.meal_settings(demo), "Glucose")
+)
 
 # %% [markdown]
 # ```{glue:figure} fig-01-3
@@ -200,7 +202,9 @@ show_figure("fig-01-5", ip.distributions_figure(individual))
 # with urea). See {numref}`fig-01-6`.
 
 # %% tags=["hide-input"]
-show_figure("fig-01-6", ip.correlation_heatmaps(tour.correlation_settings(demo)))
+show_figure(
+    "fig-01-6", ip.correlation_heatmaps(tour.correlation_settings(demo))
+)
 
 # %% [markdown]
 # ```{glue:figure} fig-01-6
@@ -322,7 +326,9 @@ glue_values(tour.risk_ablation_facts(demo))
 # studies these in detail. See {numref}`fig-01-10`.
 
 # %% tags=["hide-input"]
-show_figure("fig-01-10", ip.observed_by_setting(tour.observed_by_ablation(demo)))
+show_figure(
+    "fig-01-10", ip.observed_by_setting(tour.observed_by_ablation(demo))
+)
 
 # %% [markdown]
 # ```{glue:figure} fig-01-10
@@ -399,7 +405,7 @@ single.round(3).rename_axis("variable").reset_index()
 # {numref}`fig-01-11` shows how the true risk itself is spread among survivors and non-survivors.
 
 # %% tags=["hide-input"]
-show_figure("fig-01-11", ip.risk_by_outcome(pooled.latent["true_risk"].to_numpy(), pooled.latent["y"].to_numpy()))
+show_figure("fig-01-11", ip.risk_by_outcome(pooled.latent))
 
 # %% [markdown]
 # ```{glue:figure} fig-01-11

@@ -152,8 +152,9 @@ def observed_by_setting(observed: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def risk_by_outcome(risk: np.ndarray, y: np.ndarray) -> go.Figure:
-    """Histogram of the true risk by drawn outcome."""
+def risk_by_outcome(latent: pd.DataFrame) -> go.Figure:
+    """Histogram of the true risk by drawn outcome (`latent`: the episodes' `true_risk` and `y` columns)."""
+    risk, y = latent["true_risk"].to_numpy(), latent["y"].to_numpy()
     fig = go.Figure()
     for label in ("survived", "died"):
         sel = _outcome(y) == label
