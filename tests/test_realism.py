@@ -119,3 +119,18 @@ def test_realism_section_glues_the_same_keys_with_or_without_real_data(cohorts):
     assert "not found" in absent.values["realism_status"] and np.isnan(absent.values["real_counts"])
     assert present.values["realism_status"].endswith(".") and 0.4 < present.values["real_counts"] < 1
     assert len(present.figure.data) > 0 and not present.table.empty
+
+
+def test_shared_gap_word_and_targets_table():
+    values = {"real_counts": 0.72, "ours_counts": 0.65, "real_shared_counts": 0.68,
+              "real_means_last": 0.83, "ours_means_last": 0.73, "real_shared_means_last": 0.76}
+    assert R.shared_gap_word(values) == "shrinks"
+    assert R.shared_gap_word({**values, "real_shared_counts": 0.80}) == "changes"
+    assert R.shared_gap_word({**values, "real_shared_counts": 0.80, "real_shared_means_last": 0.90}) == "grows"
+    targets = pd.DataFrame({"ours": [0.5, 0.6], "real": [0.5, 0.7], "allowed": [0.05, 0.05], "met": [True, False],
+                            "missed by": [0.0, 0.05]}, index=pd.Index(["a", "b"], name="target"))
+    shown = R.targets_table(targets)
+    assert list(shown["met"]) == ["met", "missed"] and np.isnan(shown.loc["a", "missed by"])
+    assert shown.loc["b", "missed by"] == 0.05
+    placeholder = pd.DataFrame({"PhysioNet 2012": ["not found in this build"]})
+    assert R.targets_table(placeholder) is placeholder

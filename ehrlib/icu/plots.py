@@ -18,6 +18,7 @@ from plotly.subplots import make_subplots
 from ehrlib.icu.describe import hours_since_last, shift_of_clock
 from ehrlib.icu.schema import SHIFTS, UNITS, VARIABLES
 from ehrlib.icu.synth import IcuCohort
+from ehrlib.icu.tour import Distributions, Example
 from ehrlib.plots import ICU_PALETTE, PALETTE
 
 OUTCOME_COLORS = {"survived": PALETTE[0], "died": PALETTE[1]}
@@ -26,6 +27,15 @@ OUTCOME_COLORS = {"survived": PALETTE[0], "died": PALETTE[1]}
 def _color(k: int) -> str:
     """The `k`-th colour of chapters 01-02's palette (`ehrlib.plots.ICU_PALETTE`), cycling."""
     return ICU_PALETTE[k % len(ICU_PALETTE)]
+
+
+#: Line styles of the series of one figure, in order, so that series differ in more than colour.
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
+
+
+def _dash(k: int) -> str:
+    """The `k`-th line style (`DASHES`), cycling."""
+    return DASHES[k % len(DASHES)]
 
 
 def _outcome(y: np.ndarray) -> np.ndarray:
@@ -52,7 +62,7 @@ def severity_trajectories(cohort: IcuCohort, n_each: int = 12, seed: int = 0) ->
                                      line=dict(color=OUTCOME_COLORS[label], width=1), legendgroup=label,
                                      showlegend=False, hovertext=lat["stay"].iloc[i]))
         fig.add_trace(go.Scatter(x=hours, y=cohort.severity[idx].mean(axis=0), mode="lines", name=f"{label}: mean",
-                                 line=dict(color=OUTCOME_COLORS[label], width=4), legendgroup=label))
+                                 line=dict(color=OUTCOME_COLORS[label], width=4, dash=_dash(val)), legendgroup=label))
     fig.update_layout(title="Latent severity S(t): individual trajectories and outcome means",
                       xaxis_title="hours since ICU admission", yaxis_title="severity S(t) (latent units)")
     return fig
@@ -69,7 +79,7 @@ def compare_episode(cohorts: Mapping[str, IcuCohort], episode: int,
         for r, v in enumerate(variables, start=1):
             d = df[["Hours", v]].dropna()
             fig.add_trace(go.Scatter(x=d["Hours"], y=d[v], mode="lines+markers", name=name, legendgroup=name,
-                                     showlegend=r == 1, marker=dict(size=4), line=dict(color=_color(k), width=1)),
+                                     showlegend=r == 1, marker=dict(size=4), line=dict(color=_color(k), width=1, dash=_dash(k))),
                           row=r, col=1)
     fig.update_xaxes(title_text="hours since ICU admission", row=len(variables), col=1)
     fig.update_layout(title=title or f"Episode {cohorts[next(iter(cohorts))].latent['stay'].iloc[episode]}",
@@ -90,7 +100,7 @@ def clock_profile(cohorts: Mapping[str, IcuCohort], variable: str, survivors_onl
         clock = np.floor((c.latent["admission_hour"].to_numpy()[:, None] + c.times / 60.0) % 24).astype(int)
         s = pd.Series(v[ok]).groupby(clock[ok]).mean()
         fig.add_trace(go.Scatter(x=s.index, y=s.values, mode="lines+markers", name=name,
-                                 line=dict(color=_color(j))))
+                                 line=dict(color=_color(j), dash=_dash(j))))
     who = "survivors' " if survivors_only else ""
     fig.update_layout(title=f"{variable}: mean of {who}charted values by clock hour",
                       xaxis_title="clock hour of the chart", yaxis_title=f"{variable} ({UNITS[variable]})")
@@ -120,8 +130,31 @@ def distribution_by_setting(values: Mapping[str, np.ndarray], xlabel: str, title
     return fig
 
 
-def risk_by_outcome(risk: np.ndarray, y: np.ndarray) -> go.Figure:
-    """Histogram of the true risk by drawn outcome."""
+def example_figure(example: Example) -> go.Figure:
+    """Chapter 01's example patient (`ehrlib.icu.tour.Example`) charted under each of its settings."""
+    return compare_episode(example.cohorts, example.patient, variables=example.variables, title=example.title)
+
+
+def distributions_figure(d: Distributions) -> go.Figure:
+    """Chapter 01's per-patient quantity under several settings (`ehrlib.icu.tour.Distributions`)."""
+    return distribution_by_setting(d.series, d.xlabel, d.title)
+
+
+def observed_by_setting(observed: pd.DataFrame) -> go.Figure:
+    """Grouped bars: share of hourly bins with a value per variable (rows of `observed`) under each setting
+    (its columns), one colour and pattern per setting."""
+    patterns = ("", "/", ".", "x", "-", "\\")
+    fig = go.Figure([go.Bar(x=observed.index, y=observed[c], name=c,
+                            marker=dict(color=_color(k), pattern_shape=patterns[k % len(patterns)]))
+                     for k, c in enumerate(observed.columns)])
+    fig.update_layout(title="Share of hourly bins with a value, under each missingness ablation", barmode="group",
+                      yaxis_tickformat=".0%", xaxis_tickangle=-35)
+    return fig
+
+
+def risk_by_outcome(latent: pd.DataFrame) -> go.Figure:
+    """Histogram of the true risk by drawn outcome (`latent`: the episodes' `true_risk` and `y` columns)."""
+    risk, y = latent["true_risk"].to_numpy(), latent["y"].to_numpy()
     fig = go.Figure()
     for label in ("survived", "died"):
         sel = _outcome(y) == label

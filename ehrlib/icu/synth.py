@@ -282,22 +282,16 @@ def _subjects(n: int, repeat_rate: float, rng: np.random.Generator) -> tuple[np.
     return subj, episode, ids
 
 
-def _assign_splits(subj: np.ndarray, y: np.ndarray, sizes: Sequence[int], rng: np.random.Generator) -> np.ndarray:
-    """Assign episodes to splits by subject, with exact sizes and outcome stratification.
-
-    Subjects with several episodes are placed first (largest first, to the split with the most
-    room relative to its size); single-episode subjects then fill each split's remaining room with
-    the number of deaths that brings the split's prevalence closest to the overall prevalence.
-    """
-    n = len(subj)
-    sizes = np.asarray(sizes, dtype=int)
-    out = np.full(n, -1, dtype=int)
+def _place_multi_episode_subjects(subj: np.ndarray, y: np.ndarray, sizes: np.ndarray, out: np.ndarray,
+                                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Place every subject with several episodes (largest first, ties in random order) in the split with
+    the most room relative to its size, nudged towards the split whose deaths lie furthest below the
+    overall prevalence; writes the split into `out` and returns each split's remaining room and deaths."""
     m = int(subj.max()) + 1
     count = np.bincount(subj, minlength=m)
     deaths = np.bincount(subj, weights=y, minlength=m).astype(int)
     p_all = y.mean()
-    room = sizes.copy()
-    pos = np.zeros(3, dtype=int)
+    room, pos = sizes.copy(), np.zeros(3, dtype=int)
     first_ep = np.concatenate([[0], np.cumsum(count)[:-1]])  # episodes of a subject are contiguous
     multi = np.nonzero(count > 1)[0]
     multi = multi[rng.permutation(len(multi))]
@@ -306,43 +300,61 @@ def _assign_splits(subj: np.ndarray, y: np.ndarray, sizes: Sequence[int], rng: n
         fits = room >= count[s]
         if not fits.any():
             raise ValueError("cannot place a multi-episode subject: split sizes too small for this cohort")
-        # prefer the split whose positives are furthest below target, weighted by room
         score = np.where(fits, room / np.maximum(sizes, 1) + 0.5 * (p_all * (sizes - room) - pos) / np.maximum(sizes, 1), -np.inf)
         k = int(np.argmax(score))
         room[k] -= count[s]
         pos[k] += deaths[s]
         out[first_ep[s]:first_ep[s] + count[s]] = k
-    single = np.nonzero(count == 1)[0]
+    return room, pos
+
+
+def _single_episodes(subj: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The episodes of single-episode subjects, (deaths, survivors), each in random order."""
+    m = int(subj.max()) + 1
+    single = np.nonzero(np.bincount(subj, minlength=m) == 1)[0]
     ep_of = np.full(m, -1)
-    ep_of[subj] = np.arange(n)  # for singles, the one episode
+    ep_of[subj] = np.arange(len(subj))  # for singles, the one episode
     single_ep = ep_of[single]
-    sp = single_ep[y[single_ep] == 1]
-    sn = single_ep[y[single_ep] == 0]
-    sp = sp[rng.permutation(len(sp))]
-    sn = sn[rng.permutation(len(sn))]
-    if room.sum() != len(single_ep):
-        raise AssertionError("split bookkeeping error")
-    want = p_all * sizes - pos
+    sp, sn = single_ep[y[single_ep] == 1], single_ep[y[single_ep] == 0]
+    return sp[rng.permutation(len(sp))], sn[rng.permutation(len(sn))]
+
+
+def _deaths_per_split(n_deaths: int, want: np.ndarray, room: np.ndarray) -> np.ndarray:
+    """How many of `n_deaths` single-episode deaths each split takes: the floor of what brings it to the
+    overall prevalence (`want`, within 0 and its `room`), then one more or fewer at a time, largest
+    remainder first, until exactly `n_deaths` are placed."""
     ideal = np.clip(want, 0, room)
     t = np.floor(ideal).astype(int)
-    # adjust to use exactly len(sp) positives, respecting 0 <= t <= room and room - t <= negatives
-    diff = len(sp) - t.sum()
+    diff = n_deaths - t.sum()
     order = np.argsort(-(ideal - t), kind="stable")
     while diff != 0:
         changed = False
         for k in (order if diff > 0 else order[::-1]):
             if diff > 0 and t[k] < room[k]:
-                t[k] += 1
-                diff -= 1
-                changed = True
+                t[k], diff, changed = t[k] + 1, diff - 1, True
             elif diff < 0 and t[k] > 0:
-                t[k] -= 1
-                diff += 1
-                changed = True
+                t[k], diff, changed = t[k] - 1, diff + 1, True
             if diff == 0:
                 break
         if not changed:
             raise AssertionError("cannot stratify splits")
+    return t
+
+
+def _assign_splits(subj: np.ndarray, y: np.ndarray, sizes: Sequence[int], rng: np.random.Generator) -> np.ndarray:
+    """Assign episodes to splits by subject, with exact sizes and outcome stratification.
+
+    Subjects with several episodes are placed first (`_place_multi_episode_subjects`); single-episode
+    subjects then fill each split's remaining room with the number of deaths that brings the split's
+    prevalence closest to the overall prevalence (`_deaths_per_split`).
+    """
+    sizes = np.asarray(sizes, dtype=int)
+    out = np.full(len(subj), -1, dtype=int)
+    room, pos = _place_multi_episode_subjects(subj, y, sizes, out, rng)
+    sp, sn = _single_episodes(subj, y, rng)
+    if room.sum() != len(sp) + len(sn):
+        raise AssertionError("split bookkeeping error")
+    t = _deaths_per_split(len(sp), y.mean() * sizes - pos, room)
     ip = np.concatenate([[0], np.cumsum(t)])
     ineg = np.concatenate([[0], np.cumsum(room - t)])
     for k in range(3):

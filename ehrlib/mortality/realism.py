@@ -22,6 +22,8 @@ from ehrlib.icu.describe import last_values, lr_auroc, window_means
 from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.icu.synth import IcuCohort
 from ehrlib.mortality.baselines import GbtBaseline, LogisticBaseline
+from ehrlib.physionet2012.files import locate_physionet2012
+from ehrlib.physionet2012.reader import read_physionet2012
 from ehrlib.plots import PALETTE
 
 #: Vital signs (charted hourly); every other shared variable is a lab (drawn a few times a stay).
@@ -250,7 +252,9 @@ def realism_section(ours: tuple[EpisodeSet, EpisodeSet], real: dict[str, Episode
             "physionet2012` finds or downloads them); the figures below are placeholders.")}
         values.update({f"{side}_{key}": float("nan") for side in ("real", "ours") for key in GLUED})
         values.update({k: float("nan") for k in ("real_shared_counts", "real_shared_means_last", "gcs_auc",
-                                                  "urine_auc", "n_real_vars", "n_shared")})
+                                                  "urine_auc", "n_real_vars", "n_shared", "ours_median_auc",
+                                                  "real_median_auc")})
+        values["shared_gap_word"] = "cannot be compared"
         figure = go.Figure().add_annotation(text="PhysioNet 2012 not found", showarrow=False)
         return RealismSection(table, table, figure, values)
     report = realism_report(ours, (select(real["a"]), select(real["b"])), true_risk_auroc=true_risk_auroc,
@@ -265,4 +269,29 @@ def realism_section(ours: tuple[EpisodeSet, EpisodeSet], real: dict[str, Episode
     for i, key in enumerate(GLUED):
         values[f"real_{key}"] = report.multi["real"].iloc[i]
         values[f"ours_{key}"] = report.multi["ours"].iloc[i]
+    values.update({"ours_median_auc": report.table[("AUROC", "ours")].median(),
+                   "real_median_auc": report.table[("AUROC", "real")].median(),
+                   "shared_gap_word": shared_gap_word(values)})
     return RealismSection(report.table, report.targets, realism_figure(report.table), values)
+
+
+def shared_gap_word(values: dict[str, object]) -> str:
+    """Whether the real regressions (counts, means with last values) come closer to ours on the shared variables
+    than on all of PhysioNet 2012's: "shrinks" when both gaps shrink, "grows" when both grow, else "changes"."""
+    gaps = [(abs(values[f"real_{k}"] - values[f"ours_{k}"]), abs(values[f"real_shared_{k}"] - values[f"ours_{k}"]))
+            for k in ("counts", "means_last")]
+    return "shrinks" if all(b < a for a, b in gaps) else "grows" if all(b > a for a, b in gaps) else "changes"
+
+
+def targets_table(targets: pd.DataFrame) -> pd.DataFrame:
+    """The targets as the chapter shows them: met or missed in words, the miss only where there is one."""
+    if "met" not in targets.columns:
+        return targets
+    shown = targets.assign(met=np.where(targets["met"], "met", "missed"))
+    return shown.assign(**{"missed by": targets["missed by"].where(~targets["met"].astype(bool))})
+
+
+def real_sets() -> dict[str, EpisodeSet] | None:
+    """PhysioNet 2012's sets A and B as episode sets, or None when the files are not found in this build."""
+    files = locate_physionet2012()
+    return None if files is None else {s: ps.episodes for s, ps in read_physionet2012(files).items()}
