@@ -105,7 +105,7 @@ glue_values({"n_cases": f"{counts['cases']:,}", "n_controls": f"{counts['control
 # that age.
 #
 # The days $n$ since a patient's previous record of the same kind become a category (Eq. 5), one-hot
-# encoded as $\boldsymbol{c}$:
+# encoded as $\mathbf{c}$:
 #
 # ```{math}
 # :label: eq-05-5
@@ -208,15 +208,15 @@ glue_values({"ex_gender": example.gender, "ex_missing": facts["missing"], "ex_ro
 # %% [markdown]
 # ## The ICD-10 autoencoder
 #
-# Each code is a one-hot vector $\boldsymbol{x}_{ICD} \in \{0,1\}^V$ over the vocabulary of $V$ codes,
+# Each code is a one-hot vector $\mathbf{x}_{ICD} \in \{0,1\}^V$ over the vocabulary of $V$ codes,
 # encoded in 32 dimensions (Eq. 7) and decoded with a softmax over the vocabulary (Eq. 8):
 #
 # ```{math}
 # :label: eq-05-7
-# \boldsymbol{d} = \tanh\left(\boldsymbol{x}_{ICD}^{T}\boldsymbol{W}_{input} + \boldsymbol{b}_{input}\right),
+# \mathbf{d} = \tanh\left(\mathbf{x}_{ICD}^{T}\mathbf{W}_{input} + \mathbf{b}_{input}\right),
 # \qquad
-# \boldsymbol{y}_{decoding} = \operatorname{softmax}\left(\boldsymbol{d}^{T}\boldsymbol{W}_{output} +
-# \boldsymbol{b}_{output}\right),
+# \mathbf{y}_{decoding} = \operatorname{softmax}\left(\mathbf{d}^{T}\mathbf{W}_{output} +
+# \mathbf{b}_{output}\right),
 # ```
 #
 # trained to reproduce its input by minimising the categorical cross-entropy over the vocabulary,
@@ -230,7 +230,7 @@ glue_values({"ex_gender": example.gender, "ex_missing": facts["missing"], "ex_ro
 # The vocabulary is every code that appears in the hospital tables (the paper's "supported" 6,905 codes
 # were likewise its own data's). Each epoch presents every code once; Adam; seeded initialisers; training
 # stops at the first epoch whose weights reconstruct every code, with the profile's epoch count as the
-# ceiling. The input layer gathers row $i$ of $\boldsymbol{W}_{input}$ instead of multiplying by a one-hot
+# ceiling. The input layer gathers row $i$ of $\mathbf{W}_{input}$ instead of multiplying by a one-hot
 # vector: the same numbers, without a $V \times V$ matrix (the tests check both identities). {numref}`fig-05-3` shows the training.
 
 # %%
@@ -299,24 +299,24 @@ glue_values({"knn": neighbours.accuracy, "majority": neighbours.majority,
 #
 # ```{math}
 # :label: eq-05-4
-# \boldsymbol{X}_{diagnosis}^{(i)} = \left(\boldsymbol{x}_{diagnosis}^{(h)}, \dots,
-# \boldsymbol{x}_{diagnosis}^{(i)}\right),\; h = \max(1, i - 34),\; h \ne i;
+# \mathbf{X}_{diagnosis}^{(i)} = \left(\mathbf{x}_{diagnosis}^{(h)}, \dots,
+# \mathbf{x}_{diagnosis}^{(i)}\right),\; h = \max(1, i - 34),\; h \ne i;
 # \qquad
-# \boldsymbol{X}_{exam}^{(j)} = \left(\boldsymbol{x}_{exam}^{(1)}, \dots, \boldsymbol{x}_{exam}^{(j)}\right),\;
+# \mathbf{X}_{exam}^{(j)} = \left(\mathbf{x}_{exam}^{(1)}, \dots, \mathbf{x}_{exam}^{(j)}\right),\;
 # 0 < j \le 20 .
 # ```
 #
 # The condition $h \ne i$ excludes a one-diagnosis input, so diagnosis samples start at the second
 # diagnosis; a patient with more than 20 exam-years keeps the 20 most recent in each window. Each record
-# is a vector of the gender $g \in \{0, 1\}$, the standardised age $a$, the Eq. 5 one-hot $\boldsymbol{c}$ and
-# either the code vector $\boldsymbol{d}$ of Eq. 7 or the 20 standardised exam metrics $\boldsymbol{e}$:
+# is a vector of the gender $g \in \{0, 1\}$, the standardised age $a$, the Eq. 5 one-hot $\mathbf{c}$ and
+# either the code vector $\mathbf{d}$ of Eq. 7 or the 20 standardised exam metrics $\mathbf{e}$:
 #
 # ```{math}
 # :label: eq-05-6
-# \boldsymbol{x}_{diagnosis}^{(i)} = \left(g, a_d^{(i)}, \boldsymbol{c}_d^{(i)}, \boldsymbol{d}^{(i)}\right)
+# \mathbf{x}_{diagnosis}^{(i)} = \left(g, a_d^{(i)}, \mathbf{c}_d^{(i)}, \mathbf{d}^{(i)}\right)
 # \in \mathbb{R}^{40},
 # \qquad
-# \boldsymbol{x}_{exam}^{(j)} = \left(g, a_e^{(j)}, \boldsymbol{c}_e^{(j)}, \boldsymbol{e}^{(j)}\right)
+# \mathbf{x}_{exam}^{(j)} = \left(g, a_e^{(j)}, \mathbf{c}_e^{(j)}, \mathbf{e}^{(j)}\right)
 # \in \mathbb{R}^{28} .
 # ```
 #
