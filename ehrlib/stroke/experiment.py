@@ -154,6 +154,15 @@ def training_table(runs: dict[str, list[TrainedNetwork]]) -> pd.DataFrame:
                          for kind, nets in runs.items() for net in nets])
 
 
+def training_curves(runs: dict[str, list[TrainedNetwork]]) -> pd.DataFrame:
+    """Validation F1 per epoch of every network and seed (columns network, seed, epoch, val_f1, best), for
+    `stroke.plots.training_curves_figure`."""
+    return pd.DataFrame([{"network": MODEL_NAMES[kind], "seed": net.train_config.seed, "epoch": e,
+                          "val_f1": f1, "best": e == net.best_epoch}
+                         for kind, nets in runs.items() for net in nets
+                         for e, f1 in enumerate(net.history["val_f1"], start=1)])
+
+
 def transfer_comparison(data: StrokeData, runs: dict[str, list[TrainedNetwork]], study: StudyConfig) -> pd.DataFrame:
     """Model 3 of the first seed with the weight transfer against the same architecture from random weights
     (same seed and budget): best epoch, epochs run, validation F1, and the largest difference between a
@@ -379,4 +388,4 @@ __all__ = ["KINDS", "LOSS_SETTINGS", "SAMPLES_OF", "StrokeData", "StudyConfig", 
            "controls_ablation", "embedding_ablation", "evaluate_study", "input_shapes", "load_stroke_data",
            "loss_ablation", "loss_equivalence", "loss_table", "missing_ablation", "network_result",
            "paired_differences", "quick_fit", "score_views", "scored_splits", "select_network", "split_inputs",
-           "study_config", "train_over_seeds", "training_table", "transfer_comparison"]
+           "study_config", "train_over_seeds", "training_curves", "training_table", "transfer_comparison"]

@@ -281,6 +281,12 @@ def differences_table(metrics: StrokeMetrics) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def differences_frame(metrics: StrokeMetrics) -> pd.DataFrame:
+    """Every paired difference as a row (network, baseline, view, seed, value, ci_low, ci_high), for
+    `stroke.plots.differences_figure`."""
+    return pd.DataFrame([d.to_dict() for d in metrics.differences])
+
+
 def stroke_verdict(metrics: StrokeMetrics, views: tuple[str, ...] = ("patient", "matched")) -> str:
     """The chapter's verdict against the baselines, from the paired intervals: per view, how many networks
     are better than, worse than, or not clearly different from their best baseline over all seeds."""
@@ -332,7 +338,7 @@ def write_predictions(path: str | Path, rows: pd.DataFrame) -> Path:
 
 __all__ = ["Difference", "METRIC_WORDS", "MetricValue", "ModelResult", "SAMPLE_TYPES", "SeedRun", "SeedSpread",
            "StrokeCohortResults", "StrokeMetrics", "VIEW_WORDS", "ViewResult", "best_network_vs_baseline", "best_of",
-           "cohort_results", "comparison_table", "differences_of", "differences_table", "interval_cell", "model_cell",
+           "cohort_results", "comparison_table", "differences_frame", "differences_of", "differences_table", "interval_cell", "model_cell",
            "stroke_verdict", "verdict", "view_result", "view_table", "views_long", "write_predictions"]
 
 
