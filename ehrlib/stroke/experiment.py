@@ -109,6 +109,12 @@ def input_shapes(data: StrokeData) -> dict[str, tuple[int, int]]:
     return {k: blocks[k].dense(slice(0, 1)).shape[1:] for k in ("diagnosis", "exam")}
 
 
+def rounded(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """A table for the page: metric columns to `digits` decimals, columns of seconds to one."""
+    return table.round({c: 1 if "seconds" in str(c) else digits for c in table.columns
+                        if pd.api.types.is_float_dtype(table[c])})
+
+
 def select_network(data: StrokeData, points: list[NetworkConfig], tc: TrainConfig, donors: tuple = ()
                    ) -> tuple[TrainedNetwork, pd.DataFrame]:
     """Train every grid point and keep the best on validation F1; the grid table shows the choice.
@@ -125,7 +131,7 @@ def select_network(data: StrokeData, points: list[NetworkConfig], tc: TrainConfi
                      **{k: v for k, v in net.summary().items() if k != "seconds per epoch"}})
         if best is None or net.val_f1 > best.val_f1:
             best = net
-    table = pd.DataFrame(rows)
+    table = rounded(pd.DataFrame(rows))
     table["chosen"] = np.where(table["architecture"] == best.config.label, "yes", "")
     return best, table
 
@@ -150,8 +156,8 @@ def train_over_seeds(data: StrokeData, kind: str, study: StudyConfig, donors: di
 def training_table(runs: dict[str, list[TrainedNetwork]]) -> pd.DataFrame:
     """One row per network and seed: epochs run, best epoch, what stopped training, the cap, validation
     F1 and the seconds per epoch and in all."""
-    return pd.DataFrame([{"network": MODEL_NAMES[kind], "seed": net.train_config.seed, **net.summary()}
-                         for kind, nets in runs.items() for net in nets])
+    return rounded(pd.DataFrame([{"network": MODEL_NAMES[kind], "seed": net.train_config.seed, **net.summary()}
+                                 for kind, nets in runs.items() for net in nets]))
 
 
 def training_curves(runs: dict[str, list[TrainedNetwork]]) -> pd.DataFrame:
@@ -170,9 +176,9 @@ def transfer_comparison(data: StrokeData, runs: dict[str, list[TrainedNetwork]],
     dual = runs["dual"][0]
     scratch, _ = select_network(data, [dual.config], study.for_kind("dual", study.seeds[0]))
     rows = {"with weight transfer": (dual, max(dual.transferred.values())), "from random weights": (scratch, np.nan)}
-    return pd.DataFrame([{"start": name, "epochs run": net.epochs_run, "best epoch": net.best_epoch,
-                          "validation F1": net.val_f1, "largest difference to the donors before training": diff}
-                         for name, (net, diff) in rows.items()])
+    return rounded(pd.DataFrame([{"start": name, "epochs run": net.epochs_run, "best epoch": net.best_epoch,
+                                  "validation F1": net.val_f1, "largest difference to the donors before training": diff}
+                                 for name, (net, diff) in rows.items()]))
 
 
 def _slug(name: str) -> str:
@@ -329,7 +335,7 @@ def quick_fit(data: StrokeData, cfg: NetworkConfig, tc: TrainConfig) -> dict[str
 
 def _arms(fits: dict[str, dict], label: str) -> pd.DataFrame:
     """The ablation table: one row per arm, its name in the first column."""
-    return pd.DataFrame([{label: name, **fit} for name, fit in fits.items()])
+    return rounded(pd.DataFrame([{label: name, **fit} for name, fit in fits.items()]))
 
 
 def loss_ablation(data: StrokeData, cfg: NetworkConfig, study: StudyConfig) -> tuple[pd.DataFrame, dict]:
@@ -387,5 +393,5 @@ def controls_ablation(profile, data: StrokeData, cfg: NetworkConfig, study: Stud
 __all__ = ["KINDS", "LOSS_SETTINGS", "SAMPLES_OF", "StrokeData", "StudyConfig", "baseline_results", "choose_baseline",
            "controls_ablation", "embedding_ablation", "evaluate_study", "input_shapes", "load_stroke_data",
            "loss_ablation", "loss_equivalence", "loss_table", "missing_ablation", "network_result",
-           "paired_differences", "quick_fit", "score_views", "scored_splits", "select_network", "split_inputs",
+           "paired_differences", "quick_fit", "rounded", "score_views", "scored_splits", "select_network", "split_inputs",
            "study_config", "train_over_seeds", "training_curves", "training_table", "transfer_comparison"]

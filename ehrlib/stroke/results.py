@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ehrlib.booktext import interval, spread
+from ehrlib.booktext import interval, number, spread
 from ehrlib.files import atomic_write_text
 from ehrlib.records import Record
 from ehrlib.stroke.evaluation import VIEW_METRICS, VIEWS
@@ -276,7 +276,7 @@ def differences_table(metrics: StrokeMetrics) -> pd.DataFrame:
             if not diffs:
                 continue
             rows.append({"network": name, "view": VIEW_WORDS[view], "best baseline (validation)": diffs[0].baseline,
-                         "mean difference": float(np.mean([d.value for d in diffs])),
+                         "mean difference": number(float(np.mean([d.value for d in diffs])), signed=True),
                          **{f"seed {d.seed}": interval(d, signed=True) for d in diffs}, "verdict": verdict(diffs)})
     return pd.DataFrame(rows)
 
