@@ -45,7 +45,7 @@ class Profile:
     stroke_dual_max_epochs: int = 100
     stroke_patience: int = 4
     stroke_seeds: int = 3  # trainings of each chosen network with seeds seed, seed + 1, ...
-    stroke_batch_size: int = 128  # the paper's 32 trains about 1.5x slower per epoch here (chapter 06 says)
+    stroke_batch_size: int = 128  # the paper's 32: 1.4-1.5x slower epochs on 2 cores (chapter 06 says)
     stroke_grid: str = "small"  # "small": the documented grid per model; "one": its first point only
     stroke_ablation_max_epochs: int = 500
     stroke_ablation_patience: int = 4
