@@ -187,7 +187,8 @@ grids["exam"]
 # and checks that each copied weight equals the donor's before training starts:
 
 # %%
-layer_table(build_network(grid("dual", base={k: runs[k][0].config for k in runs})[0], shapes, seed=P.seed))
+chosen = {kind: nets[0].config for kind, nets in runs.items()}
+layer_table(build_network(grid("dual", base=chosen)[0], shapes, seed=P.seed))
 
 # %% tags=["remove-input"]
 with timed(timings, "model_3"):
@@ -339,7 +340,7 @@ show_figure("fig-06-2", stroke_plots.views_figure(sr.views_long(results), result
 # resamples matched sets (a case with its controls), both models scored on the same resamples. The
 # differences are per seed, not on an average of the seeds' predictions, so that they describe the networks
 # the headline describes. A network is "better" or "worse" when every seed's interval lies above or below
-# zero:
+# zero; {numref}`fig-06-3` draws the same intervals:
 
 # %% tags=["remove-input"]
 glue_values({"verdict": sr.stroke_verdict(results), "paper_verdict": sr.stroke_verdict(results, ("paper",))})
