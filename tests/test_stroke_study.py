@@ -201,3 +201,7 @@ def test_a_longer_budget_lets_a_training_run_to_patience():
     assert capped.stopped_by == "epoch cap" and capped.epochs_run == 1
     long = train_network(cfg, X, y, Xv, yv, TrainConfig(max_epochs=60, patience=2, jit_compile=False))
     assert long.stopped_by == "patience" and long.epochs_run == long.best_epoch + 2 < 60
+
+
+def test_epochs_text_reads_as_english():
+    assert ex.epochs_text(1) == "1 epoch" and ex.epochs_text(2) == "2 epochs"

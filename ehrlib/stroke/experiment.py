@@ -73,6 +73,11 @@ class StudyConfig:
         return dataclasses.replace(self.train, max_epochs=cap, seed=seed)
 
 
+def epochs_text(n: int) -> str:
+    """"1 epoch", "2 epochs": a number of epochs for the prose."""
+    return f"{n} epoch{'' if n == 1 else 's'}"
+
+
 def study_config(profile) -> StudyConfig:
     """The chapter's `StudyConfig` from a profile's `stroke_*` settings."""
     p = profile
@@ -391,7 +396,7 @@ def controls_ablation(profile, data: StrokeData, cfg: NetworkConfig, study: Stud
 
 
 __all__ = ["KINDS", "LOSS_SETTINGS", "SAMPLES_OF", "StrokeData", "StudyConfig", "baseline_results", "choose_baseline",
-           "controls_ablation", "embedding_ablation", "evaluate_study", "input_shapes", "load_stroke_data",
+           "controls_ablation", "embedding_ablation", "epochs_text", "evaluate_study", "input_shapes", "load_stroke_data",
            "loss_ablation", "loss_equivalence", "loss_table", "missing_ablation", "network_result",
            "paired_differences", "quick_fit", "rounded", "score_views", "scored_splits", "select_network", "split_inputs",
            "study_config", "train_over_seeds", "training_curves", "training_table", "transfer_comparison"]
