@@ -19,14 +19,17 @@ validation F1 (`grid`), as the paper chose its own:
 
 A padded step is all zeros; a real record never is (its day-category one-hot holds a 1), so `Masking(0)`
 masks exactly the padding. Output: two-class softmax (class 1 = stroke within a year); loss: Eq. 11
-(`ehrlib.stroke.losses`); Adam with Keras' defaults; batch 32.
+(`ehrlib.stroke.losses`); Adam with Keras' defaults; batch size from `TrainConfig` (the paper's 32 by
+default; the book's profiles set it, see `ehrlib.profiles`).
 
 Training (`train_network`, through the book's one loop `ehrlib.training.fit`) is deterministic without any global seed: every initializer and dropout layer
 is seeded from the run's seed through `np.random.SeedSequence`; the training rows are shuffled each epoch
 by `np.random.default_rng(seed)`; the last, partial batch is padded with weight-0 rows so the compiled step
 sees one shape. After each epoch the validation F1 at the F1-optimal validation threshold (`val_f1`) is
-computed; training stops after `patience` epochs without improvement and the best epoch's weights are
-restored (early stopping on validation; `restore_best=False` keeps the last epoch instead).
+computed (with XLA, the validation pass is compiled once per training); training stops after `patience`
+epochs without improvement and the best epoch's weights are restored (early stopping on validation;
+`restore_best=False` keeps the last epoch instead). `TrainedNetwork.stopped_by` says whether patience or
+the epoch cap ended a training.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import numpy as np
+import pandas as pd
 
 from ehrlib.batches import derived_seeds
 from ehrlib.evaluation.thresholds import select_f1_threshold
@@ -275,26 +279,76 @@ class TrainedNetwork:
         """Validation F1 (at the F1-optimal validation threshold) of the best epoch."""
         return self.history["val_f1"][self.best_epoch - 1]
 
+    @property
+    def epochs_run(self) -> int:
+        """Number of epochs trained."""
+        return len(self.history["loss"])
 
-def predict(model, inputs: Mapping[str, np.ndarray], batch_size: int = 2048) -> np.ndarray:
-    """Stroke probability (softmax class 1) for every sample, in float64."""
+    @property
+    def stopped_by(self) -> str:
+        """Why training ended: "patience" (no better validation F1 for `patience` epochs) or "epoch cap"."""
+        return stopping_reason(self.epochs_run, self.best_epoch, self.train_config)
+
+    def summary(self) -> dict[str, Any]:
+        """The training in numbers: epochs run, best epoch, what stopped it, the cap, seconds per epoch."""
+        return {"epochs run": self.epochs_run, "best epoch": self.best_epoch, "stopped by": self.stopped_by,
+                "epoch cap": self.train_config.max_epochs, "validation F1": self.val_f1,
+                "seconds per epoch": float(np.mean(self.epoch_seconds)), "seconds": self.seconds}
+
+
+def stopping_reason(epochs_run: int, best_epoch: int, tc: TrainConfig) -> str:
+    """"patience" when the last `tc.patience` epochs brought no better validation score (early stopping),
+    else "epoch cap" (training ran out of epochs while still improving, or kept the last epoch)."""
+    if tc.restore_best and epochs_run - best_epoch >= tc.patience:
+        return "patience"
+    return "epoch cap"
+
+
+def _compiled_forward(model, jit_compile: bool):
+    """The model's inference pass as one compiled function (XLA when asked), traced once per batch shape."""
+    import tensorflow as tf  # TensorFlow loads only when a network runs
+
+    return tf.function(lambda x: model(x, training=False), jit_compile=jit_compile, reduce_retracing=True)
+
+
+def predict(model, inputs: Mapping[str, np.ndarray], batch_size: int = 2048, forward=None) -> np.ndarray:
+    """Stroke probability (softmax class 1) for every sample, in float64. `forward` (from
+    `_compiled_forward`) replaces the eager call; the last batch is then padded to `batch_size` rows so
+    that one compiled shape serves every batch."""
     n = len(next(iter(inputs.values())))
     out = np.empty(n, dtype=np.float64)
     for b in range(0, n, batch_size):
         batch = {k: v[b:b + batch_size] for k, v in inputs.items()}
-        out[b:b + batch_size] = np.asarray(model(batch, training=False))[:, 1]
+        m = len(next(iter(batch.values())))
+        if forward is None:
+            out[b:b + m] = np.asarray(model(batch, training=False))[:, 1]
+            continue
+        if m < batch_size:
+            batch = {k: np.concatenate([v, np.zeros((batch_size - m, *v.shape[1:]), v.dtype)]) for k, v in batch.items()}
+        out[b:b + m] = np.asarray(forward(batch))[:m, 1]
     return out
+
+
+def layer_table(model) -> pd.DataFrame:
+    """The network as a table, one row per layer: name, type, output shape and trainable parameters (what
+    `model.summary()` prints, as data for `ehrlib.plots.frame_html`)."""
+    rows = [{"layer": layer.name, "type": type(layer).__name__,
+             "output shape": str(tuple(getattr(layer, "output", None).shape)) if hasattr(layer, "output") else "",
+             "parameters": int(sum(int(np.prod(w.shape)) for w in layer.trainable_weights))}
+            for layer in model.layers]
+    return pd.DataFrame(rows)
 
 
 def _input_names(cfg: NetworkConfig) -> tuple[str, ...]:
     return {"diagnosis": ("diagnosis",), "exam": ("exam",), "dual": ("diagnosis", "exam")}[cfg.kind]
 
 
-def _validation_f1(val: Mapping[str, np.ndarray], y_val: np.ndarray):
-    """The per-epoch score for `ehrlib.training.fit`: validation F1 at the F1-optimal validation threshold."""
+def _validation_f1(val: Mapping[str, np.ndarray], y_val: np.ndarray, forward=None):
+    """The per-epoch score for `ehrlib.training.fit`: validation F1 at the F1-optimal validation threshold
+    (the validation pass through `forward`, a compiled inference function, when given)."""
 
     def score(model, done: EpochPass) -> dict[str, float]:
-        choice = select_f1_threshold(y_val, predict(model, val))
+        choice = select_f1_threshold(y_val, predict(model, val, forward=forward))
         return {"val_f1": choice["f1"], "val_threshold": choice["threshold"]}
 
     return score
@@ -320,13 +374,14 @@ def train_network(cfg: NetworkConfig, train: Mapping[str, np.ndarray], y_train: 
     fit_config = FitConfig(monitor="val_f1", max_epochs=tc.max_epochs, patience=tc.patience,
                            batch_size=tc.batch_size, learning_rate=tc.learning_rate, seed=tc.seed,
                            jit_compile=tc.jit_compile, restore_best=tc.restore_best)
-    done = fit(model, teoh_loss(tc.alpha, tc.beta, tc.gamma, reduction=None), X, y1h, _validation_f1(Xv, y_val),
-               fit_config, progress=progress)
+    forward = _compiled_forward(model, True) if tc.jit_compile else None
+    done = fit(model, teoh_loss(tc.alpha, tc.beta, tc.gamma, reduction=None), X, y1h,
+               _validation_f1(Xv, y_val, forward), fit_config, progress=progress)
     return TrainedNetwork(model, cfg, tc, done.history, done.best_epoch, time.perf_counter() - start,
                           done.epoch_seconds, transferred)
 
 
 __all__ = [
-    "MODEL_NAMES", "NetworkConfig", "TrainConfig", "TrainedNetwork", "build_network", "grid",
-    "load_network", "predict", "train_network", "transfer_weights",
+    "MODEL_NAMES", "NetworkConfig", "TrainConfig", "TrainedNetwork", "build_network", "grid", "layer_table",
+    "load_network", "predict", "stopping_reason", "train_network", "transfer_weights",
 ]

@@ -129,3 +129,62 @@ def view_auroc_figure(table: pd.DataFrame, title: str = "Test AUROC with 95 % ma
     fig.update_layout(template=TEMPLATE, title=title, xaxis_title="AUROC", height=80 + 28 * table["model"].nunique(),
                       legend_title="view")
     return fig
+
+
+VIEW_STYLES: dict[str, tuple[str, str]] = {"paper": (PALETTE[0], "circle"), "patient": (PALETTE[1], "diamond"),
+                                           "matched": (PALETTE[2], "square")}
+
+
+def views_figure(table: pd.DataFrame, paper_auroc: float = 0.669,
+                 title: str = "Test AUROC in the three views") -> go.Figure:
+    """Chapter 06's views figure: rows (model, view) of `table` (columns model, view, value, ci_low,
+    ci_high, as `results.views_long` gives them), one colour and marker per view, side by side per model;
+    chance (dotted) and the paper's AUROC (dashed) marked."""
+    fig = go.Figure()
+    for view, part in table.groupby("view", sort=False):
+        color, symbol = VIEW_STYLES.get(view, (PALETTE[3], "x"))
+        fig.add_scatter(x=part["value"], y=part["model"], mode="markers", name=view, offsetgroup=view,
+                        marker=dict(color=color, symbol=symbol, size=9),
+                        error_x=dict(type="data", symmetric=False, array=part["ci_high"] - part["value"],
+                                     arrayminus=part["value"] - part["ci_low"], color=color))
+    fig.add_vline(x=0.5, line_dash="dot", line_color="grey", annotation_text="chance")
+    fig.add_vline(x=paper_auroc, line_dash="dash", line_color="black", annotation_text=f"paper {paper_auroc}")
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(template=TEMPLATE, title=title, xaxis_title="AUROC", legend_title="view",
+                      scattermode="group", height=120 + 36 * table["model"].nunique())
+    return fig
+
+
+def differences_figure(table: pd.DataFrame, title: str = "Network minus best baseline, paired AUROC") -> go.Figure:
+    """Each seed's paired difference with its interval (`table` rows: network, view, seed, value, ci_low,
+    ci_high), one colour and marker per view, side by side per network; zero marked."""
+    fig = go.Figure()
+    for view, part in table.groupby("view", sort=False):
+        color, symbol = VIEW_STYLES.get(view, (PALETTE[3], "x"))
+        label = part["network"] + " (seed " + part["seed"].astype(str) + ")"
+        fig.add_scatter(x=part["value"], y=label, mode="markers", name=view, offsetgroup=view,
+                        marker=dict(color=color, symbol=symbol, size=9),
+                        error_x=dict(type="data", symmetric=False, array=part["ci_high"] - part["value"],
+                                     arrayminus=part["value"] - part["ci_low"], color=color))
+    fig.add_vline(x=0.0, line_dash="dash", line_color="black")
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(template=TEMPLATE, title=title, xaxis_title="AUROC difference (network minus baseline)",
+                      legend_title="view", scattermode="group", height=120 + 30 * table[["network", "seed"]].drop_duplicates().shape[0])
+    return fig
+
+
+def training_curves_figure(curves: pd.DataFrame, title: str = "Validation F1 per epoch") -> go.Figure:
+    """Validation F1 per epoch of every network and seed (`curves` rows: network, seed, epoch, val_f1,
+    best): one colour per network, one line style per seed, the best epoch of each marked."""
+    fig = go.Figure()
+    dashes = ("solid", "dash", "dot", "dashdot", "longdash")
+    for i, (network, part) in enumerate(curves.groupby("network", sort=False)):
+        for j, (seed, run) in enumerate(part.groupby("seed", sort=True)):
+            color = PALETTE[i % len(PALETTE)]
+            fig.add_scatter(x=run["epoch"], y=run["val_f1"], mode="lines", name=f"{network}, seed {seed}",
+                            line=dict(color=color, dash=dashes[j % len(dashes)]))
+            best = run[run["best"]]
+            fig.add_scatter(x=best["epoch"], y=best["val_f1"], mode="markers", showlegend=False,
+                            marker=dict(color=color, symbol="star", size=11), hoverinfo="skip")
+    fig.update_layout(template=TEMPLATE, title=title, xaxis_title="epoch", yaxis_title="validation F1")
+    return fig

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ehrlib.booktext import interval
+from ehrlib.booktext import interval, number, spread
 from ehrlib.files import atomic_write_text
 from ehrlib.records import Record
-from ehrlib.stroke.evaluation import ppv_at_prevalence
+from ehrlib.stroke.evaluation import VIEW_METRICS, VIEWS
 
 
 @dataclass
@@ -65,15 +65,16 @@ class ViewResult(Record):
     n_sets: int
     prevalence: float | None
     metrics: dict[str, MetricValue]
-    ppv_population: float | None = None
 
     def validate(self) -> None:
-        """The view is one of the three and F1 and AUROC are present."""
+        """The view is one of the three, AUROC is present, and threshold metrics only in the paper's view."""
         if self.view not in ("paper", "patient", "matched"):
             raise ValueError(f"unknown view {self.view!r}")
-        missing = {"f1", "auroc"} - set(self.metrics)
-        if missing:
-            raise ValueError(f"metrics {sorted(missing)} missing")
+        if "auroc" not in self.metrics:
+            raise ValueError("metrics ['auroc'] missing")
+        extra = set(self.metrics) - set(VIEW_METRICS[self.view])
+        if extra:
+            raise ValueError(f"metrics {sorted(extra)} are not reported in the {self.view} view (threshold policy)")
 
     def value(self, metric: str) -> float:
         """The point value of `metric` (NaN when undefined)."""
@@ -81,9 +82,41 @@ class ViewResult(Record):
         return float("nan") if v is None else float(v)
 
 
+@dataclass(frozen=True)
+class SeedSpread(Record):
+    """Mean, sample standard deviation (ddof 1, 0 for one run), minimum and maximum of a metric over seeds."""
+
+    mean: float
+    sd: float
+    min: float
+    max: float
+    n: int
+
+    @classmethod
+    def of(cls, values: list[float]) -> "SeedSpread":
+        """The spread of `values` over seeds."""
+        v = np.asarray(values, dtype=np.float64)
+        return cls(float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0, float(v.min()), float(v.max()),
+                   int(v.size))
+
+
+@dataclass
+class SeedRun(Record):
+    """One training seed of a network: its test views (with intervals), its training summary (epochs run,
+    best epoch, what stopped it, history) and the file of its test predictions."""
+
+    seed: int
+    views: dict[str, ViewResult]
+    training: dict[str, Any]
+    predictions: str = ""
+
+
 @dataclass
 class ModelResult(Record):
-    """A network, baseline or reference on one sample type: its views, choice, training and predictions."""
+    """A network, baseline or reference on one sample type: its views, choice, training and predictions.
+
+    A network has one `SeedRun` per training seed in `runs`; its `views` are those of the first seed (the
+    grid's choice), and its headline is the spread over seeds (`spread`)."""
 
     name: str
     family: str  # "network", "baseline" or "reference"
@@ -93,6 +126,7 @@ class ModelResult(Record):
     grid: list[dict[str, Any]] = field(default_factory=list)
     training: dict[str, Any] = field(default_factory=dict)
     predictions: str = ""
+    runs: list[SeedRun] = field(default_factory=list)
 
     def validate(self) -> None:
         """A known family and sample type."""
@@ -100,6 +134,31 @@ class ModelResult(Record):
             raise ValueError(f"unknown family {self.family!r}")
         if self.samples not in ("diagnosis", "exam"):
             raise ValueError(f"unknown samples {self.samples!r}")
+
+    def spread(self, view: str, metric: str = "auroc") -> SeedSpread | None:
+        """The spread of `metric` in `view` over the seeds in `runs` (None without runs)."""
+        values = [r.views[view].value(metric) for r in self.runs]
+        return SeedSpread.of(values) if values else None
+
+    def headline(self, view: str, metric: str = "auroc") -> float:
+        """The number that stands for this model: the mean over seeds for a network, else the test value."""
+        s = self.spread(view, metric)
+        return s.mean if s is not None else self.views[view].value(metric)
+
+
+@dataclass(frozen=True)
+class Difference(Record):
+    """A network's test AUROC minus its best baseline's (chosen on validation) for one seed and view, with
+    the 95 % interval of the paired bootstrap that resamples matched sets."""
+
+    network: str
+    baseline: str
+    samples: str
+    view: str
+    seed: int
+    value: float
+    ci_low: float
+    ci_high: float
 
 
 @dataclass
@@ -114,6 +173,9 @@ class StrokeMetrics(Record):
     models: dict[str, ModelResult]
     ablations: dict[str, Any]
     timings_seconds: dict[str, float]
+    seeds: list[int] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)
+    baseline_choice: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # samples, view, name: val AUROC
 
     def table(self, view: str, metric: str = "auroc") -> pd.DataFrame:
         """Model x (value, low, high) of one metric in one view, networks first."""
@@ -123,11 +185,25 @@ class StrokeMetrics(Record):
         return pd.DataFrame(rows).T
 
 
+METRIC_WORDS: dict[str, str] = {
+    "auroc": "AUROC", "auprc": "AUPRC", "f1": "F1", "precision": "precision", "recall": "recall",
+    "specificity": "specificity", "accuracy": "accuracy", "ppv_population": "PPV at population prevalence",
+    "top1": "case ranked first"}
+VIEW_WORDS: dict[str, str] = {"paper": "paper's samples", "patient": "one per patient", "matched": "within matched sets"}
+SAMPLE_TYPES = ("diagnosis", "exam")
+
+
 def interval_cell(mv: MetricValue | None, digits: int = 3) -> str:
     """A table cell: "0.812 (0.790 to 0.833)" (`ehrlib.booktext.interval`), or "-" where the metric or its
     interval is undefined."""
     ok = mv is not None and mv.value is not None and mv.ci_low is not None and mv.ci_high is not None
     return interval(mv, digits) if ok else "-"
+
+
+def model_cell(m: ModelResult, view: str, metric: str, digits: int = 3) -> str:
+    """A network's spread over seeds ("0.812 ± 0.011 (0.798 to 0.826)"), any other model's interval."""
+    s = m.spread(view, metric) if metric in m.views[view].metrics else None
+    return spread(s, digits) if s is not None else interval_cell(m.views[view].metrics.get(metric), digits)
 
 
 def comparison_table(metrics: StrokeMetrics, metric: str = "auroc", digits: int = 3) -> pd.DataFrame:
@@ -140,30 +216,32 @@ def comparison_table(metrics: StrokeMetrics, metric: str = "auroc", digits: int 
     return out.sort_index(level=["samples", "family"], sort_remaining=False)
 
 
-VIEW_METRICS = ("f1", "precision", "recall", "specificity", "accuracy", "auroc", "auprc")
-
-
-def view_table(metrics: StrokeMetrics, view: str) -> pd.DataFrame:
-    """Chapter 6's table of one view: every model's samples, test size and each metric with its interval
-    (`top1`, the share of matched sets whose case scores highest, in the matched view)."""
-    keys = VIEW_METRICS + (("top1",) if view == "matched" else ())
-    rows = {name: {"samples": m.samples, "n": m.views[view].n_samples,
-                   **{k: interval_cell(m.views[view].metrics[k]) for k in keys}}
-            for name, m in metrics.models.items()}
-    return pd.DataFrame(rows).T
+def view_table(metrics: StrokeMetrics, view: str, keys: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Chapter 6's table of one view: every model's samples, test size and each metric of `keys` (default:
+    the view's, `VIEW_METRICS`) in words; networks as their spread over seeds, the others with intervals."""
+    keys = keys or VIEW_METRICS[view]
+    rows = [{"model": name, "samples": m.samples, "test samples": m.views[view].n_samples,
+             **{METRIC_WORDS[k]: model_cell(m, view, k) for k in keys}} for name, m in metrics.models.items()]
+    return pd.DataFrame(rows)
 
 
 def views_long(metrics: StrokeMetrics, metric: str = "auroc") -> pd.DataFrame:
-    """One row per model and view: model, view, value, ci_low, ci_high of `metric` (for the views figure)."""
-    return pd.DataFrame([{"model": name, "view": view, "value": m.views[view].metrics[metric].value,
-                          "ci_low": m.views[view].metrics[metric].ci_low,
-                          "ci_high": m.views[view].metrics[metric].ci_high}
-                         for name, m in metrics.models.items() for view in ("paper", "patient", "matched")])
+    """One row per model and view (model, view, value, ci_low, ci_high) for the views figure: a network's
+    mean over seeds with the mean of its seeds' interval ends, any other model's value and interval."""
+    rows = []
+    for name, m in metrics.models.items():
+        for view in VIEWS:
+            runs = [r.views[view].metrics[metric] for r in m.runs] or [m.views[view].metrics[metric]]
+            mean = lambda k: float(np.mean([getattr(r, k) for r in runs]))  # noqa: E731
+            rows.append({"model": name, "view": view, "value": mean("value"), "ci_low": mean("ci_low"),
+                         "ci_high": mean("ci_high")})
+    return pd.DataFrame(rows)
 
 
 def best_of(metrics: StrokeMetrics, view: str, family: str, samples: str, metric: str = "auroc") -> tuple[str, float]:
-    """(name, value) of the best model of a family on one sample type in one view, by `metric`."""
-    cands = [(n, m.views[view].value(metric)) for n, m in metrics.models.items()
+    """(name, headline value) of the best model of a family on one sample type in one view, by `metric`
+    (test values: for describing a table, never for choosing a model)."""
+    cands = [(n, m.headline(view, metric)) for n, m in metrics.models.items()
              if m.family == family and m.samples == samples and view in m.views]
     cands = [c for c in cands if np.isfinite(c[1])]
     if not cands:
@@ -171,36 +249,85 @@ def best_of(metrics: StrokeMetrics, view: str, family: str, samples: str, metric
     return max(cands, key=lambda c: c[1])
 
 
-VIEWS = ("paper", "patient", "matched")
-SAMPLE_TYPES = ("diagnosis", "exam")
+def verdict(diffs: list[Difference]) -> str:
+    """'better' when every seed's paired interval lies above zero, 'worse' when every one lies below, else
+    'no clear difference'."""
+    if not diffs:
+        raise ValueError("no paired differences to judge")
+    if all(d.ci_low > 0 for d in diffs):
+        return "better"
+    if all(d.ci_high < 0 for d in diffs):
+        return "worse"
+    return "no clear difference"
+
+
+def differences_of(metrics: StrokeMetrics, network: str, view: str) -> list[Difference]:
+    """The per-seed paired differences of one network in one view."""
+    return [d for d in metrics.differences if d.network == network and d.view == view]
+
+
+def differences_table(metrics: StrokeMetrics) -> pd.DataFrame:
+    """One row per network and view: the baseline chosen on validation, the mean paired AUROC difference
+    over seeds, each seed's difference with its interval, and the `verdict`."""
+    rows = []
+    for name in [n for n, m in metrics.models.items() if m.family == "network"]:
+        for view in VIEWS:
+            diffs = differences_of(metrics, name, view)
+            if not diffs:
+                continue
+            rows.append({"network": name, "view": VIEW_WORDS[view], "best baseline (validation)": diffs[0].baseline,
+                         "mean difference": number(float(np.mean([d.value for d in diffs])), signed=True),
+                         **{f"seed {d.seed}": interval(d, signed=True) for d in diffs}, "verdict": verdict(diffs)})
+    return pd.DataFrame(rows)
+
+
+def differences_frame(metrics: StrokeMetrics) -> pd.DataFrame:
+    """Every paired difference as a row (network, baseline, view, seed, value, ci_low, ci_high), for
+    `stroke.plots.differences_figure`."""
+    return pd.DataFrame([d.to_dict() for d in metrics.differences])
+
+
+def stroke_verdict(metrics: StrokeMetrics, views: tuple[str, ...] = ("patient", "matched")) -> str:
+    """The chapter's verdict against the baselines, from the paired intervals: per view, how many networks
+    are better than, worse than, or not clearly different from their best baseline over all seeds."""
+    networks = [n for n, m in metrics.models.items() if m.family == "network"]
+    parts = []
+    for view in views:
+        found = [verdict(differences_of(metrics, n, view)) for n in networks if differences_of(metrics, n, view)]
+        if not found:
+            raise ValueError(f"no paired differences in the {view} view")
+        count = {v: found.count(v) for v in ("better", "worse", "no clear difference")}
+        parts.append(f"{VIEW_WORDS[view]}: {count['better']} of {len(found)} networks better than their best "
+                     f"baseline on every seed, {count['worse']} worse on every seed, "
+                     f"{count['no clear difference']} not clearly different")
+    return "; ".join(parts)
 
 
 def best_network_vs_baseline(metrics: StrokeMetrics, metric: str = "auroc") -> pd.DataFrame:
-    """Per view and sample type: the best network and the best baseline by test `metric`, and the
-    network minus the baseline (positive: the network did better)."""
+    """Per view and sample type: the best network by its mean over seeds, the baseline chosen on validation
+    and the network's mean paired difference from it (positive: the network did better)."""
     rows = []
     for view in VIEWS:
         for samples in SAMPLE_TYPES:
             net, net_v = best_of(metrics, view, "network", samples, metric)
-            base, base_v = best_of(metrics, view, "baseline", samples, metric)
+            diffs = differences_of(metrics, net, view)
+            base = diffs[0].baseline if diffs else best_of(metrics, view, "baseline", samples, metric)[0]
+            base_v = metrics.models[base].headline(view, metric)
+            gap = float(np.mean([d.value for d in diffs])) if diffs else net_v - base_v
             rows.append({"View": view, "Samples": samples, "Best network": net, "Network AUROC": round(net_v, 3),
                          "Best baseline": base, "Baseline AUROC": round(base_v, 3),
-                         "Network minus baseline": round(net_v - base_v, 3)})
+                         "Network minus baseline": round(gap, 3)})
     return pd.DataFrame(rows)
 
 
-def view_result(score, ppv_prevalence: float | None = None) -> ViewResult:
-    """A `ViewResult` from an `ehrlib.stroke.evaluation.ViewScore` (PPV at `ppv_prevalence` if given)."""
-    def clean(x: float) -> float | None:
+def view_result(score) -> ViewResult:
+    """A `ViewResult` from an `ehrlib.stroke.evaluation.ViewScore`."""
+    def clean(x: float | None) -> float | None:
         return float(x) if x is not None and np.isfinite(x) else None
 
     metrics = {k: MetricValue(clean(iv.value), clean(iv.ci_low), clean(iv.ci_high)) for k, iv in score.metrics.items()}
-    ppv = None
-    if ppv_prevalence is not None and score.threshold is not None:
-        ppv = clean(ppv_at_prevalence(score.metrics["recall"].value, score.metrics["specificity"].value,
-                                      ppv_prevalence))
-    return ViewResult(score.view, clean(score.threshold) if score.threshold is not None else None, score.n_samples,
-                      score.n_sets, clean(score.prevalence), metrics, ppv)
+    return ViewResult(score.view, clean(score.threshold), score.n_samples, score.n_sets, clean(score.prevalence),
+                      metrics)
 
 
 def write_predictions(path: str | Path, rows: pd.DataFrame) -> Path:
@@ -209,9 +336,10 @@ def write_predictions(path: str | Path, rows: pd.DataFrame) -> Path:
     return atomic_write_text(path, out.to_csv(index=False, float_format="%.8g"))
 
 
-__all__ = ["MetricValue", "ModelResult", "StrokeCohortResults", "StrokeMetrics", "ViewResult", "best_of", "cohort_results",
-           "comparison_table", "view_result",
-           "write_predictions"]
+__all__ = ["Difference", "METRIC_WORDS", "MetricValue", "ModelResult", "SAMPLE_TYPES", "SeedRun", "SeedSpread",
+           "StrokeCohortResults", "StrokeMetrics", "VIEW_WORDS", "ViewResult", "best_network_vs_baseline", "best_of",
+           "cohort_results", "comparison_table", "differences_frame", "differences_of", "differences_table", "interval_cell", "model_cell",
+           "stroke_verdict", "verdict", "view_result", "view_table", "views_long", "write_predictions"]
 
 
 def cohort_results(*, profile, population: int, counts: dict[str, int], prevalence: pd.DataFrame,
