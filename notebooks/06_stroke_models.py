@@ -33,7 +33,7 @@ profile = "quick"
 # %% tags=["remove-input"]
 import logging
 
-from ehrlib.booktext import Stopwatch, glue_values, spread, timed
+from ehrlib.booktext import Stopwatch, duration, glue_values, spread, timed
 from ehrlib.plots import setup_notebook, show_figure
 from ehrlib.profiles import get_profile
 from ehrlib.stroke import experiment as ex
@@ -453,4 +453,4 @@ path = results.save(P.stroke_results_dir / "stroke_metrics.json")
 # paper's loss with $\beta = \gamma$ is cross-entropy under Adam.
 
 # %% tags=["remove-input"]
-glue_values({"minutes": f"{clock.elapsed / 60:.1f}"}, "ch06_")
+glue_values({"minutes": duration(clock.elapsed)}, "ch06_")

@@ -191,10 +191,8 @@ def test_results_round_trip_and_fail_loudly(tmp_path):
         StrokeMetrics.load(tmp_path / "bad.json")
 
 
-def test_comparison_table_best_of_and_cohort_results(tmp_path):
-    from ehrlib.stroke.results import (
-        ModelResult, StrokeCohortResults, StrokeMetrics, best_of, comparison_table, view_result,
-    )
+def test_comparison_table_and_cohort_results(tmp_path):
+    from ehrlib.stroke.results import ModelResult, StrokeCohortResults, StrokeMetrics, comparison_table, view_result
 
     good, _ = evaluate_all_views(_scored(), _scored(), n_boot=20)
     bad, _ = evaluate_all_views(_scored(), _scored(np.linspace(1, 0, 10)), n_boot=20)
@@ -204,10 +202,6 @@ def test_comparison_table_best_of_and_cohort_results(tmp_path):
                             models=models, ablations={}, timings_seconds={})
     table = comparison_table(metrics)
     assert list(table.columns) == ["paper", "patient", "matched"] and len(table) == 2
-    name, value = best_of(metrics, "paper", "network", "exam")
-    assert name == "net" and value == pytest.approx(good["paper"].metrics["auroc"].value)
-    with pytest.raises(ValueError, match="no reference"):
-        best_of(metrics, "paper", "reference", "exam")
     with pytest.raises(Exception, match="two controls per case"):
         StrokeCohortResults(profile="q", seed=0, population=10, cases=2, controls=3, splits={}, samples={},
                             vocabulary_size=1, autoencoder={"reconstruction_accuracy": 1.0}, true_risk_auroc={},

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from ehrlib.evaluation.bootstrap import grouped_paired_bootstrap
+from ehrlib.findings import stroke_findings
 from ehrlib.stroke import experiment as ex
 from ehrlib.stroke.evaluation import (
     Scored, evaluate_all_views, matched_bootstrap, paired_difference, ppv_at_prevalence, view_frame,
@@ -205,3 +206,13 @@ def test_a_longer_budget_lets_a_training_run_to_patience():
 
 def test_epochs_text_reads_as_english():
     assert ex.epochs_text(1) == "1 epoch" and ex.epochs_text(2) == "2 epochs"
+
+
+def test_the_stroke_finding_states_the_seed_spread_and_the_paired_verdict():
+    diffs = [_diff(-0.05, -0.09, -0.01, s, view, "model 3 (dual input)") for s in (0, 1) for view in ("patient", "matched")]
+    m = _metrics(diffs)
+    m.models["model 3 (dual input)"] = m.models.pop("net")
+    del m.models["other"]
+    text = stroke_findings(m)[0]
+    assert "over 2 seeds on the paper's samples (the paper reports 0.669)" in text
+    assert "one per patient: 0 of 1 networks better than their best baseline on every seed, 1 worse" in text

@@ -238,17 +238,6 @@ def views_long(metrics: StrokeMetrics, metric: str = "auroc") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def best_of(metrics: StrokeMetrics, view: str, family: str, samples: str, metric: str = "auroc") -> tuple[str, float]:
-    """(name, headline value) of the best model of a family on one sample type in one view, by `metric`
-    (test values: for describing a table, never for choosing a model)."""
-    cands = [(n, m.headline(view, metric)) for n, m in metrics.models.items()
-             if m.family == family and m.samples == samples and view in m.views]
-    cands = [c for c in cands if np.isfinite(c[1])]
-    if not cands:
-        raise ValueError(f"no {family} on {samples} samples with a finite {metric} in view {view!r}")
-    return max(cands, key=lambda c: c[1])
-
-
 def verdict(diffs: list[Difference]) -> str:
     """'better' when every seed's paired interval lies above zero, 'worse' when every one lies below, else
     'no clear difference'."""
@@ -303,23 +292,6 @@ def stroke_verdict(metrics: StrokeMetrics, views: tuple[str, ...] = ("patient", 
     return "; ".join(parts)
 
 
-def best_network_vs_baseline(metrics: StrokeMetrics, metric: str = "auroc") -> pd.DataFrame:
-    """Per view and sample type: the best network by its mean over seeds, the baseline chosen on validation
-    and the network's mean paired difference from it (positive: the network did better)."""
-    rows = []
-    for view in VIEWS:
-        for samples in SAMPLE_TYPES:
-            net, net_v = best_of(metrics, view, "network", samples, metric)
-            diffs = differences_of(metrics, net, view)
-            base = diffs[0].baseline if diffs else best_of(metrics, view, "baseline", samples, metric)[0]
-            base_v = metrics.models[base].headline(view, metric)
-            gap = float(np.mean([d.value for d in diffs])) if diffs else net_v - base_v
-            rows.append({"View": view, "Samples": samples, "Best network": net, "Network AUROC": round(net_v, 3),
-                         "Best baseline": base, "Baseline AUROC": round(base_v, 3),
-                         "Network minus baseline": round(gap, 3)})
-    return pd.DataFrame(rows)
-
-
 def view_result(score) -> ViewResult:
     """A `ViewResult` from an `ehrlib.stroke.evaluation.ViewScore`."""
     def clean(x: float | None) -> float | None:
@@ -337,7 +309,7 @@ def write_predictions(path: str | Path, rows: pd.DataFrame) -> Path:
 
 
 __all__ = ["Difference", "METRIC_WORDS", "MetricValue", "ModelResult", "SAMPLE_TYPES", "SeedRun", "SeedSpread",
-           "StrokeCohortResults", "StrokeMetrics", "VIEW_WORDS", "ViewResult", "best_network_vs_baseline", "best_of",
+           "StrokeCohortResults", "StrokeMetrics", "VIEW_WORDS", "ViewResult",
            "cohort_results", "comparison_table", "differences_frame", "differences_of", "differences_table", "interval_cell", "model_cell",
            "stroke_verdict", "verdict", "view_result", "view_table", "views_long", "write_predictions"]
 
