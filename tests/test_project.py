@@ -193,3 +193,38 @@ def test_shown_code_fits_the_book_column(py: Path) -> None:
         if cell.cell_type == "code" and not {"remove-input", "remove-cell"} & set(tags):
             long = [line for line in cell.source.split("\n") if len(line) > 79]
             assert not long, f"{py.name}: code line longer than 79 characters: {long[0]!r}"
+
+
+# A chapter reads like a keras-io page: its hidden cells are one or two calls (what a chapter computes lives in
+# ehrlib, with tests), and it has no more code than prose. Lines are counted without blank ones.
+HIDDEN_TAGS = {"remove-input", "hide-input", "remove-cell"}
+MAX_HIDDEN_LINES = 15
+
+
+def chapter_shape(nb) -> tuple[int, int, list[int]]:
+    """Non-blank code lines, non-blank Markdown lines, and the indices of hidden cells over the limit."""
+    code = prose = 0
+    long_hidden = []
+    for i, cell in enumerate(nb.cells):
+        lines = sum(1 for line in cell.source.splitlines() if line.strip())
+        if cell.cell_type == "markdown":
+            prose += lines
+            continue
+        code += lines
+        if HIDDEN_TAGS & set(cell.metadata.get("tags", [])) and lines > MAX_HIDDEN_LINES:
+            long_hidden.append(i)
+    return code, prose, long_hidden
+
+
+@pytest.mark.parametrize("py", NOTEBOOKS, ids=lambda p: p.stem)
+def test_chapter_has_no_more_code_than_prose_and_short_hidden_cells(py: Path) -> None:
+    code, prose, long_hidden = chapter_shape(jupytext.read(py))
+    assert code <= prose, f"{py.name}: {code} lines of code against {prose} of prose; move the logic into ehrlib"
+    assert not long_hidden, f"{py.name}: hidden cells {long_hidden} run over {MAX_HIDDEN_LINES} lines"
+
+
+def test_the_shape_check_sees_a_long_hidden_cell_and_more_code_than_prose() -> None:
+    nb = jupytext.reads("# %% [markdown]\n# One line of prose.\n\n# %% tags=[\"remove-input\"]\n"
+                        + "\n".join(f"x{i} = {i}" for i in range(16)) + "\n", fmt="py:percent")
+    code, prose, long_hidden = chapter_shape(nb)
+    assert (code, prose, long_hidden) == (16, 1, [1])
