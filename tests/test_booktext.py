@@ -10,7 +10,7 @@ import pytest
 from ehrlib import booktext
 from ehrlib.booktext import Stopwatch, interval, number, plain, spread, timed
 from ehrlib.evaluation.bootstrap import Interval
-from ehrlib.mortality.real_results import Spread
+from ehrlib.evaluation.bootstrap import Spread
 
 
 def test_intervals_read_one_way_and_differences_carry_their_sign():

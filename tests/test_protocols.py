@@ -122,7 +122,7 @@ def test_verdict_needs_most_runs_on_one_side() -> None:
 
     from ehrlib.evaluation.bootstrap import Interval
     from ehrlib.mortality.real_report import verdict
-    from ehrlib.mortality.real_results import Spread
+    from ehrlib.evaluation.bootstrap import Spread
 
     def result(diffs):
         runs = [NS(diff_auroc={"gbt": Interval(d, d - 0.01, d + 0.01)}) for d in diffs]

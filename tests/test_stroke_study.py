@@ -21,7 +21,7 @@ from ehrlib.stroke.evaluation import (
 )
 from ehrlib.stroke.models import NetworkConfig, TrainConfig, stopping_reason, train_network
 from ehrlib.stroke.results import (
-    Difference, ModelResult, SeedRun, SeedSpread, StrokeMetrics, ViewResult, differences_table, stroke_verdict,
+    Difference, ModelResult, SeedRun, Spread, StrokeMetrics, ViewResult, differences_table, stroke_verdict,
     verdict, view_result, view_table,
 )
 
@@ -127,12 +127,12 @@ def test_networks_headline_is_the_spread_over_seeds():
     m = _metrics([])
     net = m.models["net"]
     auroc = net.runs[0].views["paper"].value("auroc")
-    assert net.spread("paper") == SeedSpread(auroc, 0.0, auroc, auroc, 2) and net.headline("paper") == auroc
+    assert net.spread("paper") == Spread(auroc, 0.0, auroc, auroc, 2) and net.headline("paper") == auroc
     assert m.models["base"].spread("paper") is None
     table = view_table(m, "paper", ("auroc",))
     assert table.loc[0, "AUROC"] == f"{auroc:.3f} ± 0.000 ({auroc:.3f} to {auroc:.3f})"  # network: spread
     assert "(" in table.loc[2, "AUROC"] and "±" not in table.loc[2, "AUROC"]  # baseline: interval
-    assert SeedSpread.of([0.6, 0.7, 0.8]).sd == pytest.approx(0.1)
+    assert Spread.of([0.6, 0.7, 0.8]).sd == pytest.approx(0.1)
 
 
 def test_stopping_reason_tells_patience_from_the_cap():

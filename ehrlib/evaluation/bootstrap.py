@@ -50,6 +50,25 @@ class Interval(Record):
         return {"value": self.value, "ci_low": self.ci_low, "ci_high": self.ci_high}
 
 
+@dataclass(frozen=True)
+class Spread(Record):
+    """Mean, sample standard deviation (ddof 1; 0 for one run), minimum and maximum of one metric over runs
+    or seeds (a typed JSON record): how much a result moves with the draw of a training."""
+
+    mean: float
+    sd: float
+    min: float
+    max: float
+    n: int
+
+    @classmethod
+    def of(cls, values: list[float]) -> "Spread":
+        """The spread of `values`."""
+        v = np.asarray(values, dtype=np.float64)
+        return cls(mean=float(v.mean()), sd=float(v.std(ddof=1)) if v.size > 1 else 0.0,
+                   min=float(v.min()), max=float(v.max()), n=int(v.size))
+
+
 def group_codes(groups: np.ndarray | None, n: int) -> np.ndarray:
     """Dense 0..G-1 codes of the resampling unit of each of `n` samples (each its own if None)."""
     if groups is None:

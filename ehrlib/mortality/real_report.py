@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from ehrlib.booktext import interval, spread
-from ehrlib.evaluation.bootstrap import Interval
+from ehrlib.evaluation.bootstrap import Interval, Spread
 from ehrlib.evaluation.subgroups import SubgroupRow, age_band
 from ehrlib.mortality.protocols import NO_DESCRIPTORS, recomputed_auroc
-from ehrlib.mortality.real_results import ProtocolResult, Spread
+from ehrlib.mortality.real_results import ProtocolResult
 from ehrlib.physionet2012.reader import PhysionetSet
 
 LABELS = {

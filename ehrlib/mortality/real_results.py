@@ -17,30 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ehrlib.evaluation.bootstrap import Interval
+from ehrlib.evaluation.bootstrap import Interval, Spread
 from ehrlib.evaluation.protocol import ModelEvaluation
 from ehrlib.records import Record
 
 RESULTS_FILE = "physionet2012_metrics.json"
 SPREAD_METRICS = ("auroc", "auprc", "event1", "event2", "ece", "slope", "intercept")
-
-
-@dataclass(frozen=True)
-class Spread(Record):
-    """Mean, sample standard deviation (ddof 1), minimum and maximum of one metric over runs."""
-
-    mean: float
-    sd: float
-    min: float
-    max: float
-    n: int
-
-    @classmethod
-    def of(cls, values: list[float]) -> "Spread":
-        """The spread of `values` (standard deviation 0 for a single run)."""
-        v = np.asarray(values, dtype=np.float64)
-        return cls(mean=float(v.mean()), sd=float(v.std(ddof=1)) if v.size > 1 else 0.0,
-                   min=float(v.min()), max=float(v.max()), n=int(v.size))
 
 
 @dataclass

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ehrlib.booktext import interval, number, spread
+from ehrlib.evaluation.bootstrap import Spread
 from ehrlib.files import atomic_write_text
 from ehrlib.records import Record
 from ehrlib.stroke.evaluation import VIEW_METRICS, VIEWS
@@ -82,22 +83,6 @@ class ViewResult(Record):
         return float("nan") if v is None else float(v)
 
 
-@dataclass(frozen=True)
-class SeedSpread(Record):
-    """Mean, sample standard deviation (ddof 1, 0 for one run), minimum and maximum of a metric over seeds."""
-
-    mean: float
-    sd: float
-    min: float
-    max: float
-    n: int
-
-    @classmethod
-    def of(cls, values: list[float]) -> "SeedSpread":
-        """The spread of `values` over seeds."""
-        v = np.asarray(values, dtype=np.float64)
-        return cls(float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0, float(v.min()), float(v.max()),
-                   int(v.size))
 
 
 @dataclass
@@ -135,10 +120,10 @@ class ModelResult(Record):
         if self.samples not in ("diagnosis", "exam"):
             raise ValueError(f"unknown samples {self.samples!r}")
 
-    def spread(self, view: str, metric: str = "auroc") -> SeedSpread | None:
+    def spread(self, view: str, metric: str = "auroc") -> Spread | None:
         """The spread of `metric` in `view` over the seeds in `runs` (None without runs)."""
         values = [r.views[view].value(metric) for r in self.runs]
-        return SeedSpread.of(values) if values else None
+        return Spread.of(values) if values else None
 
     def headline(self, view: str, metric: str = "auroc") -> float:
         """The number that stands for this model: the mean over seeds for a network, else the test value."""
@@ -308,7 +293,7 @@ def write_predictions(path: str | Path, rows: pd.DataFrame) -> Path:
     return atomic_write_text(path, out.to_csv(index=False, float_format="%.8g"))
 
 
-__all__ = ["Difference", "METRIC_WORDS", "MetricValue", "ModelResult", "SAMPLE_TYPES", "SeedRun", "SeedSpread",
+__all__ = ["Difference", "METRIC_WORDS", "MetricValue", "ModelResult", "SAMPLE_TYPES", "SeedRun", "Spread",
            "StrokeCohortResults", "StrokeMetrics", "VIEW_WORDS", "ViewResult",
            "cohort_results", "comparison_table", "differences_frame", "differences_of", "differences_table", "interval_cell", "model_cell",
            "stroke_verdict", "verdict", "view_result", "view_table", "views_long", "write_predictions"]
