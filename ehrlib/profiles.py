@@ -65,7 +65,7 @@ class Profile:
     sequence_batch_size: int = 128  # the new models' batch (the replication's LSTM keeps `batch_size`)
     sequence_patience: int = 3
     sequence_search: str = "full"  # "full": every stage of `sequence_search.LSTM_STAGES`; "small": its first stage's first two candidates
-    sequence_every_model: bool = False  # every sequence model in the k-fold protocol and on synthetic data (else the reference and the best new one)
+    sequence_every_model: bool = True  # every sequence model in the k-fold protocol and on synthetic data (else only the reference and the best new one)
     sequence_synthetic_train: int = 4_000  # training-split stays cross-fitted on the synthetic data (0: all)
     sequence_curve_sizes: tuple[int, ...] = (700, 1_400)  # learning-curve subsets of the search-training stays
     sequence_xla: bool = True  # XLA-compile the new models' train steps (a few seconds' compile per training)
@@ -154,6 +154,7 @@ PROFILES: dict[str, Profile] = {
         sequence_batch_size=64,
         sequence_patience=1,
         sequence_search="small",
+        sequence_every_model=False,
         sequence_synthetic_train=400,
         sequence_curve_sizes=(150,),
         sequence_xla=False,

@@ -253,3 +253,10 @@ def test_goal_sentence_and_curve_facts_turn_with_the_numbers():
     facts = report.curve_facts(pts, "A")
     assert facts["curve"] == "100 stays: A 0.800, Boosted trees 0.700; 200 stays: A 0.810, Boosted trees 0.790"
     assert "gains less than" in facts["trend"]
+
+
+def test_second_protocol_sentence_says_which_models_run():
+    from ehrlib.mortality import sequence_report as report
+
+    assert report.second_protocol_sentence(["lstm_tuned", "grud", "attention"], "grud").startswith("Every model")
+    assert "only the best new model on validation, the GRU-D" in report.second_protocol_sentence(["grud"], "grud")

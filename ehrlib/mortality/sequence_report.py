@@ -98,6 +98,17 @@ def best_facts(run: ProtocolRun, best: str, goal: dict[str, Interval]) -> dict[s
             "best_vs_lr_runs": difference_sentence(res, best, "logistic_regression")}
 
 
+def second_protocol_sentence(models: list[str], best: str) -> str:
+    """Which sequence models the second protocol and the synthetic data run: all of them, or (to save time,
+    when the profile's `sequence_every_model` is off) the best new model on validation only."""
+    if set(NEW_MODELS) <= set(models):
+        return ("Every model runs here and on the synthetic data too: the replication's LSTM, the three new "
+                "models, the boosted trees and the regression.")
+    return (f"To save time this protocol and the synthetic data run the replication's LSTM and only the best new "
+            f"model on validation, the {label(best)}, beside the trees and the regression (the profile's "
+            "`sequence_every_model` runs all of them).")
+
+
 def protocol_facts(run: ProtocolRun, y: np.ndarray, best: str, n_boot: int, seed: int, prefix: str) -> dict[str, Any]:
     """A second protocol's sentence (`prefix` names it): the best new model, the reference LSTM, the trees and
     the regression over runs, the seed-mean difference from the trees and the per-run one from the regression."""
