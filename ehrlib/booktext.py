@@ -41,7 +41,9 @@ def number(x: float, digits: int = 3, signed: bool = False) -> str:
 
 
 def duration(seconds: float) -> str:
-    """A run time as a reader says it: "40 seconds" under two minutes, else "3.4 minutes"."""
+    """A run time as a reader says it: "under a second", "40 seconds" under two minutes, else "3.4 minutes"."""
+    if seconds < 1:
+        return "under a second"
     return f"{seconds:.0f} seconds" if seconds < 120 else f"{seconds / 60:.1f} minutes"
 
 

@@ -63,6 +63,6 @@ def test_timed_records_the_block_and_a_stopwatch_runs_across_cells():
 
 
 def test_duration_reads_seconds_then_minutes():
-    assert booktext.duration(7.4) == "7 seconds"
+    assert booktext.duration(0.3) == "under a second" and booktext.duration(7.4) == "7 seconds"
     assert booktext.duration(119) == "119 seconds"
     assert booktext.duration(204) == "3.4 minutes"
