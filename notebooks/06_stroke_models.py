@@ -24,8 +24,8 @@
 # takes the paper's loss apart (analytically and by running it), scores every network beside simple
 # baselines in three views of the test set (the paper's every-prefix samples, one prediction per patient at
 # a {term}`landmark <Landmark>` date, and within {term}`matched sets <Matched set>`), pairs each network with
-# its best baseline, and runs the ablations the paper invites. This run took {glue:text}`ch06_minutes`
-# minutes.
+# its best baseline, and runs the ablations the paper invites. This run took
+# {glue:text}`ch06_minutes`.
 
 # %% tags=["parameters"]
 profile = "quick"
