@@ -228,3 +228,12 @@ def test_the_shape_check_sees_a_long_hidden_cell_and_more_code_than_prose() -> N
                         + "\n".join(f"x{i} = {i}" for i in range(16)) + "\n", fmt="py:percent")
     code, prose, long_hidden = chapter_shape(nb)
     assert (code, prose, long_hidden) == (16, 1, [1])
+
+
+@pytest.mark.parametrize("py", NOTEBOOKS, ids=lambda p: p.stem)
+def test_header_run_time_is_glued_and_says_its_unit_once(py: Path) -> None:
+    """Each chapter's header states the run time measured in this build (`booktext.duration` gives the unit)."""
+    nb = jupytext.read(py)
+    header = " ".join(line.lstrip("# ") for line in nb.cells[0].source.splitlines())
+    assert re.search(r"This run took \{glue:text\}`ch\d+_minutes`\.", header, re.I), f"{py.name}: no glued run time"
+    assert not re.search(r"_minutes`\s+minutes", header), f"{py.name}: the unit is said twice"
