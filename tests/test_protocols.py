@@ -76,6 +76,15 @@ def test_predictions_file_recomputes_the_reported_auroc(tmp_path) -> None:
         for name, m in run.result.models.items():
             for r in m.runs:
                 assert again[(run.result.protocol, name, r.run)] == pytest.approx(r.evaluation.auroc.value, abs=1e-9)
+    # the typed results, whose per-run calibration curves carry no interval (NaN ends), read back whole
+    from ehrlib.mortality.real_results import RealDataResults, load_real_results
+
+    saved = RealDataResults(source="test", records={"a": 300}, deaths={"a": 1}, variables=["x"], descriptors=[],
+                            protocols={"challenge": ch.result, "kfold": kf.result})
+    saved.save(tmp_path / "physionet2012_metrics.json")
+    back = load_real_results(tmp_path)
+    ici = back.protocols["challenge"].models["gbt"].runs[0].evaluation.calibrated.ici
+    assert np.isnan(ici.ci_low) and ici.value == ch.result.models["gbt"].runs[0].evaluation.calibrated.ici.value
 
 
 def test_kfold_protocol_calibrates_each_fold_on_its_inner_validation() -> None:

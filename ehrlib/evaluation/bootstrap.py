@@ -30,11 +30,17 @@ AT_THRESHOLD = ("recall", "precision", "specificity", "f1", "accuracy")
 
 @dataclass(frozen=True)
 class Interval(Record):
-    """A point estimate with a percentile bootstrap interval (a typed JSON record)."""
+    """A point estimate with a percentile bootstrap interval (a typed JSON record). An interval that could not
+    be computed (no resamples, or none finite) has NaN ends, written as null and read back as NaN."""
 
     value: float
-    ci_low: float
-    ci_high: float
+    ci_low: float | None
+    ci_high: float | None
+
+    def __post_init__(self) -> None:
+        for name in ("ci_low", "ci_high"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, float("nan"))
 
     def validate(self) -> None:
         """The interval's ends are ordered."""
