@@ -2,7 +2,8 @@
 the chapters' timings.
 
 Intervals read "0.812 (0.790 to 0.833)" (`interval`), signed where a difference ("+0.021 (-0.004 to
-+0.046)"); a spread over runs reads "0.812 ± 0.011 (0.798 to 0.826)" (`spread`: mean ± SD, then the range).
++0.046)"); a spread over runs reads "0.812 ± 0.011 (range 0.798 to 0.826)" (`spread`: mean ± SD, then the
+range, named so that it is not read as an interval).
 `glue_values` places computed values into the Markdown prose through myst-nb's `glue` (numbers as plain
 Python numbers, so `{glue:text}` format specs such as ``:.3f`` work; everything else as text), and `timed`
 measures a block of a chapter (`with timed(timings, "train"): ...`).
@@ -59,8 +60,9 @@ def interval(iv: IntervalLike | float, digits: int = 3, signed: bool = False) ->
 
 
 def spread(s: SpreadLike, digits: int = 3, signed: bool = False) -> str:
-    """"0.812 ± 0.011 (0.798 to 0.826)": mean ± standard deviation, then the range over runs."""
-    return (f"{number(s.mean, digits, signed)} ± {number(s.sd, digits)} ({number(s.min, digits, signed)} to "
+    """"0.812 ± 0.011 (range 0.798 to 0.826)": mean ± standard deviation, then the range over runs (named, so
+    that it is not read as a confidence interval)."""
+    return (f"{number(s.mean, digits, signed)} ± {number(s.sd, digits)} (range {number(s.min, digits, signed)} to "
             f"{number(s.max, digits, signed)})")
 
 

@@ -25,8 +25,8 @@ def test_intervals_read_one_way_and_differences_carry_their_sign():
 
 def test_spread_is_mean_sd_and_range():
     s = Spread(mean=0.8121, sd=0.0112, min=0.7981, max=0.8262, n=5)
-    assert spread(s) == "0.812 ± 0.011 (0.798 to 0.826)"
-    assert spread(Spread(mean=-0.01, sd=0.02, min=-0.03, max=0.01, n=5), 2, signed=True) == "-0.01 ± 0.02 (-0.03 to +0.01)"
+    assert spread(s) == "0.812 ± 0.011 (range 0.798 to 0.826)"
+    assert spread(Spread(mean=-0.01, sd=0.02, min=-0.03, max=0.01, n=5), 2, signed=True) == "-0.01 ± 0.02 (range -0.03 to +0.01)"
 
 
 def test_plain_values_for_glue():

@@ -55,8 +55,8 @@ def test_seed_sentence_counts_intervals_on_each_side() -> None:
     facts = cmp.seed_facts(_seeds([_iv(-0.03), _iv(-0.005), _iv(0.02)]))
     assert facts["seed_verdict"] == ("the paired interval lies below zero for 1 of 3 seeds and above zero for "
                                      "1 of 3 seeds")
-    assert facts["n_seeds"] == 3 and facts["seed_diff"].startswith("-0.005 ± 0.025 (-0.030 to +0.020)")
-    assert facts["seed_auroc"] == "0.810 ± 0.010 (0.800 to 0.820)"
+    assert facts["n_seeds"] == 3 and facts["seed_diff"].startswith("-0.005 ± 0.025 (range -0.030 to +0.020)")
+    assert facts["seed_auroc"] == "0.810 ± 0.010 (range 0.800 to 0.820)"
     assert "above zero for none" in cmp.seed_facts(_seeds([_iv(-0.03), _iv(-0.02)]))["seed_verdict"]
     table = cmp.seed_table(_seeds([_iv(-0.03), _iv(0.02)]))
     assert list(table.columns)[0] == "seed" and table.iloc[0, 3] == "-0.030 (-0.040 to -0.020)"
@@ -114,7 +114,7 @@ def test_subgroup_sentence_and_rows_are_shared_with_the_report() -> None:
     text = subgroup_sentence(_subgroups([0.0, 0.05, -0.05]))
     assert "from 0.700 (sex F) to 0.800 (sex M)" in text and "2 of its 3 subgroups" in text
     assert "0 of its 3" in subgroup_sentence(_subgroups([0.0, 0.0, 0.0]))
-    assert "furthest off in sex X (100 episodes, 10 deaths), where it under-predicts mortality by -0.060" in subgroup_sentence(
+    assert "furthest off in sex X (100 episodes, 10 deaths), where it under-predicts mortality by 0.060 (0.050 to 0.070)" in subgroup_sentence(
         _subgroups([0.0, 0.05, -0.06]))
     assert "over-predicts" in subgroup_sentence(_subgroups([0.07, 0.05, -0.06]))
     assert "the interval includes zero" in subgroup_sentence(_subgroups([0.005, 0.0, 0.0]))
@@ -226,3 +226,10 @@ def test_difference_verdict_turns_with_the_interval() -> None:
     assert "better with the gradient-boosted trees than with the LSTM" in difference_verdict(
         _iv(-0.03), "LSTM", "gradient-boosted trees")
     assert "cannot tell" in difference_verdict(_iv(0.0), "LSTM", "regression")
+
+
+def test_runs_verdict_says_plainly_when_no_interval_excludes_zero() -> None:
+    from ehrlib.mortality.prose import runs_verdict
+
+    assert runs_verdict([_iv(0.0), _iv(0.005)]) == "no seed's paired 95 % interval excludes zero"
+    assert runs_verdict([_iv(0.0)], "folds") == "no fold's paired 95 % interval excludes zero"

@@ -12,7 +12,8 @@ def test_runs_verdict_counts_intervals_on_each_side() -> None:
     diffs = [Interval(-0.02, -0.03, -0.01), Interval(-0.01, -0.02, 0.005), Interval(0.02, 0.01, 0.03)]
     assert F.runs_verdict(diffs) == ("the paired interval lies below zero for 1 of 3 seeds and above zero "
                                      "for 1 of 3 seeds")
-    assert "below zero for none" in F.runs_verdict([Interval(0.01, 0.0, 0.02)])
+    assert "below zero for none" in F.runs_verdict([Interval(0.01, 0.005, 0.02)])
+    assert F.runs_verdict([Interval(0.01, 0.0, 0.02)]) == "no seed's paired 95 % interval excludes zero"
 
 
 def _mortality(diff: float) -> NS:

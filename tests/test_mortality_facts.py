@@ -66,7 +66,7 @@ def test_report_facts_without_seeds_oracle_or_baselines():
 def test_noise_floor_and_ideal_sentences_turn_with_the_numbers():
     iv = Interval(0.5, 0.4, 0.6)
     oracle = Oracle(auroc=iv, auprc=iv, ece=Interval(0.02, 0.015, 0.03), ici=Interval(0.01, 0.005, 0.02))
-    assert "within that range" in facts.noise_floor_sentence(Interval(0.025, 0.02, 0.03), oracle)
+    assert "within the range of the true risk" in facts.noise_floor_sentence(Interval(0.025, 0.02, 0.03), oracle)
     assert "above that range" in facts.noise_floor_sentence(Interval(0.031, 0.025, 0.04), oracle)
     assert "no known true risk" in facts.noise_floor_sentence(iv, None)
     assert facts.ideal_sentence(Interval(0.9, 0.8, 1.1), 1.0) == "includes 1"

@@ -130,7 +130,7 @@ def test_networks_headline_is_the_spread_over_seeds():
     assert net.spread("paper") == Spread(auroc, 0.0, auroc, auroc, 2) and net.headline("paper") == auroc
     assert m.models["base"].spread("paper") is None
     table = view_table(m, "paper", ("auroc",))
-    assert table.loc[0, "AUROC"] == f"{auroc:.3f} ± 0.000 ({auroc:.3f} to {auroc:.3f})"  # network: spread
+    assert table.loc[0, "AUROC"] == f"{auroc:.3f} ± 0.000 (range {auroc:.3f} to {auroc:.3f})"  # network: spread
     assert "(" in table.loc[2, "AUROC"] and "±" not in table.loc[2, "AUROC"]  # baseline: interval
     assert Spread.of([0.6, 0.7, 0.8]).sd == pytest.approx(0.1)
 

@@ -145,7 +145,9 @@ def noise_floor_sentence(ece: Any, oracle: Any | None) -> str:
     chance alone leaves on a test set of this size): inside that interval or above its upper end."""
     if oracle is None:
         return "This dataset has no known true risk, so the ECE noise floor cannot be shown."
-    where = ("within that range: as good as this test set can show" if ece.value <= oracle.ece.ci_high else
+    where = ("within the range of the true risk's own ECE, the floor that sampling noise puts under any model on "
+             "a test set of this size: comparable to it, though a point inside another's interval is no test"
+             if ece.value <= oracle.ece.ci_high else
              "above that range: more miscalibration than chance alone leaves on a test set of this size")
     return (f"The generator's true risk, scored the same way, has ECE {interval(oracle.ece, 4)} and ICI "
             f"{interval(oracle.ici, 4)}; the calibrated ECE of {number(ece.value, 4)} lies {where}.")

@@ -34,6 +34,8 @@ def runs_verdict(diffs: list[Interval], what: str = "seeds") -> str:
     """How many paired intervals lie wholly below and above zero: 'below zero for 4 of 5 seeds, above for none'."""
     below = sum(d.ci_high < 0 for d in diffs)
     above = sum(d.ci_low > 0 for d in diffs)
+    if below == above == 0:
+        return f"no {what[:-1] if what.endswith('s') else what}'s paired 95 % interval excludes zero"
     word = lambda k: "none" if k == 0 else f"{k} of {len(diffs)} {what}"  # noqa: E731
     return f"the paired interval lies below zero for {word(below)} and above zero for {word(above)}"
 

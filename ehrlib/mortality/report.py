@@ -352,11 +352,14 @@ def subgroup_sentence(sub: Subgroups, model: str = "lstm") -> str:
     name = "LSTM" if model == "lstm" else MODEL_NAMES.get(model, model)
     worst = max(own, key=lambda g: abs(g.citl.value))
     side = "over-predicts" if worst.citl.value > 0 else "under-predicts"
+    c = worst.citl
+    size = (interval(Interval(abs(c.value), *sorted((abs(c.ci_low), abs(c.ci_high))))) if c.excludes(0)
+            else interval(c, signed=True))
     return (f"The {name}'s subgroup AUROC ranges from {lo.auroc.value:.3f} ({lo.attribute} {lo.level}) to "
             f"{hi.auroc.value:.3f} ({hi.attribute} {hi.level}); {sum(g.citl.excludes(0) for g in own)} of its "
             f"{len(own)} subgroups have a calibration-in-the-large interval that excludes zero. It is furthest "
             f"off in {worst.attribute} {worst.level} ({worst.n:,} episodes, {worst.deaths:,} deaths), where it "
-            f"{side} mortality by {interval(worst.citl, signed=True)}"
+            f"{side} mortality by {size}"
             f"{'' if worst.citl.excludes(0) else '; the interval includes zero'}.")
 
 
@@ -430,9 +433,13 @@ def limits(r: MortalityResults) -> list[str]:
         items.append("LSTM against the benchmark logistic regression on test: "
                      + verdict(r.comparison.auroc.difference, "the LSTM ranks better.",
                                "the regression ranks better.").rstrip(".") + ".")
-    if m.at_threshold["precision"].value < 0.5:
+    precision = m.at_threshold["precision"]
+    if precision.ci_high < 0.5:
         items.append(f"At the F1-optimal threshold, fewer than half of the flagged patients die (precision "
-                     f"{m.at_threshold['precision'].value:.3f}): alarms would be mostly false.")
+                     f"{interval(precision)}, the whole interval below one half): alarms would be mostly false.")
+    elif precision.value < 0.5:
+        items.append(f"At the F1-optimal threshold about {round(10 * precision.value)} in 10 flagged patients die "
+                     f"(precision {interval(precision)}): many alarms would be false.")
     if r.kfold is not None and "lstm" in r.kfold.summary:
         items.append(f"Across folds the LSTM's AUROC varies with SD {r.kfold.summary['lstm']['auroc']['sd']:.3f}.")
     news = r.baselines["news2"].notes if r.baselines is not None else None

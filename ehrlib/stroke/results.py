@@ -186,7 +186,7 @@ def interval_cell(mv: MetricValue | None, digits: int = 3) -> str:
 
 
 def model_cell(m: ModelResult, view: str, metric: str, digits: int = 3) -> str:
-    """A network's spread over seeds ("0.812 ± 0.011 (0.798 to 0.826)"), any other model's interval."""
+    """A network's spread over seeds ("0.812 ± 0.011 (range 0.798 to 0.826)"), any other model's interval."""
     s = m.spread(view, metric) if metric in m.views[view].metrics else None
     return spread(s, digits) if s is not None else interval_cell(m.views[view].metrics.get(metric), digits)
 
