@@ -89,8 +89,9 @@ report.inputs_example(a)
 # dropout, the learning rate, then the inputs (adding the hours since each value was observed, removing the
 # mask indicators or the descriptors). Every candidate trains once (same seed) on seven eighths of set A,
 # by patient, with early stopping on the other eighth; its score is that eighth's AUROC. Set B is never
-# given to the search. One seed per candidate and about 500 validation stays mean differences under about
-# 0.01 are within noise: the search is a guide, not a proof, and the chapter scores its choice once.
+# given to the search. With one seed per candidate and {glue:text}`ch10_search_val_n` validation stays,
+# small differences are within noise: the search is a guide, not a proof, and the chapter scores its
+# choice once.
 
 # %% tags=["remove-output"]
 epochs = dict(max_epochs=P.sequence_max_epochs, patience=P.sequence_patience,
@@ -107,8 +108,8 @@ glue_values(report.search_facts(found, P.sequence_batch_size, timings["search_se
 report.search_table(found)
 
 # %% [markdown]
-# The new models train with batches of {glue:text}`ch10_batch` stays (the replication's LSTM keeps its 64): on
-# two cores a larger batch makes an epoch cheaper, and the time budget is what limits this chapter.
+# The new models train with batches of {glue:text}`ch10_batch` stays and the replication's LSTM with its own
+# batch size: on two cores a larger batch makes an epoch cheaper, and time is what limits this chapter.
 #
 # The search trained {glue:text}`ch10_search_n` distinct settings in {glue:text}`ch10_search_time` and
 # chose: loss {glue:text}`ch10_chosen_loss`; dropout {glue:text}`ch10_chosen_dropout`; inputs
@@ -130,11 +131,11 @@ study.spec_table(specs)
 # %% [markdown]
 # Every network trains for at most {glue:text}`ch10_max_epochs` epochs with early stopping (patience
 # {glue:text}`ch10_patience`) on validation AUROC, the replication's LSTM included: a ceiling the time budget
-# sets (chapter 9 allowed 50 epochs; its LSTMs stopped well before).
+# sets.
 #
 # ## Real stays, the challenge's protocol: fit on set A, score set B
 #
-# As in chapter 9: five patient folds of set A, each fold's models fitted on the other four (an eighth held
+# As in chapter 9: {glue:text}`ch10_runs` patient folds of set A, each fold's models fitted on the others (an eighth held
 # back for early stopping), calibrator and F1 threshold fitted on the out-of-fold predictions over set A,
 # each fold's model scored once on set B. A run is one fold's model with its own seed.
 
@@ -169,8 +170,8 @@ goal_table
 # the trees is {glue:text}`ch10_best_vs_gbt` (stays of set B resampled once for all runs), and run by run
 # {glue:text}`ch10_best_vs_gbt_runs`. Against the regression: {glue:text}`ch10_best_vs_lr_runs`.
 #
-# The issue's goal (a seed-mean AUROC of at least 0.86 on this protocol, above the trees with the paired
-# interval above zero) is {glue:text}`ch10_goal`.
+# The goal set for this chapter (a seed-mean AUROC of at least 0.86 on this protocol, above the trees with
+# the paired interval above zero) is {glue:text}`ch10_goal`.
 #
 # ### The best new model run by run
 
@@ -274,9 +275,9 @@ glue_values(report.curve_facts(curve, study.label(best)), "ch10_")
 
 # %% [markdown]
 # Set B AUROC by training size ({numref}`fig-10-2`): {glue:text}`ch10_curve`. In the last step,
-# {glue:text}`ch10_trend`. A sequence model that gains more than the trees from the last doubling may pass
-# them with more stays; one that gains less has used up its head start from small data. One seed per
-# point and intervals of about ±0.015 make this a hint, not a measurement.
+# {glue:text}`ch10_trend`. A sequence model that gains more than the trees from the last step may pass them
+# with more stays; one that gains less may not. One seed per point and intervals of about
+# ±{glue:text}`ch10_halfwidth` make this a hint, not a measurement.
 #
 # ## Saving the results
 #
@@ -305,5 +306,5 @@ glue_values({**saved, "minutes": duration(clock.elapsed)}, "ch10_")
 # well (the search's choice: {glue:text}`ch10_chosen_loss`, inputs {glue:text}`ch10_chosen_inputs`) and
 # beside GRU-D and attention over the hours, the best new model on validation, the
 # {glue:text}`ch10_best`, reaches {glue:text}`ch10_best_auroc`, against {glue:text}`ch10_gbt_auroc` for
-# boosted trees: a seed-mean difference of {glue:text}`ch10_best_vs_gbt`. The issue's goal is
+# boosted trees: a seed-mean difference of {glue:text}`ch10_best_vs_gbt`. The goal set for this chapter is
 # {glue:text}`ch10_goal`. What the learning curves suggest: {glue:text}`ch10_trend`.

@@ -222,7 +222,7 @@ def test_curve_trend_reads_the_last_step():
 
     pts = [CurvePoint(m, n, Interval(v, v - 0.01, v + 0.01))
            for m, n, v in [("A", 100, 0.80), ("A", 200, 0.81), ("B", 100, 0.70), ("B", 200, 0.79)]]
-    assert "gains less than" in curve_trend(pts, "A", "B") and "+0.020 apart" in curve_trend(pts, "A", "B")
+    assert "gains less than" in curve_trend(pts, "A", "B") and "ending 0.020 above them" in curve_trend(pts, "A", "B")
     assert "gains more than" in curve_trend(pts, "B", "A")
     assert "single" in curve_trend(pts[:1] + pts[2:3], "A", "B")
 
@@ -252,7 +252,7 @@ def test_goal_sentence_and_curve_facts_turn_with_the_numbers():
            for m, n, v in [("A", 100, 0.80), ("A", 200, 0.81), ("Boosted trees", 100, 0.70), ("Boosted trees", 200, 0.79)]]
     facts = report.curve_facts(pts, "A")
     assert facts["curve"] == "100 stays: A 0.800, Boosted trees 0.700; 200 stays: A 0.810, Boosted trees 0.790"
-    assert "gains less than" in facts["trend"]
+    assert "gains less than" in facts["trend"] and facts["halfwidth"] == "0.010"
 
 
 def test_second_protocol_sentence_says_which_models_run():

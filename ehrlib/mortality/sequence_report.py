@@ -58,7 +58,8 @@ def search_facts(found: SearchResult, batch_size: int, seconds: float) -> dict[s
     return {"chosen_loss": c.train.label, "chosen_inputs": c.inputs.label,
             "chosen_dropout": f"{c.lstm_dropout:g} on inputs, {c.lstm_head_dropout:g} in the head, "
                               f"{c.lstm_recurrent_dropout:g} recurrent",
-            "search_n": len({r.spec for r in found.rows}), "batch": batch_size, "search_time": duration(seconds)}
+            "search_n": len({r.spec for r in found.rows}), "batch": batch_size, "search_time": duration(seconds),
+            "search_val_n": f"{len(found.val_stays):,}"}
 
 
 def goal_summary(run: ProtocolRun, y: np.ndarray, n_boot: int, seed: int
@@ -127,7 +128,8 @@ def curve_facts(points: list[CurvePoint], model: str, ref: str = "Boosted trees"
     sizes, series = curve_series(points)
     by_size = "; ".join(f"{n:,} stays: " + ", ".join(f"{m} {s[i].value:.3f}" for m, s in series.items())
                         for i, n in enumerate(sizes))
-    return {"curve": by_size, "trend": curve_trend(points, model, ref)}
+    half = float(np.median([(p.auroc.ci_high - p.auroc.ci_low) / 2 for p in points]))
+    return {"curve": by_size, "trend": curve_trend(points, model, ref), "halfwidth": f"{half:.3f}"}
 
 
 def save_study(folder: Path, results: SequenceResults, real: list[tuple[ProtocolRun, EpisodeSet, EpisodeSet]],

@@ -237,7 +237,7 @@ def spec_table(specs: dict[str, SequenceSpec]) -> pd.DataFrame:
             g = s.grud
             return f"GRU-D {g.units}, dense {list(g.dense)}, dropout {g.head_dropout:g}, L2 {g.l2:g}"
         t = s.attention
-        return (f"{t.layers} encoder block(s), d_model {t.d_model}, {t.heads} heads, feed-forward {t.ff_units}, "
+        return (f"{t.layers} encoder block{'s' if t.layers != 1 else ''}, d_model {t.d_model}, {t.heads} heads, feed-forward {t.ff_units}, "
                 f"dense {list(t.dense)}, dropout {t.head_dropout:g}")
     return pd.DataFrame([{"Model": label(k), "Inputs": s.inputs.label, "Training": s.train.label,
                           "Batch, epochs (patience)": f"{s.train.batch_size}, {s.train.max_epochs} ({s.train.patience})",
@@ -277,4 +277,5 @@ def curve_trend(points: list[CurvePoint], model: str, ref: str) -> str:
     gap = series[model][-1].value - series[ref][-1].value
     trend = "gains more than" if gain[model] > gain[ref] else "gains less than"
     return (f"from {sizes[-2]:,} to {sizes[-1]:,} stays the {model} {trend} the {ref.lower()} "
-            f"({gain[model]:+.3f} against {gain[ref]:+.3f}), ending {gap:+.3f} apart")
+            f"({gain[model]:+.3f} against {gain[ref]:+.3f}), ending {abs(gap):.3f} "
+            f"{'above' if gap > 0 else 'below' if gap < 0 else 'level with'} them")
