@@ -145,8 +145,8 @@ fractions.map("{:.1%}".format)
 # Each column is the share of hourly bins with a value in the demo cohort under one setting. Without
 # MCAR the rates rise by {glue:text}`mcar_rise_min:.1f` percentage points
 # ({glue:text}`mcar_rise_min_var`) to {glue:text}`mcar_rise_max:.1f` ({glue:text}`mcar_rise_max_var`).
-# The MAR dependence appears when the chance of a creatinine draw is plotted against the latent
-# severity at that hour ({numref}`fig-02-4`):
+# {numref}`fig-02-4` plots the chance of a creatinine draw against the latent severity at that hour, with
+# every mechanism and without MAR; its caption gives the rates in the sickest and the mildest hours.
 
 # %% tags=["hide-input"]
 show_figure(

@@ -72,10 +72,9 @@ glue_values({"n_train_dx": len(data.encoded["diagnosis"]["train"]), "n_train_ex"
 # the cap ended it. Each network is trained with {glue:text}`n_seeds` seeds (initial weights, dropout and
 # the order of the batches); the architecture is chosen on validation F1 with the first seed, as the paper
 # chose its own, and the headline of a network is its mean and spread over the seeds. The batch holds
-# {glue:text}`batch_size` samples rather than the paper's 32: on this 2-core machine an epoch of the
-# paper's batch took 1.4 to 1.5 times as long at full scale (measured once while writing this chapter:
-# 6.3 s against 4.2 s for model 1, 1.8 s against 1.3 s for model 2), and the training step and the
-# validation pass are compiled with XLA, so the same wall time buys more epochs.
+# {glue:text}`batch_size` samples rather than the paper's 32, because on a 2-core machine an epoch of the
+# paper's smaller batch takes longer; the training step and the validation pass are compiled with XLA, so
+# the same wall time buys more epochs.
 #
 # ## The loss, taken apart
 #

@@ -23,8 +23,8 @@
 # hours of 37 time series and the in-hospital outcome, published openly by PhysioNet
 # {cite:p}`goldberger2000`. The replication's LSTM with focal loss, the benchmark regression, boosted
 # trees, the NEWS2-style score, missingness only and the organisers' SAPS-I and SOFA are compared by two
-# protocols: the challenge's own (fit on set A, score set B once) and five-fold cross-validation over both
-# sets pooled. This run took {glue:text}`ch9_minutes`.
+# protocols: the challenge's own (fit on set A, score set B once) and cross-validation by patient folds over
+# both sets pooled. This run took {glue:text}`ch9_minutes`.
 #
 # ```{admonition} Data licence and attribution
 # The PhysioNet 2012 challenge data are available under the Open Data Commons Attribution License v1.0
@@ -124,10 +124,10 @@ report.measured_table(sets)
 #
 # Every model is calibrated and thresholded like the others (chapter 4's protocol: Platt or isotonic
 # chosen by cross-validated log loss, the F1-optimal threshold on calibrated probabilities), but on more
-# data than a validation split: in the challenge protocol each model is *cross-fitted* on set A (five
-# folds by patient; each fold's model is fitted on the other four, with an eighth of them held back for
+# data than a validation split: in the challenge protocol each model is *cross-fitted* on set A
+# ({glue:text}`ch9_runs` folds by patient; each fold's model is fitted on the others, with an eighth of them held back for
 # early stopping), the calibrator and threshold are fitted on the {term}`out-of-fold predictions <Out-of-fold prediction>` over all of set
-# A, and each of the five fold models is then scored once on set B. A *run* is one fold's model, with its
+# A, and each fold's model is then scored once on set B. A *run* is one fold's model, with its
 # own seed: a model's headline is the mean and spread over its runs, never one run.
 #
 # The replication's LSTM, as in chapter 3, on this data's inputs:
@@ -229,7 +229,7 @@ glue_values({
 #
 # ### Calibration and net benefit
 #
-# Reliability of the calibrated probabilities on set B (each model's five runs averaged per stay), and
+# Reliability of the calibrated probabilities on set B (each model's runs averaged per stay), and
 # the decision curve of the same probabilities ({term}`net benefit <Net benefit>`); {numref}`fig-09-2` and {numref}`fig-09-3`.
 
 # %% tags=["remove-input"]
@@ -305,10 +305,10 @@ glue_values({"lstm_gain": report.ablation_gain(ch, "lstm") if "lstm_no_descripto
 # %% [markdown]
 # The descriptors alone rank stays with AUROC {glue:text}`ch9_desc_only`. Adding them changes the
 # regression's AUROC by {glue:text}`ch9_lr_gain` and the trees' by {glue:text}`ch9_gbt_gain` on average
-# over the runs. The LSTM's own ablation costs five more trainings and runs when the profile's
+# over the runs. The LSTM's own ablation costs one more training per fold and runs when the profile's
 # `physionet_lstm_ablation` is on; in this build: {glue:text}`ch9_lstm_gain`.
 #
-# ## Five-fold cross-validation over sets A and B pooled
+# ## Cross-validation over sets A and B pooled
 #
 # The second protocol pools both sets and lets every stay be scored once, by a model that never saw it,
 # with calibrator and threshold fitted on that fold's own held-back stays.
@@ -340,7 +340,7 @@ glue_values({"k_lstm": spread(kf.models["lstm"].spread["auroc"]), "k_best": repo
 
 # %% tags=["hide-input"]
 runs = {"fit on A, score B": report.run_aurocs(ch),
-        "5-fold over A and B": report.run_aurocs(kf)}
+        f"{config.n_splits}-fold over A and B": report.run_aurocs(kf)}
 marks = {"GRU-D (published)": 0.818, "ViTST (published)": 0.851}
 plots.show_figure("fig-09-1",
                   plots.runs_figure(runs, marks, "AUROC of every run"))

@@ -233,3 +233,9 @@ def test_runs_verdict_says_plainly_when_no_interval_excludes_zero() -> None:
 
     assert runs_verdict([_iv(0.0), _iv(0.005)]) == "no seed's paired 95 % interval excludes zero"
     assert runs_verdict([_iv(0.0)], "folds") == "no fold's paired 95 % interval excludes zero"
+
+
+def test_and_list_reads_as_english() -> None:
+    from ehrlib.mortality.prose import and_list
+
+    assert (and_list(["a"]), and_list(["a", "b"]), and_list(["a", "b", "c"])) == ("a", "a and b", "a, b and c")

@@ -32,7 +32,7 @@ from ehrlib.mortality.assemble import (comparison, episode_attributes, kfold_res
 from ehrlib.mortality.lstm import LstmConfig
 from ehrlib.mortality.pipelines import (BaselineRun, gbt_fitter, learning_curve, logistic_fitter, lstm_fitter,
                                         missingness_fitter, run_baselines, seed_run, train_seed)
-from ehrlib.mortality.prose import difference_verdict, model_word, runs_verdict, sign_verdict
+from ehrlib.mortality.prose import and_list, difference_verdict, model_word, runs_verdict, sign_verdict
 from ehrlib.mortality.report import (MODEL_NAMES, SUBGROUP_COLUMNS, comparison_rows, improvement_rows, metrics_summary,
                                     no_ceiling_sentence, p_value_text, subgroup_sentence, subgroup_table_rows)
 from ehrlib.mortality.results import (Ablation, BaselineRecord, BestBaseline, Comparison, DataSummary, DecisionCurve, KFoldResult, LearningCurve,
@@ -326,9 +326,9 @@ def learning_facts(learning: LearningCurve) -> dict[str, Any]:
     gain = "; ".join(f"{name[k]} {v[-1].value - v[-2].value:+.3f}" for k, v in learning.auroc.items())
     grew = [name[k] for k, v in learning.auroc.items() if v[-2].value < v[-1].ci_low]
     flat = [name[k] for k, v in learning.auroc.items() if v[-2].value >= v[-1].ci_low]
-    parts = ([f"for {', '.join(grew)} the smaller set's AUROC lies below the full set's interval, so more data "
-              "still helped"] if grew else []) + (
-        [f"for {', '.join(flat)} it lies inside or above that interval, so the change is no evidence of a gain"]
+    parts = ([f"for {and_list(grew)} the smaller set's AUROC lies below the full set's interval, which suggests "
+              "more data still helped"] if grew else []) + (
+        [f"for {and_list(flat)} it lies inside or above that interval, so the change is no evidence of a gain"]
         if flat else [])
     text = "; ".join(parts)
     return {"lc_gain": gain, "lc_last": f"{learning.sizes[-2]:,}", "lc_all": f"{learning.sizes[-1]:,}",

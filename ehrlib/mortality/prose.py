@@ -18,6 +18,11 @@ def difference_verdict(diff: Interval, a: str, b: str) -> str:
     return f"the interval includes zero, so this test set cannot tell the {a} and the {b} apart"
 
 
+def and_list(items: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def model_word(name: str) -> str:
     """A model's display name as it reads inside a sentence: "gradient-boosted trees", but "LSTM + focal
     loss" and "NEWS2-style score" keep their capitals."""
