@@ -447,8 +447,10 @@ path = results.save(P.stroke_results_dir / "stroke_metrics.json")
 # On the paper's every-prefix samples model 3 scores {glue:text}`m3_paper_auroc` over its seeds against the
 # paper's {glue:text}`paper_auroc:.3f`, but that view mixes the model with the sampling design: the history
 # length alone reaches {glue:text}`len_auroc`. One prediction per patient at a landmark and the ranking
-# within matched sets are the honest questions. Trained to early stopping with several seeds and paired
-# with the best baseline chosen on validation, the networks fare as follows ({glue:text}`verdict`). The
+# within matched sets are the honest questions. Trained with {glue:text}`n_seeds` seeds each
+# ({glue:text}`n_patience` of the {glue:text}`n_runs` trainings ended by patience, the others at the epoch
+# cap) and paired with the best baseline chosen on validation, the networks fare as follows
+# ({glue:text}`verdict`). The
 # paper's loss with $\beta = \gamma$ is cross-entropy under Adam.
 
 # %% tags=["remove-input"]
