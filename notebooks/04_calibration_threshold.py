@@ -133,8 +133,8 @@ glue_values(facts.threshold_facts(m, test.y, p_cal), "ch4_")
 
 # %% [markdown]
 # On the raw test scores the LSTM's AUROC is {glue:text}`ch4_auroc` and its AUPRC {glue:text}`ch4_auprc`.
-# Ranking by the calibrated probabilities instead gives AUROC {glue:text}`ch4_cal_auroc:.4f`, a change of
-# {glue:text}`ch4_tie_effect` that comes only from the calibrator.
+# Ranking by the calibrated probabilities instead gives AUROC {glue:text}`ch4_cal_auroc:.4f`: the calibrator
+# changes it by {glue:text}`ch4_tie_effect`.
 #
 # ## The decision threshold
 #
@@ -185,7 +185,8 @@ show_figure("fig-04-3", plots.probability_distribution_figure(
 
 # %% tags=["remove-input"]
 entries = metric_entries(m)
-pd.DataFrame({"value (95 % interval)": {k: interval(v, 4) for k, v in entries.items()}})
+pd.DataFrame({"metric": [plots.METRIC_LABELS[k] for k in entries],
+              "value (95 % interval)": [interval(v, 3) for v in entries.values()]})
 
 # %% tags=["hide-input"]
 show_figure("fig-04-4", plots.summary_metrics_figure(

@@ -187,7 +187,8 @@ def threshold_facts(m: Any, y: np.ndarray, p_cal: np.ndarray) -> dict[str, Any]:
     cal_auroc = ranking_metrics(y, p_cal)["auroc"]
     t, s = m.at_threshold, m.at_sensitivity
     return {"auroc": interval(m.auroc), "auprc": interval(m.auprc), "cal_auroc": cal_auroc,
-            "tie_effect": f"{cal_auroc - m.auroc.value:+.4f}", "threshold": m.threshold, "val_f1": m.validation_f1,
+            "tie_effect": (f"{cal_auroc - m.auroc.value:+.4f}" if abs(cal_auroc - m.auroc.value) >= 5e-5
+                           else "0 (this calibration map keeps every distinct score distinct)"), "threshold": m.threshold, "val_f1": m.validation_f1,
             "sens_threshold": m.sensitivity_threshold, "recall": t["recall"].value,
             "precision": t["precision"].value, "op_recall": s["recall"], "op_precision": s["precision"],
             "op_specificity": s["specificity"]}
