@@ -224,7 +224,7 @@ saved = save_lstm_run(P.results_dir, result, prep, {"val": (val, raw.p_val), "te
 glue_values({"saved": ", ".join(saved), "minutes": duration(clock.elapsed)}, "ch3_")
 
 # %% [markdown]
-# The chapter's results folder now holds {glue:text}`ch3_saved`.
+# This chapter wrote {glue:text}`ch3_saved` in the profile's results folder.
 
 # %% [markdown]
 # ## Conclusion

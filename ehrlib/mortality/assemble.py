@@ -26,7 +26,7 @@ from ehrlib.icu.writer import generate_icu_dataset
 from ehrlib.files import atomic_write_text
 from ehrlib.mortality.bundle import save_artifacts, update_artifacts
 from ehrlib.mortality.results import (Ablation, AblationRow, Comparison, DataSummary, KFoldResult, Oracle,
-                                      PairedDifference, SplitCount, TrainingRecord, update_results)
+                                      PairedDifference, SplitCount, TrainingRecord, results_path, update_results)
 
 log = logging.getLogger(__name__)
 PREDICTIONS_FILE = "predictions.csv"
@@ -58,13 +58,13 @@ def save_lstm_run(results_dir: Path, result: Any, prep: Any, parts: dict[str, tu
                   load_seconds: float) -> list[str]:
     """Chapter 03's outputs: the model bundle and the raw predictions (`parts`: split to episodes and
     predictions) in `results_dir/mortality`, and a fresh results file holding the training record and the
-    data-loading time; returns the names in that folder."""
+    data-loading time; returns the files it wrote, relative to `results_dir`."""
     folder = Path(results_dir) / "mortality"
-    save_artifacts(folder, result.model, prep)
-    save_predictions(folder, parts)
+    written = [*save_artifacts(folder, result.model, prep).values(), save_predictions(folder, parts)]
     record = training_record(result, prep, n_train, masked, val_scores, oracle_val_auroc)
     update_results(results_dir, fresh=True, training=record, timings={"data_load_seconds": load_seconds})
-    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    written.append(results_path(results_dir))
+    return [str(Path(p).relative_to(results_dir)) for p in written]
 
 
 def save_calibration(folder: Path, fitted: Any) -> None:
