@@ -94,6 +94,8 @@ bench: venv
 	$(PY) benchmarks/bench_stroke.py
 	@echo "== LSTM training loop: seconds per epoch =="
 	$(PY) benchmarks/bench_lstm.py
+	@echo "== Chapter 10's sequence models: XLA or not, two trainings at once (skipped without PhysioNet 2012) =="
+	$(PY) benchmarks/bench_sequence.py
 
 sync: venv
 	$(VENV)/bin/jupytext --sync notebooks/*.py

@@ -68,7 +68,8 @@ class Profile:
     sequence_every_model: bool = True  # every sequence model in the k-fold protocol and on synthetic data (else only the reference and the best new one)
     sequence_synthetic_train: int = 4_000  # training-split stays cross-fitted on the synthetic data (0: all)
     sequence_curve_sizes: tuple[int, ...] = (700, 1_400)  # learning-curve subsets of the search-training stays
-    sequence_xla: bool = True  # XLA-compile the new models' train steps (a few seconds' compile per training)
+    sequence_xla: bool = False  # XLA-compile the new models' train steps: no faster on two cores at this size (benchmarks/bench_sequence.py)
+    sequence_workers: int = 2  # trainings at once (threads; same predictions): one keeps about 1.3 of two cores busy
 
     @property
     def data_dir(self) -> Path:
@@ -157,7 +158,6 @@ PROFILES: dict[str, Profile] = {
         sequence_every_model=False,
         sequence_synthetic_train=400,
         sequence_curve_sizes=(150,),
-        sequence_xla=False,
     ),
 }
 

@@ -47,7 +47,7 @@ from ehrlib.mortality import sequence_report as report
 from ehrlib.mortality import sequence_study as study
 from ehrlib.mortality.lstm import LstmConfig
 from ehrlib.mortality.sequence_models import SequenceSpec
-from ehrlib.mortality.sequence_search import search, stages_for
+from ehrlib.mortality.sequence_search import SearchConfig, search, stages_for
 from ehrlib.mortality.sequence_training import TrainSettings
 from ehrlib.mortality.time_inputs import TimeInputs
 from ehrlib.profiles import get_profile
@@ -100,7 +100,8 @@ base = SequenceSpec(  # the replication's LSTM: focal loss, its dropout
     kind="lstm", train=TrainSettings(**epochs),
     inputs=TimeInputs(mask=True, delta=False, descriptors=True))
 with timed(timings, "search_seconds"):
-    found = search(a, base, stages_for(P.sequence_search))
+    found = search(a, base, stages_for(P.sequence_search),
+                   SearchConfig(seed=P.seed, workers=P.sequence_workers))
 
 # %% tags=["remove-input"]
 chosen = found.chosen
@@ -140,8 +141,10 @@ study.spec_table(specs)
 # each fold's model scored once on set B. A run is one fold's model with its own seed.
 
 # %% tags=["remove-input"]
-config = protocols.StudyConfig(n_splits=P.sequence_folds, n_boot=P.n_bootstrap, seed=P.seed)
-glue_values({"max_epochs": P.sequence_max_epochs, "patience": P.sequence_patience, "runs": config.n_splits}, "ch10_")
+config = protocols.StudyConfig(n_splits=P.sequence_folds, n_boot=P.n_bootstrap,
+                               seed=P.seed, workers=P.sequence_workers)
+glue_values({"max_epochs": P.sequence_max_epochs, "patience": P.sequence_patience, "runs": config.n_splits,
+             "workers": P.sequence_workers}, "ch10_")
 NEW = list(report.NEW_MODELS)
 ORDER = ["lstm", *NEW, "gbt", "logistic_regression"]
 
@@ -256,7 +259,8 @@ plots.show_figure("fig-10-1", plots.runs_figure({
 with timed(timings, "curve_seconds"):
     curve = study.search_curve(
         a, b, specs[best], study.label(best),
-        P.sequence_curve_sizes, P.seed, min(P.n_bootstrap, 200))
+        P.sequence_curve_sizes, P.seed, min(P.n_bootstrap, 200),
+        P.sequence_workers)
 
 # %% tags=["hide-input"]
 sizes, series = study.curve_series(curve)
@@ -297,8 +301,11 @@ glue_values({**saved, "minutes": duration(clock.elapsed)}, "ch10_")
 # %% [markdown]
 # Recomputed from the predictions files: {glue:text}`ch10_check`.
 #
-# Where the time went: {glue:text}`ch10_parts`. The seconds per run in the tables above are each
-# model's fit and prediction times for one fold.
+# Where the time went: {glue:text}`ch10_parts`. Trainings run {glue:text}`ch10_workers` at a time
+# (`ehrlib.workers`): one TensorFlow training keeps only part of this machine's two cores busy, and every
+# training carries its own seed, so the predictions are the same as one at a time. The seconds per run in
+# the tables above are each model's fit and prediction times for one fold while sharing the cores, longer
+# than each would take alone.
 #
 # ## Conclusion
 #

@@ -20,15 +20,16 @@ ALLOWED = {
     "logs": set(),
     "booktext": set(),  # numbers, intervals, glue and timings for the book's text
     "profiles": {"icu"},  # icu.defaults only: the full profile's sizes are the generator's defaults
-    "evaluation": {"files", "jsonfiles", "records", "logs"},
+    "evaluation": {"files", "jsonfiles", "records", "logs", "workers"},
     "icu": {"files", "jsonfiles", "records", "logs", "profiles", "plots"},  # plots: the one theme and palette for its figures
     "batches": set(),
+    "workers": set(),  # independent jobs a few at a time (threads)
     "training": {"batches", "logs"},  # the one Keras training loop, under every network
     "stroke": {"files", "jsonfiles", "records", "logs", "profiles", "evaluation", "plots", "batches", "training", "booktext"},
     "plots": {"evaluation", "files", "jsonfiles", "records", "logs"},
     "physionet2012": {"files", "jsonfiles", "records", "logs", "profiles", "icu"},  # a real dataset, read into the ICU's EpisodeSet
     "mortality": {"files", "jsonfiles", "records", "logs", "profiles", "evaluation", "icu", "physionet2012", "plots", "batches",
-                  "training", "booktext"},
+                  "training", "booktext", "workers"},
 }
 
 

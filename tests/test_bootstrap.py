@@ -147,3 +147,17 @@ def test_paired_bootstrap_with_the_references_replicates_given_is_the_same() -> 
     plain = grouped_paired_bootstrap(y, a, b, groups=groups, n_boot=100, seed=7)
     reps = replicate_metrics(y, b, groups=groups, n_boot=100, seed=7)
     assert grouped_paired_bootstrap(y, a, b, groups=groups, n_boot=100, seed=7, reps_b=reps) == plain
+
+
+def test_remembered_weights_are_the_drawn_ones_and_read_only(monkeypatch) -> None:
+    codes = BS.group_codes(np.repeat(np.arange(30), 2), 60)
+    remembered = np.concatenate(list(BS.weight_chunks(codes, 40, seed=9, max_cells=600)))
+    again = np.concatenate(list(BS.weight_chunks(codes, 40, seed=9, max_cells=600)))
+    monkeypatch.setattr(BS, "MEMO_CELLS", 0)  # drawn afresh, never remembered
+    drawn = np.concatenate(list(BS.weight_chunks(codes, 40, seed=9, max_cells=600)))
+    np.testing.assert_array_equal(remembered, drawn)
+    np.testing.assert_array_equal(again, drawn)
+    assert not np.array_equal(drawn, np.concatenate(list(BS.weight_chunks(codes, 40, seed=10, max_cells=600))))
+    chunk = next(BS.weight_chunks(codes, 40, seed=9, max_cells=600))
+    with pytest.raises(ValueError, match="read-only"):
+        chunk[0, 0] = 5.0

@@ -64,3 +64,20 @@ def test_cross_fit_is_deterministic() -> None:
     b = cross_fit(train, make, None, CrossFitConfig(n_splits=3, seed=5))
     np.testing.assert_array_equal(a.oof["m"], b.oof["m"])
     np.testing.assert_array_equal(a.fold, b.fold)
+
+
+def test_cross_fit_with_two_workers_gives_the_same_predictions() -> None:
+    train, test = _data(300), _data(60, offset=10_000, seed=1)
+
+    def make(k: int):
+        return {"slope": lambda tr, va: (lambda s: s.x * len(tr) + k),
+                "mean": lambda tr, va: (lambda s: np.full(len(s), tr.y.mean() + va.y.mean()))}
+
+    one = cross_fit(train, make, test, CrossFitConfig(n_splits=3, seed=2))
+    two = cross_fit(train, make, test, CrossFitConfig(n_splits=3, seed=2, workers=2))
+    for name in ("slope", "mean"):
+        np.testing.assert_array_equal(one.oof[name], two.oof[name])
+        np.testing.assert_array_equal(one.test[name], two.test[name])
+        for a, b in zip(one.inner_val[name], two.inner_val[name]):
+            np.testing.assert_array_equal(a, b)
+    assert len(two.seconds["slope"]) == 3 and list(two.oof) == ["slope", "mean"]

@@ -12,7 +12,7 @@ from ehrlib.evaluation.crossfit import CrossFit
 from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.mortality.attention import AttentionConfig, attention_layers, build_attention
 from ehrlib.mortality.protocols import ProtocolRun
-from ehrlib.mortality.sequence_models import SequenceSpec, network_inputs, sequence_fitter
+from ehrlib.mortality.sequence_models import SequenceSpec, fit_sequence_model, network_inputs, sequence_fitter
 from ehrlib.mortality.sequence_search import (LSTM_STAGES, SearchConfig, apply_changes, search, stages_for)
 from ehrlib.mortality.sequence_study import seed_mean_difference, sequence_fitters
 from ehrlib.mortality.sequence_training import TrainSettings, train_network
@@ -168,6 +168,30 @@ def test_the_search_never_touches_a_test_stay():
     assert result.chosen.train.loss == "bce"  # the spy ranks well only with cross-entropy
     assert sum(r.kept for r in result.rows) == len(LSTM_STAGES)
     assert len({r.spec for r in result.rows}) < len(result.rows)  # a spec met twice is trained once
+
+
+def test_the_search_with_two_workers_makes_the_same_choices():
+    fit_set = cohort(80, 0)
+    base = SequenceSpec(kind="lstm", train=FAST)
+    one = search(fit_set, base, LSTM_STAGES, SearchConfig(seed=0), spy_factory(set()))
+    two = search(fit_set, base, LSTM_STAGES, SearchConfig(seed=0, workers=2), spy_factory(set()))
+    assert one.chosen == two.chosen
+    assert [(r.stage, r.label, r.spec, r.val_auroc, r.kept) for r in one.rows] == \
+        [(r.stage, r.label, r.spec, r.val_auroc, r.kept) for r in two.rows]
+    met_before = [r.spec in [q.spec for q in two.rows[:i]] for i, r in enumerate(two.rows)]
+    assert any(met_before) and [r.seconds == 0.0 for r in two.rows] == met_before  # trained once, timed once
+
+
+def test_predict_traces_once_and_padding_changes_no_prediction():
+    train, val = cohort(48, 0), cohort(16, 1, offset=100)
+    spec = SequenceSpec(kind="attention", train=FAST, attention=AttentionConfig(d_model=8, ff_units=8))
+    prep, result = fit_sequence_model(spec, train, val, seed=0)
+    from ehrlib.mortality.sequence_training import predict
+    x = network_inputs(spec, prep.transform(cohort(40, 2, offset=300)))
+    whole = predict(result.model, x)  # 40 stays padded to one batch of 256, as the 16 validation stays were
+    parts = np.concatenate([predict(result.model, {k: v[i:i + 5] for k, v in x.items()}) for i in range(0, 40, 5)])
+    np.testing.assert_allclose(whole, parts, rtol=1e-6)
+    assert result.model._ehrlib_seq_predict.experimental_get_tracing_count() == 1  # validation, 40 and 5 stays
 
 
 def test_search_changes_and_sizes():

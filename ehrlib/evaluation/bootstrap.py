@@ -16,6 +16,7 @@ tests check on explicitly expanded resamples.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -85,21 +86,46 @@ def group_codes(groups: np.ndarray | None, n: int) -> np.ndarray:
     return np.unique(groups, return_inverse=True)[1].reshape(-1)
 
 
+MEMO_CELLS = 8_000_000  # resamples of at most this many weights (64 MB) are kept for the next call
+
+
 def weight_chunks(codes: np.ndarray, n_boot: int, seed: int, max_cells: int = 4_000_000
                   ) -> Iterator[np.ndarray]:
-    """Replicate weights (chunks of a (n_boot, n) matrix): each row draws the G groups with
-    replacement from `default_rng(seed)`; a sample's weight is how often its group was drawn."""
+    """Replicate weights (read-only chunks of a (n_boot, n) matrix): each row draws the G groups with
+    replacement from `default_rng(seed)`; a sample's weight is how often its group was drawn.
+
+    Drawing them is the slow part of a bootstrap on a few thousand stays, and a study evaluates many
+    models and runs on the same stays with the same seed, so the last few matrices of up to `MEMO_CELLS`
+    weights are remembered (`_drawn_chunks`, a cache of a pure function: same codes, count and seed, same
+    weights, whether drawn or remembered)."""
     if n_boot < 1:
         raise ValueError(f"n_boot must be >= 1 (got {n_boot})")
-    n_groups = int(codes.max()) + 1 if codes.size else 0
-    if n_groups < 1:
+    codes = np.asarray(codes, dtype=np.int64)
+    if codes.size == 0 or int(codes.max()) < 0:
         raise ValueError("cannot bootstrap zero samples")
+    if n_boot * codes.size <= MEMO_CELLS:
+        yield from _drawn_chunks(codes.tobytes(), n_boot, seed, max_cells)
+    else:
+        yield from _draw_chunks(codes, n_boot, seed, max_cells)
+
+
+def _draw_chunks(codes: np.ndarray, n_boot: int, seed: int, max_cells: int) -> Iterator[np.ndarray]:
+    """Draw the replicate weights of `weight_chunks`, a chunk of at most `max_cells` at a time."""
+    n_groups = int(codes.max()) + 1
     rng = np.random.default_rng(seed)
     step = max(1, max_cells // max(codes.size, 1))
     for start in range(0, n_boot, step):
         rows = min(step, n_boot - start)
         counts = rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=rows)
-        yield counts[:, codes].astype(np.float64)
+        chunk = counts[:, codes].astype(np.float64)
+        chunk.setflags(write=False)
+        yield chunk
+
+
+@functools.lru_cache(maxsize=4)
+def _drawn_chunks(codes: bytes, n_boot: int, seed: int, max_cells: int) -> tuple[np.ndarray, ...]:
+    """`_draw_chunks` for codes given as bytes, remembered for the next call with the same arguments."""
+    return tuple(_draw_chunks(np.frombuffer(codes, dtype=np.int64), n_boot, seed, max_cells))
 
 
 class _Order:

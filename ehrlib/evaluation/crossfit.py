@@ -15,7 +15,11 @@ Two uses, both in the real-data chapter:
   fitted on its own inner validation predictions (`inner_val`), as `kfold.run_fold` does.
 
 Models are passed as a function of the fold index returning fitters (``fit(train, val) ->
-predict``), so that each fold's network gets its own seed. The module knows no model and no study.
+predict``), so that each fold's network gets its own seed. Every (fold, model) fit is an independent job:
+with `workers` > 1 they run a few at a time (`ehrlib.workers.ordered_map`), with the same predictions,
+and each model's seconds are then its wall time while sharing the cores. Jobs start model by model, in
+the order the fitters are listed (list the slowest first, so that no long fit runs alone at the end).
+The module knows no model and no study.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import numpy as np
 
 from ehrlib.evaluation.kfold import Fitter, inner_split, patient_folds
 from ehrlib.logs import get_logger
+from ehrlib.workers import ordered_map
 
 if TYPE_CHECKING:  # any dataset with `y`, `subject_ids` and `take(idx)`
     from ehrlib.icu.episodes import EpisodeSet as Episodes
@@ -37,11 +42,13 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class CrossFitConfig:
-    """Folds, inner validation share (1 / inner_splits of each training part) and the seed."""
+    """Folds, inner validation share (1 / inner_splits of each training part), the seed, and how many
+    fits run at once."""
 
     n_splits: int = 5
     inner_splits: int = 8
     seed: int = 0
+    workers: int = 1
 
 
 @dataclass
@@ -58,19 +65,30 @@ class CrossFit:
     seconds: dict[str, list[float]] = field(default_factory=dict)
 
 
-def _fit_fold(cf: CrossFit, train: Episodes, test: Episodes | None, fitters: dict[str, Fitter],
-              tr: np.ndarray, te: np.ndarray, inner: tuple[np.ndarray, np.ndarray], k: int) -> None:
-    """Fit every model of fold `k` on the inner training stays and record its predictions in `cf`."""
-    inner_train, inner_val, held_out = train.take(tr[inner[0]]), train.take(tr[inner[1]]), train.take(te)
-    for name, fit in fitters.items():
-        start = time.perf_counter()
-        predict = fit(inner_train, inner_val)
-        cf.oof.setdefault(name, np.full(len(train), np.nan))[te] = predict(held_out)
-        cf.inner_val.setdefault(name, []).append(np.asarray(predict(inner_val), dtype=np.float64))
-        if test is not None:
-            cf.test.setdefault(name, []).append(np.asarray(predict(test), dtype=np.float64))
-        cf.seconds.setdefault(name, []).append(time.perf_counter() - start)
-        log.info("fold %d, %s: fitted and predicted in %.1f s", k + 1, name, cf.seconds[name][-1])
+@dataclass(frozen=True)
+class _Job:
+    """One model of one fold: fit on the inner training stays `tr[inner[0]]`, stop early on `tr[inner[1]]`,
+    predict the held-out stays `te` (and the test set)."""
+
+    k: int
+    name: str
+    fit: Fitter
+    tr: np.ndarray
+    te: np.ndarray
+    inner: tuple[np.ndarray, np.ndarray]
+
+
+def _run_job(job: _Job, train: Episodes, test: Episodes | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float]:
+    """Fit one job's model; its held-out, inner validation and test predictions and the seconds taken."""
+    start = time.perf_counter()
+    inner_train, inner_val = train.take(job.tr[job.inner[0]]), train.take(job.tr[job.inner[1]])
+    predict = job.fit(inner_train, inner_val)
+    held = np.asarray(predict(train.take(job.te)), dtype=np.float64)
+    val = np.asarray(predict(inner_val), dtype=np.float64)
+    scored = None if test is None else np.asarray(predict(test), dtype=np.float64)
+    seconds = time.perf_counter() - start
+    log.info("fold %d, %s: fitted and predicted in %.1f s", job.k + 1, job.name, seconds)
+    return held, val, scored, seconds
 
 
 def cross_fit(train: Episodes, make_fitters: Callable[[int], dict[str, Fitter]], test: Episodes | None = None,
@@ -79,10 +97,20 @@ def cross_fit(train: Episodes, make_fitters: Callable[[int], dict[str, Fitter]],
     y, groups = np.asarray(train.y).astype(int), train.subject_ids
     folds = patient_folds(y, groups, config.n_splits, config.seed)
     cf = CrossFit(fold=np.empty(len(train), dtype=np.int64))
+    jobs = []
     for k, (tr, te) in enumerate(folds):
         cf.fold[te] = k
         inner = inner_split(y[tr], groups[tr], config.inner_splits, config.seed + 1000 + k)
         cf.inner_idx.append(tr[inner[1]])
-        _fit_fold(cf, train, test, make_fitters(k), tr, te, inner, k)
+        jobs += [_Job(k, name, fit, tr, te, inner) for name, fit in make_fitters(k).items()]
+    rank = {name: i for i, name in enumerate(dict.fromkeys(job.name for job in jobs))}
+    jobs.sort(key=lambda job: (rank[job.name], job.k))
+    done = ordered_map(lambda job: _run_job(job, train, test), jobs, config.workers)
+    for job, (held, val, scored, seconds) in sorted(zip(jobs, done), key=lambda pair: pair[0].k):
+        cf.oof.setdefault(job.name, np.full(len(train), np.nan))[job.te] = held
+        cf.inner_val.setdefault(job.name, []).append(val)
+        if scored is not None:
+            cf.test.setdefault(job.name, []).append(scored)
+        cf.seconds.setdefault(job.name, []).append(seconds)
     cf.test = {name: np.stack(parts) for name, parts in cf.test.items()}
     return cf

@@ -39,6 +39,7 @@ from ehrlib.mortality.lstm import LstmConfig
 from ehrlib.mortality.news2 import choose_window
 from ehrlib.mortality.pipelines import (Fitter, gbt_fitter, logistic_fitter, lstm_fitter, missingness_fitter)
 from ehrlib.mortality.real_results import ModelRuns, ProtocolResult, RunRecord
+from ehrlib.workers import ordered_map
 
 MakeFitters = Callable[[int], dict[str, Fitter]]
 PREDICTIONS_FILE = "predictions.csv"
@@ -48,7 +49,8 @@ NO_DESCRIPTORS = "_no_descriptors"
 @dataclass(frozen=True)
 class StudyConfig:
     """Folds, inner validation shares (early stopping; the k-fold protocol's calibration), bootstrap
-    resamples, seed, and the reference models every model is paired with."""
+    resamples, seed, the reference models every model is paired with, and how many fits run at once
+    (`evaluation.crossfit`: the same predictions with any number)."""
 
     n_splits: int = 5
     inner_splits: int = 8
@@ -57,6 +59,7 @@ class StudyConfig:
     ablation_boot: int = 200  # the ablation's copies: only their point AUROCs are compared, run by run
     seed: int = 0
     references: tuple[str, ...] = ("gbt", "logistic_regression")
+    workers: int = 1
 
 
 def drop_descriptors(episodes: EpisodeSet) -> EpisodeSet:
@@ -127,15 +130,13 @@ def study_fitters(outcomes: pd.DataFrame, lstm: LstmConfig | None, seed: int = 0
 def _run(name: str, k: int, seed: int, fitted: FittedProtocol, p: dict[str, np.ndarray], y: np.ndarray,
          groups: np.ndarray, config: StudyConfig, n_fit: int, ref_reps: dict) -> tuple[RunRecord, np.ndarray]:
     """Score one run of model `name` once (raw scores of every model in `p`, for the paired differences;
-    `ref_reps` caches the references' bootstrap replicates of this run across models)."""
+    `ref_reps`, from `_reference_replicates`, holds the references' bootstrap replicates of this run)."""
     n_boot = config.ablation_boot if is_ablation(name) else config.n_boot
     record, p_cal = score_test(fitted, p[name], y, groups, n_boot, config.seed, curve_boot=0)  # runs compared by spread
     e1, e2 = challenge_scores(y, p_cal, fitted.choice.threshold, groups=groups, n_boot=n_boot, seed=config.seed)
     diffs = {}
     for ref in config.references:
         if ref != name and ref in p:
-            if (ref, n_boot) not in ref_reps:  # each reference's resamples, once per run
-                ref_reps[(ref, n_boot)] = replicate_metrics(y, p[ref], groups=groups, n_boot=n_boot, seed=config.seed)
             d = grouped_paired_bootstrap(y, p[name], p[ref], groups=groups, n_boot=n_boot, seed=config.seed,
                                          reps_b=ref_reps[(ref, n_boot)])
             diffs[ref] = Interval(d["auroc"]["value"], d["auroc"]["ci_low"], d["auroc"]["ci_high"])
@@ -152,25 +153,35 @@ class ProtocolRun:
     seconds: float
 
 
+def _reference_replicates(p: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray, config: StudyConfig
+                          ) -> dict[tuple[str, int], dict[str, np.ndarray]]:
+    """The references' bootstrap replicates of one run, for every resample count its models use (computed
+    once, before the models are scored, so that models scored side by side share them)."""
+    counts = {config.ablation_boot if is_ablation(name) else config.n_boot for name in p}
+    return {(ref, n): replicate_metrics(y, p[ref], groups=groups, n_boot=n, seed=config.seed)
+            for ref in config.references if ref in p for n in counts}
+
+
 def challenge_protocol(a: EpisodeSet, b: EpisodeSet, make_fitters: MakeFitters,
                        config: StudyConfig = StudyConfig()) -> ProtocolRun:
-    """Cross-fit on set A, calibrate and threshold on its out-of-fold predictions, score set B per run."""
+    """Cross-fit on set A, calibrate and threshold on its out-of-fold predictions, score set B per run
+    (models scored `config.workers` at a time)."""
     start = time.perf_counter()
-    cf = cross_fit(a, make_fitters, b, CrossFitConfig(config.n_splits, config.inner_splits, config.seed))
+    cf = cross_fit(a, make_fitters, b, CrossFitConfig(config.n_splits, config.inner_splits, config.seed, config.workers))
     y_a, y_b, groups = np.asarray(a.y).astype(int), np.asarray(b.y).astype(int), b.subject_ids
-    models, calibrated = {}, {}
     n_fit = int(np.mean([len(a) - (cf.fold == k).sum() - len(cf.inner_idx[k]) for k in range(config.n_splits)]))
-    ref_reps: list[dict] = [{} for _ in range(config.n_splits)]  # per run: the references' replicates
-    for name in cf.oof:
+    p_runs = [{m: cf.test[m][k] for m in cf.test} for k in range(config.n_splits)]
+    ref_reps = [_reference_replicates(p_k, y_b, groups, config) for p_k in p_runs]
+
+    def score(name: str) -> tuple[ModelRuns, np.ndarray]:
         fitted = fit_protocol(cf.oof[name], y_a, seed=config.seed)
-        runs, cals = [], []
-        for k in range(config.n_splits):
-            p_k = {m: cf.test[m][k] for m in cf.test}
-            run, p_cal = _run(name, k, config.seed + k, fitted, p_k, y_b, groups, config, n_fit, ref_reps[k])
-            runs.append(run)
-            cals.append(p_cal)
-        models[name] = ModelRuns.of(runs, float(np.sum(cf.seconds[name])), ranking_metrics(y_a, cf.oof[name])["auroc"])
-        calibrated[name] = np.stack(cals)
+        runs = [_run(name, k, config.seed + k, fitted, p_runs[k], y_b, groups, config, n_fit, ref_reps[k])
+                for k in range(config.n_splits)]
+        return (ModelRuns.of([r for r, _ in runs], float(np.sum(cf.seconds[name])),
+                             ranking_metrics(y_a, cf.oof[name])["auroc"]), np.stack([c for _, c in runs]))
+
+    scored = dict(zip(cf.oof, ordered_map(score, list(cf.oof), config.workers)))
+    models, calibrated = {m: r for m, (r, _) in scored.items()}, {m: c for m, (_, c) in scored.items()}
     result = ProtocolResult(
         protocol="challenge", description="fit on set A (out-of-fold calibration and threshold), score set B",
         n_fit=n_fit, n_scored=len(b), deaths_scored=int(y_b.sum()), n_splits=config.n_splits,
@@ -180,21 +191,27 @@ def challenge_protocol(a: EpisodeSet, b: EpisodeSet, make_fitters: MakeFitters,
 
 
 def kfold_protocol(pooled: EpisodeSet, make_fitters: MakeFitters, config: StudyConfig = StudyConfig()) -> ProtocolRun:
-    """K-fold over the pooled sets: each fold scored once, calibrated on its own inner validation."""
+    """K-fold over the pooled sets: each fold scored once, calibrated on its own inner validation (models
+    scored `config.workers` at a time)."""
     start = time.perf_counter()
-    cf = cross_fit(pooled, make_fitters, None, CrossFitConfig(config.n_splits, config.kfold_inner_splits, config.seed))
+    cf = cross_fit(pooled, make_fitters, None, CrossFitConfig(config.n_splits, config.kfold_inner_splits, config.seed,
+                                                              config.workers))
     y, groups = np.asarray(pooled.y).astype(int), pooled.subject_ids
     runs: dict[str, list[RunRecord]] = {name: [] for name in cf.oof}
     calibrated = {name: np.full(len(pooled), np.nan) for name in cf.oof}
     for k in range(config.n_splits):
         held = cf.fold == k
         n_fit = int((~held).sum() - len(cf.inner_idx[k]))
-        p_k, ref_reps = {m: cf.oof[m][held] for m in cf.oof}, {}
-        for name in cf.oof:
+        p_k = {m: cf.oof[m][held] for m in cf.oof}
+        ref_reps = _reference_replicates(p_k, y[held], groups[held], config)
+
+        def score(name: str) -> tuple[RunRecord, np.ndarray]:
             fitted = fit_protocol(cf.inner_val[name][k], y[cf.inner_idx[k]], seed=config.seed)
-            run, calibrated[name][held] = _run(name, k, config.seed + k, fitted, p_k, y[held], groups[held],
-                                               config, n_fit, ref_reps)
+            return _run(name, k, config.seed + k, fitted, p_k, y[held], groups[held], config, n_fit, ref_reps)
+
+        for name, (run, p_cal) in zip(cf.oof, ordered_map(score, list(cf.oof), config.workers)):
             runs[name].append(run)
+            calibrated[name][held] = p_cal
     val_auroc = {name: float(np.mean([ranking_metrics(y[cf.inner_idx[k]], cf.inner_val[name][k])["auroc"]
                                       for k in range(config.n_splits)])) for name in cf.oof}
     models = {name: ModelRuns.of(r, float(np.sum(cf.seconds[name])), val_auroc[name]) for name, r in runs.items()}

@@ -28,6 +28,7 @@ from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.records import Record
 from ehrlib.logs import get_logger
 from ehrlib.mortality.sequence_models import Fitter, SequenceSpec, sequence_fitter
+from ehrlib.workers import ordered_map
 
 _log = get_logger(__name__)
 
@@ -87,29 +88,38 @@ class SearchResult(Record):
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """The search's split (1 / `inner_splits` of the stays validate) and the seed of its split and trainings."""
+    """The search's split (1 / `inner_splits` of the stays validate), the seed of its split and trainings,
+    and how many of a stage's candidates train at once (`ehrlib.workers.ordered_map`: same results)."""
 
     inner_splits: int = 8
     seed: int = 0
+    workers: int = 1
+
+
+def _try(name: str, label: str, spec: SequenceSpec, train: EpisodeSet, val: EpisodeSet,
+         make_fitter: Callable[[SequenceSpec, int], Fitter], seed: int) -> SearchRow:
+    """Train one candidate on `train` (early stopping on `val`) and score it on `val`."""
+    start = time.perf_counter()
+    p = make_fitter(spec, seed)(train, val)(val)
+    auroc = float(ranking_metrics(np.asarray(val.y).astype(int), p)["auroc"])
+    row = SearchRow(name, label, spec, auroc, time.perf_counter() - start)
+    _log.info(f"search, {name}: {label}: validation AUROC {auroc:.4f} ({row.seconds:.0f} s)")
+    return row
 
 
 def _stage(name: str, candidates: list[Candidate], current: SequenceSpec, train: EpisodeSet, val: EpisodeSet,
-           make_fitter: Callable[[SequenceSpec, int], Fitter], seed: int,
-           seen: dict[SequenceSpec, SearchRow]) -> tuple[SequenceSpec, list[SearchRow]]:
-    """Try the stage's candidates from `current` (a spec already trained is not trained again: same seed,
-    same result); return the best spec and the stage's rows."""
-    rows = []
-    for label, changes in candidates:
-        spec = apply_changes(current, changes)
-        if spec in seen:
-            rows.append(SearchRow(name, label, spec, seen[spec].val_auroc, 0.0))
-            continue
-        start = time.perf_counter()
-        p = make_fitter(spec, seed)(train, val)(val)
-        auroc = ranking_metrics(np.asarray(val.y).astype(int), p)["auroc"]
-        rows.append(SearchRow(name, label, spec, float(auroc), time.perf_counter() - start))
-        seen[spec] = rows[-1]
-        _log.info(f"search, {name}: {label}: validation AUROC {auroc:.4f} ({rows[-1].seconds:.0f} s)")
+           make_fitter: Callable[[SequenceSpec, int], Fitter], seed: int, seen: dict[SequenceSpec, SearchRow],
+           workers: int = 1) -> tuple[SequenceSpec, list[SearchRow]]:
+    """Try the stage's candidates from `current`, `workers` at a time (a spec already trained is not
+    trained again: same seed, same result); return the best spec and the stage's rows."""
+    specs = [(label, apply_changes(current, changes)) for label, changes in candidates]
+    todo = [(label, spec) for i, (label, spec) in enumerate(specs)
+            if spec not in seen and spec not in [s for _, s in specs[:i]]]
+    fresh = {row.spec: row for row in ordered_map(
+        lambda job: _try(name, job[0], job[1], train, val, make_fitter, seed), todo, workers)}
+    seen.update(fresh)
+    rows = [fresh.pop(spec) if spec in fresh else SearchRow(name, label, spec, seen[spec].val_auroc, 0.0)
+            for label, spec in specs]
     best = int(np.argmax([r.val_auroc for r in rows]))
     rows[best].kept = True
     return rows[best].spec, rows
@@ -124,7 +134,8 @@ def search(fit_set: EpisodeSet, base: SequenceSpec, stages: list[Stage] = LSTM_S
     train, val = fit_set.take(tr), fit_set.take(va)
     current, rows, seen = base, [], {}
     for name, candidates in stages:
-        current, stage_rows = _stage(name, candidates, current, train, val, make_fitter, config.seed, seen)
+        current, stage_rows = _stage(name, candidates, current, train, val, make_fitter, config.seed, seen,
+                                      config.workers)
         rows += stage_rows
     return SearchResult(rows=rows, chosen=current, train_stays=[str(s) for s in train.stays],
                         val_stays=[str(s) for s in val.stays])

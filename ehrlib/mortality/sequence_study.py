@@ -40,6 +40,7 @@ from ehrlib.mortality.sequence_search import SearchResult
 from ehrlib.physionet2012.files import ensure_physionet2012
 from ehrlib.physionet2012.reader import read_physionet2012
 from ehrlib.profiles import Profile
+from ehrlib.workers import ordered_map
 
 RESULTS_FILE = "sequence_metrics.json"
 ModelFactory = Callable[[int], Fitter]  # seed -> fitter
@@ -82,10 +83,11 @@ def model_factories(reference: LstmConfig | None, specs: dict[str, SequenceSpec]
 
 
 def sequence_fitters(models: dict[str, ModelFactory], seed: int = 0) -> MakeFitters:
-    """Fold k's fitters: the regression, boosted trees (seed + k) and every model seeded `seed + k`."""
+    """Fold k's fitters: every model seeded `seed + k`, then boosted trees (seed + k) and the regression
+    (the slowest first: `evaluation.crossfit` starts its jobs in this order)."""
     def make(k: int) -> dict[str, Fitter]:
-        fit: dict[str, Fitter] = {"logistic_regression": logistic_fitter(), "gbt": gbt_fitter(seed=seed + k)}
-        fit.update({name: factory(seed + k) for name, factory in models.items()})
+        fit: dict[str, Fitter] = {name: factory(seed + k) for name, factory in models.items()}
+        fit.update({"gbt": gbt_fitter(seed=seed + k), "logistic_regression": logistic_fitter()})
         return fit
     return make
 
@@ -109,22 +111,22 @@ class CurvePoint(Record):
 
 
 def search_curve(fit_set: EpisodeSet, scored: EpisodeSet, spec: SequenceSpec, name: str, sizes: tuple[int, ...],
-                 seed: int, n_boot: int) -> list[CurvePoint]:
+                 seed: int, n_boot: int, workers: int = 1) -> list[CurvePoint]:
     """The learning curve of chapter 10: `spec` (labelled `name`), boosted trees and the regression fitted on
     nested patient subsets of the search's training stays (seven eighths of `fit_set`), stopped early on the
-    same eighth, scored on `scored`."""
+    same eighth, scored on `scored`; `workers` fits at a time."""
     tr, va = inner_split(fit_set.y.astype(int), fit_set.subject_ids, 8, seed)
     fitters = {name: sequence_fitter(spec, seed=seed), "Boosted trees": gbt_fitter(seed=seed),
                "Benchmark regression": logistic_fitter()}
-    return learning_curve_points(fit_set.take(tr), fit_set.take(va), scored, fitters, sizes, seed, n_boot)
+    return learning_curve_points(fit_set.take(tr), fit_set.take(va), scored, fitters, sizes, seed, n_boot, workers)
 
 
 def learning_curve_points(train: EpisodeSet, val: EpisodeSet, test: EpisodeSet, fitters: dict[str, Fitter],
-                          sizes: tuple[int, ...], seed: int = 0, n_boot: int = 200) -> list[CurvePoint]:
+                          sizes: tuple[int, ...], seed: int = 0, n_boot: int = 200, workers: int = 1) -> list[CurvePoint]:
     """`pipelines.learning_curve` with the full-size point fitted here too: every model on nested patient
-    subsets of `train` (early stopping on the fixed `val`), scored on `test`."""
-    full = {name: fit(train, val)(test) for name, fit in fitters.items()}
-    ns, auroc = learning_curve(train, val, test, fitters, sizes, full, n_boot=n_boot, seed=seed)
+    subsets of `train` (early stopping on the fixed `val`), scored on `test`, `workers` fits at a time."""
+    full = dict(zip(fitters, ordered_map(lambda fit: fit(train, val)(test), list(fitters.values()), workers)))
+    ns, auroc = learning_curve(train, val, test, fitters, sizes, full, n_boot=n_boot, seed=seed, workers=workers)
     return [CurvePoint(model=name, n_train=n, auroc=iv) for name, ivs in auroc.items() for n, iv in zip(ns, ivs)]
 
 

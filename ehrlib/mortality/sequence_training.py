@@ -35,7 +35,7 @@ class TrainSettings(Record):
     max_epochs: int = 50
     patience: int = 5
     jit_compile: bool = True
-    predict_batch_size: int = 1024
+    predict_batch_size: int = 256
 
     def __post_init__(self) -> None:
         self.validate()
@@ -96,8 +96,9 @@ def model_inputs(model, x: Inputs) -> Inputs:
     return {k: np.ascontiguousarray(x[k], dtype=np.float32) for k in names}
 
 
-def predict(model, x: Inputs, batch_size: int = 1024) -> np.ndarray:
-    """Probabilities (n,) float64 with dropout off; batches padded to one shape for the compiled call."""
+def predict(model, x: Inputs, batch_size: int = 256) -> np.ndarray:
+    """Probabilities (n,) float64 with dropout off. Every batch, the last and a short set's only one included,
+    is padded to `batch_size` rows, so the compiled call is traced once per model whatever the set's size."""
     import tensorflow as tf
 
     x = model_inputs(model, x)
@@ -107,7 +108,7 @@ def predict(model, x: Inputs, batch_size: int = 1024) -> np.ndarray:
     if fn is None:
         fn = tf.function(lambda b: model(b, training=False), reduce_retracing=True)
         model._ehrlib_seq_predict = fn
-    bs = int(min(batch_size, max(n, 1)))
+    bs = int(batch_size)
     for start in range(0, n, bs):
         idx = np.arange(start, min(start + bs, n))
         m = idx.size
