@@ -269,7 +269,7 @@ glue_values({"elapsed": elapsed, "minutes": duration(elapsed)}, "ch4_")
 #
 # Chosen on validation, {glue:text}`ch4_calibrator` calibration brings the test ECE from
 # {glue:text}`ch4_raw_ece` to {glue:text}`ch4_cal_ece`. At the validation-chosen threshold
-# {glue:text}`ch4_threshold:.3f` the LSTM catches a share {glue:text}`ch4_recall:.3f` of the test deaths
-# with precision {glue:text}`ch4_precision:.3f`; its raw-score test AUROC is {glue:text}`ch4_auroc`.
+# {glue:text}`ch4_threshold:.3f` the LSTM flags {glue:text}`ch4_recall:.3f` of the test deaths (its
+# recall), with precision {glue:text}`ch4_precision:.3f`; its raw-score test AUROC is {glue:text}`ch4_auroc`.
 # {glue:text}`ch4_ceiling` Chapter 7 puts these numbers beside the baselines. (This chapter's computations
 # took {glue:text}`ch4_elapsed:.1f` s.)
