@@ -29,12 +29,9 @@
 profile = "quick"
 
 # %% tags=["remove-input"]
-import pandas as pd
-
 from ehrlib.booktext import Stopwatch, duration, glue_values, timed
 from ehrlib.icu import describe, plots as ip, tour
-from ehrlib.icu.reader import read_dataset
-from ehrlib.jsonfiles import read_json
+from ehrlib.icu.reader import read_generated
 from ehrlib.mortality import headroom as hr, realism
 from ehrlib.plots import setup_notebook, show_figure
 from ehrlib.profiles import get_profile
@@ -42,9 +39,8 @@ from ehrlib.profiles import get_profile
 setup_notebook()
 clock = Stopwatch()
 p = get_profile(profile)
-data = read_dataset(p.icu_dir, progress=False)
-latent = pd.read_csv(p.icu_dir / "latent.csv").set_index("stay")
-meta = read_json(p.icu_dir / "metadata.json")
+generated = read_generated(p.icu_dir)
+data, latent, meta = generated.splits, generated.latent, generated.meta
 glue_values(tour.dataset_facts(p.name, data, meta))
 
 # %% [markdown]

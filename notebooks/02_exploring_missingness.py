@@ -28,20 +28,18 @@ profile = "quick"
 
 # %% tags=["remove-input"]
 import numpy as np
-import pandas as pd
 
 from ehrlib.booktext import Stopwatch, duration, glue_values
-from ehrlib.icu import missingness as mi
-from ehrlib.icu import plots as ip
-from ehrlib.icu.reader import read_dataset
+from ehrlib.icu import missingness as mi, plots as ip
+from ehrlib.icu.reader import read_generated
 from ehrlib.plots import setup_notebook, show_figure
 from ehrlib.profiles import get_profile
 
 setup_notebook()
 clock = Stopwatch()
 p = get_profile(profile)
-data = read_dataset(p.icu_dir, progress=False)
-pooled = mi.pool_splits(data, pd.read_csv(p.icu_dir / "latent.csv").set_index("stay"))
+generated = read_generated(p.icu_dir)
+data, pooled = generated.splits, mi.pool_splits(generated.splits, generated.latent)
 glue_values(mi.overview(pooled))
 
 # %% [markdown]

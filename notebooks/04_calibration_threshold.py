@@ -42,9 +42,8 @@ from ehrlib.plots import show_figure
 from ehrlib.profiles import get_profile
 
 plots.setup_notebook()
-P = get_profile(profile)
+P, clock = get_profile(profile), Stopwatch()
 R = P.results_dir / "mortality"
-clock = Stopwatch()
 
 # %% [markdown]
 # ## The raw predictions

@@ -36,9 +36,7 @@ import logging
 from ehrlib.booktext import Stopwatch, duration, glue_values, spread, timed
 from ehrlib.plots import setup_notebook, show_figure
 from ehrlib.profiles import get_profile
-from ehrlib.stroke import experiment as ex
-from ehrlib.stroke import plots as stroke_plots
-from ehrlib.stroke import results as sr
+from ehrlib.stroke import experiment as ex, plots as stroke_plots, results as sr
 from ehrlib.stroke.autoencoder import save_keras_model
 from ehrlib.stroke.evaluation import population_incidence
 from ehrlib.stroke.models import MODEL_NAMES, NetworkConfig, build_network, grid, layer_table

@@ -617,3 +617,15 @@ def test_reads_the_synthetic_generator_output(tmp_path):
             values, mask = _pandas_oracle(Path(root) / split / es.stays[i], es.variables)
             np.testing.assert_array_equal(es.mask[i], mask[0])
             np.testing.assert_array_equal(es.values[i], values[0])
+
+
+def test_read_generated_returns_the_splits_latent_state_and_settings(tmp_path):
+    from ehrlib.icu.reader import read_generated
+    from ehrlib.icu.writer import generate_icu_dataset
+
+    folder = generate_icu_dataset(tmp_path / "icu", n_episodes=30, split=(20, 5, 5), seed=3, progress=False)
+    generated = read_generated(folder)
+    assert {name: len(es) for name, es in generated.splits.items()} == {"train": 20, "val": 5, "test": 5}
+    stays = np.concatenate([es.stays for es in generated.splits.values()])
+    assert sorted(generated.latent.index) == sorted(stays)
+    assert generated.meta["config"]["seed"] == 3 and generated.meta["counts"]["train"]["episodes"] == 20

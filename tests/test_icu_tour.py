@@ -103,3 +103,4 @@ def test_pool_cohort_facts_and_resimulate(demo):
     assert len(tour.resimulate(meta, lat.index.to_numpy()).latent) == 400
     with pytest.raises(ValueError, match="metadata.json"):
         tour.resimulate(meta, lat.index.to_numpy()[:-1])
+

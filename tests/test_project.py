@@ -202,7 +202,8 @@ MAX_HIDDEN_LINES = 15
 
 
 def chapter_shape(nb) -> tuple[int, int, list[int]]:
-    """Non-blank code lines, non-blank Markdown lines, and the indices of hidden cells over the limit."""
+    """Non-blank code lines, non-blank Markdown lines, and the indices of hidden cells over the limit
+    (counted with their blank lines, as the source reads)."""
     code = prose = 0
     long_hidden = []
     for i, cell in enumerate(nb.cells):
@@ -211,7 +212,7 @@ def chapter_shape(nb) -> tuple[int, int, list[int]]:
             prose += lines
             continue
         code += lines
-        if HIDDEN_TAGS & set(cell.metadata.get("tags", [])) and lines > MAX_HIDDEN_LINES:
+        if HIDDEN_TAGS & set(cell.metadata.get("tags", [])) and len(cell.source.splitlines()) > MAX_HIDDEN_LINES:
             long_hidden.append(i)
     return code, prose, long_hidden
 

@@ -46,9 +46,10 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
+import pandas as pd
 
 from ehrlib.icu import cache as _cache
 from ehrlib.icu.episodes import EpisodeSet
@@ -60,6 +61,7 @@ from ehrlib.files import is_ehrlib_folder
 __all__ = ["CATEGORICAL_RANGE", "CATEGORICAL_TEXT", "categorical_score", "check_splits_agree", "range_policy",
            "read_dataset", "read_split"]
 
+from ehrlib.jsonfiles import read_json
 from ehrlib.logs import get_logger
 
 log = get_logger(__name__)
@@ -549,6 +551,24 @@ def read_dataset(root: str | os.PathLike, **kw) -> dict[str, EpisodeSet]:
     data = {split: read_split(root, split, **kw) for split in SPLITS}
     check_splits_agree(data, root)
     return data
+
+
+@dataclass
+class Generated:
+    """A dataset ehrlib generated, with what only a generator can write: every split's episodes, the
+    hidden state of each stay (`latent.csv`, indexed by stay) and its settings (`metadata.json`)."""
+
+    splits: dict[str, EpisodeSet]
+    latent: pd.DataFrame
+    meta: dict[str, Any]
+
+
+def read_generated(icu_dir: Path) -> Generated:
+    """Read the splits, `latent.csv` and `metadata.json` the generator wrote to `icu_dir`."""
+    icu_dir = Path(icu_dir)
+    return Generated(splits=read_dataset(icu_dir, progress=False),
+                     latent=pd.read_csv(icu_dir / "latent.csv").set_index("stay"),
+                     meta=read_json(icu_dir / "metadata.json"))
 
 
 def check_splits_agree(data: dict[str, EpisodeSet], root: str | os.PathLike = "") -> None:
