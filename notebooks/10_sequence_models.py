@@ -100,8 +100,8 @@ base = SequenceSpec(  # the replication's LSTM: focal loss, its dropout
     kind="lstm", train=TrainSettings(**epochs),
     inputs=TimeInputs(mask=True, delta=False, descriptors=True))
 with timed(timings, "search_seconds"):
-    found = search(a, base, stages_for(P.sequence_search),
-                   SearchConfig(seed=P.seed, workers=P.sequence_workers))
+    search_config = SearchConfig(seed=P.seed, workers=P.sequence_workers)
+    found = search(a, base, stages_for(P.sequence_search), search_config)
 
 # %% tags=["remove-input"]
 chosen = found.chosen
@@ -259,7 +259,7 @@ plots.show_figure("fig-10-1", plots.runs_figure({
 with timed(timings, "curve_seconds"):
     curve = study.search_curve(
         a, b, specs[best], study.label(best),
-        P.sequence_curve_sizes, P.seed, min(P.n_bootstrap, 200),
+        P.sequence_curve_sizes, search_config, min(P.n_bootstrap, 200),
         P.sequence_workers)
 
 # %% tags=["hide-input"]

@@ -97,14 +97,14 @@ def cross_fit(train: Episodes, make_fitters: Callable[[int], dict[str, Fitter]],
     y, groups = np.asarray(train.y).astype(int), train.subject_ids
     folds = patient_folds(y, groups, config.n_splits, config.seed)
     cf = CrossFit(fold=np.empty(len(train), dtype=np.int64))
-    jobs = []
+    parts, fitters = [], []
     for k, (tr, te) in enumerate(folds):
         cf.fold[te] = k
         inner = inner_split(y[tr], groups[tr], config.inner_splits, config.seed + 1000 + k)
         cf.inner_idx.append(tr[inner[1]])
-        jobs += [_Job(k, name, fit, tr, te, inner) for name, fit in make_fitters(k).items()]
-    rank = {name: i for i, name in enumerate(dict.fromkeys(job.name for job in jobs))}
-    jobs.sort(key=lambda job: (rank[job.name], job.k))
+        parts.append((tr, te, inner))
+        fitters.append(make_fitters(k))
+    jobs = [_Job(k, name, fitters[k][name], *parts[k]) for name in fitters[0] for k in range(len(parts))]
     done = ordered_map(lambda job: _run_job(job, train, test), jobs, config.workers)
     for job, (held, val, scored, seconds) in sorted(zip(jobs, done), key=lambda pair: pair[0].k):
         cf.oof.setdefault(job.name, np.full(len(train), np.nan))[job.te] = held

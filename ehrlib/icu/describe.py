@@ -187,13 +187,6 @@ def gbt_scores(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, n_t
         return model.fit(x_train, y_train).predict_proba(x_test)[:, 1]
 
 
-def gbt_auroc(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> float:
-    """Test AUROC of `gbt_scores` (gradient-boosted trees fitted on train only)."""
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(y_test, gbt_scores(x_train, y_train, x_test)))
-
-
 def last_values(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """(n, F) the last observed hourly value of each variable (NaN if never observed)."""
     t = values.shape[1]

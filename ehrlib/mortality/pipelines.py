@@ -141,24 +141,26 @@ def subsample_subjects(episodes: EpisodeSet, size: int, seed: int) -> np.ndarray
 
 
 def learning_curve(train: EpisodeSet, val: EpisodeSet, test: EpisodeSet, fitters: dict[str, Fitter],
-                   sizes: tuple[int, ...], full: dict[str, np.ndarray], n_boot: int = 200, seed: int = 0,
+                   sizes: tuple[int, ...], full: dict[str, np.ndarray] | None, n_boot: int = 200, seed: int = 0,
                    workers: int = 1) -> tuple[list[int], dict[str, list[Interval]]]:
     """Raw-score test AUROC (subject-bootstrap interval) of each model fitted on subsets of `train`.
 
     Subsets are whole subjects, nested (a larger subset contains the smaller ones for a given seed);
-    validation (early stopping) and test stay fixed. The last point is the whole training split, read
-    from `full` (each model's raw test predictions when fitted on all of it, already computed). The fits
-    run `workers` at a time (`ehrlib.workers.ordered_map`: the same predictions with any number).
-    Returns the sizes and, per model, a list of `Interval`.
+    validation (early stopping) and test stay fixed. The last point is the whole training split: read
+    from `full` (each model's raw test predictions when fitted on all of it, already computed), or fitted
+    here when `full` is None. The fits run `workers` at a time (`ehrlib.workers.ordered_map`: the same
+    predictions with any number). Returns the sizes and, per model, a list of `Interval`.
     """
     groups = test.subject_ids
     subsets = [train.take(subsample_subjects(train, size, seed)) for size in sorted({s for s in sizes if s < len(train)})]
-    jobs = [(sub, name) for sub in subsets for name in fitters]
+    subsets.append(train)
+    jobs = [(sub, name) for sub in (subsets if full is None else subsets[:-1]) for name in fitters]
     preds = ordered_map(lambda job: fitters[job[1]](job[0], val)(test), jobs, workers)
+    if full is not None:
+        jobs += [(train, name) for name in fitters]
+        preds += [full[name] for name in fitters]
     auroc: dict[str, list[Interval]] = {name: [] for name in fitters}
     for (sub, name), p in zip(jobs, preds):
         auroc[name].append(grouped_bootstrap(test.y, p, groups=groups, n_boot=n_boot, seed=seed)["auroc"])
         log.info("learning curve: %s on %d episodes, AUROC %.3f", name, len(sub), auroc[name][-1].value)
-    for name in fitters:
-        auroc[name].append(grouped_bootstrap(test.y, full[name], groups=groups, n_boot=n_boot, seed=seed)["auroc"])
-    return [len(sub) for sub in subsets] + [len(train)], auroc
+    return [len(sub) for sub in subsets], auroc

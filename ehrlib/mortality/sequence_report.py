@@ -123,7 +123,7 @@ def protocol_facts(run: ProtocolRun, y: np.ndarray, best: str, n_boot: int, seed
     return out
 
 
-def curve_facts(points: list[CurvePoint], model: str, ref: str = "Boosted trees") -> dict[str, str]:
+def curve_facts(points: list[CurvePoint], model: str, ref: str = label("gbt")) -> dict[str, str]:
     """The learning curve's sentence: each size's AUROC per model, and the last step's trend."""
     sizes, series = curve_series(points)
     by_size = "; ".join(f"{n:,} stays: " + ", ".join(f"{m} {s[i].value:.3f}" for m, s in series.items())
@@ -139,8 +139,8 @@ def save_study(folder: Path, results: SequenceResults, real: list[tuple[Protocol
     folder.mkdir(parents=True, exist_ok=True)
     results.save(folder / RESULTS_FILE)
     checks = []
-    for dataset, runs in (("PhysioNet 2012", real), ("synthetic", synthetic)):
-        path = save_predictions(folder, "physionet2012" if runs is real else "synthetic", runs)
+    for dataset, stem, runs in (("PhysioNet 2012", "physionet2012", real), ("synthetic", "synthetic", synthetic)):
+        path = save_predictions(folder, stem, runs)
         checks.append(f"{dataset}: " + recompute_check(pd.read_csv(path), {r.result.protocol: r.result for r, _, _ in runs}))
     parts = ", ".join(f"{k.removesuffix('_seconds')} {duration(v)}" for k, v in results.timings.items()
                       if k != "chapter_seconds")

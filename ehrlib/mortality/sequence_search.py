@@ -113,10 +113,12 @@ def _stage(name: str, candidates: list[Candidate], current: SequenceSpec, train:
     """Try the stage's candidates from `current`, `workers` at a time (a spec already trained is not
     trained again: same seed, same result); return the best spec and the stage's rows."""
     specs = [(label, apply_changes(current, changes)) for label, changes in candidates]
-    todo = [(label, spec) for i, (label, spec) in enumerate(specs)
-            if spec not in seen and spec not in [s for _, s in specs[:i]]]
+    todo: dict[SequenceSpec, str] = {}  # each spec not trained yet, under its first label
+    for label, spec in specs:
+        if spec not in seen:
+            todo.setdefault(spec, label)
     fresh = {row.spec: row for row in ordered_map(
-        lambda job: _try(name, job[0], job[1], train, val, make_fitter, seed), todo, workers)}
+        lambda job: _try(name, job[1], job[0], train, val, make_fitter, seed), list(todo.items()), workers)}
     seen.update(fresh)
     rows = [fresh.pop(spec) if spec in fresh else SearchRow(name, label, spec, seen[spec].val_auroc, 0.0)
             for label, spec in specs]
@@ -125,13 +127,17 @@ def _stage(name: str, candidates: list[Candidate], current: SequenceSpec, train:
     return rows[best].spec, rows
 
 
+def search_split(fit_set: EpisodeSet, config: SearchConfig = SearchConfig()) -> tuple[EpisodeSet, EpisodeSet]:
+    """The search's one patient split of `fit_set`: its training and validation stays."""
+    tr, va = inner_split(np.asarray(fit_set.y).astype(int), fit_set.subject_ids, config.inner_splits, config.seed)
+    return fit_set.take(tr), fit_set.take(va)
+
+
 def search(fit_set: EpisodeSet, base: SequenceSpec, stages: list[Stage] = LSTM_STAGES,
            config: SearchConfig = SearchConfig(),
            make_fitter: Callable[[SequenceSpec, int], Fitter] = sequence_fitter) -> SearchResult:
     """Greedy search over `stages` from `base` on one patient split of `fit_set` (see the module doc)."""
-    y = np.asarray(fit_set.y).astype(int)
-    tr, va = inner_split(y, fit_set.subject_ids, config.inner_splits, config.seed)
-    train, val = fit_set.take(tr), fit_set.take(va)
+    train, val = search_split(fit_set, config)
     current, rows, seen = base, [], {}
     for name, candidates in stages:
         current, stage_rows = _stage(name, candidates, current, train, val, make_fitter, config.seed, seen,

@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 from ehrlib.evaluation.bootstrap import Interval
-from ehrlib.evaluation.kfold import inner_split
 from ehrlib.files import atomic_write_bytes
 from ehrlib.icu.episodes import EpisodeSet
 from ehrlib.icu.reader import read_dataset
@@ -36,11 +35,10 @@ from ehrlib.mortality.protocols import (MakeFitters, ProtocolRun, StudyConfig, c
 from ehrlib.mortality.real_report import model_table as real_model_table
 from ehrlib.mortality.real_results import ProtocolResult
 from ehrlib.mortality.sequence_models import SequenceSpec, sequence_fitter
-from ehrlib.mortality.sequence_search import SearchResult
+from ehrlib.mortality.sequence_search import SearchConfig, SearchResult, search_split
 from ehrlib.physionet2012.files import ensure_physionet2012
 from ehrlib.physionet2012.reader import read_physionet2012
 from ehrlib.profiles import Profile
-from ehrlib.workers import ordered_map
 
 RESULTS_FILE = "sequence_metrics.json"
 ModelFactory = Callable[[int], Fitter]  # seed -> fitter
@@ -111,22 +109,22 @@ class CurvePoint(Record):
 
 
 def search_curve(fit_set: EpisodeSet, scored: EpisodeSet, spec: SequenceSpec, name: str, sizes: tuple[int, ...],
-                 seed: int, n_boot: int, workers: int = 1) -> list[CurvePoint]:
+                 config: SearchConfig, n_boot: int, workers: int = 1) -> list[CurvePoint]:
     """The learning curve of chapter 10: `spec` (labelled `name`), boosted trees and the regression fitted on
-    nested patient subsets of the search's training stays (seven eighths of `fit_set`), stopped early on the
-    same eighth, scored on `scored`; `workers` fits at a time."""
-    tr, va = inner_split(fit_set.y.astype(int), fit_set.subject_ids, 8, seed)
-    fitters = {name: sequence_fitter(spec, seed=seed), "Boosted trees": gbt_fitter(seed=seed),
-               "Benchmark regression": logistic_fitter()}
-    return learning_curve_points(fit_set.take(tr), fit_set.take(va), scored, fitters, sizes, seed, n_boot, workers)
+    nested patient subsets of the search's training stays (`sequence_search.search_split` with the search's
+    `config`), stopped early on its validation stays, scored on `scored`; `workers` fits at a time."""
+    train, val = search_split(fit_set, config)
+    fitters = {name: sequence_fitter(spec, seed=config.seed), label("gbt"): gbt_fitter(seed=config.seed),
+               label("logistic_regression"): logistic_fitter()}
+    return learning_curve_points(train, val, scored, fitters, sizes, config.seed, n_boot, workers)
 
 
 def learning_curve_points(train: EpisodeSet, val: EpisodeSet, test: EpisodeSet, fitters: dict[str, Fitter],
                           sizes: tuple[int, ...], seed: int = 0, n_boot: int = 200, workers: int = 1) -> list[CurvePoint]:
-    """`pipelines.learning_curve` with the full-size point fitted here too: every model on nested patient
-    subsets of `train` (early stopping on the fixed `val`), scored on `test`, `workers` fits at a time."""
-    full = dict(zip(fitters, ordered_map(lambda fit: fit(train, val)(test), list(fitters.values()), workers)))
-    ns, auroc = learning_curve(train, val, test, fitters, sizes, full, n_boot=n_boot, seed=seed, workers=workers)
+    """`pipelines.learning_curve` with the full-size point fitted there too: every model on nested patient
+    subsets of `train` and on all of it (early stopping on the fixed `val`), scored on `test`, `workers`
+    fits at a time."""
+    ns, auroc = learning_curve(train, val, test, fitters, sizes, None, n_boot=n_boot, seed=seed, workers=workers)
     return [CurvePoint(model=name, n_train=n, auroc=iv) for name, ivs in auroc.items() for n, iv in zip(ns, ivs)]
 
 

@@ -96,7 +96,7 @@ def model_inputs(model, x: Inputs) -> Inputs:
     return {k: np.ascontiguousarray(x[k], dtype=np.float32) for k in names}
 
 
-def predict(model, x: Inputs, batch_size: int = 256) -> np.ndarray:
+def predict(model, x: Inputs, batch_size: int = TrainSettings.predict_batch_size) -> np.ndarray:
     """Probabilities (n,) float64 with dropout off. Every batch, the last and a short set's only one included,
     is padded to `batch_size` rows, so the compiled call is traced once per model whatever the set's size."""
     import tensorflow as tf
